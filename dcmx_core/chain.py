@@ -1,0 +1,59 @@
+"""What every chain source returns, and the protocol it implements.
+
+Data flows one way: a :class:`Source` yields :class:`Header` and :class:`Log` values, the
+indexer decodes logs with generated code and hands batches to plugins. Hashes are 32 raw bytes,
+addresses 20 raw bytes; rendering for humans happens at the edges.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Protocol, runtime_checkable
+
+
+@dataclass(frozen=True, slots=True)
+class Header:
+    number: int
+    hash: bytes
+    parent_hash: bytes
+    timestamp: int  # unix seconds (TRON's milliseconds are divided by 1000 by its source)
+
+
+@dataclass(frozen=True, slots=True)
+class Log:
+    block_number: int
+    block_hash: bytes
+    tx_hash: bytes
+    tx_index: int
+    log_index: int  # position in the block, over all its transactions
+    address: bytes  # 20 bytes, the emitting contract
+    topics: tuple[bytes, ...]
+    data: bytes
+
+
+@runtime_checkable
+class Source(Protocol):
+    """A chain node, or anything that answers like one.
+
+    Ranges are inclusive on both ends. ``logs`` returns logs sorted by (block number, log index)
+    and filtered to ``addresses`` (and to ``topics0`` unless it is None). Implementations raise
+    :class:`~dcmx_core.errors.SourceError` when the node fails for good or answers inconsistently;
+    transient failures are retried inside the source.
+    """
+
+    def head(self) -> int: ...
+
+    def finalized(self) -> int: ...
+
+    def headers(self, start: int, end: int) -> list[Header]: ...
+
+    def logs(
+        self,
+        start: int,
+        end: int,
+        addresses: Sequence[bytes],
+        topics0: Sequence[bytes] | None = None,
+    ) -> list[Log]: ...
+
+    def close(self) -> None: ...
