@@ -1,0 +1,52 @@
+"""What plugins see: decoded events with their chain context, and what plugins declare."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import sqlalchemy as sa
+
+from .chain import Log
+
+
+@dataclass(frozen=True, slots=True)
+class Declaration:
+    """A plugin's declaration: its name, the event classes it consumes, the tables it owns."""
+
+    name: str
+    consumes: Sequence[type] = ()
+    tables: Sequence[sa.Table] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Decoded:
+    """One decoded log: the generated event object, the raw log and its block's timestamp."""
+
+    event: Any
+    log: Log
+    timestamp: int
+    contract_address: str  # rendered by the chain profile
+
+
+@dataclass(slots=True)
+class Batch:
+    """The events of blocks ``start``..``end`` (inclusive), in chain order."""
+
+    start: int
+    end: int
+    events: list[Decoded]
+    finalized: bool  # True when every block of the batch is final (no rollback can touch it)
+    _by_class: dict[type, list[Decoded]] = field(default_factory=dict, repr=False)
+
+    def __post_init__(self) -> None:
+        for d in self.events:
+            self._by_class.setdefault(type(d.event), []).append(d)
+
+    def of(self, *classes: type) -> list[Decoded]:
+        """The events of the given classes, in chain order."""
+        if len(classes) == 1:
+            return self._by_class.get(classes[0], [])
+        wanted = set(classes)
+        return [d for d in self.events if type(d.event) in wanted]

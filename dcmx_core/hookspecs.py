@@ -1,0 +1,58 @@
+"""The hooks a dcmx plugin implements.
+
+A plugin is any object or module with functions marked ``@dcmx_core.hookimpl``. It is found
+through the entry-point group ``dcmx.plugins`` or registered explicitly when embedding::
+
+    import dcmx_core
+    from dcmx_generated import dcmx_token
+
+    @dcmx_core.hookimpl
+    def dcmx_declare():
+        return dcmx_core.Declaration(
+            name="balances", consumes=[dcmx_token.Transfer], tables=[balances]
+        )
+
+    @dcmx_core.hookimpl
+    def dcmx_handle_batch(batch, conn):
+        rows = [{"wallet": e.event.to, ...} for e in batch.of(dcmx_token.Transfer)]
+        if rows:
+            conn.execute(balances.insert(), rows)
+
+Writes go to the tables the plugin declared, with any SQLAlchemy statement or raw SQL, inside
+the transaction of the batch: the core journals them and rolls them back after a fork, so a
+plugin has no rollback code of its own.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import pluggy
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Connection
+
+    from .batch import Batch, Declaration
+
+PROJECT = "dcmx"
+hookspec = pluggy.HookspecMarker(PROJECT)
+hookimpl = pluggy.HookimplMarker(PROJECT)
+
+
+@hookspec
+def dcmx_declare() -> Declaration:
+    """Say what the plugin is: its name, the event classes it consumes and the tables it owns.
+
+    Called once at start-up. The core creates the declared tables, journals them for rollback,
+    and indexes the contracts whose events the plugin consumes.
+    """
+
+
+@hookspec
+def dcmx_handle_batch(batch: Batch, conn: Connection) -> None:
+    """Apply one decoded batch of events with set-based writes on ``conn``.
+
+    Called once per batch (once per block inside the unfinalized window), in block order,
+    even when the batch holds none of the plugin's events (``batch.of`` is then empty). Raising
+    rolls the whole batch back and stops the indexer with an error naming the plugin.
+    """

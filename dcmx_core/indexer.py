@@ -1,0 +1,393 @@
+"""The indexing loop: fetch a block range, check it links to what is indexed, decode, write.
+
+One step indexes one range in one database transaction: the raw event rows, every plugin's
+writes and the cursor commit together or not at all, so a crash at any instant loses nothing
+and duplicates nothing.
+
+- Below the finalized height ranges are large and nothing is journaled.
+- Above it (the unfinalized window) every block's hash is kept, writes are journaled block by
+  block, and each new range must link by parent hash to the last indexed block. When it does
+  not, the indexer finds the newest block it holds that the node still agrees with, rolls every
+  table back to it, and goes on. A fork deeper than the window stops with
+  :class:`~dcmx_core.errors.DeepForkError` and changes nothing.
+- A node whose head goes backwards is only a fork when the hashes say so.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from types import ModuleType
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+
+from .addresses import Profile, renderer
+from .batch import Batch, Decoded
+from .chain import Header, Log, Source
+from .errors import ConfigError, DecodeError, DeepForkError, SourceError, StoreError
+from .plugins import PluginHost
+from .store import Store, create_engine, forks_table
+
+log = logging.getLogger("dcmx.indexer")
+
+CHAIN_COLUMNS = (
+    "block_number", "block_hash", "block_timestamp", "tx_hash", "tx_index", "log_index",
+    "contract_address",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Contract:
+    """A contract to index: its generated module and the addresses it is deployed at."""
+
+    name: str
+    module: ModuleType
+    addresses: tuple[bytes, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class BatchReport:
+    """What one committed step did; passed to ``on_batch`` callbacks."""
+
+    start: int
+    end: int
+    events: int
+    finalized: bool
+    seconds: float
+    head: int
+    safe: int  # the height below which nothing is journaled any more
+
+
+@dataclass(frozen=True, slots=True)
+class ForkReport:
+    detected_at: int
+    common_ancestor: int
+    depth: int
+    undone_writes: int
+
+
+class _Inconsistent(Exception):
+    """The node's answers do not hold together (it may be reorganising); fetch again."""
+
+
+class Indexer:
+    """Indexes contracts' events from a source into a database, through plugins.
+
+    Embedding::
+
+        indexer = Indexer(source, "sqlite:///dcmx.db", contracts, plugins=[my_plugin])
+        indexer.run(to_block=1_000)      # or run_once(), or follow()
+    """
+
+    def __init__(
+        self,
+        source: Source,
+        database: str | Engine,
+        contracts: Sequence[Contract],
+        plugins: Iterable[object] = (),
+        *,
+        entry_points: bool = False,
+        only_plugins: Iterable[str] | None = None,
+        profile: Profile = "tron",
+        window: int = 19,
+        start_block: int = 0,
+        batch_blocks: int = 500,
+        max_batch_blocks: int = 20_000,
+        target_events: int = 20_000,
+        poll_interval: float = 3.0,
+        retries: int = 5,
+        on_batch: Callable[[BatchReport], None] | None = None,
+        on_fork: Callable[[ForkReport], None] | None = None,
+    ):
+        if window < 1:
+            raise ConfigError(f"window must be at least 1 block, got {window}")
+        self.source = source
+        self.engine = create_engine(database) if isinstance(database, str) else database
+        self.contracts = list(contracts)
+        self.render = renderer(profile)
+        self.window = window
+        self.start_block = start_block
+        self.batch_blocks = max(1, batch_blocks)
+        self.max_batch_blocks = max_batch_blocks
+        self.target_events = target_events
+        self.poll_interval = poll_interval
+        self.retries = retries
+        self.on_batch = on_batch
+        self.on_fork = on_fork
+        self.plugins = PluginHost(plugins, entry_points=entry_points, only=only_plugins)
+        self._by_address: dict[bytes, Contract] = {}
+        for c in self.contracts:
+            for a in c.addresses:
+                if a in self._by_address:
+                    raise ConfigError(
+                        f"address 0x{a.hex()} is configured for both {self._by_address[a].name} "
+                        f"and {c.name}"
+                    )
+                self._by_address[a] = c
+        self._check_plugin_contracts()
+        tables = [(cls.TABLE, c.name) for c in self.contracts for cls in c.module.EVENTS]
+        tables += [(t, p.declaration.name) for p in self.plugins.plugins for t in p.declaration.tables]
+        self.store = Store(self.engine, tables)
+        self._columns = {
+            cls: [col.key for col in cls.TABLE.columns]
+            for c in self.contracts for cls in c.module.EVENTS
+        }
+        self._safe = -1
+        self._stop = threading.Event()
+        self._ready = False
+
+    def _check_plugin_contracts(self) -> None:
+        configured = {cls for c in self.contracts for cls in c.module.EVENTS}
+        for p in self.plugins.plugins:
+            missing = [cls for cls in p.declaration.consumes if cls not in configured]
+            if missing:
+                names = sorted({getattr(cls, "CONTRACT", "?") for cls in missing})
+                raise ConfigError(
+                    f"plugin {p.declaration.name!r} consumes events of {', '.join(names)}, but no "
+                    "address is configured for it; add it to the contracts of the configuration"
+                )
+
+    # -- public API ---------------------------------------------------------------------------
+
+    def setup(self) -> None:
+        """Create tables and triggers; refuse to run on tables whose definition changed."""
+        if self._ready:
+            return
+        changed = self.store.setup()
+        if changed:
+            raise StoreError(
+                f"the definition of table(s) {', '.join(changed)} changed since they were "
+                "created; rebuild derived tables (`dcmx rebuild`) or reindex into a new database"
+            )
+        self._ready = True
+
+    def stop(self) -> None:
+        """Ask the loop to stop after the current step (safe from signal handlers)."""
+        self._stop.set()
+
+    def run(self, to_block: int | None = None) -> int:
+        """Index up to ``to_block`` (default: the head as it is now); returns the cursor."""
+        self.setup()
+        if to_block is None:
+            to_block = self.source.head()
+        while not self._stop.is_set():
+            if not self.run_once(to_block):
+                cursor = self.cursor()
+                if cursor is not None and cursor >= to_block:
+                    break
+                # The node is behind the target (a lagging replica): wait for it.
+                self._stop.wait(min(self.poll_interval, 0.5))
+        return self.cursor() or -1
+
+    def follow(self) -> None:
+        """Index forever, polling the head every ``poll_interval`` seconds, until stop()."""
+        self.setup()
+        while not self._stop.is_set():
+            if not self.run_once():
+                self._stop.wait(self.poll_interval)
+
+    def cursor(self) -> int | None:
+        with self.engine.connect() as conn:
+            cur = Store.cursor(conn)
+        return cur.block_number if cur else None
+
+    def run_once(self, to_block: int | None = None) -> bool:
+        """One step; True when it indexed or rolled back something, False when caught up."""
+        self.setup()
+        for attempt in range(self.retries + 1):
+            try:
+                return self._step(to_block)
+            except _Inconsistent as why:
+                if attempt == self.retries:
+                    raise SourceError(
+                        f"the node's answers stayed inconsistent after {attempt + 1} tries: {why}; "
+                        "check the node or use another one"
+                    ) from None
+                log.warning("inconsistent answer, fetching again", extra={"reason": str(why)})
+                time.sleep(min(0.05 * 2**attempt, 2.0))
+        raise AssertionError("unreachable")
+
+    # -- one step -----------------------------------------------------------------------------
+
+    def _step(self, to_block: int | None) -> bool:
+        head = self.source.head()
+        self._safe = max(self._safe, min(head, max(self.source.finalized(), head - self.window)))
+        target = head if to_block is None else min(head, to_block)
+        with self.engine.connect() as conn:
+            cursor = Store.cursor(conn)
+        start = cursor.block_number + 1 if cursor else self.start_block
+        if start > target:
+            return self._check_tip(cursor, head)
+        final = start <= self._safe
+        if final:
+            end = min(self._safe, target, start + self.batch_blocks - 1)
+        else:
+            end = min(target, start + self.window - 1)
+        t0 = time.perf_counter()
+        headers = self.source.headers(start, end)
+        self._check_headers(headers, start, end)
+        if cursor and headers[0].parent_hash != cursor.block_hash:
+            self._handle_fork(cursor, head)
+            return True
+        logs = self.source.logs(start, end, list(self._by_address)) if self._by_address else []
+        events = self._decode(logs, headers, start)
+        with self.store.transaction() as conn:
+            again = Store.cursor(conn)
+            if again != cursor:
+                raise StoreError(
+                    "another writer moved the cursor of this database while indexing; run only "
+                    "one indexer per database"
+                )
+            if final:
+                self._write(conn, Batch(start, end, events, True))
+                Store.add_blocks(conn, headers[-1:])
+            else:
+                self._write_blocks(conn, headers, events)
+            Store.set_cursor(conn, end, headers[-1].hash)
+            self.store.finalize(conn, self._safe)
+        seconds = time.perf_counter() - t0
+        if final:
+            self._adapt(len(events), end - start + 1)
+        report = BatchReport(start, end, len(events), final, seconds, head, self._safe)
+        log.info(
+            "indexed blocks %d..%d: %d events in %.3f s", start, end, len(events), seconds,
+            extra={"start": start, "end": end, "events": len(events), "seconds": seconds,
+                   "final": final, "head": head},
+        )
+        if self.on_batch:
+            self.on_batch(report)
+        return True
+
+    def _adapt(self, events: int, blocks: int) -> None:
+        """Grow ranges while events are sparse, shrink them when a batch gets too big."""
+        if events < self.target_events // 2:
+            self.batch_blocks = min(self.max_batch_blocks, self.batch_blocks * 2)
+        elif events > self.target_events * 2:
+            self.batch_blocks = max(1, blocks // 2)
+
+    def _check_tip(self, cursor, head: int) -> bool:  # noqa: ANN001 - Cursor | None
+        """Caught up: make sure the node still agrees with our newest block, else roll back."""
+        if cursor is None:
+            return False
+        probe = min(cursor.block_number, head)
+        with self.engine.connect() as conn:
+            stored = Store.recent_blocks(conn)
+        if probe not in stored:
+            return False
+        seen = self.source.headers(probe, probe)
+        self._check_headers(seen, probe, probe)
+        if seen[0].hash == stored[probe]:
+            return False  # a lagging node (head behind our cursor) is not a fork
+        self._handle_fork(cursor, head)
+        return True
+
+    @staticmethod
+    def _check_headers(headers: list[Header], start: int, end: int) -> None:
+        if [h.number for h in headers] != list(range(start, end + 1)):
+            raise _Inconsistent(f"asked for headers {start}..{end}, got {len(headers)} others")
+        for prev, h in zip(headers, headers[1:]):
+            if h.parent_hash != prev.hash:
+                raise _Inconsistent(f"block {h.number} does not link to block {prev.number}")
+
+    def _decode(self, logs: list[Log], headers: list[Header], start: int) -> list[Decoded]:
+        out = []
+        render = self.render
+        for entry in logs:
+            i = entry.block_number - start
+            if not 0 <= i < len(headers):
+                raise _Inconsistent(f"log of block {entry.block_number} outside the range asked")
+            header = headers[i]
+            if entry.block_hash != header.hash:
+                raise _Inconsistent(
+                    f"log of block {entry.block_number} carries hash 0x{entry.block_hash.hex()}, "
+                    f"the header says 0x{header.hash.hex()}"
+                )
+            contract = self._by_address.get(entry.address)
+            if contract is None:
+                continue  # not configured: an impostor emitting the same event never gets in
+            try:
+                event = contract.module.decode_log(entry.topics, entry.data)
+            except DecodeError as exc:
+                log.warning(
+                    "skipping undecodable log", extra={"block": entry.block_number,
+                                                       "log_index": entry.log_index,
+                                                       "error": str(exc)})
+                continue
+            if event is not None:
+                out.append(Decoded(event, entry, header.timestamp, render(entry.address)))
+        return out
+
+    # -- writing ------------------------------------------------------------------------------
+
+    def _write(self, conn: Connection, batch: Batch) -> None:
+        rows: dict[type, list[dict]] = {}
+        for d in batch.events:
+            lg = d.log
+            values = (lg.block_number, lg.block_hash, d.timestamp, lg.tx_hash, lg.tx_index,
+                      lg.log_index, d.contract_address, *d.event.sql_values())
+            cls = type(d.event)
+            rows.setdefault(cls, []).append(dict(zip(self._columns[cls], values)))
+        for cls, batch_rows in rows.items():
+            conn.execute(cls.TABLE.insert(), batch_rows)
+        self.plugins.handle(batch, conn)
+
+    def _write_blocks(self, conn: Connection, headers: list[Header], events: list[Decoded]) -> None:
+        """Inside the window: journal each block's writes under its own number."""
+        by_block: dict[int, list[Decoded]] = {}
+        for d in events:
+            by_block.setdefault(d.log.block_number, []).append(d)
+        for h in headers:
+            self.store.journal.set_block(conn, h.number)
+            self._write(conn, Batch(h.number, h.number, by_block.get(h.number, []), False))
+        self.store.journal.set_block(conn, None)
+        Store.add_blocks(conn, headers)
+
+    # -- forks --------------------------------------------------------------------------------
+
+    def _handle_fork(self, cursor, head: int) -> None:  # noqa: ANN001 - Cursor
+        with self.engine.connect() as conn:
+            stored = Store.recent_blocks(conn)
+        if not stored:
+            raise DeepForkError(
+                f"block {cursor.block_number + 1} does not link to the indexed block "
+                f"{cursor.block_number}, and no recent block hashes are kept to find where the "
+                "chains split. The database is unchanged; reindex into a new database"
+            )
+        low, high = min(stored), min(max(stored), head)
+        theirs = {h.number: h.hash for h in self.source.headers(low, high)} if low <= high else {}
+        ancestor = next((n for n in sorted(stored, reverse=True)
+                         if n <= high and theirs.get(n) == stored[n]), None)
+        if ancestor is None:
+            raise DeepForkError(
+                f"the chain reorganised deeper than the {self.window}-block window: none of the "
+                f"indexed blocks {low}..{max(stored)} is on the node's chain any more. The database "
+                "is unchanged. If the node is right, reindex from before the fork "
+                f"(`dcmx rollback --to-block N` with N < {low}) or raise the window; if it is "
+                "wrong, use another node"
+            )
+        depth = cursor.block_number - ancestor
+        with self.store.transaction() as conn:
+            undone = self.store.rollback_to(conn, ancestor, stored[ancestor])
+            conn.execute(forks_table.insert(), {
+                "detected_at_block": cursor.block_number + 1, "common_ancestor": ancestor,
+                "depth": depth, "undone_writes": undone,
+            })
+        report = ForkReport(cursor.block_number + 1, ancestor, depth, undone)
+        log.warning(
+            "chain fork: rolled back %d blocks to %d (%d writes undone)", depth, ancestor, undone,
+            extra={"ancestor": ancestor, "depth": depth, "undone": undone},
+        )
+        if self.on_fork:
+            self.on_fork(report)
+
+
+def last_fork(engine: Engine) -> dict | None:
+    with engine.connect() as conn:
+        row = conn.execute(
+            sa.select(forks_table).order_by(forks_table.c.id.desc()).limit(1)
+        ).mappings().first()
+    return dict(row) if row else None

@@ -1,0 +1,113 @@
+"""Finding, loading and calling plugins (pluggy, project name ``dcmx``)."""
+
+from __future__ import annotations
+
+import importlib.metadata
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import pluggy
+from sqlalchemy.engine import Connection
+
+from . import hookspecs
+from .batch import Batch, Declaration
+from .errors import ConfigError, PluginError
+
+ENTRY_POINT_GROUP = "dcmx.plugins"
+
+
+@dataclass(frozen=True, slots=True)
+class LoadedPlugin:
+    declaration: Declaration
+    origin: str  # "entry point <name> (<distribution>)" or "registered"
+    handle: object  # the pluggy HookImpl of dcmx_handle_batch, or None
+
+
+def entry_point_plugins() -> list[tuple[str, object, str]]:
+    """(name, plugin object, origin) for every plugin installed through the entry-point group."""
+    found = []
+    for ep in sorted(importlib.metadata.entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name):
+        dist = ep.dist.name if ep.dist else "?"
+        try:
+            plugin = ep.load()
+        except Exception as exc:  # noqa: BLE001 - a broken third-party package, reported
+            raise PluginError(
+                f"plugin {ep.name!r} (entry point {ep.value!r} of package {dist!r}) failed to "
+                f"import: {type(exc).__name__}: {exc}; fix or uninstall that package"
+            ) from exc
+        found.append((ep.name, plugin, f"entry point {ep.name} = {ep.value} ({dist})"))
+    return found
+
+
+class PluginHost:
+    """The pluggy manager with the loaded plugins and their declarations."""
+
+    def __init__(
+        self,
+        plugins: Iterable[object] = (),
+        *,
+        entry_points: bool = False,
+        only: Iterable[str] | None = None,
+    ):
+        self.pm = pluggy.PluginManager(hookspecs.PROJECT)
+        self.pm.add_hookspecs(hookspecs)
+        candidates = [(None, p, "registered") for p in plugins]
+        if entry_points:
+            candidates += entry_point_plugins()
+        self.plugins: list[LoadedPlugin] = []
+        for _, plugin, origin in candidates:
+            self._register(plugin, origin)
+        if only is not None:
+            wanted = list(only)
+            known = {p.declaration.name for p in self.plugins}
+            unknown = [n for n in wanted if n not in known]
+            if unknown:
+                raise ConfigError(
+                    f"unknown plugin(s) {', '.join(unknown)}; installed: "
+                    f"{', '.join(sorted(known)) or 'none'} (see `dcmx plugins`)"
+                )
+            self.plugins = [p for p in self.plugins if p.declaration.name in wanted]
+
+    def _register(self, plugin: object, origin: str) -> None:
+        name = self.pm.register(plugin)
+        if name is None:  # the same object twice (an entry point and explicit registration)
+            return
+        impls = {
+            hook: next((i for i in getattr(self.pm.hook, hook).get_hookimpls()
+                        if i.plugin is plugin), None)
+            for hook in ("dcmx_declare", "dcmx_handle_batch")
+        }
+        if impls["dcmx_declare"] is None:
+            raise PluginError(f"plugin from {origin} has no dcmx_declare hook; see dcmx_core.hookspecs")
+        declaration = impls["dcmx_declare"].function()
+        if not isinstance(declaration, Declaration):
+            raise PluginError(
+                f"plugin from {origin}: dcmx_declare returned {type(declaration).__name__}, "
+                "expected dcmx_core.Declaration"
+            )
+        if any(p.declaration.name == declaration.name for p in self.plugins):
+            raise ConfigError(f"two plugins are named {declaration.name!r}; names must be unique")
+        self.plugins.append(LoadedPlugin(declaration, origin, impls["dcmx_handle_batch"]))
+
+    def handle(self, batch: Batch, conn: Connection) -> None:
+        """Call every plugin on the batch; a failure names the plugin and the blocks."""
+        for plugin in self.plugins:
+            if plugin.handle is None:
+                continue
+            try:
+                plugin.handle.function(batch=batch, conn=conn)
+            except Exception as exc:
+                consumed = batch.of(*plugin.declaration.consumes) if plugin.declaration.consumes else []
+                if len(consumed) == 1:
+                    one = consumed[0]
+                    where = (
+                        f"{type(one.event).__name__} of tx 0x{one.log.tx_hash.hex()} "
+                        f"(log {one.log.log_index}) in block {one.log.block_number}"
+                    )
+                else:
+                    where = f"blocks {batch.start}..{batch.end} ({len(consumed)} of its events)"
+                raise PluginError(
+                    f"plugin {plugin.declaration.name!r} failed on {where}: "
+                    f"{type(exc).__name__}: {exc}. The batch was rolled back and the cursor kept; "
+                    "fix the plugin and run again to resume"
+                ) from exc

@@ -1,0 +1,199 @@
+"""The database: engines for SQLite and PostgreSQL, the framework's own tables, the cursor.
+
+SQLAlchemy Core on one connection per transaction, on the indexer's thread: no per-call thread
+hops (a driver that hands every call to another thread caps an indexer at a few thousand rows
+a second on a 2-core machine).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine, make_url
+
+from .errors import ConfigError, StoreError
+from .journal import Journal, table_hash
+
+framework = sa.MetaData()
+
+cursor_table = sa.Table(
+    "dcmx_cursor",
+    framework,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("block_number", sa.BigInteger, nullable=False),
+    sa.Column("block_hash", sa.LargeBinary(32), nullable=False),
+)
+
+# Hashes of the indexed blocks that may still be reorganised (and the newest finalized one, as
+# the anchor the next block must link to).
+blocks_table = sa.Table(
+    "dcmx_blocks",
+    framework,
+    sa.Column("number", sa.BigInteger, primary_key=True, autoincrement=False),
+    sa.Column("hash", sa.LargeBinary(32), nullable=False),
+    sa.Column("parent_hash", sa.LargeBinary(32), nullable=False),
+    sa.Column("timestamp", sa.BigInteger, nullable=False),
+)
+
+schema_table = sa.Table(
+    "dcmx_schema",
+    framework,
+    sa.Column("table_name", sa.String(128), primary_key=True),
+    sa.Column("owner", sa.String(128), nullable=False),
+    sa.Column("hash", sa.String(64), nullable=False),
+)
+
+forks_table = sa.Table(
+    "dcmx_forks",
+    framework,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("detected_at_block", sa.BigInteger, nullable=False),
+    sa.Column("common_ancestor", sa.BigInteger, nullable=False),
+    sa.Column("depth", sa.Integer, nullable=False),
+    sa.Column("undone_writes", sa.BigInteger, nullable=False),
+    sa.Column("at", sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False),
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Cursor:
+    block_number: int
+    block_hash: bytes
+
+
+def create_engine(url: str) -> Engine:
+    """An engine tuned for indexing: SQLite in WAL mode, PostgreSQL through psycopg 3."""
+    try:
+        parsed = make_url(url)
+    except Exception as exc:  # noqa: BLE001 - SQLAlchemy raises several types here
+        raise ConfigError(
+            f"database URL {url!r} is not valid ({exc}); use e.g. sqlite:///dcmx.db or "
+            "postgresql://user@host/db"
+        ) from None
+    backend = parsed.get_backend_name()
+    if backend == "sqlite":
+        engine = sa.create_engine(parsed, connect_args={"timeout": 30})
+
+        @sa.event.listens_for(engine, "connect")
+        def _pragmas(dbapi_conn, _record):  # noqa: ANN001 - DB-API connection
+            # The sqlite3 module's own transaction handling would begin late; let SQLAlchemy
+            # issue BEGIN so that a batch really is one transaction.
+            dbapi_conn.isolation_level = None
+            cur = dbapi_conn.cursor()
+            if parsed.database not in (None, "", ":memory:"):
+                cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute("PRAGMA synchronous=NORMAL")
+            cur.execute("PRAGMA busy_timeout=30000")
+            cur.close()
+
+        @sa.event.listens_for(engine, "begin")
+        def _begin(conn):  # noqa: ANN001
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+        return engine
+    if backend == "postgresql":
+        if parsed.drivername in ("postgresql", "postgres"):
+            parsed = parsed.set(drivername="postgresql+psycopg")
+        return sa.create_engine(parsed, pool_pre_ping=True)
+    raise ConfigError(f"unsupported database {backend!r}: dcmx stores into SQLite or PostgreSQL")
+
+
+class Store:
+    """The framework's tables plus the journaled tables of raw events and plugins."""
+
+    def __init__(self, engine: Engine, tables: Iterable[tuple[sa.Table, str]]):
+        """``tables``: each tracked table with its owner (a contract or plugin name)."""
+        self.engine = engine
+        owned = list(tables)
+        names = [t.name for t, _ in owned]
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            owners = {n: [o for t, o in owned if t.name == n] for n in dupes}
+            raise ConfigError(f"two owners declare the same table: {owners}; rename one")
+        self.owners = {t.name: owner for t, owner in owned}
+        self.tables = [t for t, _ in owned]
+        self.journal = Journal(self.tables)
+
+    @contextmanager
+    def transaction(self) -> Iterator[Connection]:
+        with self.engine.begin() as conn:
+            yield conn
+
+    def setup(self) -> list[str]:
+        """Create what is missing; return the tables whose definition changed since last run."""
+        with self.transaction() as conn:
+            framework.create_all(conn)
+            recorded = dict(
+                conn.execute(sa.select(schema_table.c.table_name, schema_table.c.hash)).all()
+            )
+            changed = [
+                t.name
+                for t in self.tables
+                if t.name in recorded and recorded[t.name] != table_hash(t, conn)
+            ]
+            if changed:
+                return changed
+            for t in self.tables:
+                t.create(conn, checkfirst=True)
+                if t.name not in recorded:
+                    conn.execute(
+                        schema_table.insert().values(
+                            table_name=t.name, owner=self.owners[t.name], hash=table_hash(t, conn)
+                        )
+                    )
+            self.journal.create(conn)
+        return []
+
+    # -- cursor and recent blocks -------------------------------------------------------------
+
+    @staticmethod
+    def cursor(conn: Connection) -> Cursor | None:
+        row = conn.execute(
+            sa.select(cursor_table.c.block_number, cursor_table.c.block_hash)
+        ).first()
+        return Cursor(row[0], bytes(row[1])) if row else None
+
+    @staticmethod
+    def set_cursor(conn: Connection, number: int, block_hash: bytes) -> None:
+        updated = conn.execute(
+            cursor_table.update().where(cursor_table.c.id == 1),
+            {"block_number": number, "block_hash": block_hash},
+        ).rowcount
+        if not updated:
+            conn.execute(
+                cursor_table.insert(), {"id": 1, "block_number": number, "block_hash": block_hash}
+            )
+
+    @staticmethod
+    def recent_blocks(conn: Connection) -> dict[int, bytes]:
+        rows = conn.execute(sa.select(blocks_table.c.number, blocks_table.c.hash)).all()
+        return {n: bytes(h) for n, h in rows}
+
+    @staticmethod
+    def add_blocks(conn: Connection, headers) -> None:  # noqa: ANN001 - Iterable[Header]
+        rows = [
+            {"number": h.number, "hash": h.hash, "parent_hash": h.parent_hash,
+             "timestamp": h.timestamp}
+            for h in headers
+        ]
+        if rows:
+            conn.execute(blocks_table.insert(), rows)
+
+    def finalize(self, conn: Connection, finalized: int) -> None:
+        """Drop bookkeeping for blocks that can no longer change, keeping the newest as anchor."""
+        anchor = conn.execute(
+            sa.select(sa.func.max(blocks_table.c.number)).where(blocks_table.c.number <= finalized)
+        ).scalar()
+        if anchor is not None:
+            conn.execute(blocks_table.delete().where(blocks_table.c.number < anchor))
+        self.journal.prune(conn, finalized)
+
+    def rollback_to(self, conn: Connection, ancestor: int, ancestor_hash: bytes) -> int:
+        """Undo everything after block ``ancestor``; returns the number of writes undone."""
+        undone = self.journal.rollback(conn, ancestor)
+        conn.execute(blocks_table.delete().where(blocks_table.c.number > ancestor))
+        self.set_cursor(conn, ancestor, ancestor_hash)
+        return undone
