@@ -1,7 +1,11 @@
-"""dcmx: index TRON smart-contract events into SQL."""
+"""dcmx: index TRON smart-contract events into SQL.
+
+The public API. Everything not listed in ``__all__`` is private and may change.
+"""
 
 from .addresses import parse as parse_address
 from .addresses import render as render_address
+from .batch import Batch, Declaration, Decoded
 from .chain import Header, Log, Source
 from .errors import (
     AbiError,
@@ -14,20 +18,35 @@ from .errors import (
     SourceError,
     StoreError,
 )
+from .hookspecs import hookimpl, hookspec
+from .indexer import BatchReport, Contract, ForkReport, Indexer
+from .plugins import PluginHost
+from .store import create_engine
 
 __all__ = [
     "AbiError",
     "AddressError",
+    "Batch",
+    "BatchReport",
     "ConfigError",
+    "Contract",
     "DcmxError",
     "DecodeError",
+    "Declaration",
+    "Decoded",
     "DeepForkError",
+    "ForkReport",
     "Header",
+    "Indexer",
     "Log",
     "PluginError",
+    "PluginHost",
     "Source",
     "SourceError",
     "StoreError",
+    "create_engine",
+    "hookimpl",
+    "hookspec",
     "parse_address",
     "render_address",
 ]
