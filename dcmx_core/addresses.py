@@ -62,7 +62,9 @@ def to_evm(raw20: bytes) -> str:
     """Render 20 address bytes as an EIP-55 checksummed ``0x`` address."""
     hexaddr = raw20.hex()
     digest = keccak(hexaddr.encode()).hex()
-    return "0x" + "".join(c.upper() if int(d, 16) >= 8 else c for c, d in zip(hexaddr, digest))
+    return "0x" + "".join(
+        c.upper() if int(d, 16) >= 8 else c for c, d in zip(hexaddr, digest, strict=False)
+    )
 
 
 def render(raw20: bytes, profile: Profile) -> str:

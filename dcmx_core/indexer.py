@@ -30,12 +30,17 @@ from .batch import Batch, Decoded
 from .chain import Header, Log, Source
 from .errors import ConfigError, DecodeError, DeepForkError, SourceError, StoreError
 from .plugins import PluginHost
-from .store import Store, create_engine, forks_table
+from .store import Store, create_engine, events_table, forks_table
 
 log = logging.getLogger("dcmx.indexer")
 
 CHAIN_COLUMNS = (
-    "block_number", "block_hash", "block_timestamp", "tx_hash", "tx_index", "log_index",
+    "block_number",
+    "block_hash",
+    "block_timestamp",
+    "tx_hash",
+    "tx_index",
+    "log_index",
     "contract_address",
 )
 
@@ -129,12 +134,16 @@ class Indexer:
                     )
                 self._by_address[a] = c
         self._check_plugin_contracts()
-        tables = [(cls.TABLE, c.name) for c in self.contracts for cls in c.module.EVENTS]
-        tables += [(t, p.declaration.name) for p in self.plugins.plugins for t in p.declaration.tables]
+        tables = [(events_table, "dcmx")]
+        tables += [(cls.TABLE, c.name) for c in self.contracts for cls in c.module.EVENTS]
+        tables += [
+            (t, p.declaration.name) for p in self.plugins.plugins for t in p.declaration.tables
+        ]
         self.store = Store(self.engine, tables)
         self._columns = {
             cls: [col.key for col in cls.TABLE.columns]
-            for c in self.contracts for cls in c.module.EVENTS
+            for c in self.contracts
+            for cls in c.module.EVENTS
         }
         self._safe = -1
         self._stop = threading.Event()
@@ -154,16 +163,104 @@ class Indexer:
     # -- public API ---------------------------------------------------------------------------
 
     def setup(self) -> None:
-        """Create tables and triggers; refuse to run on tables whose definition changed."""
+        """Create tables and triggers; rebuild plugin tables whose definition changed.
+
+        Plugin tables are derived from ``blockchain_events`` and are rebuilt from it without
+        asking the chain. Raw event tables are the record of the chain itself: when one of
+        those changed, indexing stops and asks for an explicit reindex.
+        """
         if self._ready:
             return
-        changed = self.store.setup()
-        if changed:
+        changed = self.store.changed_tables()
+        derived = {t.name for t in self._plugin_tables()}
+        raw = [name for name in changed if name not in derived]
+        if raw:
             raise StoreError(
-                f"the definition of table(s) {', '.join(changed)} changed since they were "
-                "created; rebuild derived tables (`dcmx rebuild`) or reindex into a new database"
+                f"the definition of raw event table(s) {', '.join(raw)} changed since they were "
+                "filled (new generated code?); reindex into a new database, or drop those tables "
+                "and reindex from the first block"
             )
+        if changed:
+            log.warning(
+                "plugin tables changed, rebuilding them from blockchain_events: %s",
+                ", ".join(changed),
+                extra={"tables": changed},
+            )
+            self.rebuild()
+        else:
+            with self.store.transaction() as conn:
+                self.store.create(conn)
         self._ready = True
+
+    def _plugin_tables(self) -> list[sa.Table]:
+        return [t for p in self.plugins.plugins for t in p.declaration.tables]
+
+    def rebuild(self, chunk: int = 5_000) -> int:
+        """Drop every plugin table and replay ``blockchain_events`` through the plugins.
+
+        One transaction: the platform reads the old tables until the new ones are complete.
+        Blocks still inside the unfinalized window are replayed one by one under the journal,
+        so a fork after a rebuild rolls back as exactly as before it. Returns the event count.
+        """
+        modules = {cls.CONTRACT: c.module for c in self.contracts for cls in c.module.EVENTS}
+        replayed = 0
+        with self.store.transaction() as conn:
+            self.store.drop(conn, self._plugin_tables())
+            self.store.create(conn)
+            window = sorted(Store.recent_blocks(conn))
+            anchor = window[0] if window else None
+            cursor = Store.cursor(conn)
+            pending: list[Decoded] = []
+            rows = conn.execute(
+                sa.select(events_table)
+                .order_by(events_table.c.block_number, events_table.c.log_index)
+                .execution_options(yield_per=chunk)
+            ).mappings()
+            for row in rows:
+                module = modules.get(row["contract"])
+                if module is None:
+                    raise ConfigError(
+                        f"blockchain_events holds events of contract {row['contract']!r}, which "
+                        "is not configured; configure it (an address is enough) to rebuild"
+                    )
+                raw = bytes(row["topics"])
+                lg = Log(
+                    row["block_number"],
+                    bytes(row["block_hash"]),
+                    bytes(row["tx_hash"]),
+                    row["tx_index"],
+                    row["log_index"],
+                    b"",
+                    tuple(raw[i : i + 32] for i in range(0, len(raw), 32)),
+                    bytes(row["data"]),
+                )
+                event = module.decode_log(lg.topics, lg.data)
+                pending.append(Decoded(event, lg, row["block_timestamp"], row["contract_address"]))
+                replayed += 1
+                if anchor is not None and lg.block_number > anchor:
+                    continue  # the window is replayed block by block below
+                if len(pending) >= chunk:
+                    self._replay(conn, pending, final=True)
+                    pending = []
+            final = [d for d in pending if anchor is None or d.log.block_number <= anchor]
+            if final:
+                self._replay(conn, final, final=True)
+            if window and cursor:
+                by_block: dict[int, list[Decoded]] = {}
+                for d in pending[len(final) :]:
+                    by_block.setdefault(d.log.block_number, []).append(d)
+                for number in window[1:]:
+                    self.store.journal.set_block(conn, number)
+                    self.plugins.handle(
+                        Batch(number, number, by_block.get(number, []), False), conn
+                    )
+                self.store.journal.set_block(conn, None)
+        log.info("rebuilt plugin tables from %d events", replayed, extra={"events": replayed})
+        return replayed
+
+    def _replay(self, conn: Connection, events: list[Decoded], final: bool) -> None:
+        batch = Batch(events[0].log.block_number, events[-1].log.block_number, events, final)
+        self.plugins.handle(batch, conn)
 
     def stop(self) -> None:
         """Ask the loop to stop after the current step (safe from signal handlers)."""
@@ -191,6 +288,8 @@ class Indexer:
                 self._stop.wait(self.poll_interval)
 
     def cursor(self) -> int | None:
+        """The last indexed block, or None before the first batch."""
+        self.setup()
         with self.engine.connect() as conn:
             cur = Store.cursor(conn)
         return cur.block_number if cur else None
@@ -254,9 +353,19 @@ class Indexer:
             self._adapt(len(events), end - start + 1)
         report = BatchReport(start, end, len(events), final, seconds, head, self._safe)
         log.info(
-            "indexed blocks %d..%d: %d events in %.3f s", start, end, len(events), seconds,
-            extra={"start": start, "end": end, "events": len(events), "seconds": seconds,
-                   "final": final, "head": head},
+            "indexed blocks %d..%d: %d events in %.3f s",
+            start,
+            end,
+            len(events),
+            seconds,
+            extra={
+                "start": start,
+                "end": end,
+                "events": len(events),
+                "seconds": seconds,
+                "final": final,
+                "head": head,
+            },
         )
         if self.on_batch:
             self.on_batch(report)
@@ -289,7 +398,7 @@ class Indexer:
     def _check_headers(headers: list[Header], start: int, end: int) -> None:
         if [h.number for h in headers] != list(range(start, end + 1)):
             raise _Inconsistent(f"asked for headers {start}..{end}, got {len(headers)} others")
-        for prev, h in zip(headers, headers[1:]):
+        for prev, h in zip(headers, headers[1:], strict=False):
             if h.parent_hash != prev.hash:
                 raise _Inconsistent(f"block {h.number} does not link to block {prev.number}")
 
@@ -313,9 +422,13 @@ class Indexer:
                 event = contract.module.decode_log(entry.topics, entry.data)
             except DecodeError as exc:
                 log.warning(
-                    "skipping undecodable log", extra={"block": entry.block_number,
-                                                       "log_index": entry.log_index,
-                                                       "error": str(exc)})
+                    "skipping undecodable log",
+                    extra={
+                        "block": entry.block_number,
+                        "log_index": entry.log_index,
+                        "error": str(exc),
+                    },
+                )
                 continue
             if event is not None:
                 out.append(Decoded(event, entry, header.timestamp, render(entry.address)))
@@ -325,14 +438,41 @@ class Indexer:
 
     def _write(self, conn: Connection, batch: Batch) -> None:
         rows: dict[type, list[dict]] = {}
+        audit = []
         for d in batch.events:
-            lg = d.log
-            values = (lg.block_number, lg.block_hash, d.timestamp, lg.tx_hash, lg.tx_index,
-                      lg.log_index, d.contract_address, *d.event.sql_values())
-            cls = type(d.event)
-            rows.setdefault(cls, []).append(dict(zip(self._columns[cls], values)))
+            lg, event = d.log, d.event
+            cls = type(event)
+            values = (
+                lg.block_number,
+                lg.block_hash,
+                d.timestamp,
+                lg.tx_hash,
+                lg.tx_index,
+                lg.log_index,
+                d.contract_address,
+                *event.sql_values(),
+            )
+            rows.setdefault(cls, []).append(dict(zip(self._columns[cls], values, strict=True)))
+            audit.append(
+                {
+                    "block_number": lg.block_number,
+                    "log_index": lg.log_index,
+                    "block_hash": lg.block_hash,
+                    "block_timestamp": d.timestamp,
+                    "tx_hash": lg.tx_hash,
+                    "tx_index": lg.tx_index,
+                    "contract_address": d.contract_address,
+                    "contract": cls.CONTRACT,
+                    "event": cls.__name__,
+                    "args": event.args(),
+                    "topics": b"".join(lg.topics),
+                    "data": lg.data,
+                }
+            )
         for cls, batch_rows in rows.items():
             conn.execute(cls.TABLE.insert(), batch_rows)
+        if audit:
+            conn.execute(events_table.insert(), audit)
         self.plugins.handle(batch, conn)
 
     def _write_blocks(self, conn: Connection, headers: list[Header], events: list[Decoded]) -> None:
@@ -359,12 +499,15 @@ class Indexer:
             )
         low, high = min(stored), min(max(stored), head)
         theirs = {h.number: h.hash for h in self.source.headers(low, high)} if low <= high else {}
-        ancestor = next((n for n in sorted(stored, reverse=True)
-                         if n <= high and theirs.get(n) == stored[n]), None)
+        ancestor = next(
+            (n for n in sorted(stored, reverse=True) if n <= high and theirs.get(n) == stored[n]),
+            None,
+        )
         if ancestor is None:
             raise DeepForkError(
                 f"the chain reorganised deeper than the {self.window}-block window: none of the "
-                f"indexed blocks {low}..{max(stored)} is on the node's chain any more. The database "
+                f"indexed blocks {low}..{max(stored)} is on the node's chain any more. "
+                "The database "
                 "is unchanged. If the node is right, reindex from before the fork "
                 f"(`dcmx rollback --to-block N` with N < {low}) or raise the window; if it is "
                 "wrong, use another node"
@@ -372,13 +515,21 @@ class Indexer:
         depth = cursor.block_number - ancestor
         with self.store.transaction() as conn:
             undone = self.store.rollback_to(conn, ancestor, stored[ancestor])
-            conn.execute(forks_table.insert(), {
-                "detected_at_block": cursor.block_number + 1, "common_ancestor": ancestor,
-                "depth": depth, "undone_writes": undone,
-            })
+            conn.execute(
+                forks_table.insert(),
+                {
+                    "detected_at_block": cursor.block_number + 1,
+                    "common_ancestor": ancestor,
+                    "depth": depth,
+                    "undone_writes": undone,
+                },
+            )
         report = ForkReport(cursor.block_number + 1, ancestor, depth, undone)
         log.warning(
-            "chain fork: rolled back %d blocks to %d (%d writes undone)", depth, ancestor, undone,
+            "chain fork: rolled back %d blocks to %d (%d writes undone)",
+            depth,
+            ancestor,
+            undone,
             extra={"ancestor": ancestor, "depth": depth, "undone": undone},
         )
         if self.on_fork:
@@ -387,7 +538,9 @@ class Indexer:
 
 def last_fork(engine: Engine) -> dict | None:
     with engine.connect() as conn:
-        row = conn.execute(
-            sa.select(forks_table).order_by(forks_table.c.id.desc()).limit(1)
-        ).mappings().first()
+        row = (
+            conn.execute(sa.select(forks_table).order_by(forks_table.c.id.desc()).limit(1))
+            .mappings()
+            .first()
+        )
     return dict(row) if row else None

@@ -67,8 +67,12 @@ class Journal:
         return sa.Table(
             journal_name(table.name),
             self._meta,
-            sa.Column(_SEQ, sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True,
-                      autoincrement=True),
+            sa.Column(
+                _SEQ,
+                sa.BigInteger().with_variant(sa.Integer, "sqlite"),
+                primary_key=True,
+                autoincrement=True,
+            ),
             sa.Column(_BLOCK, sa.BigInteger, nullable=False, index=True),
             sa.Column(_OP, sa.String(1), nullable=False),
             *cols,
@@ -81,7 +85,8 @@ class Journal:
         self._meta.create_all(conn)
         if conn.dialect.name == "sqlite":
             conn.exec_driver_sql(
-                f'CREATE TABLE IF NOT EXISTS "{SQLITE_CTX}" (id INTEGER PRIMARY KEY CHECK (id = 1), '
+                f'CREATE TABLE IF NOT EXISTS "{SQLITE_CTX}" '
+                "(id INTEGER PRIMARY KEY CHECK (id = 1), "
                 "block INTEGER)"
             )
             conn.exec_driver_sql(f'INSERT OR IGNORE INTO "{SQLITE_CTX}" VALUES (1, NULL)')

@@ -26,7 +26,9 @@ class LoadedPlugin:
 def entry_point_plugins() -> list[tuple[str, object, str]]:
     """(name, plugin object, origin) for every plugin installed through the entry-point group."""
     found = []
-    for ep in sorted(importlib.metadata.entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name):
+    for ep in sorted(
+        importlib.metadata.entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name
+    ):
         dist = ep.dist.name if ep.dist else "?"
         try:
             plugin = ep.load()
@@ -73,12 +75,15 @@ class PluginHost:
         if name is None:  # the same object twice (an entry point and explicit registration)
             return
         impls = {
-            hook: next((i for i in getattr(self.pm.hook, hook).get_hookimpls()
-                        if i.plugin is plugin), None)
+            hook: next(
+                (i for i in getattr(self.pm.hook, hook).get_hookimpls() if i.plugin is plugin), None
+            )
             for hook in ("dcmx_declare", "dcmx_handle_batch")
         }
         if impls["dcmx_declare"] is None:
-            raise PluginError(f"plugin from {origin} has no dcmx_declare hook; see dcmx_core.hookspecs")
+            raise PluginError(
+                f"plugin from {origin} has no dcmx_declare hook; see dcmx_core.hookspecs"
+            )
         declaration = impls["dcmx_declare"].function()
         if not isinstance(declaration, Declaration):
             raise PluginError(
@@ -97,7 +102,9 @@ class PluginHost:
             try:
                 plugin.handle.function(batch=batch, conn=conn)
             except Exception as exc:
-                consumed = batch.of(*plugin.declaration.consumes) if plugin.declaration.consumes else []
+                consumed = (
+                    batch.of(*plugin.declaration.consumes) if plugin.declaration.consumes else []
+                )
                 if len(consumed) == 1:
                     one = consumed[0]
                     where = (

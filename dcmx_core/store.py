@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine, make_url
 
-from .errors import ConfigError, StoreError
+from .errors import ConfigError
 from .journal import Journal, table_hash
 
 framework = sa.MetaData()
@@ -55,6 +55,29 @@ forks_table = sa.Table(
     sa.Column("depth", sa.Integer, nullable=False),
     sa.Column("undone_writes", sa.BigInteger, nullable=False),
     sa.Column("at", sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False),
+)
+
+
+# Every decoded event with its arguments as JSON (for audit) and its raw topics and data (so
+# that ``rebuild`` can replay it through the plugins without asking the chain again). Written
+# by the core, journaled like every other table.
+events_meta = sa.MetaData()
+events_table = sa.Table(
+    "blockchain_events",
+    events_meta,
+    sa.Column("block_number", sa.BigInteger, primary_key=True, autoincrement=False),
+    sa.Column("log_index", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("block_hash", sa.LargeBinary(32), nullable=False),
+    sa.Column("block_timestamp", sa.BigInteger, nullable=False),
+    sa.Column("tx_hash", sa.LargeBinary(32), nullable=False, index=True),
+    sa.Column("tx_index", sa.Integer, nullable=False),
+    sa.Column("contract_address", sa.String(64), nullable=False),
+    sa.Column("contract", sa.String(128), nullable=False),
+    sa.Column("event", sa.String(128), nullable=False),
+    sa.Column("args", sa.JSON, nullable=False),
+    sa.Column("topics", sa.LargeBinary, nullable=False),  # the topics, 32 bytes each, joined
+    sa.Column("data", sa.LargeBinary, nullable=False),
+    sa.Index("ix_blockchain_events_contract_event", "contract", "event"),
 )
 
 
@@ -122,30 +145,40 @@ class Store:
         with self.engine.begin() as conn:
             yield conn
 
-    def setup(self) -> list[str]:
-        """Create what is missing; return the tables whose definition changed since last run."""
+    def changed_tables(self) -> list[str]:
+        """Tracked tables whose definition differs from the one recorded when they were made."""
         with self.transaction() as conn:
             framework.create_all(conn)
             recorded = dict(
                 conn.execute(sa.select(schema_table.c.table_name, schema_table.c.hash)).all()
             )
-            changed = [
+            return [
                 t.name
                 for t in self.tables
                 if t.name in recorded and recorded[t.name] != table_hash(t, conn)
             ]
-            if changed:
-                return changed
-            for t in self.tables:
-                t.create(conn, checkfirst=True)
-                if t.name not in recorded:
-                    conn.execute(
-                        schema_table.insert().values(
-                            table_name=t.name, owner=self.owners[t.name], hash=table_hash(t, conn)
-                        )
+
+    def create(self, conn: Connection) -> None:
+        """Create the tables, journals and triggers that are missing, and record definitions."""
+        framework.create_all(conn)
+        recorded = set(conn.execute(sa.select(schema_table.c.table_name)).scalars())
+        for t in self.tables:
+            t.create(conn, checkfirst=True)
+            if t.name not in recorded:
+                conn.execute(
+                    schema_table.insert().values(
+                        table_name=t.name, owner=self.owners[t.name], hash=table_hash(t, conn)
                     )
-            self.journal.create(conn)
-        return []
+                )
+        self.journal.create(conn)
+
+    def drop(self, conn: Connection, tables: Iterable[sa.Table]) -> None:
+        """Drop tables with their journals and recorded definitions (to recreate them)."""
+        q = conn.dialect.identifier_preparer.quote_identifier
+        for t in tables:
+            self.journal.drop(conn, t)
+            conn.exec_driver_sql(f"DROP TABLE IF EXISTS {q(t.name)}")
+            conn.execute(schema_table.delete().where(schema_table.c.table_name == t.name))
 
     # -- cursor and recent blocks -------------------------------------------------------------
 
@@ -175,8 +208,12 @@ class Store:
     @staticmethod
     def add_blocks(conn: Connection, headers) -> None:  # noqa: ANN001 - Iterable[Header]
         rows = [
-            {"number": h.number, "hash": h.hash, "parent_hash": h.parent_hash,
-             "timestamp": h.timestamp}
+            {
+                "number": h.number,
+                "hash": h.hash,
+                "parent_hash": h.parent_hash,
+                "timestamp": h.timestamp,
+            }
             for h in headers
         ]
         if rows:

@@ -11,13 +11,15 @@ from dcmx_core.store import create_engine
 
 meta = sa.MetaData()
 balances = sa.Table(
-    "balances", meta,
+    "balances",
+    meta,
     sa.Column("wallet", sa.String(64), primary_key=True),
     sa.Column("amount", sa.BigInteger, nullable=False),
     sa.Column("note", sa.LargeBinary, nullable=True),
 )
 pairs = sa.Table(  # composite key; the key itself gets updated
-    "pairs", meta,
+    "pairs",
+    meta,
     sa.Column("a", sa.Integer, primary_key=True),
     sa.Column("b", sa.Integer, primary_key=True),
     sa.Column("v", sa.Text),
@@ -28,7 +30,9 @@ op = st.one_of(
     st.tuples(st.just("upsert"), st.sampled_from(WALLETS), st.integers(-5, 2**40)),
     st.tuples(st.just("delete"), st.sampled_from(WALLETS), st.none()),
     st.tuples(st.just("raw_add"), st.sampled_from(WALLETS), st.integers(1, 9)),
-    st.tuples(st.just("pair"), st.tuples(st.integers(0, 3), st.integers(0, 3)), st.text(max_size=3)),
+    st.tuples(
+        st.just("pair"), st.tuples(st.integers(0, 3), st.integers(0, 3)), st.text(max_size=3)
+    ),
     st.tuples(st.just("pair_rekey"), st.integers(0, 3), st.integers(0, 3)),
     st.tuples(st.just("pair_del"), st.integers(0, 3), st.none()),
 )
@@ -37,24 +41,36 @@ op = st.one_of(
 def apply(conn: sa.Connection, o) -> None:
     kind, key, val = o
     if kind == "upsert":
-        done = conn.execute(balances.update().where(balances.c.wallet == key)
-                            .values(amount=val, note=str(val).encode())).rowcount
+        done = conn.execute(
+            balances.update()
+            .where(balances.c.wallet == key)
+            .values(amount=val, note=str(val).encode())
+        ).rowcount
         if not done:
             conn.execute(balances.insert().values(wallet=key, amount=val, note=None))
     elif kind == "delete":
         conn.execute(balances.delete().where(balances.c.wallet == key))
     elif kind == "raw_add":  # plain SQL text, the way DipDup's rollback lost writes
-        conn.execute(sa.text("UPDATE balances SET amount = amount + :v WHERE wallet = :w"),
-                     {"v": val, "w": key})
+        conn.execute(
+            sa.text("UPDATE balances SET amount = amount + :v WHERE wallet = :w"),
+            {"v": val, "w": key},
+        )
     elif kind == "pair":
-        exists = conn.execute(sa.select(pairs.c.v).where(pairs.c.a == key[0], pairs.c.b == key[1])).first()
-        stmt = (pairs.update().where(pairs.c.a == key[0], pairs.c.b == key[1]).values(v=val)
-                if exists else pairs.insert().values(a=key[0], b=key[1], v=val))
+        exists = conn.execute(
+            sa.select(pairs.c.v).where(pairs.c.a == key[0], pairs.c.b == key[1])
+        ).first()
+        stmt = (
+            pairs.update().where(pairs.c.a == key[0], pairs.c.b == key[1]).values(v=val)
+            if exists
+            else pairs.insert().values(a=key[0], b=key[1], v=val)
+        )
         conn.execute(stmt)
     elif kind == "pair_rekey":  # moves every row of column a == key to a new b, if free
         rows = conn.execute(sa.select(pairs.c.a, pairs.c.b).where(pairs.c.a == key)).all()
         for a, b in rows:
-            taken = conn.execute(sa.select(pairs.c.a).where(pairs.c.a == a, pairs.c.b == val)).first()
+            taken = conn.execute(
+                sa.select(pairs.c.a).where(pairs.c.a == a, pairs.c.b == val)
+            ).first()
             if not taken:
                 conn.execute(pairs.update().where(pairs.c.a == a, pairs.c.b == b).values(b=val))
     elif kind == "pair_del":
@@ -104,13 +120,17 @@ def check_rollbacks(url: str, blocks, rollback_to: int) -> None:
 blocks_strategy = st.lists(st.lists(op, max_size=8), min_size=1, max_size=7)
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(blocks=blocks_strategy, to=st.integers(0, 7))
 def test_rollback_restores_any_block_sqlite(tmp_path, blocks, to):
     check_rollbacks(f"sqlite:///{tmp_path / 'j.db'}", blocks, to)
 
 
-@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(blocks=blocks_strategy, to=st.integers(0, 7))
 def test_rollback_restores_any_block_postgresql(pg_url, blocks, to):
     check_rollbacks(pg_url, blocks, to)

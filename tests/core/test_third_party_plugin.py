@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from dcmx_core import Batch, PluginError, PluginHost
 from dcmx_core.store import create_engine
 
-PLUGIN_SOURCE = '''
+PLUGIN_SOURCE = """
 import sqlalchemy as sa
 import dcmx_core
 
@@ -35,7 +35,7 @@ def dcmx_handle_batch(batch, conn):
     if batch.start < 0:
         raise RuntimeError("negative block")
     conn.execute(seen.insert().values(start=batch.start, end_=batch.end, events=len(batch.events)))
-'''
+"""
 
 
 @pytest.fixture(scope="module")
@@ -45,7 +45,8 @@ def installed_plugin(tmp_path_factory):
     pkg = root / "src"
     (pkg / "dcmx_thirdparty").mkdir(parents=True)
     (pkg / "dcmx_thirdparty" / "__init__.py").write_text(PLUGIN_SOURCE)
-    (pkg / "pyproject.toml").write_text(textwrap.dedent("""
+    (pkg / "pyproject.toml").write_text(
+        textwrap.dedent("""
         [build-system]
         requires = ["setuptools>=61"]
         build-backend = "setuptools.build_meta"
@@ -56,11 +57,22 @@ def installed_plugin(tmp_path_factory):
         thirdparty = "dcmx_thirdparty"
         [tool.setuptools]
         packages = ["dcmx_thirdparty"]
-    """))
+    """)
+    )
     site = root / "site"
     subprocess.run(
-        [sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--no-build-isolation",
-         "--target", str(site), str(pkg)],
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "-q",
+            "--no-deps",
+            "--no-build-isolation",
+            "--target",
+            str(site),
+            str(pkg),
+        ],
         check=True,
     )
     sys.path.insert(0, str(site))

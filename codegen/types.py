@@ -1,0 +1,172 @@
+"""ABI type -> Python annotation, SQL column type, and decoder / converter code.
+
+Every function here returns *code text* built only from validated identifiers, integer
+literals and ``repr()`` of strings; nothing from the ABI is pasted in raw.
+"""
+
+from __future__ import annotations
+
+from .abi import AbiType
+
+__all__ = [
+    "python_annotation",
+    "input_annotation",
+    "sql_type",
+    "is_json_column",
+    "needs_conversion",
+    "convert_expr",
+    "word_decode",
+    "prepare_spec",
+    "head_size",
+]
+
+
+def python_annotation(t: AbiType, struct_of: dict[AbiType, str]) -> str:
+    if t.kind in ("uint", "int"):
+        return "int"
+    if t.kind in ("address", "string"):
+        return "str"
+    if t.kind == "bool":
+        return "bool"
+    if t.kind in ("bytes", "fixed_bytes"):
+        return "bytes"
+    if t.kind == "array":
+        assert t.item is not None
+        return f"tuple[{python_annotation(t.item, struct_of)}, ...]"
+    return struct_of[t]
+
+
+def input_annotation(t: AbiType, struct_of: dict[AbiType, str]) -> str:
+    if t.kind == "address":
+        return "str | bytes"
+    if t.kind == "array":
+        assert t.item is not None
+        return f"Sequence[{input_annotation(t.item, struct_of)}]"
+    if t.kind == "tuple":
+        return f"{struct_of[t]} | Sequence[Any]"
+    return python_annotation(t, struct_of)
+
+
+def is_json_column(t: AbiType, hashed: bool) -> bool:
+    return not hashed and t.kind in ("array", "tuple")
+
+
+def sql_type(t: AbiType, hashed: bool) -> str:
+    """SQLAlchemy type expression (module aliases ``_sa`` and ``_sqlt``)."""
+    if hashed:
+        return "_sa.LargeBinary(32)"
+    if t.kind == "uint":
+        assert t.size is not None
+        if t.size <= 31:
+            return "_sa.Integer()"
+        return "_sa.BigInteger()" if t.size <= 63 else "_sqlt.ExactInt()"
+    if t.kind == "int":
+        assert t.size is not None
+        if t.size <= 32:
+            return "_sa.Integer()"
+        return "_sa.BigInteger()" if t.size <= 64 else "_sqlt.ExactInt()"
+    if t.kind == "address":
+        return "_sa.String(64)"
+    if t.kind == "bool":
+        return "_sa.Boolean()"
+    if t.kind == "fixed_bytes":
+        return f"_sa.LargeBinary({t.size})"
+    if t.kind == "bytes":
+        return "_sa.LargeBinary()"
+    if t.kind == "string":
+        return "_sa.Text()"
+    return "_sa.JSON()"
+
+
+def needs_conversion(t: AbiType) -> bool:
+    """eth-abi output differs from ours only for addresses (hex -> profile) and structs."""
+    return any(n.kind in ("address", "tuple") for n in t.walk())
+
+
+def convert_expr(t: AbiType, expr: str, struct_of: dict[AbiType, str], depth: int = 0) -> str:
+    """Code turning eth-abi's decoded value ``expr`` into the generated Python value."""
+    if not needs_conversion(t):
+        return expr
+    if t.kind == "address":
+        return f"_addr({expr})"
+    if t.kind == "array":
+        assert t.item is not None
+        var = f"_x{depth}"
+        inner = convert_expr(t.item, var, struct_of, depth + 1)
+        return f"tuple([{inner} for {var} in {expr}])"
+    return f"{struct_of[t]}.from_abi({expr})"
+
+
+def word_decode(t: AbiType, word: str, var: str, label: str) -> list[str]:
+    """Statements that set ``var`` from the 32-byte expression ``word``, strictly.
+
+    ``label`` (a validated identifier) names the value in error messages. Mirrors eth-abi's
+    strict mode: unused high bits of uintN/intN must be zero / sign extension, address padding
+    zero, bool 0 or 1, bytesN right-padding zero.
+    """
+    fail = "raise _rt.fail(cls, "
+    if t.kind == "uint":
+        assert t.size is not None
+        lines = [f'{var} = int.from_bytes({word}, "big")']
+        if t.size < 256:
+            lines += [f"if {var} >> {t.size}:", f"    {fail}'{label}: uint{t.size} out of range')"]
+        return lines
+    if t.kind == "int":
+        assert t.size is not None
+        lines = [f'{var} = int.from_bytes({word}, "big", signed=True)']
+        if t.size < 256:
+            lo, hi = -(1 << (t.size - 1)), (1 << (t.size - 1))
+            lines += [
+                f"if not {lo} <= {var} < {hi}:",
+                f"    {fail}'{label}: int{t.size} out of range')",
+            ]
+        return lines
+    if t.kind == "address":
+        return [
+            f"if {word}[:12] != _rt.ZERO12:",
+            f"    {fail}'{label}: address with non-zero padding')",
+            f"{var} = _render({word}[12:])",
+        ]
+    if t.kind == "bool":
+        return [
+            f"{var} = _BOOL.get({word})",
+            f"if {var} is None:",
+            f"    {fail}'{label}: bool word is neither 0 nor 1')",
+        ]
+    if t.kind == "fixed_bytes":
+        assert t.size is not None
+        if t.size == 32:
+            return [f"{var} = {word}"]
+        return [
+            f"if {word}[{t.size}:] != _rt.ZERO32[{t.size}:]:",
+            f"    {fail}'{label}: bytes{t.size} with non-zero padding')",
+            f"{var} = {word}[:{t.size}]",
+        ]
+    raise AssertionError(f"not a word type: {t.canonical}")
+
+
+def head_size(t: AbiType) -> int:
+    """Bytes the value takes in the head of an encoding (32 for any dynamic value)."""
+    if t.is_dynamic:
+        return 32
+    if t.kind == "array":
+        assert t.item is not None and t.size is not None
+        return t.size * head_size(t.item)
+    if t.kind == "tuple":
+        return sum(head_size(c.type) for c in t.components)
+    return 32
+
+
+def prepare_spec(t: AbiType):
+    """A plain-data description of how ``abi_runtime.prepare`` converts an argument.
+
+    None: pass through; "a": address; ("l", spec): array; ("t", (spec, ...)): struct.
+    """
+    if not needs_conversion(t):
+        return None
+    if t.kind == "address":
+        return "a"
+    if t.kind == "array":
+        assert t.item is not None
+        return ("l", prepare_spec(t.item))
+    return ("t", tuple(prepare_spec(c.type) for c in t.components))

@@ -1,0 +1,209 @@
+"""An in-process EVM with the DCMX platform deployed: the demo's chain and the tests' chain.
+
+py-evm through eth-tester, behind web3's ``EthereumTesterProvider``: no server, no ports, a fresh
+chain in milliseconds. Every transaction is mined into its own block as soon as it is sent, so
+block numbers move the way an indexer sees them on a real chain. ``snapshot()``/``revert()``
+rewind the chain; sending different transactions afterwards builds a competing branch at the same
+heights, which is how tests and the demo stage a chain reorganisation.
+
+The bytecode comes from the committed solc artifacts in ``contracts/build/`` (compiled for the
+"paris" EVM, which TRON's TVM also runs), so what runs here is byte for byte what is deployed.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from eth_tester import EthereumTester, PyEVMBackend
+from web3 import EthereumTesterProvider, Web3
+from web3.contract import Contract
+from web3.contract.contract import ContractFunction
+from web3.types import TxReceipt
+
+from .errors import AbiError, ConfigError
+
+BUILD_DIR = Path(__file__).resolve().parents[1] / "contracts" / "build"
+
+#: The platform's contracts, in deployment order (RewardVault needs the token's address).
+PLATFORM_CONTRACTS: tuple[str, ...] = (
+    "DCMXToken",
+    "MusicNFT",
+    "ComplianceRegistry",
+    "RewardVault",
+    "RoyaltyDistributor",
+)
+
+DEFAULT_ADMIN_ROLE = b"\x00" * 32
+MINTER_ROLE = bytes(Web3.keccak(text="MINTER_ROLE"))
+COMPLIANCE_OFFICER_ROLE = bytes(Web3.keccak(text="COMPLIANCE_OFFICER_ROLE"))
+SPLIT_MANAGER_ROLE = bytes(Web3.keccak(text="SPLIT_MANAGER_ROLE"))
+
+TOKEN = 10**18  # one DCMX in its smallest unit (18 decimals)
+
+#: Pool budgets and per-claim maxima set by ``deploy_platform``: (budget, max per claim).
+DEFAULT_POOLS: Mapping[int, tuple[int, int]] = {
+    0: (10_000_000 * TOKEN, 10_000 * TOKEN),  # Sharing
+    1: (50_000_000 * TOKEN, 1_000 * TOKEN),  # Listening
+    2: (20_000_000 * TOKEN, 5_000 * TOKEN),  # Bandwidth
+}
+
+#: Documents published by ``deploy_platform``: (docType, version, text whose keccak is docHash).
+DEFAULT_DOCUMENTS: tuple[tuple[int, str, str], ...] = (
+    (0, "1.0", "DCMX Terms of Service, version 1.0"),
+    (1, "1.0", "DCMX Privacy Policy, version 1.0"),
+)
+
+_BUILD_HINT = "run `npm ci --prefix contracts && npm --prefix contracts run build`"
+
+
+def load_artifact(name: str, build_dir: Path | None = None) -> dict[str, Any]:
+    """The compiled artifact ``<build_dir>/<name>.json`` (ABI, bytecode, compiler, sourceHash)."""
+    path = (build_dir or BUILD_DIR) / f"{name}.json"
+    if not path.is_file():
+        raise ConfigError(f"contract artifact {path} not found: {_BUILD_HINT}")
+    try:
+        artifact = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise ConfigError(
+            f"contract artifact {path} is unreadable ({exc}): {_BUILD_HINT}"
+        ) from None
+    if not isinstance(artifact, dict):
+        raise AbiError(f"contract artifact {path} is not a JSON object")
+    for key in ("abi", "bytecode"):
+        if key not in artifact:
+            raise AbiError(f"contract artifact {path} lacks {key!r}: {_BUILD_HINT}")
+    return artifact
+
+
+def revert_data(exc: BaseException) -> bytes | None:
+    """The raw revert data (selector + ABI-encoded arguments) behind a failed call, if any.
+
+    eth-tester reports a revert as ``TransactionFailed("execution reverted: b'...'")`` whose
+    cause chain holds the original bytes; digging them out beats parsing a ``repr``.
+    """
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    from_repr = None
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        first = current.args[0] if current.args else None
+        if isinstance(first, bytes | bytearray):
+            return bytes(first)
+        data = getattr(current, "data", None)
+        if isinstance(data, str) and data.startswith("0x"):
+            return bytes.fromhex(data[2:])
+        if from_repr is None and isinstance(first, str):
+            from_repr = _bytes_from_repr(first)
+        current = current.__cause__ or current.__context__
+    # eth_call reverts keep no bytes anywhere in the chain, only their repr in the message.
+    return from_repr
+
+
+def _bytes_from_repr(message: str) -> bytes | None:
+    text = message.removeprefix("execution reverted: ")
+    if not text.startswith(("b'", 'b"')):
+        return None
+    try:
+        value = ast.literal_eval(text)
+    except (ValueError, SyntaxError):
+        return None
+    return value if isinstance(value, bytes) else None
+
+
+class Devchain:
+    """A fresh in-process chain with funded accounts; ``accounts[0]`` is the admin.
+
+    ``contracts`` maps a contract name to its web3 contract object once deployed.
+    """
+
+    def __init__(self, *, build_dir: Path | None = None, num_accounts: int = 10) -> None:
+        if num_accounts < 1:
+            raise ConfigError("a devchain needs at least one account (num_accounts >= 1)")
+        self.build_dir = build_dir or BUILD_DIR
+        genesis = PyEVMBackend.generate_genesis_params()
+        state = PyEVMBackend.generate_genesis_state(num_accounts=num_accounts)
+        self.tester = EthereumTester(PyEVMBackend(genesis_parameters=genesis, genesis_state=state))
+        self.w3 = Web3(EthereumTesterProvider(self.tester))
+        self.accounts: list[str] = list(self.w3.eth.accounts)
+        self.admin: str = self.accounts[0]
+        self.contracts: dict[str, Contract] = {}
+
+    # -- deploying -------------------------------------------------------------------------
+
+    def deploy(
+        self, name: str, *args: Any, sender: str | None = None, alias: str | None = None
+    ) -> Contract:
+        """Deploy artifact ``name`` with constructor ``args``, registered as ``alias or name``."""
+        artifact = load_artifact(name, self.build_dir)
+        factory = self.w3.eth.contract(abi=artifact["abi"], bytecode=artifact["bytecode"])
+        tx_hash = factory.constructor(*args).transact({"from": sender or self.admin})
+        receipt = self.w3.eth.wait_for_transaction_receipt(tx_hash)
+        contract = self.w3.eth.contract(address=receipt["contractAddress"], abi=artifact["abi"])
+        self.contracts[alias or name] = contract
+        return contract
+
+    def deploy_platform(self) -> dict[str, str]:
+        """Deploy and wire the five platform contracts; returns name -> checksum address.
+
+        Wiring: RewardVault may mint DCMX; the three reward pools get budgets; the first terms of
+        service and privacy policy are published; the admin also holds the operational roles
+        (NFT minter, compliance officer) so a demo can exercise every contract from one account.
+        """
+        token = self.deploy("DCMXToken")
+        nft = self.deploy("MusicNFT")
+        compliance = self.deploy("ComplianceRegistry")
+        vault = self.deploy("RewardVault", token.address)
+        self.deploy("RoyaltyDistributor")
+
+        self.transact(token.functions.grantRole(MINTER_ROLE, vault.address))
+        self.transact(nft.functions.grantRole(MINTER_ROLE, self.admin))
+        self.transact(compliance.functions.grantRole(COMPLIANCE_OFFICER_ROLE, self.admin))
+        for reward_type, (budget, max_per_claim) in DEFAULT_POOLS.items():
+            self.transact(vault.functions.setPool(reward_type, budget, max_per_claim))
+        for doc_type, version, text in DEFAULT_DOCUMENTS:
+            doc_hash = Web3.keccak(text=text)
+            self.transact(compliance.functions.publishDocument(doc_type, version, doc_hash))
+        return {name: self.contracts[name].address for name in PLATFORM_CONTRACTS}
+
+    # -- transactions and blocks -----------------------------------------------------------
+
+    def transact(
+        self, call: ContractFunction, sender: str | None = None, value: int = 0
+    ) -> TxReceipt:
+        """Send ``call`` from ``sender`` (default: the admin), mined at once; its receipt.
+
+        A revert raises eth-tester's ``TransactionFailed``; :func:`revert_data` extracts the
+        custom error from it.
+        """
+        tx: dict[str, Any] = {"from": sender or self.admin}
+        if value:
+            tx["value"] = value
+        tx_hash = call.transact(tx)  # type: ignore[arg-type]
+        return self.w3.eth.wait_for_transaction_receipt(tx_hash)
+
+    @property
+    def head(self) -> int:
+        return self.w3.eth.block_number
+
+    def mine(self, n: int = 1) -> int:
+        """Mine ``n`` empty blocks; the new head number."""
+        if n < 1:
+            raise ValueError(f"mine(n) needs n >= 1, got {n}")
+        self.tester.mine_blocks(n)
+        return self.head
+
+    def snapshot(self) -> int:
+        """Remember the chain as it is now (head block and all state)."""
+        return self.tester.take_snapshot()
+
+    def revert(self, snapshot_id: int) -> None:
+        """Drop every block mined after ``snapshot_id`` was taken.
+
+        Contract objects stay valid for contracts deployed before the snapshot; the entries of
+        ``contracts`` deployed after it point at addresses that no longer hold code.
+        """
+        self.tester.revert_to_snapshot(snapshot_id)

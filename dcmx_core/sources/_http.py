@@ -1,0 +1,277 @@
+"""The HTTP plumbing both node sources share: one keep-alive connection, retries, safe messages.
+
+Nodes fail in a handful of transient ways (rate limits, 5xx from a load balancer, dropped
+connections, slow answers, truncated bodies). All of them are retried here with exponential
+back-off and jitter, so the sources above only see answers that parsed, or one
+:class:`~dcmx_core.errors.SourceError` that says what happened, where, and what to do.
+Messages never carry credentials: URLs are redacted once, up front.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import re
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from email.utils import parsedate_to_datetime
+from typing import Any, TypeVar
+from urllib.parse import urlsplit, urlunsplit
+
+import httpx
+
+from ..errors import ConfigError, SourceError
+
+T = TypeVar("T")
+
+# Waiting longer than this on a server's say-so stalls the indexer more than failing would.
+MAX_RETRY_AFTER = 60.0
+
+
+class Malformed(ValueError):
+    """An answer that is not what the API documents (bad JSON, missing field, wrong type)."""
+
+
+class TimedOut(SourceError):
+    """A read time-out the caller asked to see instead of a retry (to shrink its request)."""
+
+
+@dataclass
+class Stats:
+    """Counters a source keeps; tests and metrics read them, nothing depends on them."""
+
+    requests: int = 0
+    retries: int = 0
+    timeouts: int = 0
+    range_shrinks: int = 0
+    range_grows: int = 0
+
+
+def redact_url(url: str) -> str:
+    """The URL without anything that may be a secret: userinfo, query values, key-like path parts.
+
+    Hosted nodes put API keys in all three places (``https://user:key@host``, ``?apikey=``,
+    ``/v3/<key>``), and error messages end up in logs and bug reports.
+    """
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    if parts.port is not None:
+        host = f"{host}:{parts.port}"
+    if parts.username or parts.password:
+        host = f"***@{host}"
+    query = "&".join(
+        f"{kv.split('=', 1)[0]}=***" if "=" in kv else "***" for kv in parts.query.split("&") if kv
+    )
+    path = "/".join("***" if _looks_like_key(seg) else seg for seg in parts.path.split("/"))
+    return urlunsplit((parts.scheme, host, path, query, ""))
+
+
+def _looks_like_key(segment: str) -> bool:
+    # API paths are words (wallet, jsonrpc, gettransactioninfobyblocknum); keys mix letters
+    # and digits and are long.
+    return (
+        len(segment) >= 16
+        and re.fullmatch(r"[A-Za-z0-9_\-]+", segment) is not None
+        and re.search(r"\d", segment) is not None
+        and re.search(r"[A-Za-z]", segment) is not None
+    )
+
+
+def check_url(url: str, what: str) -> str:
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ConfigError(
+            f"{what} URL {redact_url(url)!r} is not an http(s) URL; "
+            "give one like http://127.0.0.1:8545"
+        )
+    return urlunsplit(parts._replace(path=parts.path.rstrip("/")))
+
+
+def hex_bytes(value: Any, field: str, size: int | None = None) -> bytes:
+    """Hex text (with or without ``0x``: TRON's HTTP API omits it) to bytes of ``size``."""
+    if not isinstance(value, str):
+        raise Malformed(f"{field} is {type(value).__name__}, expected a hex string")
+    text = value[2:] if value[:2] in ("0x", "0X") else value
+    try:
+        raw = bytes.fromhex(text)
+    except ValueError:
+        raise Malformed(f"{field} is not hex: {value[:80]!r}") from None
+    if size is not None and len(raw) != size:
+        raise Malformed(f"{field} has {len(raw)} bytes, expected {size}")
+    return raw
+
+
+def hex_int(value: Any, field: str) -> int:
+    """A JSON-RPC quantity (``0x``-prefixed hex) to int."""
+    if not isinstance(value, str) or value[:2] not in ("0x", "0X") or len(value) < 3:
+        raise Malformed(f"{field} is {value!r}, expected a 0x-prefixed hex quantity")
+    try:
+        return int(value, 16)
+    except ValueError:
+        raise Malformed(f"{field} is {value!r}, expected a 0x-prefixed hex quantity") from None
+
+
+def json_int(value: Any, field: str) -> int:
+    """A JSON number that must be an integer (TRON's HTTP API)."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise Malformed(f"{field} is {value!r}, expected an integer")
+    return value
+
+
+# What a parser raises on an answer that does not fit. Malformed is the deliberate one; the
+# others are a safety net so that a shape nobody foresaw still ends as a SourceError.
+_UNFIT = (
+    Malformed,
+    json.JSONDecodeError,
+    UnicodeDecodeError,
+    KeyError,
+    TypeError,
+    AttributeError,
+    IndexError,
+)
+
+
+class Transport:
+    """POSTs JSON to one node over one reused connection, retrying what is transient.
+
+    ``parse`` turns a decoded body into the caller's value inside the retry loop, so an answer
+    that decodes but does not fit (missing field, wrong type: :class:`Malformed`) is retried
+    like a dropped connection, though only ``malformed_retries`` times: a node that keeps
+    answering nonsense will not start making sense.
+    """
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        timeout: float,
+        max_retries: int,
+        backoff: float,
+        max_backoff: float = 10.0,
+        malformed_retries: int = 2,
+        headers: Mapping[str, str] | None = None,
+        stats: Stats | None = None,
+    ) -> None:
+        if max_retries < 0 or timeout <= 0 or backoff < 0:
+            raise ConfigError("timeout must be > 0, max_retries and backoff >= 0")
+        self.url = url
+        self.safe_url = redact_url(url)
+        self.timeout = timeout
+        self.max_retries = max_retries
+        self.backoff = backoff
+        self.max_backoff = max_backoff
+        self.malformed_retries = malformed_retries
+        self.stats = stats if stats is not None else Stats()
+        self._client = httpx.Client(
+            timeout=timeout,
+            headers={"content-type": "application/json", **(headers or {})},
+            limits=httpx.Limits(max_connections=1, max_keepalive_connections=1),
+        )
+
+    def close(self) -> None:
+        self._client.close()
+
+    def post(
+        self,
+        path: str,
+        payload: Any,
+        parse: Callable[[Any], T],
+        *,
+        what: str,
+        timeout_raises: bool = False,
+    ) -> T:
+        """POST ``payload`` to ``url + path`` and return ``parse(decoded body)``.
+
+        ``what`` names the call in messages (a JSON-RPC method, an API path). With
+        ``timeout_raises`` a read time-out raises :class:`TimedOut` at once, for callers that
+        would rather ask for less than ask again.
+        """
+        body = json.dumps(payload, separators=(",", ":")).encode()
+        target = _join(self.url, path)
+        failures = 0
+        malformed = 0
+        while True:
+            retry_after: float | None = None
+            self.stats.requests += 1
+            try:
+                response = self._client.post(target, content=body)
+            except httpx.TimeoutException as exc:
+                self.stats.timeouts += 1
+                problem = f"timed out after {self.timeout:g} s ({type(exc).__name__})"
+                if timeout_raises and isinstance(exc, httpx.ReadTimeout):
+                    raise TimedOut(self._message(what, problem, 1)) from None
+            except httpx.TransportError as exc:
+                problem = f"connection failed ({type(exc).__name__}: {exc})"
+            else:
+                status = response.status_code
+                if status == 429 or status >= 500:
+                    problem = f"HTTP {status}"
+                    retry_after = _retry_after(response.headers.get("retry-after"))
+                elif status >= 400 and status != 400:
+                    # 400 may carry a JSON-RPC error the parser understands (a range limit).
+                    raise SourceError(self._refused(what, status, response.text))
+                else:
+                    try:
+                        decoded = json.loads(response.content)
+                        return parse(decoded)
+                    except _UNFIT as exc:
+                        if status == 400:
+                            raise SourceError(self._refused(what, status, response.text)) from None
+                        detail = str(exc) if isinstance(exc, Malformed) else repr(exc)
+                        problem = f"malformed answer: {detail}"
+                        malformed += 1
+                        if malformed > self.malformed_retries:
+                            raise SourceError(self._message(what, problem, failures + 1)) from None
+            failures += 1
+            if failures > self.max_retries:
+                raise SourceError(self._message(what, problem, failures))
+            self.stats.retries += 1
+            time.sleep(self._delay(failures, retry_after))
+
+    def _delay(self, failures: int, retry_after: float | None) -> float:
+        if retry_after is not None:
+            return min(retry_after, MAX_RETRY_AFTER)
+        # "Equal jitter": never hammer at once, never wait less than half the nominal back-off,
+        # so that several indexers behind one node do not retry in lock-step.
+        nominal = min(self.max_backoff, self.backoff * 2 ** (failures - 1))
+        return nominal / 2 + random.uniform(0, nominal / 2)
+
+    def _message(self, what: str, problem: str, attempts: int) -> str:
+        return (
+            f"{what} at {self.safe_url} failed after {attempts} attempt(s): {problem}. "
+            "Check that the node is up and reachable and not rate-limiting this client; "
+            "raise the timeout or max_retries, or point the source at another node."
+        )
+
+    def _refused(self, what: str, status: int, text: str) -> str:
+        hint = {
+            401: "the node wants credentials: check the API key",
+            403: "the node refused access: check the API key and its allowed origins",
+            404: "no such endpoint: check the URL path (TRON serves JSON-RPC at /jsonrpc)",
+            405: "method not allowed: check the URL path",
+        }.get(status, "the request was rejected; check the URL and the node's API")
+        snippet = " ".join(text.split())[:200]
+        return f"{what} at {self.safe_url} got HTTP {status} ({snippet!r}): {hint}"
+
+
+def _join(url: str, path: str) -> str:
+    """``path`` appended to the URL's path, its query (an API key, often) kept at the end."""
+    if not path:
+        return url
+    parts = urlsplit(url)
+    return urlunsplit(parts._replace(path=parts.path.rstrip("/") + path))
+
+
+def _retry_after(value: str | None) -> float | None:
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when.timestamp() - time.time())

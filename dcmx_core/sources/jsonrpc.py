@@ -1,0 +1,367 @@
+"""Ethereum-style JSON-RPC source: any EVM node, anvil, and TRON's ``/jsonrpc`` endpoint.
+
+Hosted nodes cap ``eth_getLogs`` by block span or result count, each with its own wording and
+limit, and the limits change. Rather than configure them, :meth:`JsonRpcSource.logs` learns a
+chunk size: it halves the span when the node refuses or times out and doubles it again while
+answers stay small.
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
+
+from ..chain import Header, Log
+from ..errors import ConfigError, SourceError
+from ._http import Malformed, Stats, TimedOut, Transport, check_url, hex_bytes, hex_int
+
+T = TypeVar("T")
+
+# How nodes say "ask for less": geth/erigon, Infura, Alchemy, QuickNode, Ankr, BSC, TRON.
+_RANGE_REFUSALS = re.compile(
+    r"too many results|query returned more than|exceeds? (the )?max(imum)? block range"
+    r"|block range (is )?too (large|wide)|limit exceeded|range (is )?too large"
+    r"|response size (should not|exceeded)|max(imum)? block range|too many blocks",
+    re.IGNORECASE,
+)
+
+
+class RpcError(SourceError):
+    """The node answered with a JSON-RPC error object."""
+
+    def __init__(self, message: str, code: Any, node_message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.node_message = node_message
+
+
+class RangeRefused(RpcError):
+    """The node refused an ``eth_getLogs`` span as too large or too many results."""
+
+
+class JsonRpcSource:
+    """A :class:`~dcmx_core.chain.Source` over Ethereum JSON-RPC.
+
+    ``confirmations`` is how far below the head a block counts as final on nodes without the
+    ``finalized`` tag. ``max_range`` caps (and starts) the ``eth_getLogs`` span; ``sparse_logs``
+    is the result size under which the span grows back. ``batch_size`` headers go in one
+    JSON-RPC batch.
+    """
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        confirmations: int = 20,
+        timeout: float = 10.0,
+        max_retries: int = 5,
+        max_range: int = 2000,
+        sparse_logs: int = 1000,
+        batch_size: int = 100,
+        backoff: float = 0.25,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        if confirmations < 0 or max_range < 1 or batch_size < 1:
+            raise ConfigError("confirmations must be >= 0, max_range and batch_size >= 1")
+        self.stats = Stats()
+        self._transport = Transport(
+            check_url(url, "JSON-RPC"),
+            timeout=timeout,
+            max_retries=max_retries,
+            backoff=backoff,
+            headers=headers,
+            stats=self.stats,
+        )
+        self.confirmations = confirmations
+        self.max_range = max_range
+        self.sparse_logs = sparse_logs
+        self.batch_size = batch_size
+        self.chunk = max_range  # the eth_getLogs span learnt so far; shared by all calls
+        # None until the first finalized() call finds out whether the node knows the tag.
+        self.uses_finalized_tag: bool | None = None
+        self._batches = True
+        self._ids = itertools.count(1)
+
+    def __repr__(self) -> str:
+        return f"JsonRpcSource({self._transport.safe_url!r})"
+
+    def close(self) -> None:
+        self._transport.close()
+
+    def __enter__(self) -> JsonRpcSource:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- heights ---------------------------------------------------------------------------
+
+    def head(self) -> int:
+        return self._call("eth_blockNumber", [], lambda r: hex_int(r, "eth_blockNumber"))
+
+    def finalized(self) -> int:
+        if self.uses_finalized_tag is not False:
+            try:
+                number = self._call("eth_getBlockByNumber", ["finalized", False], _number_or_none)
+            except RangeRefused:
+                raise  # "limit exceeded" is a rate limit here, not an unknown tag
+            except RpcError:
+                # Nodes before the Merge (and TRON's) reject the tag: count confirmations.
+                self.uses_finalized_tag = False
+            else:
+                if number is not None:
+                    self.uses_finalized_tag = True
+                    return max(0, number)
+                # null: the node knows the tag but has nothing finalized yet (a fresh devnet).
+        return max(0, self.head() - self.confirmations)
+
+    # -- headers ---------------------------------------------------------------------------
+
+    def headers(self, start: int, end: int) -> list[Header]:
+        _check_range(start, end)
+        out: list[Header] = []
+        for lo in range(start, end + 1, self.batch_size):
+            numbers = range(lo, min(end, lo + self.batch_size - 1) + 1)
+            out.extend(self._header_batch(numbers))
+        return out
+
+    def _header_batch(self, numbers: range) -> list[Header]:
+        if self._batches:
+            ids = {next(self._ids): n for n in numbers}
+            payload = [
+                {
+                    "jsonrpc": "2.0",
+                    "id": i,
+                    "method": "eth_getBlockByNumber",
+                    "params": [hex(n), False],
+                }
+                for i, n in ids.items()
+            ]
+            try:
+                return self._transport.post(
+                    "",
+                    payload,
+                    lambda body: self._parse_batch(body, ids),
+                    what="eth_getBlockByNumber (batch)",
+                )
+            except _BatchesUnsupported:
+                self._batches = False
+        return [
+            self._call("eth_getBlockByNumber", [hex(n), False], lambda r, n=n: _header(r, n))
+            for n in numbers
+        ]
+
+    def _parse_batch(self, body: Any, ids: dict[int, int]) -> list[Header]:
+        if isinstance(body, dict) and body.get("error"):
+            raise _BatchesUnsupported()
+        if not isinstance(body, list):
+            raise Malformed(f"batch answer is {type(body).__name__}, expected a list")
+        by_id: dict[Any, Any] = {}
+        for item in body:
+            if not isinstance(item, dict) or "id" not in item:
+                raise Malformed("batch answer holds an item without an id")
+            by_id[item["id"]] = item
+        headers = []
+        for i, n in ids.items():
+            item = by_id.get(i)
+            if item is None:
+                raise Malformed(f"batch answer lacks the reply to request {i} (block {n})")
+            headers.append(_header(self._result(item, "eth_getBlockByNumber"), n))
+        return headers
+
+    # -- logs ------------------------------------------------------------------------------
+
+    def logs(
+        self,
+        start: int,
+        end: int,
+        addresses: Sequence[bytes],
+        topics0: Sequence[bytes] | None = None,
+    ) -> list[Log]:
+        _check_range(start, end)
+        if not addresses or start > end or (topics0 is not None and not topics0):
+            return []
+        wanted = frozenset(bytes(a) for a in addresses)
+        topic_set = None if topics0 is None else frozenset(bytes(t) for t in topics0)
+        flt: dict[str, Any] = {"address": ["0x" + a.hex() for a in sorted(wanted)]}
+        if topic_set is not None:
+            flt["topics"] = [["0x" + t.hex() for t in sorted(topic_set)]]
+        out: list[Log] = []
+        lo = start
+        while lo <= end:
+            hi = min(end, lo + self.chunk - 1)
+            try:
+                found = self._get_logs(lo, hi, flt, wanted, topic_set, patient=lo == hi)
+            except (RangeRefused, TimedOut) as exc:
+                if lo == hi:
+                    raise SourceError(
+                        f"eth_getLogs at {self._transport.safe_url} refuses even a single block "
+                        f"({lo}): {exc}. Narrow the address/topic filter or use another node."
+                    ) from None
+                self.chunk = max(1, (hi - lo + 1) // 2)
+                self.stats.range_shrinks += 1
+                continue
+            out.extend(found)
+            lo = hi + 1
+            if len(found) < self.sparse_logs and self.chunk < self.max_range:
+                self.chunk = min(self.max_range, self.chunk * 2)
+                self.stats.range_grows += 1
+        return out
+
+    def _get_logs(
+        self,
+        lo: int,
+        hi: int,
+        flt: dict[str, Any],
+        wanted: frozenset[bytes],
+        topic_set: frozenset[bytes] | None,
+        *,
+        patient: bool,
+    ) -> list[Log]:
+        params = [{"fromBlock": hex(lo), "toBlock": hex(hi), **flt}]
+
+        def parse(result: Any) -> list[Log]:
+            if not isinstance(result, list):
+                raise Malformed(f"eth_getLogs result is {type(result).__name__}, expected a list")
+            parsed = [log for i, obj in enumerate(result) if (log := _log(obj, i)) is not None]
+            self._check_logs(parsed, lo, hi, wanted, topic_set)
+            return parsed
+
+        # A one-block span cannot shrink, so its time-outs are retried like any other.
+        return self._call("eth_getLogs", params, parse, timeout_raises=not patient)
+
+    def _check_logs(
+        self,
+        logs: list[Log],
+        lo: int,
+        hi: int,
+        wanted: frozenset[bytes],
+        topic_set: frozenset[bytes] | None,
+    ) -> None:
+        """Refuse answers that cannot be right; an indexer must never store them."""
+        block_hashes: dict[int, bytes] = {}
+        for log in logs:
+            problem = None
+            if not lo <= log.block_number <= hi:
+                problem = f"a log of block {log.block_number}, outside the requested {lo}..{hi}"
+            elif log.address not in wanted:
+                problem = f"a log of 0x{log.address.hex()}, which was not asked for"
+            elif topic_set is not None and (not log.topics or log.topics[0] not in topic_set):
+                problem = "a log whose topic0 was not asked for"
+            elif block_hashes.setdefault(log.block_number, log.block_hash) != log.block_hash:
+                problem = f"logs of two different blocks numbered {log.block_number}"
+            if problem:
+                raise SourceError(
+                    f"eth_getLogs at {self._transport.safe_url} returned {problem}; the node "
+                    "is inconsistent (mid-reorg or faulty): retry later or use another node"
+                )
+        logs.sort(key=lambda log: (log.block_number, log.log_index))
+        for a, b in zip(logs, logs[1:], strict=False):
+            if (a.block_number, a.log_index) == (b.block_number, b.log_index):
+                raise SourceError(
+                    f"eth_getLogs at {self._transport.safe_url} returned log {a.log_index} of "
+                    f"block {a.block_number} twice; the node is inconsistent: retry later"
+                )
+
+    # -- one call --------------------------------------------------------------------------
+
+    def _call(
+        self,
+        method: str,
+        params: list[Any],
+        parse_result: Callable[[Any], T],
+        *,
+        timeout_raises: bool = False,
+    ) -> T:
+        request_id = next(self._ids)
+        payload = {"jsonrpc": "2.0", "id": request_id, "method": method, "params": params}
+
+        def parse(body: Any) -> T:
+            if not isinstance(body, dict):
+                raise Malformed(f"answer is {type(body).__name__}, expected a JSON-RPC object")
+            if body.get("id") != request_id:
+                raise Malformed(f"answer id {body.get('id')!r} is not the request id {request_id}")
+            return parse_result(self._result(body, method))
+
+        return self._transport.post("", payload, parse, what=method, timeout_raises=timeout_raises)
+
+    def _result(self, envelope: dict[str, Any], method: str) -> Any:
+        error = envelope.get("error")
+        if error is not None:
+            code = error.get("code") if isinstance(error, dict) else None
+            text = str(error.get("message", error) if isinstance(error, dict) else error)
+            kind = RangeRefused if _RANGE_REFUSALS.search(text) else RpcError
+            raise kind(
+                f"{method} at {self._transport.safe_url} returned error {code}: {text[:300]}",
+                code,
+                text,
+            )
+        if "result" not in envelope:
+            raise Malformed("JSON-RPC answer has neither result nor error")
+        return envelope["result"]
+
+
+class _BatchesUnsupported(Exception):
+    """The node answered a batch with one error object: send requests one by one."""
+
+
+def _check_range(start: int, end: int) -> None:
+    if start < 0:
+        raise ValueError(f"block range {start}..{end} has a negative bound")
+
+
+def _field(obj: Any, key: str, what: str) -> Any:
+    if not isinstance(obj, dict):
+        raise Malformed(f"{what} is {type(obj).__name__}, expected an object")
+    try:
+        return obj[key]
+    except KeyError:
+        raise Malformed(f"{what} lacks {key!r}") from None
+
+
+def _number_or_none(result: Any) -> int | None:
+    return None if result is None else hex_int(_field(result, "number", "block"), "block number")
+
+
+def _header(result: Any, number: int) -> Header:
+    if result is None:
+        raise SourceError(
+            f"the node has no block {number} (yet): it is behind, or its head moved back; "
+            "retry later"
+        )
+    got = hex_int(_field(result, "number", "block"), "block number")
+    if got != number:
+        raise Malformed(f"asked for block {number}, got block {got}")
+    return Header(
+        number=got,
+        hash=hex_bytes(_field(result, "hash", "block"), "block hash", 32),
+        parent_hash=hex_bytes(_field(result, "parentHash", "block"), "parentHash", 32),
+        timestamp=hex_int(_field(result, "timestamp", "block"), "timestamp"),
+    )
+
+
+def _log(obj: Any, i: int) -> Log | None:
+    """One ``eth_getLogs`` entry; ``None`` for a log the node marks as removed by a reorg."""
+    what = f"log #{i}"
+    if not isinstance(obj, dict):
+        raise Malformed(f"{what} is {type(obj).__name__}, expected an object")
+    removed = obj.get("removed", False)
+    if removed is True:
+        return None
+    if removed is not False:
+        raise Malformed(f"{what} 'removed' is {removed!r}, expected a boolean")
+    topics = _field(obj, "topics", what)
+    if not isinstance(topics, list) or len(topics) > 4:
+        raise Malformed(f"{what} topics is not a list of at most 4")
+    return Log(
+        block_number=hex_int(_field(obj, "blockNumber", what), f"{what} blockNumber"),
+        block_hash=hex_bytes(_field(obj, "blockHash", what), f"{what} blockHash", 32),
+        tx_hash=hex_bytes(_field(obj, "transactionHash", what), f"{what} transactionHash", 32),
+        tx_index=hex_int(_field(obj, "transactionIndex", what), f"{what} transactionIndex"),
+        log_index=hex_int(_field(obj, "logIndex", what), f"{what} logIndex"),
+        address=hex_bytes(_field(obj, "address", what), f"{what} address", 20),
+        topics=tuple(hex_bytes(t, f"{what} topic", 32) for t in topics),
+        data=hex_bytes(_field(obj, "data", what), f"{what} data"),
+    )

@@ -1,0 +1,292 @@
+"""TRON full-node HTTP API source (``/wallet/*``, ``/walletsolidity/*``), as tronpy talks to it.
+
+The API has no ``getLogs``: logs come from the transaction infos of each block, and those carry
+neither the block hash nor a block-wide log index. So :meth:`TronHttpSource.logs` fetches the
+blocks first (hash, transaction order) and then the infos of the blocks that ran the VM, and
+numbers logs itself. Block and infos are two answers that must agree on the transaction ids;
+when they do not (the node switched forks in between, or is missing infos) it raises instead of
+guessing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from ..chain import Header, Log
+from ..errors import ConfigError, SourceError
+from ._http import Malformed, Stats, Transport, check_url, hex_bytes, json_int
+
+# java-tron's getblockbylimitnext answers at most 100 blocks per call.
+BLOCKS_PER_CALL = 100
+
+# Only these run TVM code, so only blocks holding one of them can have logs.
+_VM_CONTRACTS = frozenset({"TriggerSmartContract", "CreateSmartContract"})
+
+
+@dataclass(frozen=True, slots=True)
+class _Block:
+    header: Header
+    txids: tuple[bytes, ...]
+    runs_vm: bool
+
+
+class TronHttpSource:
+    """A :class:`~dcmx_core.chain.Source` over a java-tron node's HTTP API.
+
+    ``api_key`` is sent as ``TRON-PRO-API-KEY`` (TronGrid) and never shown. The finalized
+    (solidified) head comes from ``/walletsolidity/getnowblock`` on ``solidity_url``, which
+    defaults to ``url`` (TronGrid serves both; a self-run node serves solidity on port 8091).
+    """
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        api_key: str | None = None,
+        solidity_url: str | None = None,
+        timeout: float = 10.0,
+        max_retries: int = 5,
+        backoff: float = 0.25,
+    ) -> None:
+        if api_key is not None and not api_key.strip():
+            raise ConfigError("api_key is empty; pass None to send no key")
+        headers = {"TRON-PRO-API-KEY": api_key} if api_key else {}
+        self.stats = Stats()
+        options = dict(
+            timeout=timeout,
+            max_retries=max_retries,
+            backoff=backoff,
+            headers=headers,
+            stats=self.stats,
+        )
+        self._wallet = Transport(check_url(url, "TRON HTTP API"), **options)
+        if solidity_url is None:
+            self._solidity = self._wallet
+        else:
+            self._solidity = Transport(check_url(solidity_url, "TRON solidity API"), **options)
+
+    def __repr__(self) -> str:
+        return f"TronHttpSource({self._wallet.safe_url!r})"
+
+    def close(self) -> None:
+        self._wallet.close()
+        if self._solidity is not self._wallet:
+            self._solidity.close()
+
+    def __enter__(self) -> TronHttpSource:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- heights ---------------------------------------------------------------------------
+
+    def head(self) -> int:
+        return self._wallet.post(
+            "/wallet/getnowblock",
+            {},
+            lambda b: _block(b).header.number,
+            what="/wallet/getnowblock",
+        )
+
+    def finalized(self) -> int:
+        return self._solidity.post(
+            "/walletsolidity/getnowblock",
+            {},
+            lambda b: _block(b).header.number,
+            what="/walletsolidity/getnowblock",
+        )
+
+    # -- headers and logs ------------------------------------------------------------------
+
+    def headers(self, start: int, end: int) -> list[Header]:
+        return [block.header for block in self._blocks(start, end)]
+
+    def logs(
+        self,
+        start: int,
+        end: int,
+        addresses: Sequence[bytes],
+        topics0: Sequence[bytes] | None = None,
+    ) -> list[Log]:
+        _check_range(start, end)
+        if not addresses or start > end or (topics0 is not None and not topics0):
+            return []
+        wanted = frozenset(bytes(a) for a in addresses)
+        topic_set = None if topics0 is None else frozenset(bytes(t) for t in topics0)
+        out: list[Log] = []
+        # Chunk by chunk, so a long range never holds more than 100 full blocks.
+        for lo in range(start, end + 1, BLOCKS_PER_CALL):
+            hi = min(end, lo + BLOCKS_PER_CALL - 1)
+            for block in self._blocks(lo, hi):
+                if block.runs_vm:
+                    out.extend(self._block_logs(block, wanted, topic_set))
+        return out
+
+    def _blocks(self, start: int, end: int) -> list[_Block]:
+        _check_range(start, end)
+        out: list[_Block] = []
+        for lo in range(start, end + 1, BLOCKS_PER_CALL):
+            hi = min(end, lo + BLOCKS_PER_CALL - 1)
+            blocks = self._wallet.post(
+                "/wallet/getblockbylimitnext",
+                {"startNum": lo, "endNum": hi + 1},
+                _block_list,
+                what="/wallet/getblockbylimitnext",
+            )
+            numbers = [b.header.number for b in blocks]
+            if numbers != list(range(lo, hi + 1)):
+                shown = f"{numbers[0]}..{numbers[-1]} ({len(numbers)})" if numbers else "none"
+                raise SourceError(
+                    f"/wallet/getblockbylimitnext at {self._wallet.safe_url} was asked for blocks "
+                    f"{lo}..{hi} and returned {shown}: the node is behind or pruned; "
+                    "retry later or use another node"
+                )
+            out.extend(blocks)
+        return out
+
+    def _block_logs(
+        self, block: _Block, wanted: frozenset[bytes], topic_set: frozenset[bytes] | None
+    ) -> list[Log]:
+        number = block.header.number
+        infos = self._wallet.post(
+            "/wallet/gettransactioninfobyblocknum",
+            {"num": number},
+            lambda body: _info_map(body, number),
+            what="/wallet/gettransactioninfobyblocknum",
+        )
+        if len(infos) != len(block.txids) or set(infos) != set(block.txids):
+            missing = len(set(block.txids) - set(infos))
+            extra = len(set(infos) - set(block.txids))
+            raise SourceError(
+                f"block {number} from {self._wallet.safe_url} lists {len(block.txids)} "
+                f"transactions but its transaction infos list {len(infos)} ({missing} missing, "
+                f"{extra} unknown): the node's answers disagree (fork switch or incomplete "
+                "indexing); retry later or use another node"
+            )
+        out: list[Log] = []
+        log_index = 0
+        for tx_index, txid in enumerate(block.txids):
+            for address, topics, data in infos[txid]:
+                if address in wanted and (topic_set is None or (topics and topics[0] in topic_set)):
+                    out.append(
+                        Log(
+                            number,
+                            block.header.hash,
+                            txid,
+                            tx_index,
+                            log_index,
+                            address,
+                            topics,
+                            data,
+                        )
+                    )
+                log_index += 1
+        return out
+
+
+def _check_range(start: int, end: int) -> None:
+    if start < 0:
+        raise ValueError(f"block range {start}..{end} has a negative bound")
+
+
+def _get(obj: Any, key: str, what: str) -> Any:
+    if not isinstance(obj, dict):
+        raise Malformed(f"{what} is {type(obj).__name__}, expected an object")
+    try:
+        return obj[key]
+    except KeyError:
+        raise Malformed(f"{what} lacks {key!r}") from None
+
+
+def _block_list(body: Any) -> list[_Block]:
+    if not isinstance(body, dict):
+        raise Malformed(f"answer is {type(body).__name__}, expected an object")
+    if "Error" in body:
+        raise Malformed(f"node error: {str(body['Error'])[:200]}")
+    blocks = body.get("block", [])  # java-tron omits the key when there are no blocks
+    if not isinstance(blocks, list):
+        raise Malformed("'block' is not a list")
+    return sorted((_block(b) for b in blocks), key=lambda b: b.header.number)
+
+
+def _block(obj: Any) -> _Block:
+    if isinstance(obj, dict) and "Error" in obj:
+        raise Malformed(f"node error: {str(obj['Error'])[:200]}")
+    raw = _get(_get(obj, "block_header", "block"), "raw_data", "block_header")
+    # Protobuf JSON leaves out zero values, so the genesis block has no number or timestamp.
+    number = json_int(raw.get("number", 0), "block number")
+    block_id = hex_bytes(_get(obj, "blockID", "block"), "blockID", 32)
+    if int.from_bytes(block_id[:8], "big") != number:
+        raise Malformed(f"blockID {block_id.hex()} does not start with block number {number}")
+    txs = obj.get("transactions", [])
+    if not isinstance(txs, list):
+        raise Malformed(f"block {number} transactions is not a list")
+    txids = []
+    runs_vm = False
+    for tx in txs:
+        txids.append(hex_bytes(_get(tx, "txID", "transaction"), "txID", 32))
+        contracts = _get(tx, "raw_data", "transaction").get("contract") or [{}]
+        kind = contracts[0].get("type") if isinstance(contracts[0], dict) else None
+        # An unknown or missing type is treated as a VM call: fetching infos costs a request,
+        # skipping a block that had logs would lose events.
+        runs_vm = runs_vm or kind in _VM_CONTRACTS or not isinstance(kind, str)
+    return _Block(
+        header=Header(
+            number=number,
+            hash=block_id,
+            parent_hash=hex_bytes(raw.get("parentHash"), "parentHash", 32),
+            timestamp=json_int(raw.get("timestamp", 0), "block timestamp") // 1000,
+        ),
+        txids=tuple(txids),
+        runs_vm=runs_vm,
+    )
+
+
+_RawLog = tuple[bytes, tuple[bytes, ...], bytes]
+
+
+def _info_map(body: Any, number: int) -> dict[bytes, list[_RawLog]]:
+    """Transaction id -> its logs (none for a failed transaction), from one block's infos."""
+    if isinstance(body, dict):
+        if "Error" in body:
+            raise Malformed(f"node error: {str(body['Error'])[:200]}")
+        if body:
+            raise Malformed("transaction infos are an object, expected a list")
+        body = []  # java-tron answers {} for a block without transactions
+    if not isinstance(body, list):
+        raise Malformed(f"transaction infos are {type(body).__name__}, expected a list")
+    infos: dict[bytes, list[_RawLog]] = {}
+    for info in body:
+        txid = hex_bytes(_get(info, "id", "transaction info"), "transaction info id", 32)
+        what = f"transaction info {txid.hex()}"
+        got = info.get("blockNumber")
+        if got is not None and got != number:
+            raise Malformed(f"{what} is for block {got}, asked for block {number}")
+        receipt = info.get("receipt") or {}
+        if not isinstance(receipt, dict):
+            raise Malformed(f"{what} receipt is not an object")
+        failed = info.get("result") == "FAILED" or receipt.get("result", "SUCCESS") != "SUCCESS"
+        entries = info.get("log", [])
+        if not isinstance(entries, list):
+            raise Malformed(f"{what} log is not a list")
+        infos[txid] = [] if failed else [_raw_log(e, what) for e in entries]
+    return infos
+
+
+def _raw_log(entry: Any, what: str) -> _RawLog:
+    address = hex_bytes(_get(entry, "address", f"{what} log"), f"{what} log address")
+    if len(address) == 21 and address[0] == 0x41:
+        address = address[1:]  # some nodes give the 41-prefixed form
+    if len(address) != 20:
+        raise Malformed(f"{what} log address has {len(address)} bytes, expected 20")
+    topics = entry.get("topics", [])
+    if not isinstance(topics, list) or len(topics) > 4:
+        raise Malformed(f"{what} log topics is not a list of at most 4")
+    return (
+        address,
+        tuple(hex_bytes(t, f"{what} log topic", 32) for t in topics),
+        hex_bytes(entry.get("data", ""), f"{what} log data"),
+    )

@@ -1,0 +1,108 @@
+"""MusicNFT: one row per track edition in ``nft_index``, its owner following transfers."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from dcmx_generated import music_nft, royalty_distributor
+
+import dcmx_core
+from dcmx_core.sqltypes import ExactInt
+
+from ._sql import ZERO_ADDRESSES, fetch_by_key, upsert
+
+metadata = sa.MetaData()
+
+nft_index = sa.Table(
+    "nft_index",
+    metadata,
+    sa.Column("token_id", ExactInt, primary_key=True),
+    sa.Column("contract_address", sa.String(64), nullable=False),
+    sa.Column("owner", sa.String(64), nullable=False, index=True),
+    sa.Column("artist", sa.Text, nullable=False, index=True),
+    sa.Column("title", sa.Text, nullable=False),
+    sa.Column("genre", sa.Text, nullable=False, index=True),
+    sa.Column("content_hash", sa.LargeBinary(32), nullable=False, index=True),
+    sa.Column("edition", sa.Integer, nullable=False),
+    sa.Column("max_editions", sa.Integer, nullable=False),
+    sa.Column("royalty_receiver", sa.String(64), nullable=False),
+    sa.Column("royalty_bps", sa.Integer, nullable=False),
+    sa.Column("minted_to", sa.String(64), nullable=False),
+    sa.Column("minted_at", sa.BigInteger, nullable=False),
+    sa.Column("minted_block", sa.BigInteger, nullable=False),
+    sa.Column("transfers", sa.Integer, nullable=False),
+    sa.Column("sales", sa.Integer, nullable=False),
+    sa.Column("last_sale_id", ExactInt, nullable=True),
+    sa.Column("last_sale_price", ExactInt, nullable=True),
+    sa.Column("last_sale_at", sa.BigInteger, nullable=True),
+)
+
+
+@dcmx_core.hookimpl
+def dcmx_declare() -> dcmx_core.Declaration:
+    return dcmx_core.Declaration(
+        name="nft",
+        consumes=[music_nft.Minted, music_nft.Transfer, royalty_distributor.SaleRecorded],
+        tables=[nft_index],
+    )
+
+
+@dcmx_core.hookimpl
+def dcmx_handle_batch(batch: dcmx_core.Batch, conn: sa.Connection) -> None:
+    events = batch.of(music_nft.Minted, music_nft.Transfer, royalty_distributor.SaleRecorded)
+    if not events:
+        return
+    new: dict[int, dict] = {}
+    changes: dict[int, dict] = {}  # token id -> changed columns, for tokens indexed before
+    for d in events:
+        e = d.event
+        if isinstance(e, music_nft.Minted):
+            new[e.token_id] = {
+                "token_id": e.token_id,
+                "contract_address": d.contract_address,
+                "owner": e.to_,
+                "artist": e.artist,
+                "title": e.title,
+                "genre": e.genre,
+                "content_hash": e.content_hash,
+                "edition": e.edition,
+                "max_editions": e.max_editions,
+                "royalty_receiver": e.royalty_receiver,
+                "royalty_bps": e.royalty_bps,
+                "minted_to": e.to_,
+                "minted_at": d.timestamp,
+                "minted_block": d.log.block_number,
+                "transfers": 0,
+                "sales": 0,
+                "last_sale_id": None,
+                "last_sale_price": None,
+                "last_sale_at": None,
+            }
+            continue
+        if isinstance(e, music_nft.Transfer) and e.from_ in ZERO_ADDRESSES:
+            continue  # the mint's own transfer: the Minted event that follows carries the owner
+        token = e.token_id if isinstance(e, music_nft.Transfer) else e.nft_token_id
+        row = new.get(token) or changes.setdefault(token, {})
+        if isinstance(e, music_nft.Transfer):
+            row["owner"] = e.to_
+            row["transfers"] = row.get("transfers", 0) + 1
+        else:
+            row["last_sale_id"], row["last_sale_price"] = e.sale_id, e.amount
+            row["last_sale_at"] = d.timestamp
+            row["sales"] = row.get("sales", 0) + 1
+    if new:
+        conn.execute(nft_index.insert(), list(new.values()))
+    current = fetch_by_key(conn, nft_index, nft_index.c.token_id, changes)
+    merged = []
+    for token, change in changes.items():
+        old = current.get(token)
+        if old is None:
+            continue  # a transfer or sale of a token minted before the indexed range
+        merged.append(
+            {
+                **old,
+                **change,
+                "transfers": old["transfers"] + change.get("transfers", 0),
+                "sales": old["sales"] + change.get("sales", 0),
+            }
+        )
+    upsert(conn, nft_index, merged)

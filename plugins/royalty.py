@@ -1,0 +1,179 @@
+"""RoyaltyDistributor: splits, sales, credits, pending amount per recipient, withdrawals."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from dcmx_generated import royalty_distributor as rd
+
+import dcmx_core
+from dcmx_core.sqltypes import ExactInt
+
+from ._sql import fetch_by_key, upsert
+
+metadata = sa.MetaData()
+
+royalty_splits = sa.Table(  # the current split of each NFT, in split order
+    "royalty_splits",
+    metadata,
+    sa.Column("nft_token_id", ExactInt, primary_key=True),
+    sa.Column("position", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("recipient", sa.String(64), nullable=False, index=True),
+    sa.Column("bps", sa.Integer, nullable=False),
+    sa.Column("version", sa.Integer, nullable=False),
+)
+
+royalty_sales = sa.Table(
+    "royalty_sales",
+    metadata,
+    sa.Column("sale_id", sa.BigInteger, primary_key=True, autoincrement=False),
+    sa.Column("nft_token_id", ExactInt, nullable=False, index=True),
+    sa.Column("buyer", sa.String(64), nullable=False, index=True),
+    sa.Column("seller", sa.String(64), nullable=False, index=True),
+    sa.Column("amount", ExactInt, nullable=False),
+    sa.Column("split_version", sa.Integer, nullable=False),
+    sa.Column("distributed", sa.Boolean, nullable=False),
+    sa.Column("sold_at", sa.BigInteger, nullable=False, index=True),
+    sa.Column("block_number", sa.BigInteger, nullable=False),
+)
+
+royalty_credits = sa.Table(
+    "royalty_credits",
+    metadata,
+    sa.Column("block_number", sa.BigInteger, primary_key=True, autoincrement=False),
+    sa.Column("log_index", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("sale_id", sa.BigInteger, nullable=False, index=True),
+    sa.Column("recipient", sa.String(64), nullable=False, index=True),
+    sa.Column("amount", ExactInt, nullable=False),
+    sa.Column("credited_at", sa.BigInteger, nullable=False),
+)
+
+royalty_withdrawals = sa.Table(
+    "royalty_withdrawals",
+    metadata,
+    sa.Column("block_number", sa.BigInteger, primary_key=True, autoincrement=False),
+    sa.Column("log_index", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("recipient", sa.String(64), nullable=False, index=True),
+    sa.Column("amount", ExactInt, nullable=False),
+    sa.Column("withdrawn_at", sa.BigInteger, nullable=False),
+)
+
+royalty_balances = sa.Table(
+    "royalty_balances",
+    metadata,
+    sa.Column("recipient", sa.String(64), primary_key=True),
+    sa.Column("pending", ExactInt, nullable=False),
+    sa.Column("total_credited", ExactInt, nullable=False),
+    sa.Column("total_withdrawn", ExactInt, nullable=False),
+)
+
+EVENTS = (
+    rd.RoyaltySplitsSet,
+    rd.SaleRecorded,
+    rd.RoyaltyCredited,
+    rd.RoyaltiesDistributed,
+    rd.RoyaltiesWithdrawn,
+)
+
+
+@dcmx_core.hookimpl
+def dcmx_declare() -> dcmx_core.Declaration:
+    return dcmx_core.Declaration(
+        name="royalty",
+        consumes=EVENTS,
+        tables=[
+            royalty_splits,
+            royalty_sales,
+            royalty_credits,
+            royalty_withdrawals,
+            royalty_balances,
+        ],
+    )
+
+
+@dcmx_core.hookimpl
+def dcmx_handle_batch(batch: dcmx_core.Batch, conn: sa.Connection) -> None:
+    events = batch.of(*EVENTS)
+    if not events:
+        return
+    splits: dict[int, list[dict]] = {}
+    sales: dict[int, dict] = {}
+    distributed: set[int] = set()
+    credits, withdrawals = [], []
+    moves: dict[str, list[int]] = {}  # recipient -> [credited, withdrawn]
+    for d in events:
+        e, at = d.event, d.timestamp
+        if isinstance(e, rd.RoyaltySplitsSet):
+            splits[e.nft_token_id] = [
+                {
+                    "nft_token_id": e.nft_token_id,
+                    "position": i,
+                    "recipient": r,
+                    "bps": b,
+                    "version": e.version,
+                }
+                for i, (r, b) in enumerate(zip(e.recipients, e.bps, strict=True))
+            ]
+        elif isinstance(e, rd.SaleRecorded):
+            sales[e.sale_id] = {
+                "sale_id": e.sale_id,
+                "nft_token_id": e.nft_token_id,
+                "buyer": e.buyer,
+                "seller": e.seller,
+                "amount": e.amount,
+                "split_version": e.split_version,
+                "distributed": False,
+                "sold_at": at,
+                "block_number": d.log.block_number,
+            }
+        elif isinstance(e, rd.RoyaltyCredited):
+            credits.append(
+                {
+                    "block_number": d.log.block_number,
+                    "log_index": d.log.log_index,
+                    "sale_id": e.sale_id,
+                    "recipient": e.recipient,
+                    "amount": e.amount,
+                    "credited_at": at,
+                }
+            )
+            moves.setdefault(e.recipient, [0, 0])[0] += e.amount
+        elif isinstance(e, rd.RoyaltiesDistributed):
+            if e.sale_id in sales:
+                sales[e.sale_id]["distributed"] = True
+            else:
+                distributed.add(e.sale_id)
+        else:
+            withdrawals.append(
+                {
+                    "block_number": d.log.block_number,
+                    "log_index": d.log.log_index,
+                    "recipient": e.recipient,
+                    "amount": e.amount,
+                    "withdrawn_at": at,
+                }
+            )
+            moves.setdefault(e.recipient, [0, 0])[1] += e.amount
+    if splits:
+        conn.execute(royalty_splits.delete().where(royalty_splits.c.nft_token_id.in_(splits)))
+        conn.execute(royalty_splits.insert(), [r for rows in splits.values() for r in rows])
+    if sales:
+        conn.execute(royalty_sales.insert(), list(sales.values()))
+    if distributed:
+        conn.execute(
+            royalty_sales.update()
+            .where(royalty_sales.c.sale_id.in_(distributed))
+            .values(distributed=True)
+        )
+    if credits:
+        conn.execute(royalty_credits.insert(), credits)
+    if withdrawals:
+        conn.execute(royalty_withdrawals.insert(), withdrawals)
+    current = fetch_by_key(conn, royalty_balances, royalty_balances.c.recipient, moves)
+    rows = []
+    for recipient, (credited, withdrawn) in moves.items():
+        old = current.get(recipient, {"total_credited": 0, "total_withdrawn": 0})
+        c, w = old["total_credited"] + credited, old["total_withdrawn"] + withdrawn
+        rows.append(
+            {"recipient": recipient, "pending": c - w, "total_credited": c, "total_withdrawn": w}
+        )
+    upsert(conn, royalty_balances, rows)

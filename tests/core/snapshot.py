@@ -1,0 +1,39 @@
+"""Dump an index's data tables in a database-independent form, to compare two indexes."""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+
+import sqlalchemy as sa
+
+from dcmx_core.sqltypes import decode_sortable
+
+# Bookkeeping that legitimately differs between an index that lived through forks and a fresh
+# one: journals, recent block hashes, the fork log, recorded table definitions.
+_BOOKKEEPING = ("dcmx_blocks", "dcmx_schema", "dcmx_forks", "_dcmx")
+
+
+def _norm(value):
+    if isinstance(value, memoryview):
+        return bytes(value)
+    if isinstance(value, Decimal):
+        return int(value)
+    if isinstance(value, str) and len(value) == 79 and value[0] in "np" and value[1:].isdigit():
+        return decode_sortable(value)  # ExactInt's SQLite text form (reflection loses the type)
+    if isinstance(value, dict | list):
+        return json.dumps(value, sort_keys=True)
+    return value
+
+
+def dump_tables(engine: sa.Engine) -> dict[str, list[tuple]]:
+    meta = sa.MetaData()
+    with engine.connect() as conn:
+        meta.reflect(conn)
+        out = {}
+        for name, table in sorted(meta.tables.items()):
+            if name.startswith(_BOOKKEEPING):
+                continue
+            rows = conn.execute(sa.select(table)).all()
+            out[name] = sorted((tuple(_norm(v) for v in r) for r in rows), key=repr)
+    return out
