@@ -146,6 +146,9 @@ class Indexer:
             for cls in c.module.EVENTS
         }
         self._safe = -1
+        # Read by health checks and metrics from other threads; plain attributes suffice.
+        self.head: int | None = None
+        self.last_step_at: float | None = None  # time.monotonic() of the last completed step
         self._stop = threading.Event()
         self._ready = False
 
@@ -287,6 +290,11 @@ class Indexer:
             if not self.run_once():
                 self._stop.wait(self.poll_interval)
 
+    @property
+    def safe(self) -> int:
+        """The height up to which blocks count as final (nothing journaled), -1 before a step."""
+        return self._safe
+
     def cursor(self) -> int | None:
         """The last indexed block, or None before the first batch."""
         self.setup()
@@ -299,7 +307,9 @@ class Indexer:
         self.setup()
         for attempt in range(self.retries + 1):
             try:
-                return self._step(to_block)
+                progressed = self._step(to_block)
+                self.last_step_at = time.monotonic()
+                return progressed
             except _Inconsistent as why:
                 if attempt == self.retries:
                     raise SourceError(
@@ -313,7 +323,7 @@ class Indexer:
     # -- one step -----------------------------------------------------------------------------
 
     def _step(self, to_block: int | None) -> bool:
-        head = self.source.head()
+        head = self.head = self.source.head()
         self._safe = max(self._safe, min(head, max(self.source.finalized(), head - self.window)))
         target = head if to_block is None else min(head, to_block)
         with self.engine.connect() as conn:

@@ -6,3 +6,14 @@ They are installed through the ``dcmx.plugins`` entry-point group like any third
 BUILTIN = ("token", "nft", "compliance", "vault", "royalty", "platform")
 
 __all__ = ["BUILTIN"]
+
+
+def platform_contracts(addresses: dict[str, bytes]) -> list:
+    """The indexer's contract list for the DCMX platform: contract name -> deployed address."""
+    from dcmx_core import Contract
+    from dcmx_generated import CONTRACTS
+
+    return [Contract(name, CONTRACTS[name], (address,)) for name, address in addresses.items()]
+
+
+__all__ += ["platform_contracts"]
