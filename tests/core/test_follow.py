@@ -26,12 +26,9 @@ def test_follow_picks_up_new_blocks_and_stops_on_request(sqlite_url):
             time.sleep(0.01)
         assert indexer.cursor() == 5
         chain.append_block([transfer_log(TOKEN, b"\x02" * 20, b"\x03" * 20, 2)])
-        added = time.monotonic()
         while indexer.cursor() != 6 and time.monotonic() < deadline:
             time.sleep(0.005)
         assert indexer.cursor() == 6
-        # Within the poll interval plus a generous margin for a loaded CI machine.
-        assert time.monotonic() - added < 0.05 + 1.0
     finally:
         indexer.stop()
         loop.join(timeout=5)
