@@ -17,6 +17,7 @@ from .errors import (
     PluginError,
     SourceError,
     StoreError,
+    TransactionError,
 )
 from .hookspecs import hookimpl, hookspec
 from .indexer import BatchReport, Contract, ForkReport, Indexer
@@ -44,6 +45,7 @@ __all__ = [
     "Source",
     "SourceError",
     "StoreError",
+    "TransactionError",
     "create_engine",
     "hookimpl",
     "hookspec",

@@ -57,3 +57,15 @@ class DecodeError(DcmxError, ValueError):
     """A log whose topics or data do not fit the event's ABI layout."""
 
     exit_code = 3
+
+
+class TransactionError(DcmxError):
+    """A transaction was refused by the node, failed on chain (revert, out of energy), or was not
+    confirmed in time. ``txid`` names it when it has one; nothing here ever holds a key."""
+
+    exit_code = 7
+
+    def __init__(self, message: str, *, txid: str | None = None, reason: str | None = None):
+        super().__init__(message)
+        self.txid = txid
+        self.reason = reason

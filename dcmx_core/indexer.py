@@ -272,23 +272,25 @@ class Indexer:
     def run(self, to_block: int | None = None) -> int:
         """Index up to ``to_block`` (default: the head as it is now); returns the cursor."""
         self.setup()
-        if to_block is None:
-            to_block = self.source.head()
-        while not self._stop.is_set():
-            if not self.run_once(to_block):
-                cursor = self.cursor()
-                if cursor is not None and cursor >= to_block:
-                    break
-                # The node is behind the target (a lagging replica): wait for it.
-                self._stop.wait(min(self.poll_interval, 0.5))
+        with self.store.lock():
+            if to_block is None:
+                to_block = self.source.head()
+            while not self._stop.is_set():
+                if not self.run_once(to_block):
+                    cursor = self.cursor()
+                    if cursor is not None and cursor >= to_block:
+                        break
+                    # The node is behind the target (a lagging replica): wait for it.
+                    self._stop.wait(min(self.poll_interval, 0.5))
         return self.cursor() or -1
 
     def follow(self) -> None:
         """Index forever, polling the head every ``poll_interval`` seconds, until stop()."""
         self.setup()
-        while not self._stop.is_set():
-            if not self.run_once():
-                self._stop.wait(self.poll_interval)
+        with self.store.lock():
+            while not self._stop.is_set():
+                if not self.run_once():
+                    self._stop.wait(self.poll_interval)
 
     @property
     def safe(self) -> int:

@@ -95,26 +95,52 @@ class PluginHost:
         self.plugins.append(LoadedPlugin(declaration, origin, impls["dcmx_handle_batch"]))
 
     def handle(self, batch: Batch, conn: Connection) -> None:
-        """Call every plugin on the batch; a failure names the plugin and the blocks."""
+        """Call every plugin on the batch; a failure names the plugin, the event and the block.
+
+        Each call runs in a savepoint, so that after a failure the transaction is still usable
+        (PostgreSQL aborts a transaction on any error) to find the event that made it fail.
+        """
         for plugin in self.plugins:
             if plugin.handle is None:
                 continue
+            savepoint = conn.begin_nested()
             try:
                 plugin.handle.function(batch=batch, conn=conn)
             except Exception as exc:
-                consumed = (
-                    batch.of(*plugin.declaration.consumes) if plugin.declaration.consumes else []
-                )
-                if len(consumed) == 1:
-                    one = consumed[0]
-                    where = (
-                        f"{type(one.event).__name__} of tx 0x{one.log.tx_hash.hex()} "
-                        f"(log {one.log.log_index}) in block {one.log.block_number}"
-                    )
-                else:
-                    where = f"blocks {batch.start}..{batch.end} ({len(consumed)} of its events)"
+                savepoint.rollback()
                 raise PluginError(
-                    f"plugin {plugin.declaration.name!r} failed on {where}: "
-                    f"{type(exc).__name__}: {exc}. The batch was rolled back and the cursor kept; "
-                    "fix the plugin and run again to resume"
+                    f"plugin {plugin.declaration.name!r} failed on "
+                    f"{self._culprit(plugin, batch, conn)}: {type(exc).__name__}: {exc}. The batch "
+                    "was rolled back and the cursor kept; fix the plugin and run again to resume"
                 ) from exc
+            savepoint.commit()
+
+    @staticmethod
+    def _culprit(plugin: LoadedPlugin, batch: Batch, conn: Connection) -> str:
+        """Describe the first event the plugin fails on, found by bisecting the batch."""
+        consumes = plugin.declaration.consumes
+        consumed = [i for i, d in enumerate(batch.events) if type(d.event) in set(consumes)]
+
+        def fails(k: int) -> bool:  # does the plugin fail on the events up to consumed[k - 1]?
+            events = batch.events[: consumed[k - 1] + 1] if k else []
+            trial = conn.begin_nested()
+            try:
+                plugin.handle.function(batch=Batch(batch.start, batch.end, events,
+                                                   batch.finalized), conn=conn)
+            except Exception:  # noqa: BLE001 - any failure counts, as in handle()
+                return True
+            finally:
+                trial.rollback()
+            return False
+
+        if consumed and not fails(0) and fails(len(consumed)):
+            low, high = 1, len(consumed)  # the smallest failing prefix lies in low..high
+            while low < high:
+                mid = (low + high) // 2
+                low, high = (low, mid) if fails(mid) else (mid + 1, high)
+            d = batch.events[consumed[low - 1]]
+            return (
+                f"{type(d.event).__name__} of tx 0x{d.log.tx_hash.hex()} "
+                f"(log {d.log.log_index}) in block {d.log.block_number}"
+            )
+        return f"blocks {batch.start}..{batch.end}"

@@ -7,6 +7,8 @@ a second on a 2-core machine).
 
 from __future__ import annotations
 
+import fcntl
+import os
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -14,7 +16,7 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine, make_url
 
-from .errors import ConfigError
+from .errors import ConfigError, StoreError
 from .journal import Journal, table_hash
 
 framework = sa.MetaData()
@@ -179,6 +181,55 @@ class Store:
             self.journal.drop(conn, t)
             conn.exec_driver_sql(f"DROP TABLE IF EXISTS {q(t.name)}")
             conn.execute(schema_table.delete().where(schema_table.c.table_name == t.name))
+
+    @contextmanager
+    def lock(self) -> Iterator[None]:
+        """Hold the database's indexer lock: a second indexer refuses to start, it does not
+        interleave writes. The operating system (a file lock for SQLite) or the server (an
+        advisory lock for PostgreSQL) releases it when the process dies, even by kill -9."""
+        if self.engine.dialect.name == "postgresql":
+            with self.engine.connect() as conn:
+                key = "dcmx-indexer:"
+                got = conn.execute(sa.text(
+                    "SELECT pg_try_advisory_lock(hashtextextended(:k || current_schema(), 0))"
+                ), {"k": key}).scalar()
+                conn.commit()
+                if not got:
+                    raise StoreError(
+                        "another dcmx indexer is running against this database (it holds the "
+                        "advisory lock of this schema); stop it before starting another"
+                    )
+                try:
+                    yield
+                finally:
+                    conn.execute(sa.text(
+                        "SELECT pg_advisory_unlock(hashtextextended(:k || current_schema(), 0))"
+                    ), {"k": key})
+                    conn.commit()
+            return
+        database = self.engine.url.database
+        if not database or database == ":memory:":
+            yield
+            return
+        path = f"{database}.lock"
+        with open(path, "a+") as handle:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                handle.seek(0)
+                holder = handle.read().strip() or "?"
+                raise StoreError(
+                    f"another dcmx indexer (pid {holder}) is running against {database} (it "
+                    f"holds {path}); stop it before starting another"
+                ) from None
+            handle.seek(0)
+            handle.truncate()
+            handle.write(str(os.getpid()))
+            handle.flush()
+            try:
+                yield
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
 
     # -- cursor and recent blocks -------------------------------------------------------------
 

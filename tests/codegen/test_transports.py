@@ -1,4 +1,4 @@
-"""Generated bindings over the two transports: web3 + eth-tester (live), tronpy (offline)."""
+"""Generated bindings over the web3 transport (eth-tester); TRON: see tests/transactions/."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from dcmx_core.addresses import to_tron
-from dcmx_core.transports import Transport, TronpyTransport, Web3Transport
+from dcmx_core.transports import Transport, Web3Transport
 
 ROOT = Path(__file__).resolve().parents[2]
 BUILD = ROOT / "contracts" / "build"
@@ -47,60 +47,5 @@ def test_web3_transport_against_eth_tester():
     assert event.to_ == to_tron(bytes.fromhex(alice[2:])) and event.value == 10**21
 
 
-from tronpy.providers import HTTPProvider  # noqa: E402
-
-
-class _FakeProvider(HTTPProvider):
-    """Records requests; answers like a TRON node would (recorded shapes). No network."""
-
-    def __init__(self) -> None:  # noqa: D107 - deliberately skips HTTPProvider's session set-up
-        self.requests: list[tuple[str, dict]] = []
-
-    def make_request(self, method: str, params: dict | None = None) -> dict:
-        self.requests.append((method, params or {}))
-        if method == "wallet/getnodeinfo":
-            return {"solidityBlock": "Num:1,ID:" + "00" * 8 + "11" * 24}
-        if method == "wallet/getsignweight":
-            return {"transaction": {"transaction": {"txID": "ab" * 32}}, "permission": None}
-        if method == "wallet/triggerconstantcontract":
-            return {"result": {"result": True}, "constant_result": [(5).to_bytes(32, "big").hex()]}
-        if method == "wallet/broadcasttransaction":
-            return {"result": True, "txid": "ab" * 32}
-        raise AssertionError(method)
-
-
-def test_tronpy_transport_offline(monkeypatch):
-    from tronpy import Tron
-
-    provider = _FakeProvider()
-    client = Tron(provider=provider)
-    key = "11" * 32
-    transport = TronpyTransport(client, key, fee_limit=50_000_000, wait=False)
-    assert key not in repr(transport) and key not in str(transport)
-    to = b"\x22" * 20
-    assert transport.call(to, b"\x70\xa0\x82\x31" + bytes(32)) == (5).to_bytes(32, "big")
-    method, body = provider.requests[-1]
-    assert body["data"] == "70a08231" + "00" * 32 and body["contract_address"] == to_tron(to)
-
-    tx = transport.build(to, b"\xa9\x05\x9c\xbb", value=7)
-    raw = tx.to_json()["raw_data"]
-    (contract,) = raw["contract"]
-    assert contract["type"] == "TriggerSmartContract"
-    value = contract["parameter"]["value"]
-    assert value["data"] == "a9059cbb" and value["call_value"] == 7
-    assert value["contract_address"] == "41" + "22" * 20
-    assert raw["fee_limit"] == 50_000_000
-    assert len(tx.to_json()["signature"]) == 1
-    ret = transport.transact(to, b"\xa9\x05\x9c\xbb")
-    assert ret["txid"] == "ab" * 32
-    assert provider.requests[-1][0] == "wallet/broadcasttransaction"
-
-
-def test_tronpy_transport_rejects_bad_key_without_echoing_it():
-    from tronpy import Tron
-
-    from dcmx_core.errors import ConfigError
-
-    with pytest.raises(ConfigError) as info:
-        TronpyTransport(Tron(provider=_FakeProvider()), "zz-secret-zz")
-    assert "zz-secret-zz" not in str(info.value)
+# The TRON transport (building, signing, broadcasting, receipts, errors, keys) is tested in
+# tests/transactions/, offline and against a local server that answers like a TRON node.
