@@ -305,21 +305,38 @@ class Indexer:
         return cur.block_number if cur else None
 
     def run_once(self, to_block: int | None = None) -> bool:
-        """One step; True when it indexed or rolled back something, False when caught up."""
+        """One step; True when it indexed or rolled back something, False when caught up.
+
+        A step that fails part-way commits nothing, so it is simply tried again when the cause
+        may pass: an inconsistent answer (the node may be reorganising), a lost database
+        connection, or a failed node when the source can move to another one.
+        """
         self.setup()
         for attempt in range(self.retries + 1):
+            last = attempt == self.retries
             try:
                 progressed = self._step(to_block)
                 self.last_step_at = time.monotonic()
                 return progressed
             except _Inconsistent as why:
-                if attempt == self.retries:
+                if last:
                     raise SourceError(
                         f"the node's answers stayed inconsistent after {attempt + 1} tries: {why}; "
                         "check the node or use another one"
                     ) from None
                 log.warning("inconsistent answer, fetching again", extra={"reason": str(why)})
-                time.sleep(min(0.05 * 2**attempt, 2.0))
+            except SourceError as exc:
+                if last or not getattr(self.source, "can_switch", False):
+                    raise
+                log.warning("node failed, moving to the next", extra={"error": str(exc)})
+            except sa.exc.DBAPIError as exc:
+                if last or not exc.connection_invalidated:
+                    raise StoreError(
+                        f"the database failed: {exc.orig}; nothing of the failed batch was "
+                        "written, run again to resume"
+                    ) from exc
+                log.warning("database connection lost, batch retried", extra={"error": str(exc)})
+            time.sleep(min(0.05 * 2**attempt, 2.0))
         raise AssertionError("unreachable")
 
     # -- one step -----------------------------------------------------------------------------
