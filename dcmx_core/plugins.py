@@ -7,6 +7,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 import pluggy
+import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from . import hookspecs
@@ -107,13 +108,19 @@ class PluginHost:
             try:
                 plugin.handle.function(batch=batch, conn=conn)
             except Exception as exc:
+                if isinstance(exc, sa.exc.DBAPIError) and exc.connection_invalidated:
+                    raise  # the database went away, not the plugin's fault: the core retries
                 savepoint.rollback()
-                raise PluginError(
-                    f"plugin {plugin.declaration.name!r} failed on "
-                    f"{self._culprit(plugin, batch, conn)}: {type(exc).__name__}: {exc}. The batch "
-                    "was rolled back and the cursor kept; fix the plugin and run again to resume"
-                ) from exc
+                raise self._failure(plugin, batch, conn, exc) from exc
             savepoint.commit()
+
+    def _failure(self, plugin: LoadedPlugin, batch: Batch, conn: Connection,
+                 exc: Exception) -> PluginError:
+        return PluginError(
+            f"plugin {plugin.declaration.name!r} failed on "
+            f"{self._culprit(plugin, batch, conn)}: {type(exc).__name__}: {exc}. The batch "
+            "was rolled back and the cursor kept; fix the plugin and run again to resume"
+        )
 
     @staticmethod
     def _culprit(plugin: LoadedPlugin, batch: Batch, conn: Connection) -> str:

@@ -100,7 +100,10 @@ def create_engine(url: str) -> Engine:
         ) from None
     backend = parsed.get_backend_name()
     if backend == "sqlite":
-        engine = sa.create_engine(parsed, connect_args={"timeout": 30})
+        # How long a writer waits for another one to finish (seconds; ``?timeout=`` in the URL).
+        timeout = float(parsed.query.get("timeout", 30))
+        parsed = parsed.difference_update_query(["timeout"])
+        engine = sa.create_engine(parsed, connect_args={"timeout": timeout})
 
         @sa.event.listens_for(engine, "connect")
         def _pragmas(dbapi_conn, _record):  # noqa: ANN001 - DB-API connection
@@ -111,7 +114,7 @@ def create_engine(url: str) -> Engine:
             if parsed.database not in (None, "", ":memory:"):
                 cur.execute("PRAGMA journal_mode=WAL")
             cur.execute("PRAGMA synchronous=NORMAL")
-            cur.execute("PRAGMA busy_timeout=30000")
+            cur.execute(f"PRAGMA busy_timeout={int(timeout * 1000)}")
             cur.close()
 
         @sa.event.listens_for(engine, "begin")

@@ -1,0 +1,78 @@
+"""The database fails mid-batch: the batch is retried or the run stops cleanly, never
+half-written."""
+
+from __future__ import annotations
+
+import sqlite3
+
+import pytest
+import sqlalchemy as sa
+
+import dcmx_core
+from dcmx_core import Contract, Indexer, StoreError
+from dcmx_core.sources.memory import MemoryChain, transfer_log
+from dcmx_generated import dcmx_token
+from dcmx_plugins import token
+
+from .snapshot import dump_tables
+
+TOKEN = bytes.fromhex("11" * 20)
+
+
+def _chain() -> MemoryChain:
+    chain = MemoryChain(finality_depth=4)
+    for n in range(1, 31):
+        chain.append_block([transfer_log(TOKEN, bytes([n % 7 + 1]) * 20, b"\x09" * 20, n)])
+    return chain
+
+
+def _indexer(chain, url, *plugins):
+    return Indexer(chain, url, [Contract("DCMXToken", dcmx_token, (TOKEN,))],
+                   plugins=[token, *plugins], window=4, batch_blocks=5, max_batch_blocks=5)
+
+
+class Terminator:
+    """Kills its own PostgreSQL backend in the middle of the n-th batch it sees."""
+
+    def __init__(self, at_batch: int):
+        self.at_batch, self.batches = at_batch, 0
+
+    @dcmx_core.hookimpl
+    def dcmx_declare(self):
+        return dcmx_core.Declaration("terminator")
+
+    @dcmx_core.hookimpl
+    def dcmx_handle_batch(self, batch, conn):
+        self.batches += 1
+        if self.batches == self.at_batch:
+            conn.execute(sa.text("SELECT pg_terminate_backend(pg_backend_pid())"))
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("at_batch", [1, 3, 9])
+def test_postgres_backend_terminated_mid_batch_is_retried(pg_url, tmp_path, at_batch):
+    chain = _chain()
+    indexer = _indexer(chain, pg_url, Terminator(at_batch))
+    assert indexer.run() == 30
+    clean = _indexer(chain, f"sqlite:///{tmp_path / 'clean.db'}")
+    clean.run()
+    assert dump_tables(indexer.engine) == dump_tables(clean.engine)
+
+
+def test_sqlite_locked_by_another_writer_stops_cleanly(tmp_path):
+    path = tmp_path / "locked.db"
+    chain = _chain()
+    indexer = _indexer(chain, f"sqlite:///{path}?timeout=0.2")
+    indexer.run(to_block=10)
+    before = dump_tables(indexer.engine)
+
+    other = sqlite3.connect(path, isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")  # another writer holds the write lock
+    try:
+        with pytest.raises(StoreError, match="database is locked"):
+            indexer.run()
+    finally:
+        other.execute("ROLLBACK")
+        other.close()
+    assert dump_tables(indexer.engine) == before
+    assert indexer.run() == 30  # once the other writer is gone, the run resumes
