@@ -8,13 +8,13 @@ than the window stops with a clear error and changes nothing.
 from __future__ import annotations
 
 import pytest
-from dcmx_generated import dcmx_token
-from dcmx_plugins import platform_contracts
 from web3 import Web3
 
 from dcmx_core import DeepForkError, Indexer
 from dcmx_core.devchain import MINTER_ROLE, PLATFORM_CONTRACTS, load_artifact
 from dcmx_core.sources.jsonrpc import JsonRpcSource
+from dcmx_generated import dcmx_token
+from dcmx_plugins import platform_contracts
 
 from .snapshot import dump_tables
 

@@ -5,10 +5,9 @@ from __future__ import annotations
 import threading
 import time
 
-from dcmx_generated import dcmx_token
-
 from dcmx_core import Contract, Indexer
 from dcmx_core.sources.memory import MemoryChain, transfer_log
+from dcmx_generated import dcmx_token
 
 TOKEN = bytes.fromhex("11" * 20)
 

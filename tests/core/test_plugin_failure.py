@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import pytest
 import sqlalchemy as sa
-from dcmx_generated import dcmx_token
-from dcmx_plugins import token
 
 import dcmx_core
 from dcmx_core import Contract, Indexer, PluginError
 from dcmx_core.sources.memory import MemoryChain, transfer_log
+from dcmx_generated import dcmx_token
+from dcmx_plugins import token
 
 from .snapshot import dump_tables
 

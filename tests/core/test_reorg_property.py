@@ -13,8 +13,6 @@ import os
 
 import pytest
 import sqlalchemy as sa
-from dcmx_generated import dcmx_token
-from dcmx_plugins import token as token_plugin
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
@@ -23,6 +21,8 @@ import dcmx_core
 from dcmx_core import Contract, Indexer, PluginError
 from dcmx_core.sources.memory import MemoryChain, transfer_log
 from dcmx_core.store import Store, create_engine
+from dcmx_generated import dcmx_token
+from dcmx_plugins import token as token_plugin
 
 from .snapshot import dump_tables
 

@@ -7,10 +7,10 @@ import sys
 import textwrap
 
 import pytest
-from dcmx_generated import dcmx_token
 
 from dcmx_core import Contract, Indexer, StoreError
 from dcmx_core.sources.memory import MemoryChain
+from dcmx_generated import dcmx_token
 
 TOKEN = bytes.fromhex("11" * 20)
 

@@ -1,0 +1,101 @@
+"""Several nodes behind one source: the platform's redundancy.
+
+One node answers at a time. Every indexing step starts with ``head()``, and only there does the
+source choose its node, so the answers that one step checks against each other (head, headers,
+logs) always come from the same node. When a node fails in the middle of a step the source moves
+to the next one and re-raises; the indexer then runs the whole step again on the new node.
+
+A node is also left when it lags: every ``probe_every`` seconds ``head()`` asks every node for
+its head and moves off the current one if it is more than ``max_lag`` blocks behind the best.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Sequence
+
+from ..chain import Header, Log, Source
+from ..errors import ConfigError, SourceError
+
+log = logging.getLogger("dcmx.source")
+
+
+class FailoverSource:
+    """A :class:`~dcmx_core.chain.Source` over several nodes of the same chain."""
+
+    # Tells the indexer that a failed step may succeed on another node.
+    can_switch = True
+
+    def __init__(self, nodes: Sequence[Source], *, max_lag: int = 5, probe_every: float = 30.0):
+        if not nodes:
+            raise ConfigError("a failover source needs at least one node")
+        self.nodes = list(nodes)
+        self.max_lag = max_lag
+        self.probe_every = probe_every
+        self.current = 0
+        self._probed_at = float("-inf")
+
+    def head(self) -> int:
+        if time.monotonic() - self._probed_at >= self.probe_every:
+            self._probe()
+        failures = []
+        for _ in range(len(self.nodes)):
+            try:
+                return self.nodes[self.current].head()
+            except SourceError as exc:
+                failures.append(f"node {self.current}: {exc}")
+                self._move(f"it failed: {exc}")
+        raise SourceError(f"every node failed: {'; '.join(failures)}")
+
+    def finalized(self) -> int:
+        return self._call("finalized")
+
+    def headers(self, start: int, end: int) -> list[Header]:
+        return self._call("headers", start, end)
+
+    def logs(
+        self,
+        start: int,
+        end: int,
+        addresses: Sequence[bytes],
+        topics0: Sequence[bytes] | None = None,
+    ) -> list[Log]:
+        return self._call("logs", start, end, addresses, topics0)
+
+    def close(self) -> None:
+        for node in self.nodes:
+            node.close()
+
+    def _call(self, method: str, *args):
+        try:
+            return getattr(self.nodes[self.current], method)(*args)
+        except SourceError as exc:
+            self._move(f"it failed: {exc}")
+            raise
+
+    def _probe(self) -> None:
+        self._probed_at = time.monotonic()
+        heads: dict[int, int] = {}
+        for i, node in enumerate(self.nodes):
+            try:
+                heads[i] = node.head()
+            except SourceError:
+                continue
+        if not heads:
+            return
+        best = max(heads.values())
+        if heads.get(self.current, -1) >= best - self.max_lag:
+            return
+        lagging = heads.get(self.current)
+        self.current = next(i for i, h in heads.items() if h >= best - self.max_lag)
+        log.warning(
+            "node lags (head %s, best %d): moved to node %d", lagging, best, self.current,
+            extra={"node": self.current, "best_head": best},
+        )
+
+    def _move(self, why: str) -> None:
+        old = self.current
+        self.current = (self.current + 1) % len(self.nodes)
+        log.warning("left node %d because %s; now on node %d", old, why, self.current,
+                    extra={"node": self.current})
