@@ -118,6 +118,7 @@ class _Event:
     decode_lines: list[str]
     sql_values: str
     data_decoder: str | None
+    head_struct: str | None = None
 
 
 @dataclass
@@ -130,6 +131,7 @@ class ModulePlan:
     functions: list[dict[str, Any]] = field(default_factory=list)
     anonymous_dispatch: list[tuple[int, str]] = field(default_factory=list)
     tables: list[str] = field(default_factory=list)
+    zeros: set[int] = field(default_factory=set)
 
 
 def _keys(names: list[str], fallbacks: list[str]) -> list[str]:
@@ -183,6 +185,7 @@ class _Planner:
             self.struct_of[t] = naming.check_identifier(name)
 
         plan = ModulePlan(self.module, c, naming.check_identifier(contract_class))
+        self.zeros = plan.zeros
         for t in self.struct_types:
             names = naming.dedupe(
                 [naming.field_name(m.name, i) for i, m in enumerate(t.components)]
@@ -298,21 +301,29 @@ class _Planner:
                 data_params.append((i, p, n))
 
         data_decoder = None
+        head_struct = None
         simple = all(
             p.type.is_word or p.type.kind in ("bytes", "string") for _, p, _ in data_params
         )
         if data_params and simple:
             head = 32 * len(data_params)
+            dynamic = any(p.type.kind in ("bytes", "string") for _, p, _ in data_params)
+            size = "_n" if dynamic else "len(data)"
+            if dynamic:
+                lines.append("_n = len(data)")
             lines += [
-                f"if len(data) < {head}:",
-                f"    {fail}f'data is {{len(data)}} bytes, expected at least {head}')",
+                f"if {size} < {head}:",
+                f"    {fail}f'data is {{{size}}} bytes, expected at least {head}')",
             ]
+            if len(data_params) > 1:
+                head_struct, head_lines = _head_decode(index, data_params, values, self.zeros)
+                lines += head_lines
+                data_params = []  # all decoded
             pos = 0
             for i, p, n in data_params:
                 word = f"data[{pos}:{pos + 32}]"
                 if p.type.kind in ("bytes", "string"):
-                    reader = "read_string" if p.type.kind == "string" else "read_bytes"
-                    lines.append(f"{values[i]} = _rt.{reader}(data, {pos}, cls.SIGNATURE, {n!r})")
+                    lines += _dynamic_decode(p.type.kind, pos, values[i], n)
                 elif p.type.kind in ("uint", "int") or (
                     p.type.kind == "fixed_bytes" and p.type.size == 32
                 ):
@@ -326,7 +337,7 @@ class _Planner:
             lines.append(f"_d = _DATA_{index}(data)")
             for j, (i, p, _) in enumerate(data_params):
                 lines.append(f"{values[i]} = {convert_expr(p.type, f'_d[{j}]', so)}")
-        lines.append(f"return cls({', '.join(values)})")
+        lines += _construct(cls, names, values)
 
         sql_items = [
             f"_rt.json_safe(self.{f.name})" if f.json else f"self.{f.name}" for f in fields
@@ -360,6 +371,7 @@ class _Planner:
             decode_lines=_wrap_lines(lines),
             sql_values=_wrapped_tuple(sql_items, 15, 8),
             data_decoder=data_decoder,
+            head_struct=head_struct,
         )
 
     # --- functions ---
@@ -395,7 +407,9 @@ class _Planner:
         payable = f.mutability == "payable"
         mparams = ["self", *params] + (["*", "call_value: int = 0"] if payable else [])
         method_params = _params_code(mparams, 4, len(method) + 12)
-        sig = f"``{method}({','.join(p.type.canonical for p in f.inputs)})``"
+        # The ABI's own name when it is a plain identifier (safe in a docstring), else ours.
+        shown = f.name if re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", f.name or "") else method
+        sig = f"``{shown}({','.join(p.type.canonical for p in f.inputs)})``"
         # the signature alone on its line: one "word", so E501 does not apply however long
         doc = f"this function ({f.mutability}):\n\n    {sig}\n    "
         return {
@@ -421,6 +435,126 @@ class _Planner:
             "doc": doc,
             "doc_method": f"this function ({f.mutability}):\n\n        {sig}\n        ",
         }
+
+
+# struct codes of the unsigned integers that fit one (value bytes -> code)
+_UINT_CODES = {1: "B", 2: "H", 4: "I", 8: "Q"}
+
+
+def _head_decode(
+    index: int, data_params: list, values: list[str], zeros: set[int]
+) -> tuple[str, list[str]]:
+    """One ``struct`` unpack of the whole head of ``data`` (its format's repr, the statements).
+
+    A word splits into its padding and its value where that lets the unpack do the work: the
+    padding (bytes that must be zero) is compared with a ``_Z<k>`` constant, the value comes out
+    as an int (uintN, the offsets of bytes/string: 8 bytes, larger ones are past any data) or
+    20 bytes (address). Other words come out whole and go through :func:`word_decode`. Every
+    check raises the same DecodeError as the word-by-word decoding does.
+    """
+    fmt: list[str] = []
+    targets: list[str] = []
+    after: list[str] = []
+    fail = "raise _rt.fail(cls, "
+    pos = 0
+    for i, p, n in data_params:
+        t = p.type
+        if t.kind in ("bytes", "string"):
+            fmt.append("24sQ")
+            targets += [f"_p{i}", f"_a{i}"]
+            zeros.add(24)
+            after += _dynamic_decode(t.kind, pos, values[i], n, head=(f"_p{i}", f"_a{i}"))
+        elif t.kind == "uint" and t.size is not None and t.size < 256:
+            k = t.size // 8  # ABI sizes are multiples of 8
+            code = _UINT_CODES.get(k)
+            fmt.append(f"{32 - k}s{code or f'{k}s'}")
+            zeros.add(32 - k)
+            if code:
+                targets += [f"_p{i}", values[i]]
+            else:
+                targets += [f"_p{i}", f"_w{i}"]
+            after += [
+                f"if _p{i} != _Z{32 - k}:",
+                f"    {fail}'{n}: uint{t.size} out of range')",
+            ]
+            if not code:
+                after.append(f'{values[i]} = _ifb(_w{i}, "big")')
+        elif t.kind == "address":
+            fmt.append("12s20s")
+            targets += [f"_p{i}", f"_w{i}"]
+            after += [
+                f"if _p{i} != _Z12:",
+                f"    {fail}'{n}: address with non-zero padding')",
+                f"{values[i]} = _render(_w{i})",
+            ]
+        else:
+            fmt.append("32s")
+            targets.append(f"_w{i}")
+            after += word_decode(t, f"_w{i}", values[i], n)
+        pos += 32
+    unpack = [f"{', '.join(targets)} = _HEAD_{index}.unpack_from(data)"]
+    if len(unpack[0]) > 88:
+        unpack = ["("] + [f"    {x}," for x in targets] + [f") = _HEAD_{index}.unpack_from(data)"]
+    return repr(">" + "".join(fmt)), unpack + after
+
+
+def _dynamic_decode(
+    kind: str, pos: int, var: str, label: str, head: tuple[str, str] | None = None
+) -> list[str]:
+    """Statements that set ``var`` from the top-level ``bytes``/``string`` whose offset word is
+    at ``data[pos:pos + 32]`` (``_n`` holds ``len(data)``). ``head``: the names of that word's
+    high 24 bytes and low 8 bytes as unpacked by the head struct, when there is one.
+
+    The inline fast path accepts exactly what ``_rt.read_bytes`` / ``_rt.read_string`` accept:
+    the offset fits 8 bytes, the length word lies inside data (``_s <= _e``), the content ends
+    inside data (``_e <= _n``) and is followed by its zero padding, all present (a slice cut
+    short by the end of data differs from ``_PAD[...]``). Anything else, and bad UTF-8, goes to
+    the runtime reader, which raises the precise DecodeError.
+    """
+    reader = "read_string" if kind == "string" else "read_bytes"
+    slow = f"{var} = _rt.{reader}(data, {pos}, cls.SIGNATURE, {label!r})"
+    if head is None:
+        lines = [f'_a = _ifb(data[{pos}:{pos + 32}], "big")']
+        offset, cond = "_a", ""
+    else:
+        lines = []
+        offset, cond = head[1], f"{head[0]} != _Z24 or "
+    lines += [
+        f"_s = {offset} + 32",
+        f'_l = _ifb(data[{offset}:_s], "big")',
+        "_e = _s + _l",
+        "_z = _PAD[_l & 31]",
+        f"if {cond}_e > _n or data[_e : _e + len(_z)] != _z:",
+        f"    {slow}",
+    ]
+    if kind == "bytes":
+        return lines + ["else:", f"    {var} = data[_s:_e]"]
+    return lines + [
+        "else:",
+        "    try:",
+        f"        {var} = data[_s:_e].decode()",
+        "    except UnicodeDecodeError:",
+        f"        {slow}",
+    ]
+
+
+def _construct(cls: str, names: list[str], values: list[str]) -> list[str]:
+    """Statements returning the decoded instance.
+
+    The frozen dataclass ``__init__`` costs one ``object.__setattr__`` per field; instead the
+    values go into an instance of the layout twin ``_LAYOUT_<cls>`` (same slots, not frozen:
+    plain slot stores) whose ``__class__`` is then set to the event class. A subclass of the
+    event (a different layout, possibly) is built through its constructor.
+    """
+    if not names:
+        return ["return cls()"]
+    lines = [
+        f"if cls is not {cls}:",
+        f"    return cls({', '.join(values)})",
+        f"_o = _new(_LAYOUT_{cls})",
+    ]
+    lines += [f"_o.{n} = {v}" for n, v in zip(names, values, strict=True)]
+    return lines + [f"_o.__class__ = {cls}", "return _o"]
 
 
 def _params_code(params: list[str], indent: int, used: int) -> str:
@@ -470,6 +604,8 @@ def render_module(plan: ModulePlan, profile: str) -> str:
         events=plan.events,
         functions=plan.functions,
         anonymous_dispatch=plan.anonymous_dispatch,
+        zeros=sorted(plan.zeros | {12}),
+        uses_struct=any(e.head_struct for e in plan.events),
         uses_exact=any("_sqlt." in f.sql_type for e in plan.events for f in e.fields),
     )
     if any(len(line) > 100 for line in text.splitlines()):

@@ -102,18 +102,19 @@ def word_decode(t: AbiType, word: str, var: str, label: str) -> list[str]:
 
     ``label`` (a validated identifier) names the value in error messages. Mirrors eth-abi's
     strict mode: unused high bits of uintN/intN must be zero / sign extension, address padding
-    zero, bool 0 or 1, bytesN right-padding zero.
+    zero, bool 0 or 1, bytesN right-padding zero. Uses the module aliases ``_ifb``
+    (``int.from_bytes``) and ``_Z12`` that every generated module defines.
     """
     fail = "raise _rt.fail(cls, "
     if t.kind == "uint":
         assert t.size is not None
-        lines = [f'{var} = int.from_bytes({word}, "big")']
+        lines = [f'{var} = _ifb({word}, "big")']
         if t.size < 256:
             lines += [f"if {var} >> {t.size}:", f"    {fail}'{label}: uint{t.size} out of range')"]
         return lines
     if t.kind == "int":
         assert t.size is not None
-        lines = [f'{var} = int.from_bytes({word}, "big", signed=True)']
+        lines = [f'{var} = _ifb({word}, "big", signed=True)']
         if t.size < 256:
             lo, hi = -(1 << (t.size - 1)), (1 << (t.size - 1))
             lines += [
@@ -123,7 +124,7 @@ def word_decode(t: AbiType, word: str, var: str, label: str) -> list[str]:
         return lines
     if t.kind == "address":
         return [
-            f"if {word}[:12] != _rt.ZERO12:",
+            f"if {word}[:12] != _Z12:",
             f"    {fail}'{label}: address with non-zero padding')",
             f"{var} = _render({word}[12:])",
         ]

@@ -26,6 +26,8 @@ __all__ = [
     "ZERO12",
     "ZERO32",
     "TRUE32",
+    "PAD",
+    "layout_twin",
     "read_bytes",
     "read_string",
     "tuple_decoder",
@@ -40,12 +42,41 @@ __all__ = [
 ZERO12 = bytes(12)
 ZERO32 = bytes(32)
 TRUE32 = bytes(31) + b"\x01"
+# PAD[n & 31]: the zero bytes that follow n bytes of bytes/string content in an encoding
+PAD = tuple(bytes(-n % 32) for n in range(32))
 
 
 def fail(event: Any, reason: str) -> DecodeError:
     """The error of a log that does not fit ``event`` (an event class or its signature)."""
     name = event if isinstance(event, str) else event.SIGNATURE
     return DecodeError(f"cannot decode {name}: {reason}")
+
+
+def layout_twin(cls: type) -> type:
+    """A plain (not frozen) slotted class laid out exactly like the slotted dataclass ``cls``.
+
+    Generated decoders fill an instance of the twin with ordinary slot stores, then set its
+    ``__class__`` to ``cls``: the result is an ordinary, frozen ``cls`` instance, built without
+    the frozen ``__init__``'s one ``object.__setattr__`` call per field. Called once per event
+    class at import; it checks that the layouts are interchangeable (Python refuses the
+    ``__class__`` assignment otherwise) so a decoder can never fail on that later.
+    """
+    slots = cls.__dict__.get("__slots__")
+    names = tuple(f.name for f in fields(cls))
+    if cls.__bases__ != (object,) or not isinstance(slots, tuple) or slots != names:
+        raise TypeError(f"{cls.__qualname__} is not a slotted dataclass without bases")
+    twin = type(
+        f"_{cls.__name__}Layout",
+        (),
+        {
+            "__slots__": slots,
+            "__module__": cls.__module__,
+            "__qualname__": f"_{cls.__name__}Layout",
+        },
+    )
+    probe = object.__new__(twin)
+    probe.__class__ = cls  # TypeError here if the layouts differ
+    return twin
 
 
 def read_bytes(data: bytes, head: int, event: str, param: str) -> bytes:

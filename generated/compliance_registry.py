@@ -17,6 +17,7 @@ injected :class:`dcmx_core.transports.Transport`.
 
 from __future__ import annotations
 
+import struct as _struct
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
@@ -38,6 +39,13 @@ metadata = _sa.MetaData()
 _render = _addrs.renderer(PROFILE)
 _addr = _rt.address_converter(_render)
 _BOOL = {_rt.ZERO32: False, _rt.TRUE32: True}
+# hot-path aliases of the event decoders (module globals: no attribute lookups per log)
+_ifb = int.from_bytes
+_new = object.__new__
+_Z12 = bytes(12)
+_Z24 = bytes(24)
+_Z31 = bytes(31)
+_PAD = _rt.PAD
 _CHAIN_COLUMNS = (
     lambda: _sa.Column("block_number", _sa.BigInteger(), primary_key=True, autoincrement=False),
     lambda: _sa.Column("block_hash", _sa.LargeBinary(32), nullable=False),
@@ -140,6 +148,9 @@ class Document:
         }
 
 
+_HEAD_0 = _struct.Struct('>24sQ32s32s')
+
+
 @dataclass(frozen=True, slots=True)
 class AcceptanceRecorded:
     """Event:
@@ -179,18 +190,39 @@ class AcceptanceRecorded:
             raise _rt.fail(cls, 'topic0 does not match')
         if len(_t1) != 32 or len(_t2) != 32:
             raise _rt.fail(cls, 'topics must be 32 bytes each')
-        if _t1[:12] != _rt.ZERO12:
+        if _t1[:12] != _Z12:
             raise _rt.fail(cls, 'user_: address with non-zero padding')
         _v0 = _render(_t1[12:])
-        _v1 = int.from_bytes(_t2, "big")
+        _v1 = _ifb(_t2, "big")
         if _v1 >> 8:
             raise _rt.fail(cls, 'doc_type: uint8 out of range')
-        if len(data) < 96:
-            raise _rt.fail(cls, f'data is {len(data)} bytes, expected at least 96')
-        _v2 = _rt.read_string(data, 0, cls.SIGNATURE, 'version')
-        _v3 = data[32:64]
-        _v4 = int.from_bytes(data[64:96], "big")
-        return cls(_v0, _v1, _v2, _v3, _v4)
+        _n = len(data)
+        if _n < 96:
+            raise _rt.fail(cls, f'data is {_n} bytes, expected at least 96')
+        _p2, _a2, _w3, _w4 = _HEAD_0.unpack_from(data)
+        _s = _a2 + 32
+        _l = _ifb(data[_a2:_s], "big")
+        _e = _s + _l
+        _z = _PAD[_l & 31]
+        if _p2 != _Z24 or _e > _n or data[_e : _e + len(_z)] != _z:
+            _v2 = _rt.read_string(data, 0, cls.SIGNATURE, 'version')
+        else:
+            try:
+                _v2 = data[_s:_e].decode()
+            except UnicodeDecodeError:
+                _v2 = _rt.read_string(data, 0, cls.SIGNATURE, 'version')
+        _v3 = _w3
+        _v4 = _ifb(_w4, "big")
+        if cls is not AcceptanceRecorded:
+            return cls(_v0, _v1, _v2, _v3, _v4)
+        _o = _new(_LAYOUT_AcceptanceRecorded)
+        _o.user_ = _v0
+        _o.doc_type = _v1
+        _o.version = _v2
+        _o.doc_hash = _v3
+        _o.timestamp_ = _v4
+        _o.__class__ = AcceptanceRecorded
+        return _o
 
     def sql_values(self) -> tuple[Any, ...]:
         return (self.user_, self.doc_type, self.version, self.doc_hash, self.timestamp_)
@@ -203,6 +235,12 @@ class AcceptanceRecorded:
             'docHash': _rt.json_safe(self.doc_hash),
             'timestamp': self.timestamp_,
         }
+
+
+_LAYOUT_AcceptanceRecorded = _rt.layout_twin(AcceptanceRecorded)
+
+
+_HEAD_1 = _struct.Struct('>32s32s')
 
 
 @dataclass(frozen=True, slots=True)
@@ -245,21 +283,30 @@ class DeletionProcessed:
             raise _rt.fail(cls, 'topic0 does not match')
         if len(_t1) != 32 or len(_t2) != 32 or len(_t3) != 32:
             raise _rt.fail(cls, 'topics must be 32 bytes each')
-        _v0 = int.from_bytes(_t1, "big")
-        if _t2[:12] != _rt.ZERO12:
+        _v0 = _ifb(_t1, "big")
+        if _t2[:12] != _Z12:
             raise _rt.fail(cls, 'user_: address with non-zero padding')
         _v1 = _render(_t2[12:])
-        if _t3[:12] != _rt.ZERO12:
+        if _t3[:12] != _Z12:
             raise _rt.fail(cls, 'processor: address with non-zero padding')
         _v3 = _render(_t3[12:])
         if len(data) < 64:
             raise _rt.fail(cls, f'data is {len(data)} bytes, expected at least 64')
-        _w2 = data[0:32]
+        _w2, _w4 = _HEAD_1.unpack_from(data)
         _v2 = _BOOL.get(_w2)
         if _v2 is None:
             raise _rt.fail(cls, 'approved: bool word is neither 0 nor 1')
-        _v4 = int.from_bytes(data[32:64], "big")
-        return cls(_v0, _v1, _v2, _v3, _v4)
+        _v4 = _ifb(_w4, "big")
+        if cls is not DeletionProcessed:
+            return cls(_v0, _v1, _v2, _v3, _v4)
+        _o = _new(_LAYOUT_DeletionProcessed)
+        _o.request_id = _v0
+        _o.user_ = _v1
+        _o.approved = _v2
+        _o.processor = _v3
+        _o.timestamp_ = _v4
+        _o.__class__ = DeletionProcessed
+        return _o
 
     def sql_values(self) -> tuple[Any, ...]:
         return (self.request_id, self.user_, self.approved, self.processor, self.timestamp_)
@@ -272,6 +319,12 @@ class DeletionProcessed:
             'processor': self.processor,
             'timestamp': self.timestamp_,
         }
+
+
+_LAYOUT_DeletionProcessed = _rt.layout_twin(DeletionProcessed)
+
+
+_HEAD_2 = _struct.Struct('>24sQ32s')
 
 
 @dataclass(frozen=True, slots=True)
@@ -311,15 +364,35 @@ class DeletionRequested:
             raise _rt.fail(cls, 'topic0 does not match')
         if len(_t1) != 32 or len(_t2) != 32:
             raise _rt.fail(cls, 'topics must be 32 bytes each')
-        _v0 = int.from_bytes(_t1, "big")
-        if _t2[:12] != _rt.ZERO12:
+        _v0 = _ifb(_t1, "big")
+        if _t2[:12] != _Z12:
             raise _rt.fail(cls, 'user_: address with non-zero padding')
         _v1 = _render(_t2[12:])
-        if len(data) < 64:
-            raise _rt.fail(cls, f'data is {len(data)} bytes, expected at least 64')
-        _v2 = _rt.read_string(data, 0, cls.SIGNATURE, 'reason')
-        _v3 = int.from_bytes(data[32:64], "big")
-        return cls(_v0, _v1, _v2, _v3)
+        _n = len(data)
+        if _n < 64:
+            raise _rt.fail(cls, f'data is {_n} bytes, expected at least 64')
+        _p2, _a2, _w3 = _HEAD_2.unpack_from(data)
+        _s = _a2 + 32
+        _l = _ifb(data[_a2:_s], "big")
+        _e = _s + _l
+        _z = _PAD[_l & 31]
+        if _p2 != _Z24 or _e > _n or data[_e : _e + len(_z)] != _z:
+            _v2 = _rt.read_string(data, 0, cls.SIGNATURE, 'reason')
+        else:
+            try:
+                _v2 = data[_s:_e].decode()
+            except UnicodeDecodeError:
+                _v2 = _rt.read_string(data, 0, cls.SIGNATURE, 'reason')
+        _v3 = _ifb(_w3, "big")
+        if cls is not DeletionRequested:
+            return cls(_v0, _v1, _v2, _v3)
+        _o = _new(_LAYOUT_DeletionRequested)
+        _o.request_id = _v0
+        _o.user_ = _v1
+        _o.reason = _v2
+        _o.timestamp_ = _v3
+        _o.__class__ = DeletionRequested
+        return _o
 
     def sql_values(self) -> tuple[Any, ...]:
         return (self.request_id, self.user_, self.reason, self.timestamp_)
@@ -331,6 +404,12 @@ class DeletionRequested:
             'reason': self.reason,
             'timestamp': self.timestamp_,
         }
+
+
+_LAYOUT_DeletionRequested = _rt.layout_twin(DeletionRequested)
+
+
+_HEAD_3 = _struct.Struct('>24sQ32s32s')
 
 
 @dataclass(frozen=True, slots=True)
@@ -372,18 +451,39 @@ class DocumentPublished:
             raise _rt.fail(cls, 'topic0 does not match')
         if len(_t1) != 32 or len(_t2) != 32:
             raise _rt.fail(cls, 'topics must be 32 bytes each')
-        _v0 = int.from_bytes(_t1, "big")
+        _v0 = _ifb(_t1, "big")
         if _v0 >> 8:
             raise _rt.fail(cls, 'doc_type: uint8 out of range')
-        if _t2[:12] != _rt.ZERO12:
+        if _t2[:12] != _Z12:
             raise _rt.fail(cls, 'publisher: address with non-zero padding')
         _v3 = _render(_t2[12:])
-        if len(data) < 96:
-            raise _rt.fail(cls, f'data is {len(data)} bytes, expected at least 96')
-        _v1 = _rt.read_string(data, 0, cls.SIGNATURE, 'version')
-        _v2 = data[32:64]
-        _v4 = int.from_bytes(data[64:96], "big")
-        return cls(_v0, _v1, _v2, _v3, _v4)
+        _n = len(data)
+        if _n < 96:
+            raise _rt.fail(cls, f'data is {_n} bytes, expected at least 96')
+        _p1, _a1, _w2, _w4 = _HEAD_3.unpack_from(data)
+        _s = _a1 + 32
+        _l = _ifb(data[_a1:_s], "big")
+        _e = _s + _l
+        _z = _PAD[_l & 31]
+        if _p1 != _Z24 or _e > _n or data[_e : _e + len(_z)] != _z:
+            _v1 = _rt.read_string(data, 0, cls.SIGNATURE, 'version')
+        else:
+            try:
+                _v1 = data[_s:_e].decode()
+            except UnicodeDecodeError:
+                _v1 = _rt.read_string(data, 0, cls.SIGNATURE, 'version')
+        _v2 = _w2
+        _v4 = _ifb(_w4, "big")
+        if cls is not DocumentPublished:
+            return cls(_v0, _v1, _v2, _v3, _v4)
+        _o = _new(_LAYOUT_DocumentPublished)
+        _o.doc_type = _v0
+        _o.version = _v1
+        _o.doc_hash = _v2
+        _o.publisher = _v3
+        _o.timestamp_ = _v4
+        _o.__class__ = DocumentPublished
+        return _o
 
     def sql_values(self) -> tuple[Any, ...]:
         return (self.doc_type, self.version, self.doc_hash, self.publisher, self.timestamp_)
@@ -396,6 +496,12 @@ class DocumentPublished:
             'publisher': self.publisher,
             'timestamp': self.timestamp_,
         }
+
+
+_LAYOUT_DocumentPublished = _rt.layout_twin(DocumentPublished)
+
+
+_HEAD_4 = _struct.Struct('>31sB31sB32s')
 
 
 @dataclass(frozen=True, slots=True)
@@ -437,22 +543,30 @@ class KycStatusChanged:
             raise _rt.fail(cls, 'topic0 does not match')
         if len(_t1) != 32 or len(_t2) != 32:
             raise _rt.fail(cls, 'topics must be 32 bytes each')
-        if _t1[:12] != _rt.ZERO12:
+        if _t1[:12] != _Z12:
             raise _rt.fail(cls, 'wallet: address with non-zero padding')
         _v0 = _render(_t1[12:])
-        if _t2[:12] != _rt.ZERO12:
+        if _t2[:12] != _Z12:
             raise _rt.fail(cls, 'officer: address with non-zero padding')
         _v3 = _render(_t2[12:])
         if len(data) < 96:
             raise _rt.fail(cls, f'data is {len(data)} bytes, expected at least 96')
-        _v1 = int.from_bytes(data[0:32], "big")
-        if _v1 >> 8:
+        _p1, _v1, _p2, _v2, _w4 = _HEAD_4.unpack_from(data)
+        if _p1 != _Z31:
             raise _rt.fail(cls, 'previous_status: uint8 out of range')
-        _v2 = int.from_bytes(data[32:64], "big")
-        if _v2 >> 8:
+        if _p2 != _Z31:
             raise _rt.fail(cls, 'new_status: uint8 out of range')
-        _v4 = int.from_bytes(data[64:96], "big")
-        return cls(_v0, _v1, _v2, _v3, _v4)
+        _v4 = _ifb(_w4, "big")
+        if cls is not KycStatusChanged:
+            return cls(_v0, _v1, _v2, _v3, _v4)
+        _o = _new(_LAYOUT_KycStatusChanged)
+        _o.wallet = _v0
+        _o.previous_status = _v1
+        _o.new_status = _v2
+        _o.officer = _v3
+        _o.timestamp_ = _v4
+        _o.__class__ = KycStatusChanged
+        return _o
 
     def sql_values(self) -> tuple[Any, ...]:
         return (self.wallet, self.previous_status, self.new_status, self.officer, self.timestamp_)
@@ -465,6 +579,9 @@ class KycStatusChanged:
             'officer': self.officer,
             'timestamp': self.timestamp_,
         }
+
+
+_LAYOUT_KycStatusChanged = _rt.layout_twin(KycStatusChanged)
 
 
 @dataclass(frozen=True, slots=True)
@@ -504,13 +621,20 @@ class RoleGranted:
         if len(_t1) != 32 or len(_t2) != 32 or len(_t3) != 32:
             raise _rt.fail(cls, 'topics must be 32 bytes each')
         _v0 = _t1
-        if _t2[:12] != _rt.ZERO12:
+        if _t2[:12] != _Z12:
             raise _rt.fail(cls, 'account: address with non-zero padding')
         _v1 = _render(_t2[12:])
-        if _t3[:12] != _rt.ZERO12:
+        if _t3[:12] != _Z12:
             raise _rt.fail(cls, 'sender: address with non-zero padding')
         _v2 = _render(_t3[12:])
-        return cls(_v0, _v1, _v2)
+        if cls is not RoleGranted:
+            return cls(_v0, _v1, _v2)
+        _o = _new(_LAYOUT_RoleGranted)
+        _o.role = _v0
+        _o.account = _v1
+        _o.sender = _v2
+        _o.__class__ = RoleGranted
+        return _o
 
     def sql_values(self) -> tuple[Any, ...]:
         return (self.role, self.account, self.sender)
@@ -521,6 +645,9 @@ class RoleGranted:
             'account': self.account,
             'sender': self.sender,
         }
+
+
+_LAYOUT_RoleGranted = _rt.layout_twin(RoleGranted)
 
 
 @dataclass(frozen=True, slots=True)
@@ -560,13 +687,20 @@ class RoleRevoked:
         if len(_t1) != 32 or len(_t2) != 32 or len(_t3) != 32:
             raise _rt.fail(cls, 'topics must be 32 bytes each')
         _v0 = _t1
-        if _t2[:12] != _rt.ZERO12:
+        if _t2[:12] != _Z12:
             raise _rt.fail(cls, 'account: address with non-zero padding')
         _v1 = _render(_t2[12:])
-        if _t3[:12] != _rt.ZERO12:
+        if _t3[:12] != _Z12:
             raise _rt.fail(cls, 'sender: address with non-zero padding')
         _v2 = _render(_t3[12:])
-        return cls(_v0, _v1, _v2)
+        if cls is not RoleRevoked:
+            return cls(_v0, _v1, _v2)
+        _o = _new(_LAYOUT_RoleRevoked)
+        _o.role = _v0
+        _o.account = _v1
+        _o.sender = _v2
+        _o.__class__ = RoleRevoked
+        return _o
 
     def sql_values(self) -> tuple[Any, ...]:
         return (self.role, self.account, self.sender)
@@ -577,6 +711,9 @@ class RoleRevoked:
             'account': self.account,
             'sender': self.sender,
         }
+
+
+_LAYOUT_RoleRevoked = _rt.layout_twin(RoleRevoked)
 
 
 EVENTS: tuple[type, ...] = (
@@ -624,7 +761,7 @@ def decode_log(topics: Sequence[bytes], data: bytes) -> Any:
 def encode_compliance_officer_role() -> bytes:
     """Calldata of this function (view):
 
-    ``compliance_officer_role()``
+    ``COMPLIANCE_OFFICER_ROLE()``
     """
     return b"\x19\x85\x96\xb5"
 
@@ -638,7 +775,7 @@ _OUT_0 = _rt.tuple_decoder(
 def decode_compliance_officer_role_output(data: bytes) -> bytes:
     """Return value of this function (view):
 
-    ``compliance_officer_role()``
+    ``COMPLIANCE_OFFICER_ROLE()``
     """
     _o = _OUT_0(data)
     return _o[0]
@@ -647,7 +784,7 @@ def decode_compliance_officer_role_output(data: bytes) -> bytes:
 def encode_default_admin_role() -> bytes:
     """Calldata of this function (view):
 
-    ``default_admin_role()``
+    ``DEFAULT_ADMIN_ROLE()``
     """
     return b"\xa2\x17\xfd\xdf"
 
@@ -661,7 +798,7 @@ _OUT_1 = _rt.tuple_decoder(
 def decode_default_admin_role_output(data: bytes) -> bytes:
     """Return value of this function (view):
 
-    ``default_admin_role()``
+    ``DEFAULT_ADMIN_ROLE()``
     """
     _o = _OUT_1(data)
     return _o[0]
@@ -670,7 +807,7 @@ def decode_default_admin_role_output(data: bytes) -> bytes:
 def encode_deletion_request_count() -> bytes:
     """Calldata of this function (view):
 
-    ``deletion_request_count()``
+    ``deletionRequestCount()``
     """
     return b"\x49\x13\xdf\xb8"
 
@@ -684,7 +821,7 @@ _OUT_2 = _rt.tuple_decoder(
 def decode_deletion_request_count_output(data: bytes) -> int:
     """Return value of this function (view):
 
-    ``deletion_request_count()``
+    ``deletionRequestCount()``
     """
     _o = _OUT_2(data)
     return _o[0]
@@ -693,7 +830,7 @@ def decode_deletion_request_count_output(data: bytes) -> int:
 def encode_get_audit_trail(user_: str | bytes) -> bytes:
     """Calldata of this function (view):
 
-    ``get_audit_trail(address)``
+    ``getAuditTrail(address)``
     """
     return b"\x00\xca\x5e\x9b" + _rt.encode_args(
         ('address',),
@@ -710,7 +847,7 @@ _OUT_3 = _rt.tuple_decoder(
 def decode_get_audit_trail_output(data: bytes) -> tuple[AuditEntry, ...]:
     """Return value of this function (view):
 
-    ``get_audit_trail(address)``
+    ``getAuditTrail(address)``
     """
     _o = _OUT_3(data)
     return tuple([AuditEntry.from_abi(_x0) for _x0 in _o[0]])
@@ -719,7 +856,7 @@ def decode_get_audit_trail_output(data: bytes) -> tuple[AuditEntry, ...]:
 def encode_get_deletion_request(request_id: int) -> bytes:
     """Calldata of this function (view):
 
-    ``get_deletion_request(uint256)``
+    ``getDeletionRequest(uint256)``
     """
     return b"\xa0\xe9\x4c\x72" + _rt.encode_args(
         ('uint256',),
@@ -736,7 +873,7 @@ _OUT_4 = _rt.tuple_decoder(
 def decode_get_deletion_request_output(data: bytes) -> DeletionRequest:
     """Return value of this function (view):
 
-    ``get_deletion_request(uint256)``
+    ``getDeletionRequest(uint256)``
     """
     _o = _OUT_4(data)
     return DeletionRequest.from_abi(_o[0])
@@ -745,7 +882,7 @@ def decode_get_deletion_request_output(data: bytes) -> DeletionRequest:
 def encode_get_document(doc_type: int, version: str) -> bytes:
     """Calldata of this function (view):
 
-    ``get_document(uint8,string)``
+    ``getDocument(uint8,string)``
     """
     return b"\x8c\x84\x13\x83" + _rt.encode_args(
         ('uint8', 'string'),
@@ -762,7 +899,7 @@ _OUT_5 = _rt.tuple_decoder(
 def decode_get_document_output(data: bytes) -> Document:
     """Return value of this function (view):
 
-    ``get_document(uint8,string)``
+    ``getDocument(uint8,string)``
     """
     _o = _OUT_5(data)
     return Document.from_abi(_o[0])
@@ -771,7 +908,7 @@ def decode_get_document_output(data: bytes) -> Document:
 def encode_grant_role(role: bytes, account: str | bytes) -> bytes:
     """Calldata of this function (nonpayable):
 
-    ``grant_role(bytes32,address)``
+    ``grantRole(bytes32,address)``
     """
     return b"\x2f\x2f\xf1\x5d" + _rt.encode_args(
         ('bytes32', 'address'),
@@ -784,7 +921,7 @@ def encode_grant_role(role: bytes, account: str | bytes) -> bytes:
 def decode_grant_role_output(data: bytes) -> None:
     """Return value of this function (nonpayable):
 
-    ``grant_role(bytes32,address)``
+    ``grantRole(bytes32,address)``
     """
     return None
 
@@ -792,7 +929,7 @@ def decode_grant_role_output(data: bytes) -> None:
 def encode_has_role(role: bytes, account: str | bytes) -> bytes:
     """Calldata of this function (view):
 
-    ``has_role(bytes32,address)``
+    ``hasRole(bytes32,address)``
     """
     return b"\x91\xd1\x48\x54" + _rt.encode_args(
         ('bytes32', 'address'),
@@ -809,7 +946,7 @@ _OUT_7 = _rt.tuple_decoder(
 def decode_has_role_output(data: bytes) -> bool:
     """Return value of this function (view):
 
-    ``has_role(bytes32,address)``
+    ``hasRole(bytes32,address)``
     """
     _o = _OUT_7(data)
     return _o[0]
@@ -818,7 +955,7 @@ def decode_has_role_output(data: bytes) -> bool:
 def encode_kyc_status(wallet: str | bytes) -> bytes:
     """Calldata of this function (view):
 
-    ``kyc_status(address)``
+    ``kycStatus(address)``
     """
     return b"\x46\xcc\x59\x9e" + _rt.encode_args(
         ('address',),
@@ -835,7 +972,7 @@ _OUT_8 = _rt.tuple_decoder(
 def decode_kyc_status_output(data: bytes) -> int:
     """Return value of this function (view):
 
-    ``kyc_status(address)``
+    ``kycStatus(address)``
     """
     _o = _OUT_8(data)
     return _o[0]
@@ -844,7 +981,7 @@ def decode_kyc_status_output(data: bytes) -> int:
 def encode_pending_deletion_request(user_: str | bytes) -> bytes:
     """Calldata of this function (view):
 
-    ``pending_deletion_request(address)``
+    ``pendingDeletionRequest(address)``
     """
     return b"\xd7\x35\x79\x16" + _rt.encode_args(
         ('address',),
@@ -861,7 +998,7 @@ _OUT_9 = _rt.tuple_decoder(
 def decode_pending_deletion_request_output(data: bytes) -> int:
     """Return value of this function (view):
 
-    ``pending_deletion_request(address)``
+    ``pendingDeletionRequest(address)``
     """
     _o = _OUT_9(data)
     return _o[0]
@@ -870,7 +1007,7 @@ def decode_pending_deletion_request_output(data: bytes) -> int:
 def encode_process_deletion_request(request_id: int, approved: bool) -> bytes:
     """Calldata of this function (nonpayable):
 
-    ``process_deletion_request(uint256,bool)``
+    ``processDeletionRequest(uint256,bool)``
     """
     return b"\x93\x04\x24\x8b" + _rt.encode_args(
         ('uint256', 'bool'),
@@ -883,7 +1020,7 @@ def encode_process_deletion_request(request_id: int, approved: bool) -> bytes:
 def decode_process_deletion_request_output(data: bytes) -> None:
     """Return value of this function (nonpayable):
 
-    ``process_deletion_request(uint256,bool)``
+    ``processDeletionRequest(uint256,bool)``
     """
     return None
 
@@ -891,7 +1028,7 @@ def decode_process_deletion_request_output(data: bytes) -> None:
 def encode_publish_document(doc_type: int, version: str, doc_hash: bytes) -> bytes:
     """Calldata of this function (nonpayable):
 
-    ``publish_document(uint8,string,bytes32)``
+    ``publishDocument(uint8,string,bytes32)``
     """
     return b"\x12\x9d\x3f\x8d" + _rt.encode_args(
         ('uint8', 'string', 'bytes32'),
@@ -904,7 +1041,7 @@ def encode_publish_document(doc_type: int, version: str, doc_hash: bytes) -> byt
 def decode_publish_document_output(data: bytes) -> None:
     """Return value of this function (nonpayable):
 
-    ``publish_document(uint8,string,bytes32)``
+    ``publishDocument(uint8,string,bytes32)``
     """
     return None
 
@@ -912,7 +1049,7 @@ def decode_publish_document_output(data: bytes) -> None:
 def encode_record_acceptance(doc_type: int, version: str) -> bytes:
     """Calldata of this function (nonpayable):
 
-    ``record_acceptance(uint8,string)``
+    ``recordAcceptance(uint8,string)``
     """
     return b"\x4a\x33\xb7\x10" + _rt.encode_args(
         ('uint8', 'string'),
@@ -925,7 +1062,7 @@ def encode_record_acceptance(doc_type: int, version: str) -> bytes:
 def decode_record_acceptance_output(data: bytes) -> None:
     """Return value of this function (nonpayable):
 
-    ``record_acceptance(uint8,string)``
+    ``recordAcceptance(uint8,string)``
     """
     return None
 
@@ -933,7 +1070,7 @@ def decode_record_acceptance_output(data: bytes) -> None:
 def encode_renounce_role(role: bytes) -> bytes:
     """Calldata of this function (nonpayable):
 
-    ``renounce_role(bytes32)``
+    ``renounceRole(bytes32)``
     """
     return b"\x8b\xb9\xc5\xbf" + _rt.encode_args(
         ('bytes32',),
@@ -946,7 +1083,7 @@ def encode_renounce_role(role: bytes) -> bytes:
 def decode_renounce_role_output(data: bytes) -> None:
     """Return value of this function (nonpayable):
 
-    ``renounce_role(bytes32)``
+    ``renounceRole(bytes32)``
     """
     return None
 
@@ -954,7 +1091,7 @@ def decode_renounce_role_output(data: bytes) -> None:
 def encode_request_data_deletion(reason: str) -> bytes:
     """Calldata of this function (nonpayable):
 
-    ``request_data_deletion(string)``
+    ``requestDataDeletion(string)``
     """
     return b"\x0c\x3f\x53\x0f" + _rt.encode_args(
         ('string',),
@@ -971,7 +1108,7 @@ _OUT_14 = _rt.tuple_decoder(
 def decode_request_data_deletion_output(data: bytes) -> int:
     """Return value of this function (nonpayable):
 
-    ``request_data_deletion(string)``
+    ``requestDataDeletion(string)``
     """
     _o = _OUT_14(data)
     return _o[0]
@@ -980,7 +1117,7 @@ def decode_request_data_deletion_output(data: bytes) -> int:
 def encode_revoke_role(role: bytes, account: str | bytes) -> bytes:
     """Calldata of this function (nonpayable):
 
-    ``revoke_role(bytes32,address)``
+    ``revokeRole(bytes32,address)``
     """
     return b"\xd5\x47\x74\x1f" + _rt.encode_args(
         ('bytes32', 'address'),
@@ -993,7 +1130,7 @@ def encode_revoke_role(role: bytes, account: str | bytes) -> bytes:
 def decode_revoke_role_output(data: bytes) -> None:
     """Return value of this function (nonpayable):
 
-    ``revoke_role(bytes32,address)``
+    ``revokeRole(bytes32,address)``
     """
     return None
 
@@ -1001,7 +1138,7 @@ def decode_revoke_role_output(data: bytes) -> None:
 def encode_set_kyc_status(wallet: str | bytes, status: int) -> bytes:
     """Calldata of this function (nonpayable):
 
-    ``set_kyc_status(address,uint8)``
+    ``setKycStatus(address,uint8)``
     """
     return b"\x6a\xf8\xfc\x03" + _rt.encode_args(
         ('address', 'uint8'),
@@ -1014,7 +1151,7 @@ def encode_set_kyc_status(wallet: str | bytes, status: int) -> bytes:
 def decode_set_kyc_status_output(data: bytes) -> None:
     """Return value of this function (nonpayable):
 
-    ``set_kyc_status(address,uint8)``
+    ``setKycStatus(address,uint8)``
     """
     return None
 
@@ -1022,7 +1159,7 @@ def decode_set_kyc_status_output(data: bytes) -> None:
 def encode_verify_acceptance(user_: str | bytes, doc_type: int, version: str) -> bytes:
     """Calldata of this function (view):
 
-    ``verify_acceptance(address,uint8,string)``
+    ``verifyAcceptance(address,uint8,string)``
     """
     return b"\x00\x71\x1e\xed" + _rt.encode_args(
         ('address', 'uint8', 'string'),
@@ -1039,7 +1176,7 @@ _OUT_17 = _rt.tuple_decoder(
 def decode_verify_acceptance_output(data: bytes) -> bool:
     """Return value of this function (view):
 
-    ``verify_acceptance(address,uint8,string)``
+    ``verifyAcceptance(address,uint8,string)``
     """
     _o = _OUT_17(data)
     return _o[0]
@@ -1064,7 +1201,7 @@ class ComplianceRegistry:
     def compliance_officer_role(self) -> bytes:
         """Call this function (view):
 
-        ``compliance_officer_role()``
+        ``COMPLIANCE_OFFICER_ROLE()``
         """
         return decode_compliance_officer_role_output(
             self._transport.call(self._address, encode_compliance_officer_role())
@@ -1073,7 +1210,7 @@ class ComplianceRegistry:
     def default_admin_role(self) -> bytes:
         """Call this function (view):
 
-        ``default_admin_role()``
+        ``DEFAULT_ADMIN_ROLE()``
         """
         return decode_default_admin_role_output(
             self._transport.call(self._address, encode_default_admin_role())
@@ -1082,7 +1219,7 @@ class ComplianceRegistry:
     def deletion_request_count(self) -> int:
         """Call this function (view):
 
-        ``deletion_request_count()``
+        ``deletionRequestCount()``
         """
         return decode_deletion_request_count_output(
             self._transport.call(self._address, encode_deletion_request_count())
@@ -1091,7 +1228,7 @@ class ComplianceRegistry:
     def get_audit_trail(self, user_: str | bytes) -> tuple[AuditEntry, ...]:
         """Call this function (view):
 
-        ``get_audit_trail(address)``
+        ``getAuditTrail(address)``
         """
         return decode_get_audit_trail_output(
             self._transport.call(self._address, encode_get_audit_trail(user_))
@@ -1100,7 +1237,7 @@ class ComplianceRegistry:
     def get_deletion_request(self, request_id: int) -> DeletionRequest:
         """Call this function (view):
 
-        ``get_deletion_request(uint256)``
+        ``getDeletionRequest(uint256)``
         """
         return decode_get_deletion_request_output(
             self._transport.call(self._address, encode_get_deletion_request(request_id))
@@ -1109,7 +1246,7 @@ class ComplianceRegistry:
     def get_document(self, doc_type: int, version: str) -> Document:
         """Call this function (view):
 
-        ``get_document(uint8,string)``
+        ``getDocument(uint8,string)``
         """
         return decode_get_document_output(
             self._transport.call(self._address, encode_get_document(doc_type, version))
@@ -1118,7 +1255,7 @@ class ComplianceRegistry:
     def grant_role(self, role: bytes, account: str | bytes) -> Any:
         """Call this function (nonpayable):
 
-        ``grant_role(bytes32,address)``
+        ``grantRole(bytes32,address)``
         """
         return self._transport.transact(
             self._address,
@@ -1129,7 +1266,7 @@ class ComplianceRegistry:
     def has_role(self, role: bytes, account: str | bytes) -> bool:
         """Call this function (view):
 
-        ``has_role(bytes32,address)``
+        ``hasRole(bytes32,address)``
         """
         return decode_has_role_output(
             self._transport.call(self._address, encode_has_role(role, account))
@@ -1138,7 +1275,7 @@ class ComplianceRegistry:
     def kyc_status(self, wallet: str | bytes) -> int:
         """Call this function (view):
 
-        ``kyc_status(address)``
+        ``kycStatus(address)``
         """
         return decode_kyc_status_output(
             self._transport.call(self._address, encode_kyc_status(wallet))
@@ -1147,7 +1284,7 @@ class ComplianceRegistry:
     def pending_deletion_request(self, user_: str | bytes) -> int:
         """Call this function (view):
 
-        ``pending_deletion_request(address)``
+        ``pendingDeletionRequest(address)``
         """
         return decode_pending_deletion_request_output(
             self._transport.call(self._address, encode_pending_deletion_request(user_))
@@ -1156,7 +1293,7 @@ class ComplianceRegistry:
     def process_deletion_request(self, request_id: int, approved: bool) -> Any:
         """Call this function (nonpayable):
 
-        ``process_deletion_request(uint256,bool)``
+        ``processDeletionRequest(uint256,bool)``
         """
         return self._transport.transact(
             self._address,
@@ -1167,7 +1304,7 @@ class ComplianceRegistry:
     def publish_document(self, doc_type: int, version: str, doc_hash: bytes) -> Any:
         """Call this function (nonpayable):
 
-        ``publish_document(uint8,string,bytes32)``
+        ``publishDocument(uint8,string,bytes32)``
         """
         return self._transport.transact(
             self._address,
@@ -1178,7 +1315,7 @@ class ComplianceRegistry:
     def record_acceptance(self, doc_type: int, version: str) -> Any:
         """Call this function (nonpayable):
 
-        ``record_acceptance(uint8,string)``
+        ``recordAcceptance(uint8,string)``
         """
         return self._transport.transact(
             self._address,
@@ -1189,7 +1326,7 @@ class ComplianceRegistry:
     def renounce_role(self, role: bytes) -> Any:
         """Call this function (nonpayable):
 
-        ``renounce_role(bytes32)``
+        ``renounceRole(bytes32)``
         """
         return self._transport.transact(
             self._address,
@@ -1200,7 +1337,7 @@ class ComplianceRegistry:
     def request_data_deletion(self, reason: str) -> Any:
         """Call this function (nonpayable):
 
-        ``request_data_deletion(string)``
+        ``requestDataDeletion(string)``
         """
         return self._transport.transact(
             self._address,
@@ -1211,7 +1348,7 @@ class ComplianceRegistry:
     def revoke_role(self, role: bytes, account: str | bytes) -> Any:
         """Call this function (nonpayable):
 
-        ``revoke_role(bytes32,address)``
+        ``revokeRole(bytes32,address)``
         """
         return self._transport.transact(
             self._address,
@@ -1222,7 +1359,7 @@ class ComplianceRegistry:
     def set_kyc_status(self, wallet: str | bytes, status: int) -> Any:
         """Call this function (nonpayable):
 
-        ``set_kyc_status(address,uint8)``
+        ``setKycStatus(address,uint8)``
         """
         return self._transport.transact(
             self._address,
@@ -1233,7 +1370,7 @@ class ComplianceRegistry:
     def verify_acceptance(self, user_: str | bytes, doc_type: int, version: str) -> bool:
         """Call this function (view):
 
-        ``verify_acceptance(address,uint8,string)``
+        ``verifyAcceptance(address,uint8,string)``
         """
         return decode_verify_acceptance_output(
             self._transport.call(self._address, encode_verify_acceptance(user_, doc_type, version))

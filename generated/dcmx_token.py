@@ -38,6 +38,11 @@ metadata = _sa.MetaData()
 _render = _addrs.renderer(PROFILE)
 _addr = _rt.address_converter(_render)
 _BOOL = {_rt.ZERO32: False, _rt.TRUE32: True}
+# hot-path aliases of the event decoders (module globals: no attribute lookups per log)
+_ifb = int.from_bytes
+_new = object.__new__
+_Z12 = bytes(12)
+_PAD = _rt.PAD
 _CHAIN_COLUMNS = (
     lambda: _sa.Column("block_number", _sa.BigInteger(), primary_key=True, autoincrement=False),
     lambda: _sa.Column("block_hash", _sa.LargeBinary(32), nullable=False),
@@ -88,16 +93,23 @@ class Approval:
             raise _rt.fail(cls, 'topic0 does not match')
         if len(_t1) != 32 or len(_t2) != 32:
             raise _rt.fail(cls, 'topics must be 32 bytes each')
-        if _t1[:12] != _rt.ZERO12:
+        if _t1[:12] != _Z12:
             raise _rt.fail(cls, 'owner: address with non-zero padding')
         _v0 = _render(_t1[12:])
-        if _t2[:12] != _rt.ZERO12:
+        if _t2[:12] != _Z12:
             raise _rt.fail(cls, 'spender: address with non-zero padding')
         _v1 = _render(_t2[12:])
         if len(data) < 32:
             raise _rt.fail(cls, f'data is {len(data)} bytes, expected at least 32')
-        _v2 = int.from_bytes(data[0:32], "big")
-        return cls(_v0, _v1, _v2)
+        _v2 = _ifb(data[0:32], "big")
+        if cls is not Approval:
+            return cls(_v0, _v1, _v2)
+        _o = _new(_LAYOUT_Approval)
+        _o.owner = _v0
+        _o.spender = _v1
+        _o.value = _v2
+        _o.__class__ = Approval
+        return _o
 
     def sql_values(self) -> tuple[Any, ...]:
         return (self.owner, self.spender, self.value)
@@ -108,6 +120,9 @@ class Approval:
             'spender': self.spender,
             'value': self.value,
         }
+
+
+_LAYOUT_Approval = _rt.layout_twin(Approval)
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,13 +162,20 @@ class RoleGranted:
         if len(_t1) != 32 or len(_t2) != 32 or len(_t3) != 32:
             raise _rt.fail(cls, 'topics must be 32 bytes each')
         _v0 = _t1
-        if _t2[:12] != _rt.ZERO12:
+        if _t2[:12] != _Z12:
             raise _rt.fail(cls, 'account: address with non-zero padding')
         _v1 = _render(_t2[12:])
-        if _t3[:12] != _rt.ZERO12:
+        if _t3[:12] != _Z12:
             raise _rt.fail(cls, 'sender: address with non-zero padding')
         _v2 = _render(_t3[12:])
-        return cls(_v0, _v1, _v2)
+        if cls is not RoleGranted:
+            return cls(_v0, _v1, _v2)
+        _o = _new(_LAYOUT_RoleGranted)
+        _o.role = _v0
+        _o.account = _v1
+        _o.sender = _v2
+        _o.__class__ = RoleGranted
+        return _o
 
     def sql_values(self) -> tuple[Any, ...]:
         return (self.role, self.account, self.sender)
@@ -164,6 +186,9 @@ class RoleGranted:
             'account': self.account,
             'sender': self.sender,
         }
+
+
+_LAYOUT_RoleGranted = _rt.layout_twin(RoleGranted)
 
 
 @dataclass(frozen=True, slots=True)
@@ -203,13 +228,20 @@ class RoleRevoked:
         if len(_t1) != 32 or len(_t2) != 32 or len(_t3) != 32:
             raise _rt.fail(cls, 'topics must be 32 bytes each')
         _v0 = _t1
-        if _t2[:12] != _rt.ZERO12:
+        if _t2[:12] != _Z12:
             raise _rt.fail(cls, 'account: address with non-zero padding')
         _v1 = _render(_t2[12:])
-        if _t3[:12] != _rt.ZERO12:
+        if _t3[:12] != _Z12:
             raise _rt.fail(cls, 'sender: address with non-zero padding')
         _v2 = _render(_t3[12:])
-        return cls(_v0, _v1, _v2)
+        if cls is not RoleRevoked:
+            return cls(_v0, _v1, _v2)
+        _o = _new(_LAYOUT_RoleRevoked)
+        _o.role = _v0
+        _o.account = _v1
+        _o.sender = _v2
+        _o.__class__ = RoleRevoked
+        return _o
 
     def sql_values(self) -> tuple[Any, ...]:
         return (self.role, self.account, self.sender)
@@ -220,6 +252,9 @@ class RoleRevoked:
             'account': self.account,
             'sender': self.sender,
         }
+
+
+_LAYOUT_RoleRevoked = _rt.layout_twin(RoleRevoked)
 
 
 @dataclass(frozen=True, slots=True)
@@ -257,16 +292,23 @@ class Transfer:
             raise _rt.fail(cls, 'topic0 does not match')
         if len(_t1) != 32 or len(_t2) != 32:
             raise _rt.fail(cls, 'topics must be 32 bytes each')
-        if _t1[:12] != _rt.ZERO12:
+        if _t1[:12] != _Z12:
             raise _rt.fail(cls, 'from_: address with non-zero padding')
         _v0 = _render(_t1[12:])
-        if _t2[:12] != _rt.ZERO12:
+        if _t2[:12] != _Z12:
             raise _rt.fail(cls, 'to_: address with non-zero padding')
         _v1 = _render(_t2[12:])
         if len(data) < 32:
             raise _rt.fail(cls, f'data is {len(data)} bytes, expected at least 32')
-        _v2 = int.from_bytes(data[0:32], "big")
-        return cls(_v0, _v1, _v2)
+        _v2 = _ifb(data[0:32], "big")
+        if cls is not Transfer:
+            return cls(_v0, _v1, _v2)
+        _o = _new(_LAYOUT_Transfer)
+        _o.from_ = _v0
+        _o.to_ = _v1
+        _o.value = _v2
+        _o.__class__ = Transfer
+        return _o
 
     def sql_values(self) -> tuple[Any, ...]:
         return (self.from_, self.to_, self.value)
@@ -277,6 +319,9 @@ class Transfer:
             'to': self.to_,
             'value': self.value,
         }
+
+
+_LAYOUT_Transfer = _rt.layout_twin(Transfer)
 
 
 EVENTS: tuple[type, ...] = (
@@ -318,7 +363,7 @@ def decode_log(topics: Sequence[bytes], data: bytes) -> Any:
 def encode_default_admin_role() -> bytes:
     """Calldata of this function (view):
 
-    ``default_admin_role()``
+    ``DEFAULT_ADMIN_ROLE()``
     """
     return b"\xa2\x17\xfd\xdf"
 
@@ -332,7 +377,7 @@ _OUT_0 = _rt.tuple_decoder(
 def decode_default_admin_role_output(data: bytes) -> bytes:
     """Return value of this function (view):
 
-    ``default_admin_role()``
+    ``DEFAULT_ADMIN_ROLE()``
     """
     _o = _OUT_0(data)
     return _o[0]
@@ -341,7 +386,7 @@ def decode_default_admin_role_output(data: bytes) -> bytes:
 def encode_minter_role() -> bytes:
     """Calldata of this function (view):
 
-    ``minter_role()``
+    ``MINTER_ROLE()``
     """
     return b"\xd5\x39\x13\x93"
 
@@ -355,7 +400,7 @@ _OUT_1 = _rt.tuple_decoder(
 def decode_minter_role_output(data: bytes) -> bytes:
     """Return value of this function (view):
 
-    ``minter_role()``
+    ``MINTER_ROLE()``
     """
     _o = _OUT_1(data)
     return _o[0]
@@ -416,7 +461,7 @@ def decode_approve_output(data: bytes) -> bool:
 def encode_balance_of(account: str | bytes) -> bytes:
     """Calldata of this function (view):
 
-    ``balance_of(address)``
+    ``balanceOf(address)``
     """
     return b"\x70\xa0\x82\x31" + _rt.encode_args(
         ('address',),
@@ -433,7 +478,7 @@ _OUT_4 = _rt.tuple_decoder(
 def decode_balance_of_output(data: bytes) -> int:
     """Return value of this function (view):
 
-    ``balance_of(address)``
+    ``balanceOf(address)``
     """
     _o = _OUT_4(data)
     return _o[0]
@@ -509,7 +554,7 @@ def decode_decimals_output(data: bytes) -> int:
 def encode_grant_role(role: bytes, account: str | bytes) -> bytes:
     """Calldata of this function (nonpayable):
 
-    ``grant_role(bytes32,address)``
+    ``grantRole(bytes32,address)``
     """
     return b"\x2f\x2f\xf1\x5d" + _rt.encode_args(
         ('bytes32', 'address'),
@@ -522,7 +567,7 @@ def encode_grant_role(role: bytes, account: str | bytes) -> bytes:
 def decode_grant_role_output(data: bytes) -> None:
     """Return value of this function (nonpayable):
 
-    ``grant_role(bytes32,address)``
+    ``grantRole(bytes32,address)``
     """
     return None
 
@@ -530,7 +575,7 @@ def decode_grant_role_output(data: bytes) -> None:
 def encode_has_role(role: bytes, account: str | bytes) -> bytes:
     """Calldata of this function (view):
 
-    ``has_role(bytes32,address)``
+    ``hasRole(bytes32,address)``
     """
     return b"\x91\xd1\x48\x54" + _rt.encode_args(
         ('bytes32', 'address'),
@@ -547,7 +592,7 @@ _OUT_9 = _rt.tuple_decoder(
 def decode_has_role_output(data: bytes) -> bool:
     """Return value of this function (view):
 
-    ``has_role(bytes32,address)``
+    ``hasRole(bytes32,address)``
     """
     _o = _OUT_9(data)
     return _o[0]
@@ -600,7 +645,7 @@ def decode_name_output(data: bytes) -> str:
 def encode_renounce_role(role: bytes) -> bytes:
     """Calldata of this function (nonpayable):
 
-    ``renounce_role(bytes32)``
+    ``renounceRole(bytes32)``
     """
     return b"\x8b\xb9\xc5\xbf" + _rt.encode_args(
         ('bytes32',),
@@ -613,7 +658,7 @@ def encode_renounce_role(role: bytes) -> bytes:
 def decode_renounce_role_output(data: bytes) -> None:
     """Return value of this function (nonpayable):
 
-    ``renounce_role(bytes32)``
+    ``renounceRole(bytes32)``
     """
     return None
 
@@ -621,7 +666,7 @@ def decode_renounce_role_output(data: bytes) -> None:
 def encode_revoke_role(role: bytes, account: str | bytes) -> bytes:
     """Calldata of this function (nonpayable):
 
-    ``revoke_role(bytes32,address)``
+    ``revokeRole(bytes32,address)``
     """
     return b"\xd5\x47\x74\x1f" + _rt.encode_args(
         ('bytes32', 'address'),
@@ -634,7 +679,7 @@ def encode_revoke_role(role: bytes, account: str | bytes) -> bytes:
 def decode_revoke_role_output(data: bytes) -> None:
     """Return value of this function (nonpayable):
 
-    ``revoke_role(bytes32,address)``
+    ``revokeRole(bytes32,address)``
     """
     return None
 
@@ -665,7 +710,7 @@ def decode_symbol_output(data: bytes) -> str:
 def encode_total_supply() -> bytes:
     """Calldata of this function (view):
 
-    ``total_supply()``
+    ``totalSupply()``
     """
     return b"\x18\x16\x0d\xdd"
 
@@ -679,7 +724,7 @@ _OUT_15 = _rt.tuple_decoder(
 def decode_total_supply_output(data: bytes) -> int:
     """Return value of this function (view):
 
-    ``total_supply()``
+    ``totalSupply()``
     """
     _o = _OUT_15(data)
     return _o[0]
@@ -714,7 +759,7 @@ def decode_transfer_output(data: bytes) -> bool:
 def encode_transfer_from(from_: str | bytes, to_: str | bytes, value: int) -> bytes:
     """Calldata of this function (nonpayable):
 
-    ``transfer_from(address,address,uint256)``
+    ``transferFrom(address,address,uint256)``
     """
     return b"\x23\xb8\x72\xdd" + _rt.encode_args(
         ('address', 'address', 'uint256'),
@@ -731,7 +776,7 @@ _OUT_17 = _rt.tuple_decoder(
 def decode_transfer_from_output(data: bytes) -> bool:
     """Return value of this function (nonpayable):
 
-    ``transfer_from(address,address,uint256)``
+    ``transferFrom(address,address,uint256)``
     """
     _o = _OUT_17(data)
     return _o[0]
@@ -756,7 +801,7 @@ class DCMXToken:
     def default_admin_role(self) -> bytes:
         """Call this function (view):
 
-        ``default_admin_role()``
+        ``DEFAULT_ADMIN_ROLE()``
         """
         return decode_default_admin_role_output(
             self._transport.call(self._address, encode_default_admin_role())
@@ -765,7 +810,7 @@ class DCMXToken:
     def minter_role(self) -> bytes:
         """Call this function (view):
 
-        ``minter_role()``
+        ``MINTER_ROLE()``
         """
         return decode_minter_role_output(
             self._transport.call(self._address, encode_minter_role())
@@ -794,7 +839,7 @@ class DCMXToken:
     def balance_of(self, account: str | bytes) -> int:
         """Call this function (view):
 
-        ``balance_of(address)``
+        ``balanceOf(address)``
         """
         return decode_balance_of_output(
             self._transport.call(self._address, encode_balance_of(account))
@@ -832,7 +877,7 @@ class DCMXToken:
     def grant_role(self, role: bytes, account: str | bytes) -> Any:
         """Call this function (nonpayable):
 
-        ``grant_role(bytes32,address)``
+        ``grantRole(bytes32,address)``
         """
         return self._transport.transact(
             self._address,
@@ -843,7 +888,7 @@ class DCMXToken:
     def has_role(self, role: bytes, account: str | bytes) -> bool:
         """Call this function (view):
 
-        ``has_role(bytes32,address)``
+        ``hasRole(bytes32,address)``
         """
         return decode_has_role_output(
             self._transport.call(self._address, encode_has_role(role, account))
@@ -872,7 +917,7 @@ class DCMXToken:
     def renounce_role(self, role: bytes) -> Any:
         """Call this function (nonpayable):
 
-        ``renounce_role(bytes32)``
+        ``renounceRole(bytes32)``
         """
         return self._transport.transact(
             self._address,
@@ -883,7 +928,7 @@ class DCMXToken:
     def revoke_role(self, role: bytes, account: str | bytes) -> Any:
         """Call this function (nonpayable):
 
-        ``revoke_role(bytes32,address)``
+        ``revokeRole(bytes32,address)``
         """
         return self._transport.transact(
             self._address,
@@ -903,7 +948,7 @@ class DCMXToken:
     def total_supply(self) -> int:
         """Call this function (view):
 
-        ``total_supply()``
+        ``totalSupply()``
         """
         return decode_total_supply_output(
             self._transport.call(self._address, encode_total_supply())
@@ -923,7 +968,7 @@ class DCMXToken:
     def transfer_from(self, from_: str | bytes, to_: str | bytes, value: int) -> Any:
         """Call this function (nonpayable):
 
-        ``transfer_from(address,address,uint256)``
+        ``transferFrom(address,address,uint256)``
         """
         return self._transport.transact(
             self._address,

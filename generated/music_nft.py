@@ -17,6 +17,7 @@ injected :class:`dcmx_core.transports.Transport`.
 
 from __future__ import annotations
 
+import struct as _struct
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
@@ -38,6 +39,14 @@ metadata = _sa.MetaData()
 _render = _addrs.renderer(PROFILE)
 _addr = _rt.address_converter(_render)
 _BOOL = {_rt.ZERO32: False, _rt.TRUE32: True}
+# hot-path aliases of the event decoders (module globals: no attribute lookups per log)
+_ifb = int.from_bytes
+_new = object.__new__
+_Z12 = bytes(12)
+_Z20 = bytes(20)
+_Z24 = bytes(24)
+_Z28 = bytes(28)
+_PAD = _rt.PAD
 _CHAIN_COLUMNS = (
     lambda: _sa.Column("block_number", _sa.BigInteger(), primary_key=True, autoincrement=False),
     lambda: _sa.Column("block_hash", _sa.LargeBinary(32), nullable=False),
@@ -128,14 +137,21 @@ class Approval:
             raise _rt.fail(cls, 'topic0 does not match')
         if len(_t1) != 32 or len(_t2) != 32 or len(_t3) != 32:
             raise _rt.fail(cls, 'topics must be 32 bytes each')
-        if _t1[:12] != _rt.ZERO12:
+        if _t1[:12] != _Z12:
             raise _rt.fail(cls, 'owner: address with non-zero padding')
         _v0 = _render(_t1[12:])
-        if _t2[:12] != _rt.ZERO12:
+        if _t2[:12] != _Z12:
             raise _rt.fail(cls, 'approved: address with non-zero padding')
         _v1 = _render(_t2[12:])
-        _v2 = int.from_bytes(_t3, "big")
-        return cls(_v0, _v1, _v2)
+        _v2 = _ifb(_t3, "big")
+        if cls is not Approval:
+            return cls(_v0, _v1, _v2)
+        _o = _new(_LAYOUT_Approval)
+        _o.owner = _v0
+        _o.approved = _v1
+        _o.token_id = _v2
+        _o.__class__ = Approval
+        return _o
 
     def sql_values(self) -> tuple[Any, ...]:
         return (self.owner, self.approved, self.token_id)
@@ -146,6 +162,9 @@ class Approval:
             'approved': self.approved,
             'tokenId': self.token_id,
         }
+
+
+_LAYOUT_Approval = _rt.layout_twin(Approval)
 
 
 @dataclass(frozen=True, slots=True)
@@ -183,10 +202,10 @@ class ApprovalForAll:
             raise _rt.fail(cls, 'topic0 does not match')
         if len(_t1) != 32 or len(_t2) != 32:
             raise _rt.fail(cls, 'topics must be 32 bytes each')
-        if _t1[:12] != _rt.ZERO12:
+        if _t1[:12] != _Z12:
             raise _rt.fail(cls, 'owner: address with non-zero padding')
         _v0 = _render(_t1[12:])
-        if _t2[:12] != _rt.ZERO12:
+        if _t2[:12] != _Z12:
             raise _rt.fail(cls, 'operator: address with non-zero padding')
         _v1 = _render(_t2[12:])
         if len(data) < 32:
@@ -195,7 +214,14 @@ class ApprovalForAll:
         _v2 = _BOOL.get(_w2)
         if _v2 is None:
             raise _rt.fail(cls, 'approved: bool word is neither 0 nor 1')
-        return cls(_v0, _v1, _v2)
+        if cls is not ApprovalForAll:
+            return cls(_v0, _v1, _v2)
+        _o = _new(_LAYOUT_ApprovalForAll)
+        _o.owner = _v0
+        _o.operator = _v1
+        _o.approved = _v2
+        _o.__class__ = ApprovalForAll
+        return _o
 
     def sql_values(self) -> tuple[Any, ...]:
         return (self.owner, self.operator, self.approved)
@@ -206,6 +232,9 @@ class ApprovalForAll:
             'operator': self.operator,
             'approved': self.approved,
         }
+
+
+_LAYOUT_ApprovalForAll = _rt.layout_twin(ApprovalForAll)
 
 
 @dataclass(frozen=True, slots=True)
@@ -235,10 +264,27 @@ class BaseURIUpdated:
         _t0, = topics
         if _t0 != cls.TOPIC0:
             raise _rt.fail(cls, 'topic0 does not match')
-        if len(data) < 32:
-            raise _rt.fail(cls, f'data is {len(data)} bytes, expected at least 32')
-        _v0 = _rt.read_string(data, 0, cls.SIGNATURE, 'base_uri')
-        return cls(_v0)
+        _n = len(data)
+        if _n < 32:
+            raise _rt.fail(cls, f'data is {_n} bytes, expected at least 32')
+        _a = _ifb(data[0:32], "big")
+        _s = _a + 32
+        _l = _ifb(data[_a:_s], "big")
+        _e = _s + _l
+        _z = _PAD[_l & 31]
+        if _e > _n or data[_e : _e + len(_z)] != _z:
+            _v0 = _rt.read_string(data, 0, cls.SIGNATURE, 'base_uri')
+        else:
+            try:
+                _v0 = data[_s:_e].decode()
+            except UnicodeDecodeError:
+                _v0 = _rt.read_string(data, 0, cls.SIGNATURE, 'base_uri')
+        if cls is not BaseURIUpdated:
+            return cls(_v0)
+        _o = _new(_LAYOUT_BaseURIUpdated)
+        _o.base_uri = _v0
+        _o.__class__ = BaseURIUpdated
+        return _o
 
     def sql_values(self) -> tuple[Any, ...]:
         return (self.base_uri,)
@@ -247,6 +293,12 @@ class BaseURIUpdated:
         return {
             'baseURI': self.base_uri,
         }
+
+
+_LAYOUT_BaseURIUpdated = _rt.layout_twin(BaseURIUpdated)
+
+
+_HEAD_3 = _struct.Struct('>24sQ24sQ24sQ28sI28sI12s20s20s12s')
 
 
 @dataclass(frozen=True, slots=True)
@@ -302,30 +354,88 @@ class Minted:
             raise _rt.fail(cls, 'topic0 does not match')
         if len(_t1) != 32 or len(_t2) != 32 or len(_t3) != 32:
             raise _rt.fail(cls, 'topics must be 32 bytes each')
-        if _t1[:12] != _rt.ZERO12:
+        if _t1[:12] != _Z12:
             raise _rt.fail(cls, 'to_: address with non-zero padding')
         _v0 = _render(_t1[12:])
-        _v1 = int.from_bytes(_t2, "big")
+        _v1 = _ifb(_t2, "big")
         _v2 = _t3
-        if len(data) < 224:
-            raise _rt.fail(cls, f'data is {len(data)} bytes, expected at least 224')
-        _v3 = _rt.read_string(data, 0, cls.SIGNATURE, 'title')
-        _v4 = _rt.read_string(data, 32, cls.SIGNATURE, 'artist')
-        _v5 = _rt.read_string(data, 64, cls.SIGNATURE, 'genre')
-        _v6 = int.from_bytes(data[96:128], "big")
-        if _v6 >> 32:
+        _n = len(data)
+        if _n < 224:
+            raise _rt.fail(cls, f'data is {_n} bytes, expected at least 224')
+        (
+            _p3,
+            _a3,
+            _p4,
+            _a4,
+            _p5,
+            _a5,
+            _p6,
+            _v6,
+            _p7,
+            _v7,
+            _p8,
+            _w8,
+            _p9,
+            _w9,
+        ) = _HEAD_3.unpack_from(data)
+        _s = _a3 + 32
+        _l = _ifb(data[_a3:_s], "big")
+        _e = _s + _l
+        _z = _PAD[_l & 31]
+        if _p3 != _Z24 or _e > _n or data[_e : _e + len(_z)] != _z:
+            _v3 = _rt.read_string(data, 0, cls.SIGNATURE, 'title')
+        else:
+            try:
+                _v3 = data[_s:_e].decode()
+            except UnicodeDecodeError:
+                _v3 = _rt.read_string(data, 0, cls.SIGNATURE, 'title')
+        _s = _a4 + 32
+        _l = _ifb(data[_a4:_s], "big")
+        _e = _s + _l
+        _z = _PAD[_l & 31]
+        if _p4 != _Z24 or _e > _n or data[_e : _e + len(_z)] != _z:
+            _v4 = _rt.read_string(data, 32, cls.SIGNATURE, 'artist')
+        else:
+            try:
+                _v4 = data[_s:_e].decode()
+            except UnicodeDecodeError:
+                _v4 = _rt.read_string(data, 32, cls.SIGNATURE, 'artist')
+        _s = _a5 + 32
+        _l = _ifb(data[_a5:_s], "big")
+        _e = _s + _l
+        _z = _PAD[_l & 31]
+        if _p5 != _Z24 or _e > _n or data[_e : _e + len(_z)] != _z:
+            _v5 = _rt.read_string(data, 64, cls.SIGNATURE, 'genre')
+        else:
+            try:
+                _v5 = data[_s:_e].decode()
+            except UnicodeDecodeError:
+                _v5 = _rt.read_string(data, 64, cls.SIGNATURE, 'genre')
+        if _p6 != _Z28:
             raise _rt.fail(cls, 'edition: uint32 out of range')
-        _v7 = int.from_bytes(data[128:160], "big")
-        if _v7 >> 32:
+        if _p7 != _Z28:
             raise _rt.fail(cls, 'max_editions: uint32 out of range')
-        _w8 = data[160:192]
-        if _w8[:12] != _rt.ZERO12:
+        if _p8 != _Z12:
             raise _rt.fail(cls, 'royalty_receiver: address with non-zero padding')
-        _v8 = _render(_w8[12:])
-        _v9 = int.from_bytes(data[192:224], "big")
-        if _v9 >> 96:
+        _v8 = _render(_w8)
+        if _p9 != _Z20:
             raise _rt.fail(cls, 'royalty_bps: uint96 out of range')
-        return cls(_v0, _v1, _v2, _v3, _v4, _v5, _v6, _v7, _v8, _v9)
+        _v9 = _ifb(_w9, "big")
+        if cls is not Minted:
+            return cls(_v0, _v1, _v2, _v3, _v4, _v5, _v6, _v7, _v8, _v9)
+        _o = _new(_LAYOUT_Minted)
+        _o.to_ = _v0
+        _o.token_id = _v1
+        _o.content_hash = _v2
+        _o.title = _v3
+        _o.artist = _v4
+        _o.genre = _v5
+        _o.edition = _v6
+        _o.max_editions = _v7
+        _o.royalty_receiver = _v8
+        _o.royalty_bps = _v9
+        _o.__class__ = Minted
+        return _o
 
     def sql_values(self) -> tuple[Any, ...]:
         return (
@@ -354,6 +464,9 @@ class Minted:
             'royaltyReceiver': self.royalty_receiver,
             'royaltyBps': self.royalty_bps,
         }
+
+
+_LAYOUT_Minted = _rt.layout_twin(Minted)
 
 
 @dataclass(frozen=True, slots=True)
@@ -393,13 +506,20 @@ class RoleGranted:
         if len(_t1) != 32 or len(_t2) != 32 or len(_t3) != 32:
             raise _rt.fail(cls, 'topics must be 32 bytes each')
         _v0 = _t1
-        if _t2[:12] != _rt.ZERO12:
+        if _t2[:12] != _Z12:
             raise _rt.fail(cls, 'account: address with non-zero padding')
         _v1 = _render(_t2[12:])
-        if _t3[:12] != _rt.ZERO12:
+        if _t3[:12] != _Z12:
             raise _rt.fail(cls, 'sender: address with non-zero padding')
         _v2 = _render(_t3[12:])
-        return cls(_v0, _v1, _v2)
+        if cls is not RoleGranted:
+            return cls(_v0, _v1, _v2)
+        _o = _new(_LAYOUT_RoleGranted)
+        _o.role = _v0
+        _o.account = _v1
+        _o.sender = _v2
+        _o.__class__ = RoleGranted
+        return _o
 
     def sql_values(self) -> tuple[Any, ...]:
         return (self.role, self.account, self.sender)
@@ -410,6 +530,9 @@ class RoleGranted:
             'account': self.account,
             'sender': self.sender,
         }
+
+
+_LAYOUT_RoleGranted = _rt.layout_twin(RoleGranted)
 
 
 @dataclass(frozen=True, slots=True)
@@ -449,13 +572,20 @@ class RoleRevoked:
         if len(_t1) != 32 or len(_t2) != 32 or len(_t3) != 32:
             raise _rt.fail(cls, 'topics must be 32 bytes each')
         _v0 = _t1
-        if _t2[:12] != _rt.ZERO12:
+        if _t2[:12] != _Z12:
             raise _rt.fail(cls, 'account: address with non-zero padding')
         _v1 = _render(_t2[12:])
-        if _t3[:12] != _rt.ZERO12:
+        if _t3[:12] != _Z12:
             raise _rt.fail(cls, 'sender: address with non-zero padding')
         _v2 = _render(_t3[12:])
-        return cls(_v0, _v1, _v2)
+        if cls is not RoleRevoked:
+            return cls(_v0, _v1, _v2)
+        _o = _new(_LAYOUT_RoleRevoked)
+        _o.role = _v0
+        _o.account = _v1
+        _o.sender = _v2
+        _o.__class__ = RoleRevoked
+        return _o
 
     def sql_values(self) -> tuple[Any, ...]:
         return (self.role, self.account, self.sender)
@@ -466,6 +596,9 @@ class RoleRevoked:
             'account': self.account,
             'sender': self.sender,
         }
+
+
+_LAYOUT_RoleRevoked = _rt.layout_twin(RoleRevoked)
 
 
 @dataclass(frozen=True, slots=True)
@@ -504,14 +637,21 @@ class Transfer:
             raise _rt.fail(cls, 'topic0 does not match')
         if len(_t1) != 32 or len(_t2) != 32 or len(_t3) != 32:
             raise _rt.fail(cls, 'topics must be 32 bytes each')
-        if _t1[:12] != _rt.ZERO12:
+        if _t1[:12] != _Z12:
             raise _rt.fail(cls, 'from_: address with non-zero padding')
         _v0 = _render(_t1[12:])
-        if _t2[:12] != _rt.ZERO12:
+        if _t2[:12] != _Z12:
             raise _rt.fail(cls, 'to_: address with non-zero padding')
         _v1 = _render(_t2[12:])
-        _v2 = int.from_bytes(_t3, "big")
-        return cls(_v0, _v1, _v2)
+        _v2 = _ifb(_t3, "big")
+        if cls is not Transfer:
+            return cls(_v0, _v1, _v2)
+        _o = _new(_LAYOUT_Transfer)
+        _o.from_ = _v0
+        _o.to_ = _v1
+        _o.token_id = _v2
+        _o.__class__ = Transfer
+        return _o
 
     def sql_values(self) -> tuple[Any, ...]:
         return (self.from_, self.to_, self.token_id)
@@ -522,6 +662,9 @@ class Transfer:
             'to': self.to_,
             'tokenId': self.token_id,
         }
+
+
+_LAYOUT_Transfer = _rt.layout_twin(Transfer)
 
 
 EVENTS: tuple[type, ...] = (
@@ -569,7 +712,7 @@ def decode_log(topics: Sequence[bytes], data: bytes) -> Any:
 def encode_default_admin_role() -> bytes:
     """Calldata of this function (view):
 
-    ``default_admin_role()``
+    ``DEFAULT_ADMIN_ROLE()``
     """
     return b"\xa2\x17\xfd\xdf"
 
@@ -583,7 +726,7 @@ _OUT_0 = _rt.tuple_decoder(
 def decode_default_admin_role_output(data: bytes) -> bytes:
     """Return value of this function (view):
 
-    ``default_admin_role()``
+    ``DEFAULT_ADMIN_ROLE()``
     """
     _o = _OUT_0(data)
     return _o[0]
@@ -592,7 +735,7 @@ def decode_default_admin_role_output(data: bytes) -> bytes:
 def encode_minter_role() -> bytes:
     """Calldata of this function (view):
 
-    ``minter_role()``
+    ``MINTER_ROLE()``
     """
     return b"\xd5\x39\x13\x93"
 
@@ -606,7 +749,7 @@ _OUT_1 = _rt.tuple_decoder(
 def decode_minter_role_output(data: bytes) -> bytes:
     """Return value of this function (view):
 
-    ``minter_role()``
+    ``MINTER_ROLE()``
     """
     _o = _OUT_1(data)
     return _o[0]
@@ -615,7 +758,7 @@ def decode_minter_role_output(data: bytes) -> bytes:
 def encode_royalty_denominator() -> bytes:
     """Calldata of this function (view):
 
-    ``royalty_denominator()``
+    ``ROYALTY_DENOMINATOR()``
     """
     return b"\xdf\x17\x3d\xba"
 
@@ -629,7 +772,7 @@ _OUT_2 = _rt.tuple_decoder(
 def decode_royalty_denominator_output(data: bytes) -> int:
     """Return value of this function (view):
 
-    ``royalty_denominator()``
+    ``ROYALTY_DENOMINATOR()``
     """
     _o = _OUT_2(data)
     return _o[0]
@@ -659,7 +802,7 @@ def decode_approve_output(data: bytes) -> None:
 def encode_balance_of(owner: str | bytes) -> bytes:
     """Calldata of this function (view):
 
-    ``balance_of(address)``
+    ``balanceOf(address)``
     """
     return b"\x70\xa0\x82\x31" + _rt.encode_args(
         ('address',),
@@ -676,7 +819,7 @@ _OUT_4 = _rt.tuple_decoder(
 def decode_balance_of_output(data: bytes) -> int:
     """Return value of this function (view):
 
-    ``balance_of(address)``
+    ``balanceOf(address)``
     """
     _o = _OUT_4(data)
     return _o[0]
@@ -685,7 +828,7 @@ def decode_balance_of_output(data: bytes) -> int:
 def encode_base_uri() -> bytes:
     """Calldata of this function (view):
 
-    ``base_uri()``
+    ``baseURI()``
     """
     return b"\x6c\x03\x60\xeb"
 
@@ -699,7 +842,7 @@ _OUT_5 = _rt.tuple_decoder(
 def decode_base_uri_output(data: bytes) -> str:
     """Return value of this function (view):
 
-    ``base_uri()``
+    ``baseURI()``
     """
     _o = _OUT_5(data)
     return _o[0]
@@ -708,7 +851,7 @@ def decode_base_uri_output(data: bytes) -> str:
 def encode_edition_token_id(content_hash: bytes, edition: int) -> bytes:
     """Calldata of this function (view):
 
-    ``edition_token_id(bytes32,uint32)``
+    ``editionTokenId(bytes32,uint32)``
     """
     return b"\x14\xae\x18\xd3" + _rt.encode_args(
         ('bytes32', 'uint32'),
@@ -725,7 +868,7 @@ _OUT_6 = _rt.tuple_decoder(
 def decode_edition_token_id_output(data: bytes) -> int:
     """Return value of this function (view):
 
-    ``edition_token_id(bytes32,uint32)``
+    ``editionTokenId(bytes32,uint32)``
     """
     _o = _OUT_6(data)
     return _o[0]
@@ -734,7 +877,7 @@ def decode_edition_token_id_output(data: bytes) -> int:
 def encode_get_approved(token_id: int) -> bytes:
     """Calldata of this function (view):
 
-    ``get_approved(uint256)``
+    ``getApproved(uint256)``
     """
     return b"\x08\x18\x12\xfc" + _rt.encode_args(
         ('uint256',),
@@ -751,7 +894,7 @@ _OUT_7 = _rt.tuple_decoder(
 def decode_get_approved_output(data: bytes) -> str:
     """Return value of this function (view):
 
-    ``get_approved(uint256)``
+    ``getApproved(uint256)``
     """
     _o = _OUT_7(data)
     return _addr(_o[0])
@@ -760,7 +903,7 @@ def decode_get_approved_output(data: bytes) -> str:
 def encode_grant_role(role: bytes, account: str | bytes) -> bytes:
     """Calldata of this function (nonpayable):
 
-    ``grant_role(bytes32,address)``
+    ``grantRole(bytes32,address)``
     """
     return b"\x2f\x2f\xf1\x5d" + _rt.encode_args(
         ('bytes32', 'address'),
@@ -773,7 +916,7 @@ def encode_grant_role(role: bytes, account: str | bytes) -> bytes:
 def decode_grant_role_output(data: bytes) -> None:
     """Return value of this function (nonpayable):
 
-    ``grant_role(bytes32,address)``
+    ``grantRole(bytes32,address)``
     """
     return None
 
@@ -781,7 +924,7 @@ def decode_grant_role_output(data: bytes) -> None:
 def encode_has_role(role: bytes, account: str | bytes) -> bytes:
     """Calldata of this function (view):
 
-    ``has_role(bytes32,address)``
+    ``hasRole(bytes32,address)``
     """
     return b"\x91\xd1\x48\x54" + _rt.encode_args(
         ('bytes32', 'address'),
@@ -798,7 +941,7 @@ _OUT_9 = _rt.tuple_decoder(
 def decode_has_role_output(data: bytes) -> bool:
     """Return value of this function (view):
 
-    ``has_role(bytes32,address)``
+    ``hasRole(bytes32,address)``
     """
     _o = _OUT_9(data)
     return _o[0]
@@ -807,7 +950,7 @@ def decode_has_role_output(data: bytes) -> bool:
 def encode_is_approved_for_all(owner: str | bytes, operator: str | bytes) -> bytes:
     """Calldata of this function (view):
 
-    ``is_approved_for_all(address,address)``
+    ``isApprovedForAll(address,address)``
     """
     return b"\xe9\x85\xe9\xc5" + _rt.encode_args(
         ('address', 'address'),
@@ -824,7 +967,7 @@ _OUT_10 = _rt.tuple_decoder(
 def decode_is_approved_for_all_output(data: bytes) -> bool:
     """Return value of this function (view):
 
-    ``is_approved_for_all(address,address)``
+    ``isApprovedForAll(address,address)``
     """
     _o = _OUT_10(data)
     return _o[0]
@@ -833,7 +976,7 @@ def decode_is_approved_for_all_output(data: bytes) -> bool:
 def encode_max_editions_of(content_hash: bytes) -> bytes:
     """Calldata of this function (view):
 
-    ``max_editions_of(bytes32)``
+    ``maxEditionsOf(bytes32)``
     """
     return b"\xe2\x11\x62\x55" + _rt.encode_args(
         ('bytes32',),
@@ -850,7 +993,7 @@ _OUT_11 = _rt.tuple_decoder(
 def decode_max_editions_of_output(data: bytes) -> int:
     """Return value of this function (view):
 
-    ``max_editions_of(bytes32)``
+    ``maxEditionsOf(bytes32)``
     """
     _o = _OUT_11(data)
     return _o[0]
@@ -941,7 +1084,7 @@ def decode_name_output(data: bytes) -> str:
 def encode_owner_of(token_id: int) -> bytes:
     """Calldata of this function (view):
 
-    ``owner_of(uint256)``
+    ``ownerOf(uint256)``
     """
     return b"\x63\x52\x21\x1e" + _rt.encode_args(
         ('uint256',),
@@ -958,7 +1101,7 @@ _OUT_14 = _rt.tuple_decoder(
 def decode_owner_of_output(data: bytes) -> str:
     """Return value of this function (view):
 
-    ``owner_of(uint256)``
+    ``ownerOf(uint256)``
     """
     _o = _OUT_14(data)
     return _addr(_o[0])
@@ -967,7 +1110,7 @@ def decode_owner_of_output(data: bytes) -> str:
 def encode_renounce_role(role: bytes) -> bytes:
     """Calldata of this function (nonpayable):
 
-    ``renounce_role(bytes32)``
+    ``renounceRole(bytes32)``
     """
     return b"\x8b\xb9\xc5\xbf" + _rt.encode_args(
         ('bytes32',),
@@ -980,7 +1123,7 @@ def encode_renounce_role(role: bytes) -> bytes:
 def decode_renounce_role_output(data: bytes) -> None:
     """Return value of this function (nonpayable):
 
-    ``renounce_role(bytes32)``
+    ``renounceRole(bytes32)``
     """
     return None
 
@@ -988,7 +1131,7 @@ def decode_renounce_role_output(data: bytes) -> None:
 def encode_revoke_role(role: bytes, account: str | bytes) -> bytes:
     """Calldata of this function (nonpayable):
 
-    ``revoke_role(bytes32,address)``
+    ``revokeRole(bytes32,address)``
     """
     return b"\xd5\x47\x74\x1f" + _rt.encode_args(
         ('bytes32', 'address'),
@@ -1001,7 +1144,7 @@ def encode_revoke_role(role: bytes, account: str | bytes) -> bytes:
 def decode_revoke_role_output(data: bytes) -> None:
     """Return value of this function (nonpayable):
 
-    ``revoke_role(bytes32,address)``
+    ``revokeRole(bytes32,address)``
     """
     return None
 
@@ -1009,7 +1152,7 @@ def decode_revoke_role_output(data: bytes) -> None:
 def encode_royalty_info(token_id: int, sale_price: int) -> bytes:
     """Calldata of this function (view):
 
-    ``royalty_info(uint256,uint256)``
+    ``royaltyInfo(uint256,uint256)``
     """
     return b"\x2a\x55\x20\x5a" + _rt.encode_args(
         ('uint256', 'uint256'),
@@ -1026,7 +1169,7 @@ _OUT_17 = _rt.tuple_decoder(
 def decode_royalty_info_output(data: bytes) -> tuple[str, int]:
     """Return value of this function (view):
 
-    ``royalty_info(uint256,uint256)``
+    ``royaltyInfo(uint256,uint256)``
     """
     _o = _OUT_17(data)
     return (_addr(_o[0]), _o[1])
@@ -1035,7 +1178,7 @@ def decode_royalty_info_output(data: bytes) -> tuple[str, int]:
 def encode_safe_transfer_from(from_: str | bytes, to_: str | bytes, token_id: int) -> bytes:
     """Calldata of this function (nonpayable):
 
-    ``safe_transfer_from(address,address,uint256)``
+    ``safeTransferFrom(address,address,uint256)``
     """
     return b"\x42\x84\x2e\x0e" + _rt.encode_args(
         ('address', 'address', 'uint256'),
@@ -1048,7 +1191,7 @@ def encode_safe_transfer_from(from_: str | bytes, to_: str | bytes, token_id: in
 def decode_safe_transfer_from_output(data: bytes) -> None:
     """Return value of this function (nonpayable):
 
-    ``safe_transfer_from(address,address,uint256)``
+    ``safeTransferFrom(address,address,uint256)``
     """
     return None
 
@@ -1061,7 +1204,7 @@ def encode_safe_transfer_from_address_address_uint256_bytes(
 ) -> bytes:
     """Calldata of this function (nonpayable):
 
-    ``safe_transfer_from_address_address_uint256_bytes(address,address,uint256,bytes)``
+    ``safeTransferFrom(address,address,uint256,bytes)``
     """
     return b"\xb8\x8d\x4f\xde" + _rt.encode_args(
         ('address', 'address', 'uint256', 'bytes'),
@@ -1074,7 +1217,7 @@ def encode_safe_transfer_from_address_address_uint256_bytes(
 def decode_safe_transfer_from_address_address_uint256_bytes_output(data: bytes) -> None:
     """Return value of this function (nonpayable):
 
-    ``safe_transfer_from_address_address_uint256_bytes(address,address,uint256,bytes)``
+    ``safeTransferFrom(address,address,uint256,bytes)``
     """
     return None
 
@@ -1082,7 +1225,7 @@ def decode_safe_transfer_from_address_address_uint256_bytes_output(data: bytes) 
 def encode_set_approval_for_all(operator: str | bytes, approved: bool) -> bytes:
     """Calldata of this function (nonpayable):
 
-    ``set_approval_for_all(address,bool)``
+    ``setApprovalForAll(address,bool)``
     """
     return b"\xa2\x2c\xb4\x65" + _rt.encode_args(
         ('address', 'bool'),
@@ -1095,7 +1238,7 @@ def encode_set_approval_for_all(operator: str | bytes, approved: bool) -> bytes:
 def decode_set_approval_for_all_output(data: bytes) -> None:
     """Return value of this function (nonpayable):
 
-    ``set_approval_for_all(address,bool)``
+    ``setApprovalForAll(address,bool)``
     """
     return None
 
@@ -1103,7 +1246,7 @@ def decode_set_approval_for_all_output(data: bytes) -> None:
 def encode_set_base_uri(new_base_uri: str) -> bytes:
     """Calldata of this function (nonpayable):
 
-    ``set_base_uri(string)``
+    ``setBaseURI(string)``
     """
     return b"\x55\xf8\x04\xb3" + _rt.encode_args(
         ('string',),
@@ -1116,7 +1259,7 @@ def encode_set_base_uri(new_base_uri: str) -> bytes:
 def decode_set_base_uri_output(data: bytes) -> None:
     """Return value of this function (nonpayable):
 
-    ``set_base_uri(string)``
+    ``setBaseURI(string)``
     """
     return None
 
@@ -1124,7 +1267,7 @@ def decode_set_base_uri_output(data: bytes) -> None:
 def encode_supports_interface(interface_id: bytes) -> bytes:
     """Calldata of this function (pure):
 
-    ``supports_interface(bytes4)``
+    ``supportsInterface(bytes4)``
     """
     return b"\x01\xff\xc9\xa7" + _rt.encode_args(
         ('bytes4',),
@@ -1141,7 +1284,7 @@ _OUT_22 = _rt.tuple_decoder(
 def decode_supports_interface_output(data: bytes) -> bool:
     """Return value of this function (pure):
 
-    ``supports_interface(bytes4)``
+    ``supportsInterface(bytes4)``
     """
     _o = _OUT_22(data)
     return _o[0]
@@ -1173,7 +1316,7 @@ def decode_symbol_output(data: bytes) -> str:
 def encode_token_metadata(token_id: int) -> bytes:
     """Calldata of this function (view):
 
-    ``token_metadata(uint256)``
+    ``tokenMetadata(uint256)``
     """
     return b"\x69\x14\xdb\x60" + _rt.encode_args(
         ('uint256',),
@@ -1190,7 +1333,7 @@ _OUT_24 = _rt.tuple_decoder(
 def decode_token_metadata_output(data: bytes) -> TokenMetadata:
     """Return value of this function (view):
 
-    ``token_metadata(uint256)``
+    ``tokenMetadata(uint256)``
     """
     _o = _OUT_24(data)
     return TokenMetadata.from_abi(_o[0])
@@ -1199,7 +1342,7 @@ def decode_token_metadata_output(data: bytes) -> TokenMetadata:
 def encode_token_uri(token_id: int) -> bytes:
     """Calldata of this function (view):
 
-    ``token_uri(uint256)``
+    ``tokenURI(uint256)``
     """
     return b"\xc8\x7b\x56\xdd" + _rt.encode_args(
         ('uint256',),
@@ -1216,7 +1359,7 @@ _OUT_25 = _rt.tuple_decoder(
 def decode_token_uri_output(data: bytes) -> str:
     """Return value of this function (view):
 
-    ``token_uri(uint256)``
+    ``tokenURI(uint256)``
     """
     _o = _OUT_25(data)
     return _o[0]
@@ -1225,7 +1368,7 @@ def decode_token_uri_output(data: bytes) -> str:
 def encode_total_supply() -> bytes:
     """Calldata of this function (view):
 
-    ``total_supply()``
+    ``totalSupply()``
     """
     return b"\x18\x16\x0d\xdd"
 
@@ -1239,7 +1382,7 @@ _OUT_26 = _rt.tuple_decoder(
 def decode_total_supply_output(data: bytes) -> int:
     """Return value of this function (view):
 
-    ``total_supply()``
+    ``totalSupply()``
     """
     _o = _OUT_26(data)
     return _o[0]
@@ -1248,7 +1391,7 @@ def decode_total_supply_output(data: bytes) -> int:
 def encode_transfer_from(from_: str | bytes, to_: str | bytes, token_id: int) -> bytes:
     """Calldata of this function (nonpayable):
 
-    ``transfer_from(address,address,uint256)``
+    ``transferFrom(address,address,uint256)``
     """
     return b"\x23\xb8\x72\xdd" + _rt.encode_args(
         ('address', 'address', 'uint256'),
@@ -1261,7 +1404,7 @@ def encode_transfer_from(from_: str | bytes, to_: str | bytes, token_id: int) ->
 def decode_transfer_from_output(data: bytes) -> None:
     """Return value of this function (nonpayable):
 
-    ``transfer_from(address,address,uint256)``
+    ``transferFrom(address,address,uint256)``
     """
     return None
 
@@ -1285,7 +1428,7 @@ class MusicNFT:
     def default_admin_role(self) -> bytes:
         """Call this function (view):
 
-        ``default_admin_role()``
+        ``DEFAULT_ADMIN_ROLE()``
         """
         return decode_default_admin_role_output(
             self._transport.call(self._address, encode_default_admin_role())
@@ -1294,7 +1437,7 @@ class MusicNFT:
     def minter_role(self) -> bytes:
         """Call this function (view):
 
-        ``minter_role()``
+        ``MINTER_ROLE()``
         """
         return decode_minter_role_output(
             self._transport.call(self._address, encode_minter_role())
@@ -1303,7 +1446,7 @@ class MusicNFT:
     def royalty_denominator(self) -> int:
         """Call this function (view):
 
-        ``royalty_denominator()``
+        ``ROYALTY_DENOMINATOR()``
         """
         return decode_royalty_denominator_output(
             self._transport.call(self._address, encode_royalty_denominator())
@@ -1323,7 +1466,7 @@ class MusicNFT:
     def balance_of(self, owner: str | bytes) -> int:
         """Call this function (view):
 
-        ``balance_of(address)``
+        ``balanceOf(address)``
         """
         return decode_balance_of_output(
             self._transport.call(self._address, encode_balance_of(owner))
@@ -1332,7 +1475,7 @@ class MusicNFT:
     def base_uri(self) -> str:
         """Call this function (view):
 
-        ``base_uri()``
+        ``baseURI()``
         """
         return decode_base_uri_output(
             self._transport.call(self._address, encode_base_uri())
@@ -1341,7 +1484,7 @@ class MusicNFT:
     def edition_token_id(self, content_hash: bytes, edition: int) -> int:
         """Call this function (view):
 
-        ``edition_token_id(bytes32,uint32)``
+        ``editionTokenId(bytes32,uint32)``
         """
         return decode_edition_token_id_output(
             self._transport.call(self._address, encode_edition_token_id(content_hash, edition))
@@ -1350,7 +1493,7 @@ class MusicNFT:
     def get_approved(self, token_id: int) -> str:
         """Call this function (view):
 
-        ``get_approved(uint256)``
+        ``getApproved(uint256)``
         """
         return decode_get_approved_output(
             self._transport.call(self._address, encode_get_approved(token_id))
@@ -1359,7 +1502,7 @@ class MusicNFT:
     def grant_role(self, role: bytes, account: str | bytes) -> Any:
         """Call this function (nonpayable):
 
-        ``grant_role(bytes32,address)``
+        ``grantRole(bytes32,address)``
         """
         return self._transport.transact(
             self._address,
@@ -1370,7 +1513,7 @@ class MusicNFT:
     def has_role(self, role: bytes, account: str | bytes) -> bool:
         """Call this function (view):
 
-        ``has_role(bytes32,address)``
+        ``hasRole(bytes32,address)``
         """
         return decode_has_role_output(
             self._transport.call(self._address, encode_has_role(role, account))
@@ -1379,7 +1522,7 @@ class MusicNFT:
     def is_approved_for_all(self, owner: str | bytes, operator: str | bytes) -> bool:
         """Call this function (view):
 
-        ``is_approved_for_all(address,address)``
+        ``isApprovedForAll(address,address)``
         """
         return decode_is_approved_for_all_output(
             self._transport.call(self._address, encode_is_approved_for_all(owner, operator))
@@ -1388,7 +1531,7 @@ class MusicNFT:
     def max_editions_of(self, content_hash: bytes) -> int:
         """Call this function (view):
 
-        ``max_editions_of(bytes32)``
+        ``maxEditionsOf(bytes32)``
         """
         return decode_max_editions_of_output(
             self._transport.call(self._address, encode_max_editions_of(content_hash))
@@ -1438,7 +1581,7 @@ class MusicNFT:
     def owner_of(self, token_id: int) -> str:
         """Call this function (view):
 
-        ``owner_of(uint256)``
+        ``ownerOf(uint256)``
         """
         return decode_owner_of_output(
             self._transport.call(self._address, encode_owner_of(token_id))
@@ -1447,7 +1590,7 @@ class MusicNFT:
     def renounce_role(self, role: bytes) -> Any:
         """Call this function (nonpayable):
 
-        ``renounce_role(bytes32)``
+        ``renounceRole(bytes32)``
         """
         return self._transport.transact(
             self._address,
@@ -1458,7 +1601,7 @@ class MusicNFT:
     def revoke_role(self, role: bytes, account: str | bytes) -> Any:
         """Call this function (nonpayable):
 
-        ``revoke_role(bytes32,address)``
+        ``revokeRole(bytes32,address)``
         """
         return self._transport.transact(
             self._address,
@@ -1469,7 +1612,7 @@ class MusicNFT:
     def royalty_info(self, token_id: int, sale_price: int) -> tuple[str, int]:
         """Call this function (view):
 
-        ``royalty_info(uint256,uint256)``
+        ``royaltyInfo(uint256,uint256)``
         """
         return decode_royalty_info_output(
             self._transport.call(self._address, encode_royalty_info(token_id, sale_price))
@@ -1483,7 +1626,7 @@ class MusicNFT:
     ) -> Any:
         """Call this function (nonpayable):
 
-        ``safe_transfer_from(address,address,uint256)``
+        ``safeTransferFrom(address,address,uint256)``
         """
         return self._transport.transact(
             self._address,
@@ -1500,7 +1643,7 @@ class MusicNFT:
     ) -> Any:
         """Call this function (nonpayable):
 
-        ``safe_transfer_from_address_address_uint256_bytes(address,address,uint256,bytes)``
+        ``safeTransferFrom(address,address,uint256,bytes)``
         """
         return self._transport.transact(
             self._address,
@@ -1516,7 +1659,7 @@ class MusicNFT:
     def set_approval_for_all(self, operator: str | bytes, approved: bool) -> Any:
         """Call this function (nonpayable):
 
-        ``set_approval_for_all(address,bool)``
+        ``setApprovalForAll(address,bool)``
         """
         return self._transport.transact(
             self._address,
@@ -1527,7 +1670,7 @@ class MusicNFT:
     def set_base_uri(self, new_base_uri: str) -> Any:
         """Call this function (nonpayable):
 
-        ``set_base_uri(string)``
+        ``setBaseURI(string)``
         """
         return self._transport.transact(
             self._address,
@@ -1538,7 +1681,7 @@ class MusicNFT:
     def supports_interface(self, interface_id: bytes) -> bool:
         """Call this function (pure):
 
-        ``supports_interface(bytes4)``
+        ``supportsInterface(bytes4)``
         """
         return decode_supports_interface_output(
             self._transport.call(self._address, encode_supports_interface(interface_id))
@@ -1556,7 +1699,7 @@ class MusicNFT:
     def token_metadata(self, token_id: int) -> TokenMetadata:
         """Call this function (view):
 
-        ``token_metadata(uint256)``
+        ``tokenMetadata(uint256)``
         """
         return decode_token_metadata_output(
             self._transport.call(self._address, encode_token_metadata(token_id))
@@ -1565,7 +1708,7 @@ class MusicNFT:
     def token_uri(self, token_id: int) -> str:
         """Call this function (view):
 
-        ``token_uri(uint256)``
+        ``tokenURI(uint256)``
         """
         return decode_token_uri_output(
             self._transport.call(self._address, encode_token_uri(token_id))
@@ -1574,7 +1717,7 @@ class MusicNFT:
     def total_supply(self) -> int:
         """Call this function (view):
 
-        ``total_supply()``
+        ``totalSupply()``
         """
         return decode_total_supply_output(
             self._transport.call(self._address, encode_total_supply())
@@ -1583,7 +1726,7 @@ class MusicNFT:
     def transfer_from(self, from_: str | bytes, to_: str | bytes, token_id: int) -> Any:
         """Call this function (nonpayable):
 
-        ``transfer_from(address,address,uint256)``
+        ``transferFrom(address,address,uint256)``
         """
         return self._transport.transact(
             self._address,

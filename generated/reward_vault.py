@@ -17,6 +17,7 @@ injected :class:`dcmx_core.transports.Transport`.
 
 from __future__ import annotations
 
+import struct as _struct
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
@@ -38,6 +39,11 @@ metadata = _sa.MetaData()
 _render = _addrs.renderer(PROFILE)
 _addr = _rt.address_converter(_render)
 _BOOL = {_rt.ZERO32: False, _rt.TRUE32: True}
+# hot-path aliases of the event decoders (module globals: no attribute lookups per log)
+_ifb = int.from_bytes
+_new = object.__new__
+_Z12 = bytes(12)
+_PAD = _rt.PAD
 _CHAIN_COLUMNS = (
     lambda: _sa.Column("block_number", _sa.BigInteger(), primary_key=True, autoincrement=False),
     lambda: _sa.Column("block_hash", _sa.LargeBinary(32), nullable=False),
@@ -110,6 +116,9 @@ class Pool:
         }
 
 
+_HEAD_0 = _struct.Struct('>32s32s')
+
+
 @dataclass(frozen=True, slots=True)
 class ClaimSubmitted:
     """Event:
@@ -150,18 +159,28 @@ class ClaimSubmitted:
             raise _rt.fail(cls, 'topic0 does not match')
         if len(_t1) != 32 or len(_t2) != 32 or len(_t3) != 32:
             raise _rt.fail(cls, 'topics must be 32 bytes each')
-        _v0 = int.from_bytes(_t1, "big")
-        if _t2[:12] != _rt.ZERO12:
+        _v0 = _ifb(_t1, "big")
+        if _t2[:12] != _Z12:
             raise _rt.fail(cls, 'user_: address with non-zero padding')
         _v1 = _render(_t2[12:])
-        _v2 = int.from_bytes(_t3, "big")
+        _v2 = _ifb(_t3, "big")
         if _v2 >> 8:
             raise _rt.fail(cls, 'reward_type: uint8 out of range')
         if len(data) < 64:
             raise _rt.fail(cls, f'data is {len(data)} bytes, expected at least 64')
-        _v3 = data[0:32]
-        _v4 = int.from_bytes(data[32:64], "big")
-        return cls(_v0, _v1, _v2, _v3, _v4)
+        _w3, _w4 = _HEAD_0.unpack_from(data)
+        _v3 = _w3
+        _v4 = _ifb(_w4, "big")
+        if cls is not ClaimSubmitted:
+            return cls(_v0, _v1, _v2, _v3, _v4)
+        _o = _new(_LAYOUT_ClaimSubmitted)
+        _o.claim_id = _v0
+        _o.user_ = _v1
+        _o.reward_type = _v2
+        _o.proof_hash = _v3
+        _o.amount = _v4
+        _o.__class__ = ClaimSubmitted
+        return _o
 
     def sql_values(self) -> tuple[Any, ...]:
         return (self.claim_id, self.user_, self.reward_type, self.proof_hash, self.amount)
@@ -174,6 +193,12 @@ class ClaimSubmitted:
             'proofHash': _rt.json_safe(self.proof_hash),
             'amount': self.amount,
         }
+
+
+_LAYOUT_ClaimSubmitted = _rt.layout_twin(ClaimSubmitted)
+
+
+_HEAD_1 = _struct.Struct('>32s12s20s')
 
 
 @dataclass(frozen=True, slots=True)
@@ -210,18 +235,24 @@ class ClaimVerified:
             raise _rt.fail(cls, 'topic0 does not match')
         if len(_t1) != 32:
             raise _rt.fail(cls, 'topics must be 32 bytes each')
-        _v0 = int.from_bytes(_t1, "big")
+        _v0 = _ifb(_t1, "big")
         if len(data) < 64:
             raise _rt.fail(cls, f'data is {len(data)} bytes, expected at least 64')
-        _w1 = data[0:32]
+        _w1, _p2, _w2 = _HEAD_1.unpack_from(data)
         _v1 = _BOOL.get(_w1)
         if _v1 is None:
             raise _rt.fail(cls, 'approved: bool word is neither 0 nor 1')
-        _w2 = data[32:64]
-        if _w2[:12] != _rt.ZERO12:
+        if _p2 != _Z12:
             raise _rt.fail(cls, 'verifier: address with non-zero padding')
-        _v2 = _render(_w2[12:])
-        return cls(_v0, _v1, _v2)
+        _v2 = _render(_w2)
+        if cls is not ClaimVerified:
+            return cls(_v0, _v1, _v2)
+        _o = _new(_LAYOUT_ClaimVerified)
+        _o.claim_id = _v0
+        _o.approved = _v1
+        _o.verifier = _v2
+        _o.__class__ = ClaimVerified
+        return _o
 
     def sql_values(self) -> tuple[Any, ...]:
         return (self.claim_id, self.approved, self.verifier)
@@ -232,6 +263,12 @@ class ClaimVerified:
             'approved': self.approved,
             'verifier': self.verifier,
         }
+
+
+_LAYOUT_ClaimVerified = _rt.layout_twin(ClaimVerified)
+
+
+_HEAD_2 = _struct.Struct('>32s32s')
 
 
 @dataclass(frozen=True, slots=True)
@@ -268,14 +305,22 @@ class PoolConfigured:
             raise _rt.fail(cls, 'topic0 does not match')
         if len(_t1) != 32:
             raise _rt.fail(cls, 'topics must be 32 bytes each')
-        _v0 = int.from_bytes(_t1, "big")
+        _v0 = _ifb(_t1, "big")
         if _v0 >> 8:
             raise _rt.fail(cls, 'reward_type: uint8 out of range')
         if len(data) < 64:
             raise _rt.fail(cls, f'data is {len(data)} bytes, expected at least 64')
-        _v1 = int.from_bytes(data[0:32], "big")
-        _v2 = int.from_bytes(data[32:64], "big")
-        return cls(_v0, _v1, _v2)
+        _w1, _w2 = _HEAD_2.unpack_from(data)
+        _v1 = _ifb(_w1, "big")
+        _v2 = _ifb(_w2, "big")
+        if cls is not PoolConfigured:
+            return cls(_v0, _v1, _v2)
+        _o = _new(_LAYOUT_PoolConfigured)
+        _o.reward_type = _v0
+        _o.budget = _v1
+        _o.max_per_claim = _v2
+        _o.__class__ = PoolConfigured
+        return _o
 
     def sql_values(self) -> tuple[Any, ...]:
         return (self.reward_type, self.budget, self.max_per_claim)
@@ -286,6 +331,9 @@ class PoolConfigured:
             'budget': self.budget,
             'maxPerClaim': self.max_per_claim,
         }
+
+
+_LAYOUT_PoolConfigured = _rt.layout_twin(PoolConfigured)
 
 
 @dataclass(frozen=True, slots=True)
@@ -323,14 +371,21 @@ class RewardsClaimed:
             raise _rt.fail(cls, 'topic0 does not match')
         if len(_t1) != 32 or len(_t2) != 32:
             raise _rt.fail(cls, 'topics must be 32 bytes each')
-        _v0 = int.from_bytes(_t1, "big")
-        if _t2[:12] != _rt.ZERO12:
+        _v0 = _ifb(_t1, "big")
+        if _t2[:12] != _Z12:
             raise _rt.fail(cls, 'user_: address with non-zero padding')
         _v1 = _render(_t2[12:])
         if len(data) < 32:
             raise _rt.fail(cls, f'data is {len(data)} bytes, expected at least 32')
-        _v2 = int.from_bytes(data[0:32], "big")
-        return cls(_v0, _v1, _v2)
+        _v2 = _ifb(data[0:32], "big")
+        if cls is not RewardsClaimed:
+            return cls(_v0, _v1, _v2)
+        _o = _new(_LAYOUT_RewardsClaimed)
+        _o.claim_id = _v0
+        _o.user_ = _v1
+        _o.amount = _v2
+        _o.__class__ = RewardsClaimed
+        return _o
 
     def sql_values(self) -> tuple[Any, ...]:
         return (self.claim_id, self.user_, self.amount)
@@ -341,6 +396,9 @@ class RewardsClaimed:
             'user': self.user_,
             'amount': self.amount,
         }
+
+
+_LAYOUT_RewardsClaimed = _rt.layout_twin(RewardsClaimed)
 
 
 @dataclass(frozen=True, slots=True)
@@ -380,13 +438,20 @@ class RoleGranted:
         if len(_t1) != 32 or len(_t2) != 32 or len(_t3) != 32:
             raise _rt.fail(cls, 'topics must be 32 bytes each')
         _v0 = _t1
-        if _t2[:12] != _rt.ZERO12:
+        if _t2[:12] != _Z12:
             raise _rt.fail(cls, 'account: address with non-zero padding')
         _v1 = _render(_t2[12:])
-        if _t3[:12] != _rt.ZERO12:
+        if _t3[:12] != _Z12:
             raise _rt.fail(cls, 'sender: address with non-zero padding')
         _v2 = _render(_t3[12:])
-        return cls(_v0, _v1, _v2)
+        if cls is not RoleGranted:
+            return cls(_v0, _v1, _v2)
+        _o = _new(_LAYOUT_RoleGranted)
+        _o.role = _v0
+        _o.account = _v1
+        _o.sender = _v2
+        _o.__class__ = RoleGranted
+        return _o
 
     def sql_values(self) -> tuple[Any, ...]:
         return (self.role, self.account, self.sender)
@@ -397,6 +462,9 @@ class RoleGranted:
             'account': self.account,
             'sender': self.sender,
         }
+
+
+_LAYOUT_RoleGranted = _rt.layout_twin(RoleGranted)
 
 
 @dataclass(frozen=True, slots=True)
@@ -436,13 +504,20 @@ class RoleRevoked:
         if len(_t1) != 32 or len(_t2) != 32 or len(_t3) != 32:
             raise _rt.fail(cls, 'topics must be 32 bytes each')
         _v0 = _t1
-        if _t2[:12] != _rt.ZERO12:
+        if _t2[:12] != _Z12:
             raise _rt.fail(cls, 'account: address with non-zero padding')
         _v1 = _render(_t2[12:])
-        if _t3[:12] != _rt.ZERO12:
+        if _t3[:12] != _Z12:
             raise _rt.fail(cls, 'sender: address with non-zero padding')
         _v2 = _render(_t3[12:])
-        return cls(_v0, _v1, _v2)
+        if cls is not RoleRevoked:
+            return cls(_v0, _v1, _v2)
+        _o = _new(_LAYOUT_RoleRevoked)
+        _o.role = _v0
+        _o.account = _v1
+        _o.sender = _v2
+        _o.__class__ = RoleRevoked
+        return _o
 
     def sql_values(self) -> tuple[Any, ...]:
         return (self.role, self.account, self.sender)
@@ -453,6 +528,9 @@ class RoleRevoked:
             'account': self.account,
             'sender': self.sender,
         }
+
+
+_LAYOUT_RoleRevoked = _rt.layout_twin(RoleRevoked)
 
 
 EVENTS: tuple[type, ...] = (
@@ -498,7 +576,7 @@ def decode_log(topics: Sequence[bytes], data: bytes) -> Any:
 def encode_default_admin_role() -> bytes:
     """Calldata of this function (view):
 
-    ``default_admin_role()``
+    ``DEFAULT_ADMIN_ROLE()``
     """
     return b"\xa2\x17\xfd\xdf"
 
@@ -512,7 +590,7 @@ _OUT_0 = _rt.tuple_decoder(
 def decode_default_admin_role_output(data: bytes) -> bytes:
     """Return value of this function (view):
 
-    ``default_admin_role()``
+    ``DEFAULT_ADMIN_ROLE()``
     """
     _o = _OUT_0(data)
     return _o[0]
@@ -521,7 +599,7 @@ def decode_default_admin_role_output(data: bytes) -> bytes:
 def encode_claim_count() -> bytes:
     """Calldata of this function (view):
 
-    ``claim_count()``
+    ``claimCount()``
     """
     return b"\x8d\xa4\xd3\xc9"
 
@@ -535,7 +613,7 @@ _OUT_1 = _rt.tuple_decoder(
 def decode_claim_count_output(data: bytes) -> int:
     """Return value of this function (view):
 
-    ``claim_count()``
+    ``claimCount()``
     """
     _o = _OUT_1(data)
     return _o[0]
@@ -544,7 +622,7 @@ def decode_claim_count_output(data: bytes) -> int:
 def encode_claim_rewards(claim_id: int) -> bytes:
     """Calldata of this function (nonpayable):
 
-    ``claim_rewards(uint256)``
+    ``claimRewards(uint256)``
     """
     return b"\x09\x62\xef\x79" + _rt.encode_args(
         ('uint256',),
@@ -557,7 +635,7 @@ def encode_claim_rewards(claim_id: int) -> bytes:
 def decode_claim_rewards_output(data: bytes) -> None:
     """Return value of this function (nonpayable):
 
-    ``claim_rewards(uint256)``
+    ``claimRewards(uint256)``
     """
     return None
 
@@ -565,7 +643,7 @@ def decode_claim_rewards_output(data: bytes) -> None:
 def encode_get_claim(claim_id: int) -> bytes:
     """Calldata of this function (view):
 
-    ``get_claim(uint256)``
+    ``getClaim(uint256)``
     """
     return b"\x5a\xef\x24\x47" + _rt.encode_args(
         ('uint256',),
@@ -582,7 +660,7 @@ _OUT_3 = _rt.tuple_decoder(
 def decode_get_claim_output(data: bytes) -> Claim:
     """Return value of this function (view):
 
-    ``get_claim(uint256)``
+    ``getClaim(uint256)``
     """
     _o = _OUT_3(data)
     return Claim.from_abi(_o[0])
@@ -591,7 +669,7 @@ def decode_get_claim_output(data: bytes) -> Claim:
 def encode_get_pool(reward_type: int) -> bytes:
     """Calldata of this function (view):
 
-    ``get_pool(uint8)``
+    ``getPool(uint8)``
     """
     return b"\xcc\xd7\x93\x82" + _rt.encode_args(
         ('uint8',),
@@ -608,7 +686,7 @@ _OUT_4 = _rt.tuple_decoder(
 def decode_get_pool_output(data: bytes) -> Pool:
     """Return value of this function (view):
 
-    ``get_pool(uint8)``
+    ``getPool(uint8)``
     """
     _o = _OUT_4(data)
     return Pool.from_abi(_o[0])
@@ -617,7 +695,7 @@ def decode_get_pool_output(data: bytes) -> Pool:
 def encode_get_user_rewards(user_: str | bytes) -> bytes:
     """Calldata of this function (view):
 
-    ``get_user_rewards(address)``
+    ``getUserRewards(address)``
     """
     return b"\x07\x8b\x0f\xb7" + _rt.encode_args(
         ('address',),
@@ -634,7 +712,7 @@ _OUT_5 = _rt.tuple_decoder(
 def decode_get_user_rewards_output(data: bytes) -> tuple[int, int, tuple[int, ...]]:
     """Return value of this function (view):
 
-    ``get_user_rewards(address)``
+    ``getUserRewards(address)``
     """
     _o = _OUT_5(data)
     return (_o[0], _o[1], _o[2])
@@ -643,7 +721,7 @@ def decode_get_user_rewards_output(data: bytes) -> tuple[int, int, tuple[int, ..
 def encode_grant_role(role: bytes, account: str | bytes) -> bytes:
     """Calldata of this function (nonpayable):
 
-    ``grant_role(bytes32,address)``
+    ``grantRole(bytes32,address)``
     """
     return b"\x2f\x2f\xf1\x5d" + _rt.encode_args(
         ('bytes32', 'address'),
@@ -656,7 +734,7 @@ def encode_grant_role(role: bytes, account: str | bytes) -> bytes:
 def decode_grant_role_output(data: bytes) -> None:
     """Return value of this function (nonpayable):
 
-    ``grant_role(bytes32,address)``
+    ``grantRole(bytes32,address)``
     """
     return None
 
@@ -664,7 +742,7 @@ def decode_grant_role_output(data: bytes) -> None:
 def encode_has_role(role: bytes, account: str | bytes) -> bytes:
     """Calldata of this function (view):
 
-    ``has_role(bytes32,address)``
+    ``hasRole(bytes32,address)``
     """
     return b"\x91\xd1\x48\x54" + _rt.encode_args(
         ('bytes32', 'address'),
@@ -681,7 +759,7 @@ _OUT_7 = _rt.tuple_decoder(
 def decode_has_role_output(data: bytes) -> bool:
     """Return value of this function (view):
 
-    ``has_role(bytes32,address)``
+    ``hasRole(bytes32,address)``
     """
     _o = _OUT_7(data)
     return _o[0]
@@ -690,7 +768,7 @@ def decode_has_role_output(data: bytes) -> bool:
 def encode_pending_approved(user_: str | bytes) -> bytes:
     """Calldata of this function (view):
 
-    ``pending_approved(address)``
+    ``pendingApproved(address)``
     """
     return b"\x3a\x45\x72\x93" + _rt.encode_args(
         ('address',),
@@ -707,7 +785,7 @@ _OUT_8 = _rt.tuple_decoder(
 def decode_pending_approved_output(data: bytes) -> int:
     """Return value of this function (view):
 
-    ``pending_approved(address)``
+    ``pendingApproved(address)``
     """
     _o = _OUT_8(data)
     return _o[0]
@@ -716,7 +794,7 @@ def decode_pending_approved_output(data: bytes) -> int:
 def encode_proof_claim(proof_hash: bytes) -> bytes:
     """Calldata of this function (view):
 
-    ``proof_claim(bytes32)``
+    ``proofClaim(bytes32)``
     """
     return b"\x24\xbe\x39\x46" + _rt.encode_args(
         ('bytes32',),
@@ -733,7 +811,7 @@ _OUT_9 = _rt.tuple_decoder(
 def decode_proof_claim_output(data: bytes) -> int:
     """Return value of this function (view):
 
-    ``proof_claim(bytes32)``
+    ``proofClaim(bytes32)``
     """
     _o = _OUT_9(data)
     return _o[0]
@@ -742,7 +820,7 @@ def decode_proof_claim_output(data: bytes) -> int:
 def encode_renounce_role(role: bytes) -> bytes:
     """Calldata of this function (nonpayable):
 
-    ``renounce_role(bytes32)``
+    ``renounceRole(bytes32)``
     """
     return b"\x8b\xb9\xc5\xbf" + _rt.encode_args(
         ('bytes32',),
@@ -755,7 +833,7 @@ def encode_renounce_role(role: bytes) -> bytes:
 def decode_renounce_role_output(data: bytes) -> None:
     """Return value of this function (nonpayable):
 
-    ``renounce_role(bytes32)``
+    ``renounceRole(bytes32)``
     """
     return None
 
@@ -763,7 +841,7 @@ def decode_renounce_role_output(data: bytes) -> None:
 def encode_revoke_role(role: bytes, account: str | bytes) -> bytes:
     """Calldata of this function (nonpayable):
 
-    ``revoke_role(bytes32,address)``
+    ``revokeRole(bytes32,address)``
     """
     return b"\xd5\x47\x74\x1f" + _rt.encode_args(
         ('bytes32', 'address'),
@@ -776,7 +854,7 @@ def encode_revoke_role(role: bytes, account: str | bytes) -> bytes:
 def decode_revoke_role_output(data: bytes) -> None:
     """Return value of this function (nonpayable):
 
-    ``revoke_role(bytes32,address)``
+    ``revokeRole(bytes32,address)``
     """
     return None
 
@@ -784,7 +862,7 @@ def decode_revoke_role_output(data: bytes) -> None:
 def encode_set_pool(reward_type: int, budget: int, max_per_claim: int) -> bytes:
     """Calldata of this function (nonpayable):
 
-    ``set_pool(uint8,uint256,uint256)``
+    ``setPool(uint8,uint256,uint256)``
     """
     return b"\x8e\x6e\x62\x3b" + _rt.encode_args(
         ('uint8', 'uint256', 'uint256'),
@@ -797,7 +875,7 @@ def encode_set_pool(reward_type: int, budget: int, max_per_claim: int) -> bytes:
 def decode_set_pool_output(data: bytes) -> None:
     """Return value of this function (nonpayable):
 
-    ``set_pool(uint8,uint256,uint256)``
+    ``setPool(uint8,uint256,uint256)``
     """
     return None
 
@@ -805,7 +883,7 @@ def decode_set_pool_output(data: bytes) -> None:
 def encode_submit_claim(reward_type: int, proof_hash: bytes, amount: int) -> bytes:
     """Calldata of this function (nonpayable):
 
-    ``submit_claim(uint8,bytes32,uint256)``
+    ``submitClaim(uint8,bytes32,uint256)``
     """
     return b"\x0c\xc2\x90\xcb" + _rt.encode_args(
         ('uint8', 'bytes32', 'uint256'),
@@ -822,7 +900,7 @@ _OUT_13 = _rt.tuple_decoder(
 def decode_submit_claim_output(data: bytes) -> int:
     """Return value of this function (nonpayable):
 
-    ``submit_claim(uint8,bytes32,uint256)``
+    ``submitClaim(uint8,bytes32,uint256)``
     """
     _o = _OUT_13(data)
     return _o[0]
@@ -854,7 +932,7 @@ def decode_token_output(data: bytes) -> str:
 def encode_total_claimed(user_: str | bytes) -> bytes:
     """Calldata of this function (view):
 
-    ``total_claimed(address)``
+    ``totalClaimed(address)``
     """
     return b"\xef\x5d\x9a\xe8" + _rt.encode_args(
         ('address',),
@@ -871,7 +949,7 @@ _OUT_15 = _rt.tuple_decoder(
 def decode_total_claimed_output(data: bytes) -> int:
     """Return value of this function (view):
 
-    ``total_claimed(address)``
+    ``totalClaimed(address)``
     """
     _o = _OUT_15(data)
     return _o[0]
@@ -880,7 +958,7 @@ def decode_total_claimed_output(data: bytes) -> int:
 def encode_verify_claim(claim_id: int, approved: bool) -> bytes:
     """Calldata of this function (nonpayable):
 
-    ``verify_claim(uint256,bool)``
+    ``verifyClaim(uint256,bool)``
     """
     return b"\xb4\x64\x98\x06" + _rt.encode_args(
         ('uint256', 'bool'),
@@ -893,7 +971,7 @@ def encode_verify_claim(claim_id: int, approved: bool) -> bytes:
 def decode_verify_claim_output(data: bytes) -> None:
     """Return value of this function (nonpayable):
 
-    ``verify_claim(uint256,bool)``
+    ``verifyClaim(uint256,bool)``
     """
     return None
 
@@ -917,7 +995,7 @@ class RewardVault:
     def default_admin_role(self) -> bytes:
         """Call this function (view):
 
-        ``default_admin_role()``
+        ``DEFAULT_ADMIN_ROLE()``
         """
         return decode_default_admin_role_output(
             self._transport.call(self._address, encode_default_admin_role())
@@ -926,7 +1004,7 @@ class RewardVault:
     def claim_count(self) -> int:
         """Call this function (view):
 
-        ``claim_count()``
+        ``claimCount()``
         """
         return decode_claim_count_output(
             self._transport.call(self._address, encode_claim_count())
@@ -935,7 +1013,7 @@ class RewardVault:
     def claim_rewards(self, claim_id: int) -> Any:
         """Call this function (nonpayable):
 
-        ``claim_rewards(uint256)``
+        ``claimRewards(uint256)``
         """
         return self._transport.transact(
             self._address,
@@ -946,7 +1024,7 @@ class RewardVault:
     def get_claim(self, claim_id: int) -> Claim:
         """Call this function (view):
 
-        ``get_claim(uint256)``
+        ``getClaim(uint256)``
         """
         return decode_get_claim_output(
             self._transport.call(self._address, encode_get_claim(claim_id))
@@ -955,7 +1033,7 @@ class RewardVault:
     def get_pool(self, reward_type: int) -> Pool:
         """Call this function (view):
 
-        ``get_pool(uint8)``
+        ``getPool(uint8)``
         """
         return decode_get_pool_output(
             self._transport.call(self._address, encode_get_pool(reward_type))
@@ -964,7 +1042,7 @@ class RewardVault:
     def get_user_rewards(self, user_: str | bytes) -> tuple[int, int, tuple[int, ...]]:
         """Call this function (view):
 
-        ``get_user_rewards(address)``
+        ``getUserRewards(address)``
         """
         return decode_get_user_rewards_output(
             self._transport.call(self._address, encode_get_user_rewards(user_))
@@ -973,7 +1051,7 @@ class RewardVault:
     def grant_role(self, role: bytes, account: str | bytes) -> Any:
         """Call this function (nonpayable):
 
-        ``grant_role(bytes32,address)``
+        ``grantRole(bytes32,address)``
         """
         return self._transport.transact(
             self._address,
@@ -984,7 +1062,7 @@ class RewardVault:
     def has_role(self, role: bytes, account: str | bytes) -> bool:
         """Call this function (view):
 
-        ``has_role(bytes32,address)``
+        ``hasRole(bytes32,address)``
         """
         return decode_has_role_output(
             self._transport.call(self._address, encode_has_role(role, account))
@@ -993,7 +1071,7 @@ class RewardVault:
     def pending_approved(self, user_: str | bytes) -> int:
         """Call this function (view):
 
-        ``pending_approved(address)``
+        ``pendingApproved(address)``
         """
         return decode_pending_approved_output(
             self._transport.call(self._address, encode_pending_approved(user_))
@@ -1002,7 +1080,7 @@ class RewardVault:
     def proof_claim(self, proof_hash: bytes) -> int:
         """Call this function (view):
 
-        ``proof_claim(bytes32)``
+        ``proofClaim(bytes32)``
         """
         return decode_proof_claim_output(
             self._transport.call(self._address, encode_proof_claim(proof_hash))
@@ -1011,7 +1089,7 @@ class RewardVault:
     def renounce_role(self, role: bytes) -> Any:
         """Call this function (nonpayable):
 
-        ``renounce_role(bytes32)``
+        ``renounceRole(bytes32)``
         """
         return self._transport.transact(
             self._address,
@@ -1022,7 +1100,7 @@ class RewardVault:
     def revoke_role(self, role: bytes, account: str | bytes) -> Any:
         """Call this function (nonpayable):
 
-        ``revoke_role(bytes32,address)``
+        ``revokeRole(bytes32,address)``
         """
         return self._transport.transact(
             self._address,
@@ -1033,7 +1111,7 @@ class RewardVault:
     def set_pool(self, reward_type: int, budget: int, max_per_claim: int) -> Any:
         """Call this function (nonpayable):
 
-        ``set_pool(uint8,uint256,uint256)``
+        ``setPool(uint8,uint256,uint256)``
         """
         return self._transport.transact(
             self._address,
@@ -1044,7 +1122,7 @@ class RewardVault:
     def submit_claim(self, reward_type: int, proof_hash: bytes, amount: int) -> Any:
         """Call this function (nonpayable):
 
-        ``submit_claim(uint8,bytes32,uint256)``
+        ``submitClaim(uint8,bytes32,uint256)``
         """
         return self._transport.transact(
             self._address,
@@ -1064,7 +1142,7 @@ class RewardVault:
     def total_claimed(self, user_: str | bytes) -> int:
         """Call this function (view):
 
-        ``total_claimed(address)``
+        ``totalClaimed(address)``
         """
         return decode_total_claimed_output(
             self._transport.call(self._address, encode_total_claimed(user_))
@@ -1073,7 +1151,7 @@ class RewardVault:
     def verify_claim(self, claim_id: int, approved: bool) -> Any:
         """Call this function (nonpayable):
 
-        ``verify_claim(uint256,bool)``
+        ``verifyClaim(uint256,bool)``
         """
         return self._transport.transact(
             self._address,

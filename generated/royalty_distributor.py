@@ -17,6 +17,7 @@ injected :class:`dcmx_core.transports.Transport`.
 
 from __future__ import annotations
 
+import struct as _struct
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
@@ -38,6 +39,11 @@ metadata = _sa.MetaData()
 _render = _addrs.renderer(PROFILE)
 _addr = _rt.address_converter(_render)
 _BOOL = {_rt.ZERO32: False, _rt.TRUE32: True}
+# hot-path aliases of the event decoders (module globals: no attribute lookups per log)
+_ifb = int.from_bytes
+_new = object.__new__
+_Z12 = bytes(12)
+_PAD = _rt.PAD
 _CHAIN_COLUMNS = (
     lambda: _sa.Column("block_number", _sa.BigInteger(), primary_key=True, autoincrement=False),
     lambda: _sa.Column("block_hash", _sa.LargeBinary(32), nullable=False),
@@ -123,13 +129,20 @@ class RoleGranted:
         if len(_t1) != 32 or len(_t2) != 32 or len(_t3) != 32:
             raise _rt.fail(cls, 'topics must be 32 bytes each')
         _v0 = _t1
-        if _t2[:12] != _rt.ZERO12:
+        if _t2[:12] != _Z12:
             raise _rt.fail(cls, 'account: address with non-zero padding')
         _v1 = _render(_t2[12:])
-        if _t3[:12] != _rt.ZERO12:
+        if _t3[:12] != _Z12:
             raise _rt.fail(cls, 'sender: address with non-zero padding')
         _v2 = _render(_t3[12:])
-        return cls(_v0, _v1, _v2)
+        if cls is not RoleGranted:
+            return cls(_v0, _v1, _v2)
+        _o = _new(_LAYOUT_RoleGranted)
+        _o.role = _v0
+        _o.account = _v1
+        _o.sender = _v2
+        _o.__class__ = RoleGranted
+        return _o
 
     def sql_values(self) -> tuple[Any, ...]:
         return (self.role, self.account, self.sender)
@@ -140,6 +153,9 @@ class RoleGranted:
             'account': self.account,
             'sender': self.sender,
         }
+
+
+_LAYOUT_RoleGranted = _rt.layout_twin(RoleGranted)
 
 
 @dataclass(frozen=True, slots=True)
@@ -179,13 +195,20 @@ class RoleRevoked:
         if len(_t1) != 32 or len(_t2) != 32 or len(_t3) != 32:
             raise _rt.fail(cls, 'topics must be 32 bytes each')
         _v0 = _t1
-        if _t2[:12] != _rt.ZERO12:
+        if _t2[:12] != _Z12:
             raise _rt.fail(cls, 'account: address with non-zero padding')
         _v1 = _render(_t2[12:])
-        if _t3[:12] != _rt.ZERO12:
+        if _t3[:12] != _Z12:
             raise _rt.fail(cls, 'sender: address with non-zero padding')
         _v2 = _render(_t3[12:])
-        return cls(_v0, _v1, _v2)
+        if cls is not RoleRevoked:
+            return cls(_v0, _v1, _v2)
+        _o = _new(_LAYOUT_RoleRevoked)
+        _o.role = _v0
+        _o.account = _v1
+        _o.sender = _v2
+        _o.__class__ = RoleRevoked
+        return _o
 
     def sql_values(self) -> tuple[Any, ...]:
         return (self.role, self.account, self.sender)
@@ -196,6 +219,12 @@ class RoleRevoked:
             'account': self.account,
             'sender': self.sender,
         }
+
+
+_LAYOUT_RoleRevoked = _rt.layout_twin(RoleRevoked)
+
+
+_HEAD_2 = _struct.Struct('>32s32s')
 
 
 @dataclass(frozen=True, slots=True)
@@ -235,13 +264,22 @@ class RoyaltiesDistributed:
             raise _rt.fail(cls, 'topic0 does not match')
         if len(_t1) != 32 or len(_t2) != 32:
             raise _rt.fail(cls, 'topics must be 32 bytes each')
-        _v0 = int.from_bytes(_t1, "big")
-        _v1 = int.from_bytes(_t2, "big")
+        _v0 = _ifb(_t1, "big")
+        _v1 = _ifb(_t2, "big")
         if len(data) < 64:
             raise _rt.fail(cls, f'data is {len(data)} bytes, expected at least 64')
-        _v2 = int.from_bytes(data[0:32], "big")
-        _v3 = int.from_bytes(data[32:64], "big")
-        return cls(_v0, _v1, _v2, _v3)
+        _w2, _w3 = _HEAD_2.unpack_from(data)
+        _v2 = _ifb(_w2, "big")
+        _v3 = _ifb(_w3, "big")
+        if cls is not RoyaltiesDistributed:
+            return cls(_v0, _v1, _v2, _v3)
+        _o = _new(_LAYOUT_RoyaltiesDistributed)
+        _o.sale_id = _v0
+        _o.nft_token_id = _v1
+        _o.amount = _v2
+        _o.recipients = _v3
+        _o.__class__ = RoyaltiesDistributed
+        return _o
 
     def sql_values(self) -> tuple[Any, ...]:
         return (self.sale_id, self.nft_token_id, self.amount, self.recipients)
@@ -253,6 +291,9 @@ class RoyaltiesDistributed:
             'amount': self.amount,
             'recipients': self.recipients,
         }
+
+
+_LAYOUT_RoyaltiesDistributed = _rt.layout_twin(RoyaltiesDistributed)
 
 
 @dataclass(frozen=True, slots=True)
@@ -287,13 +328,19 @@ class RoyaltiesWithdrawn:
             raise _rt.fail(cls, 'topic0 does not match')
         if len(_t1) != 32:
             raise _rt.fail(cls, 'topics must be 32 bytes each')
-        if _t1[:12] != _rt.ZERO12:
+        if _t1[:12] != _Z12:
             raise _rt.fail(cls, 'recipient: address with non-zero padding')
         _v0 = _render(_t1[12:])
         if len(data) < 32:
             raise _rt.fail(cls, f'data is {len(data)} bytes, expected at least 32')
-        _v1 = int.from_bytes(data[0:32], "big")
-        return cls(_v0, _v1)
+        _v1 = _ifb(data[0:32], "big")
+        if cls is not RoyaltiesWithdrawn:
+            return cls(_v0, _v1)
+        _o = _new(_LAYOUT_RoyaltiesWithdrawn)
+        _o.recipient = _v0
+        _o.amount = _v1
+        _o.__class__ = RoyaltiesWithdrawn
+        return _o
 
     def sql_values(self) -> tuple[Any, ...]:
         return (self.recipient, self.amount)
@@ -303,6 +350,9 @@ class RoyaltiesWithdrawn:
             'recipient': self.recipient,
             'amount': self.amount,
         }
+
+
+_LAYOUT_RoyaltiesWithdrawn = _rt.layout_twin(RoyaltiesWithdrawn)
 
 
 @dataclass(frozen=True, slots=True)
@@ -340,14 +390,21 @@ class RoyaltyCredited:
             raise _rt.fail(cls, 'topic0 does not match')
         if len(_t1) != 32 or len(_t2) != 32:
             raise _rt.fail(cls, 'topics must be 32 bytes each')
-        _v0 = int.from_bytes(_t1, "big")
-        if _t2[:12] != _rt.ZERO12:
+        _v0 = _ifb(_t1, "big")
+        if _t2[:12] != _Z12:
             raise _rt.fail(cls, 'recipient: address with non-zero padding')
         _v1 = _render(_t2[12:])
         if len(data) < 32:
             raise _rt.fail(cls, f'data is {len(data)} bytes, expected at least 32')
-        _v2 = int.from_bytes(data[0:32], "big")
-        return cls(_v0, _v1, _v2)
+        _v2 = _ifb(data[0:32], "big")
+        if cls is not RoyaltyCredited:
+            return cls(_v0, _v1, _v2)
+        _o = _new(_LAYOUT_RoyaltyCredited)
+        _o.sale_id = _v0
+        _o.recipient = _v1
+        _o.amount = _v2
+        _o.__class__ = RoyaltyCredited
+        return _o
 
     def sql_values(self) -> tuple[Any, ...]:
         return (self.sale_id, self.recipient, self.amount)
@@ -358,6 +415,9 @@ class RoyaltyCredited:
             'recipient': self.recipient,
             'amount': self.amount,
         }
+
+
+_LAYOUT_RoyaltyCredited = _rt.layout_twin(RoyaltyCredited)
 
 
 _DATA_5 = _rt.tuple_decoder(
@@ -405,15 +465,24 @@ class RoyaltySplitsSet:
             raise _rt.fail(cls, 'topic0 does not match')
         if len(_t1) != 32 or len(_t2) != 32:
             raise _rt.fail(cls, 'topics must be 32 bytes each')
-        _v0 = int.from_bytes(_t1, "big")
-        if _t2[:12] != _rt.ZERO12:
+        _v0 = _ifb(_t1, "big")
+        if _t2[:12] != _Z12:
             raise _rt.fail(cls, 'setter: address with non-zero padding')
         _v4 = _render(_t2[12:])
         _d = _DATA_5(data)
         _v1 = _d[0]
         _v2 = tuple([_addr(_x0) for _x0 in _d[1]])
         _v3 = _d[2]
-        return cls(_v0, _v1, _v2, _v3, _v4)
+        if cls is not RoyaltySplitsSet:
+            return cls(_v0, _v1, _v2, _v3, _v4)
+        _o = _new(_LAYOUT_RoyaltySplitsSet)
+        _o.nft_token_id = _v0
+        _o.version = _v1
+        _o.recipients = _v2
+        _o.bps = _v3
+        _o.setter = _v4
+        _o.__class__ = RoyaltySplitsSet
+        return _o
 
     def sql_values(self) -> tuple[Any, ...]:
         return (
@@ -432,6 +501,12 @@ class RoyaltySplitsSet:
             'bps': _rt.json_safe(self.bps),
             'setter': self.setter,
         }
+
+
+_LAYOUT_RoyaltySplitsSet = _rt.layout_twin(RoyaltySplitsSet)
+
+
+_HEAD_6 = _struct.Struct('>12s20s32s32s')
 
 
 @dataclass(frozen=True, slots=True)
@@ -476,20 +551,30 @@ class SaleRecorded:
             raise _rt.fail(cls, 'topic0 does not match')
         if len(_t1) != 32 or len(_t2) != 32 or len(_t3) != 32:
             raise _rt.fail(cls, 'topics must be 32 bytes each')
-        _v0 = int.from_bytes(_t1, "big")
-        _v1 = int.from_bytes(_t2, "big")
-        if _t3[:12] != _rt.ZERO12:
+        _v0 = _ifb(_t1, "big")
+        _v1 = _ifb(_t2, "big")
+        if _t3[:12] != _Z12:
             raise _rt.fail(cls, 'buyer: address with non-zero padding')
         _v2 = _render(_t3[12:])
         if len(data) < 96:
             raise _rt.fail(cls, f'data is {len(data)} bytes, expected at least 96')
-        _w3 = data[0:32]
-        if _w3[:12] != _rt.ZERO12:
+        _p3, _w3, _w4, _w5 = _HEAD_6.unpack_from(data)
+        if _p3 != _Z12:
             raise _rt.fail(cls, 'seller: address with non-zero padding')
-        _v3 = _render(_w3[12:])
-        _v4 = int.from_bytes(data[32:64], "big")
-        _v5 = int.from_bytes(data[64:96], "big")
-        return cls(_v0, _v1, _v2, _v3, _v4, _v5)
+        _v3 = _render(_w3)
+        _v4 = _ifb(_w4, "big")
+        _v5 = _ifb(_w5, "big")
+        if cls is not SaleRecorded:
+            return cls(_v0, _v1, _v2, _v3, _v4, _v5)
+        _o = _new(_LAYOUT_SaleRecorded)
+        _o.sale_id = _v0
+        _o.nft_token_id = _v1
+        _o.buyer = _v2
+        _o.seller = _v3
+        _o.amount = _v4
+        _o.split_version = _v5
+        _o.__class__ = SaleRecorded
+        return _o
 
     def sql_values(self) -> tuple[Any, ...]:
         return (
@@ -510,6 +595,9 @@ class SaleRecorded:
             'amount': self.amount,
             'splitVersion': self.split_version,
         }
+
+
+_LAYOUT_SaleRecorded = _rt.layout_twin(SaleRecorded)
 
 
 EVENTS: tuple[type, ...] = (
@@ -557,7 +645,7 @@ def decode_log(topics: Sequence[bytes], data: bytes) -> Any:
 def encode_bps_total() -> bytes:
     """Calldata of this function (view):
 
-    ``bps_total()``
+    ``BPS_TOTAL()``
     """
     return b"\x2b\xbc\x59\xdb"
 
@@ -571,7 +659,7 @@ _OUT_0 = _rt.tuple_decoder(
 def decode_bps_total_output(data: bytes) -> int:
     """Return value of this function (view):
 
-    ``bps_total()``
+    ``BPS_TOTAL()``
     """
     _o = _OUT_0(data)
     return _o[0]
@@ -580,7 +668,7 @@ def decode_bps_total_output(data: bytes) -> int:
 def encode_default_admin_role() -> bytes:
     """Calldata of this function (view):
 
-    ``default_admin_role()``
+    ``DEFAULT_ADMIN_ROLE()``
     """
     return b"\xa2\x17\xfd\xdf"
 
@@ -594,7 +682,7 @@ _OUT_1 = _rt.tuple_decoder(
 def decode_default_admin_role_output(data: bytes) -> bytes:
     """Return value of this function (view):
 
-    ``default_admin_role()``
+    ``DEFAULT_ADMIN_ROLE()``
     """
     _o = _OUT_1(data)
     return _o[0]
@@ -603,7 +691,7 @@ def decode_default_admin_role_output(data: bytes) -> bytes:
 def encode_max_recipients() -> bytes:
     """Calldata of this function (view):
 
-    ``max_recipients()``
+    ``MAX_RECIPIENTS()``
     """
     return b"\xa6\x98\x0c\xe2"
 
@@ -617,7 +705,7 @@ _OUT_2 = _rt.tuple_decoder(
 def decode_max_recipients_output(data: bytes) -> int:
     """Return value of this function (view):
 
-    ``max_recipients()``
+    ``MAX_RECIPIENTS()``
     """
     _o = _OUT_2(data)
     return _o[0]
@@ -626,7 +714,7 @@ def decode_max_recipients_output(data: bytes) -> int:
 def encode_split_manager_role() -> bytes:
     """Calldata of this function (view):
 
-    ``split_manager_role()``
+    ``SPLIT_MANAGER_ROLE()``
     """
     return b"\x95\x09\x2e\x17"
 
@@ -640,7 +728,7 @@ _OUT_3 = _rt.tuple_decoder(
 def decode_split_manager_role_output(data: bytes) -> bytes:
     """Return value of this function (view):
 
-    ``split_manager_role()``
+    ``SPLIT_MANAGER_ROLE()``
     """
     _o = _OUT_3(data)
     return _o[0]
@@ -649,7 +737,7 @@ def decode_split_manager_role_output(data: bytes) -> bytes:
 def encode_distribute_royalties(sale_id: int) -> bytes:
     """Calldata of this function (nonpayable):
 
-    ``distribute_royalties(uint256)``
+    ``distributeRoyalties(uint256)``
     """
     return b"\xb0\x7c\xb3\x65" + _rt.encode_args(
         ('uint256',),
@@ -662,7 +750,7 @@ def encode_distribute_royalties(sale_id: int) -> bytes:
 def decode_distribute_royalties_output(data: bytes) -> None:
     """Return value of this function (nonpayable):
 
-    ``distribute_royalties(uint256)``
+    ``distributeRoyalties(uint256)``
     """
     return None
 
@@ -670,7 +758,7 @@ def decode_distribute_royalties_output(data: bytes) -> None:
 def encode_get_royalty_info(nft_token_id: int) -> bytes:
     """Calldata of this function (view):
 
-    ``get_royalty_info(uint256)``
+    ``getRoyaltyInfo(uint256)``
     """
     return b"\xb7\x6c\x63\x2b" + _rt.encode_args(
         ('uint256',),
@@ -687,7 +775,7 @@ _OUT_5 = _rt.tuple_decoder(
 def decode_get_royalty_info_output(data: bytes) -> tuple[tuple[str, ...], tuple[int, ...]]:
     """Return value of this function (view):
 
-    ``get_royalty_info(uint256)``
+    ``getRoyaltyInfo(uint256)``
     """
     _o = _OUT_5(data)
     return (tuple([_addr(_x0) for _x0 in _o[0]]), _o[1])
@@ -696,7 +784,7 @@ def decode_get_royalty_info_output(data: bytes) -> tuple[tuple[str, ...], tuple[
 def encode_get_sale(sale_id: int) -> bytes:
     """Calldata of this function (view):
 
-    ``get_sale(uint256)``
+    ``getSale(uint256)``
     """
     return b"\xd8\xf6\xd5\x96" + _rt.encode_args(
         ('uint256',),
@@ -713,7 +801,7 @@ _OUT_6 = _rt.tuple_decoder(
 def decode_get_sale_output(data: bytes) -> Sale:
     """Return value of this function (view):
 
-    ``get_sale(uint256)``
+    ``getSale(uint256)``
     """
     _o = _OUT_6(data)
     return Sale.from_abi(_o[0])
@@ -722,7 +810,7 @@ def decode_get_sale_output(data: bytes) -> Sale:
 def encode_grant_role(role: bytes, account: str | bytes) -> bytes:
     """Calldata of this function (nonpayable):
 
-    ``grant_role(bytes32,address)``
+    ``grantRole(bytes32,address)``
     """
     return b"\x2f\x2f\xf1\x5d" + _rt.encode_args(
         ('bytes32', 'address'),
@@ -735,7 +823,7 @@ def encode_grant_role(role: bytes, account: str | bytes) -> bytes:
 def decode_grant_role_output(data: bytes) -> None:
     """Return value of this function (nonpayable):
 
-    ``grant_role(bytes32,address)``
+    ``grantRole(bytes32,address)``
     """
     return None
 
@@ -743,7 +831,7 @@ def decode_grant_role_output(data: bytes) -> None:
 def encode_has_role(role: bytes, account: str | bytes) -> bytes:
     """Calldata of this function (view):
 
-    ``has_role(bytes32,address)``
+    ``hasRole(bytes32,address)``
     """
     return b"\x91\xd1\x48\x54" + _rt.encode_args(
         ('bytes32', 'address'),
@@ -760,7 +848,7 @@ _OUT_8 = _rt.tuple_decoder(
 def decode_has_role_output(data: bytes) -> bool:
     """Return value of this function (view):
 
-    ``has_role(bytes32,address)``
+    ``hasRole(bytes32,address)``
     """
     _o = _OUT_8(data)
     return _o[0]
@@ -769,7 +857,7 @@ def decode_has_role_output(data: bytes) -> bool:
 def encode_pending_royalties(recipient: str | bytes) -> bytes:
     """Calldata of this function (view):
 
-    ``pending_royalties(address)``
+    ``pendingRoyalties(address)``
     """
     return b"\x9a\x2f\xa9\xbb" + _rt.encode_args(
         ('address',),
@@ -786,7 +874,7 @@ _OUT_9 = _rt.tuple_decoder(
 def decode_pending_royalties_output(data: bytes) -> int:
     """Return value of this function (view):
 
-    ``pending_royalties(address)``
+    ``pendingRoyalties(address)``
     """
     _o = _OUT_9(data)
     return _o[0]
@@ -795,7 +883,7 @@ def decode_pending_royalties_output(data: bytes) -> int:
 def encode_record_sale(nft_token_id: int, buyer: str | bytes) -> bytes:
     """Calldata of this function (payable):
 
-    ``record_sale(uint256,address)``
+    ``recordSale(uint256,address)``
     """
     return b"\xa6\x96\x27\xb1" + _rt.encode_args(
         ('uint256', 'address'),
@@ -812,7 +900,7 @@ _OUT_10 = _rt.tuple_decoder(
 def decode_record_sale_output(data: bytes) -> int:
     """Return value of this function (payable):
 
-    ``record_sale(uint256,address)``
+    ``recordSale(uint256,address)``
     """
     _o = _OUT_10(data)
     return _o[0]
@@ -821,7 +909,7 @@ def decode_record_sale_output(data: bytes) -> int:
 def encode_renounce_role(role: bytes) -> bytes:
     """Calldata of this function (nonpayable):
 
-    ``renounce_role(bytes32)``
+    ``renounceRole(bytes32)``
     """
     return b"\x8b\xb9\xc5\xbf" + _rt.encode_args(
         ('bytes32',),
@@ -834,7 +922,7 @@ def encode_renounce_role(role: bytes) -> bytes:
 def decode_renounce_role_output(data: bytes) -> None:
     """Return value of this function (nonpayable):
 
-    ``renounce_role(bytes32)``
+    ``renounceRole(bytes32)``
     """
     return None
 
@@ -842,7 +930,7 @@ def decode_renounce_role_output(data: bytes) -> None:
 def encode_revoke_role(role: bytes, account: str | bytes) -> bytes:
     """Calldata of this function (nonpayable):
 
-    ``revoke_role(bytes32,address)``
+    ``revokeRole(bytes32,address)``
     """
     return b"\xd5\x47\x74\x1f" + _rt.encode_args(
         ('bytes32', 'address'),
@@ -855,7 +943,7 @@ def encode_revoke_role(role: bytes, account: str | bytes) -> bytes:
 def decode_revoke_role_output(data: bytes) -> None:
     """Return value of this function (nonpayable):
 
-    ``revoke_role(bytes32,address)``
+    ``revokeRole(bytes32,address)``
     """
     return None
 
@@ -863,7 +951,7 @@ def decode_revoke_role_output(data: bytes) -> None:
 def encode_sale_count() -> bytes:
     """Calldata of this function (view):
 
-    ``sale_count()``
+    ``saleCount()``
     """
     return b"\xa1\xe8\x9a\xec"
 
@@ -877,7 +965,7 @@ _OUT_13 = _rt.tuple_decoder(
 def decode_sale_count_output(data: bytes) -> int:
     """Return value of this function (view):
 
-    ``sale_count()``
+    ``saleCount()``
     """
     _o = _OUT_13(data)
     return _o[0]
@@ -890,7 +978,7 @@ def encode_set_royalty_splits(
 ) -> bytes:
     """Calldata of this function (nonpayable):
 
-    ``set_royalty_splits(uint256,address[],uint16[])``
+    ``setRoyaltySplits(uint256,address[],uint16[])``
     """
     return b"\xbf\x96\xe5\x87" + _rt.encode_args(
         ('uint256', 'address[]', 'uint16[]'),
@@ -903,7 +991,7 @@ def encode_set_royalty_splits(
 def decode_set_royalty_splits_output(data: bytes) -> None:
     """Return value of this function (nonpayable):
 
-    ``set_royalty_splits(uint256,address[],uint16[])``
+    ``setRoyaltySplits(uint256,address[],uint16[])``
     """
     return None
 
@@ -911,7 +999,7 @@ def decode_set_royalty_splits_output(data: bytes) -> None:
 def encode_split_versions(nft_token_id: int) -> bytes:
     """Calldata of this function (view):
 
-    ``split_versions(uint256)``
+    ``splitVersions(uint256)``
     """
     return b"\xf1\x67\xba\xef" + _rt.encode_args(
         ('uint256',),
@@ -928,7 +1016,7 @@ _OUT_15 = _rt.tuple_decoder(
 def decode_split_versions_output(data: bytes) -> int:
     """Return value of this function (view):
 
-    ``split_versions(uint256)``
+    ``splitVersions(uint256)``
     """
     _o = _OUT_15(data)
     return _o[0]
@@ -937,7 +1025,7 @@ def decode_split_versions_output(data: bytes) -> int:
 def encode_total_pending() -> bytes:
     """Calldata of this function (view):
 
-    ``total_pending()``
+    ``totalPending()``
     """
     return b"\x3f\x90\x91\x6a"
 
@@ -951,7 +1039,7 @@ _OUT_16 = _rt.tuple_decoder(
 def decode_total_pending_output(data: bytes) -> int:
     """Return value of this function (view):
 
-    ``total_pending()``
+    ``totalPending()``
     """
     _o = _OUT_16(data)
     return _o[0]
@@ -960,7 +1048,7 @@ def decode_total_pending_output(data: bytes) -> int:
 def encode_withdraw_royalties() -> bytes:
     """Calldata of this function (nonpayable):
 
-    ``withdraw_royalties()``
+    ``withdrawRoyalties()``
     """
     return b"\x21\xc3\x4f\xcb"
 
@@ -970,7 +1058,7 @@ def encode_withdraw_royalties() -> bytes:
 def decode_withdraw_royalties_output(data: bytes) -> None:
     """Return value of this function (nonpayable):
 
-    ``withdraw_royalties()``
+    ``withdrawRoyalties()``
     """
     return None
 
@@ -994,7 +1082,7 @@ class RoyaltyDistributor:
     def bps_total(self) -> int:
         """Call this function (view):
 
-        ``bps_total()``
+        ``BPS_TOTAL()``
         """
         return decode_bps_total_output(
             self._transport.call(self._address, encode_bps_total())
@@ -1003,7 +1091,7 @@ class RoyaltyDistributor:
     def default_admin_role(self) -> bytes:
         """Call this function (view):
 
-        ``default_admin_role()``
+        ``DEFAULT_ADMIN_ROLE()``
         """
         return decode_default_admin_role_output(
             self._transport.call(self._address, encode_default_admin_role())
@@ -1012,7 +1100,7 @@ class RoyaltyDistributor:
     def max_recipients(self) -> int:
         """Call this function (view):
 
-        ``max_recipients()``
+        ``MAX_RECIPIENTS()``
         """
         return decode_max_recipients_output(
             self._transport.call(self._address, encode_max_recipients())
@@ -1021,7 +1109,7 @@ class RoyaltyDistributor:
     def split_manager_role(self) -> bytes:
         """Call this function (view):
 
-        ``split_manager_role()``
+        ``SPLIT_MANAGER_ROLE()``
         """
         return decode_split_manager_role_output(
             self._transport.call(self._address, encode_split_manager_role())
@@ -1030,7 +1118,7 @@ class RoyaltyDistributor:
     def distribute_royalties(self, sale_id: int) -> Any:
         """Call this function (nonpayable):
 
-        ``distribute_royalties(uint256)``
+        ``distributeRoyalties(uint256)``
         """
         return self._transport.transact(
             self._address,
@@ -1041,7 +1129,7 @@ class RoyaltyDistributor:
     def get_royalty_info(self, nft_token_id: int) -> tuple[tuple[str, ...], tuple[int, ...]]:
         """Call this function (view):
 
-        ``get_royalty_info(uint256)``
+        ``getRoyaltyInfo(uint256)``
         """
         return decode_get_royalty_info_output(
             self._transport.call(self._address, encode_get_royalty_info(nft_token_id))
@@ -1050,7 +1138,7 @@ class RoyaltyDistributor:
     def get_sale(self, sale_id: int) -> Sale:
         """Call this function (view):
 
-        ``get_sale(uint256)``
+        ``getSale(uint256)``
         """
         return decode_get_sale_output(
             self._transport.call(self._address, encode_get_sale(sale_id))
@@ -1059,7 +1147,7 @@ class RoyaltyDistributor:
     def grant_role(self, role: bytes, account: str | bytes) -> Any:
         """Call this function (nonpayable):
 
-        ``grant_role(bytes32,address)``
+        ``grantRole(bytes32,address)``
         """
         return self._transport.transact(
             self._address,
@@ -1070,7 +1158,7 @@ class RoyaltyDistributor:
     def has_role(self, role: bytes, account: str | bytes) -> bool:
         """Call this function (view):
 
-        ``has_role(bytes32,address)``
+        ``hasRole(bytes32,address)``
         """
         return decode_has_role_output(
             self._transport.call(self._address, encode_has_role(role, account))
@@ -1079,7 +1167,7 @@ class RoyaltyDistributor:
     def pending_royalties(self, recipient: str | bytes) -> int:
         """Call this function (view):
 
-        ``pending_royalties(address)``
+        ``pendingRoyalties(address)``
         """
         return decode_pending_royalties_output(
             self._transport.call(self._address, encode_pending_royalties(recipient))
@@ -1094,7 +1182,7 @@ class RoyaltyDistributor:
     ) -> Any:
         """Call this function (payable):
 
-        ``record_sale(uint256,address)``
+        ``recordSale(uint256,address)``
         """
         return self._transport.transact(
             self._address,
@@ -1105,7 +1193,7 @@ class RoyaltyDistributor:
     def renounce_role(self, role: bytes) -> Any:
         """Call this function (nonpayable):
 
-        ``renounce_role(bytes32)``
+        ``renounceRole(bytes32)``
         """
         return self._transport.transact(
             self._address,
@@ -1116,7 +1204,7 @@ class RoyaltyDistributor:
     def revoke_role(self, role: bytes, account: str | bytes) -> Any:
         """Call this function (nonpayable):
 
-        ``revoke_role(bytes32,address)``
+        ``revokeRole(bytes32,address)``
         """
         return self._transport.transact(
             self._address,
@@ -1127,7 +1215,7 @@ class RoyaltyDistributor:
     def sale_count(self) -> int:
         """Call this function (view):
 
-        ``sale_count()``
+        ``saleCount()``
         """
         return decode_sale_count_output(
             self._transport.call(self._address, encode_sale_count())
@@ -1141,7 +1229,7 @@ class RoyaltyDistributor:
     ) -> Any:
         """Call this function (nonpayable):
 
-        ``set_royalty_splits(uint256,address[],uint16[])``
+        ``setRoyaltySplits(uint256,address[],uint16[])``
         """
         return self._transport.transact(
             self._address,
@@ -1152,7 +1240,7 @@ class RoyaltyDistributor:
     def split_versions(self, nft_token_id: int) -> int:
         """Call this function (view):
 
-        ``split_versions(uint256)``
+        ``splitVersions(uint256)``
         """
         return decode_split_versions_output(
             self._transport.call(self._address, encode_split_versions(nft_token_id))
@@ -1161,7 +1249,7 @@ class RoyaltyDistributor:
     def total_pending(self) -> int:
         """Call this function (view):
 
-        ``total_pending()``
+        ``totalPending()``
         """
         return decode_total_pending_output(
             self._transport.call(self._address, encode_total_pending())
@@ -1170,7 +1258,7 @@ class RoyaltyDistributor:
     def withdraw_royalties(self) -> Any:
         """Call this function (nonpayable):
 
-        ``withdraw_royalties()``
+        ``withdrawRoyalties()``
         """
         return self._transport.transact(
             self._address,

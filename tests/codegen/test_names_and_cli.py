@@ -10,9 +10,10 @@ from pathlib import Path
 
 import sqlalchemy as sa
 from click.testing import CliRunner
+from util import module_for
+
 from dcmx_codegen import naming
 from dcmx_codegen.cli import main
-from util import module_for
 
 HOSTILE = 'x"); import os; os.system("touch PWNED"); #'
 SQLI = "a; DROP TABLE t; --"

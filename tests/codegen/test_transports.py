@@ -17,8 +17,9 @@ BUILD = ROOT / "contracts" / "build"
 def test_web3_transport_against_eth_tester():
     if not (BUILD / "DCMXToken.json").exists():
         pytest.skip("contracts/build not compiled yet")
-    from dcmx_generated import dcmx_token
     from web3 import EthereumTesterProvider, Web3
+
+    from dcmx_generated import dcmx_token
 
     art = json.loads((BUILD / "DCMXToken.json").read_text())
     w3 = Web3(EthereumTesterProvider())
