@@ -4,18 +4,16 @@ It asks the devchain the same questions a JSON-RPC source asks a node (``eth_blo
 ``eth_getBlockByNumber``, ``eth_getLogs``), so the indexer sees the devchain exactly as it would
 see a real chain, reorganisations included.
 
-One difference is papered over here: eth-tester numbers ``logIndex`` within each transaction
-(every transaction's logs start at 0), while the rest of dcmx, like Ethereum and TRON nodes,
-means the position within the block. :meth:`DevchainSource.logs` recomputes that position from
-all the logs of the block, so it stays right when a filter hides other contracts' logs.
+Logs are read from py-evm's receipts, block by block, rather than through ``eth_getLogs``:
+eth-tester answers that by scanning back from the head for every receipt (quadratic in the
+chain's length), and it numbers ``logIndex`` within each transaction, while the rest of dcmx,
+like Ethereum and TRON nodes, means the position within the block.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
-from typing import Any
+from collections.abc import Sequence
 
-from web3 import Web3
 from web3.exceptions import BlockNotFound
 
 from ..chain import Header, Log
@@ -82,65 +80,30 @@ class DevchainSource:
                 f"logs asked up to block {end} but the devchain head is {head}: it was "
                 "reverted or not mined yet"
             )
-        flt: dict[str, Any] = {
-            "fromBlock": start,
-            "toBlock": end,
-            "address": [_checksum(a) for a in sorted({bytes(a) for a in addresses})],
-        }
-        if topics0 is not None:
-            flt["topics"] = [["0x" + bytes(t).hex() for t in sorted({bytes(t) for t in topics0})]]
-        matched = self.chain.w3.eth.get_logs(flt)
-        if not matched:
-            return []
-        # Positions within the block count every log of the block, filtered out or not.
-        first = min(raw["blockNumber"] for raw in matched)
-        last = max(raw["blockNumber"] for raw in matched)
-        everything = self.chain.w3.eth.get_logs({"fromBlock": first, "toBlock": last})
-        position = _block_positions(everything)
-        out = [
-            Log(
-                block_number=raw["blockNumber"],
-                block_hash=bytes(raw["blockHash"]),
-                tx_hash=bytes(raw["transactionHash"]),
-                tx_index=raw["transactionIndex"],
-                log_index=position[_key(raw)],
-                address=bytes.fromhex(raw["address"][2:]),
-                topics=tuple(bytes(t) for t in raw["topics"]),
-                data=bytes(raw["data"]),
-            )
-            for raw in matched
-        ]
-        out.sort(key=lambda log: (log.block_number, log.log_index))
+        # Read each block's receipts from py-evm once. Going through eth_getLogs instead makes
+        # eth-tester look every receipt up by transaction hash, scanning back from the head:
+        # quadratic in the chain's length (minutes for the demo's ~1,300 blocks).
+        evm = self.chain.tester.backend.chain
+        wanted = {bytes(a) for a in addresses}
+        topics = None if topics0 is None else {bytes(t) for t in topics0}
+        out = []
+        for number in range(start, end + 1):
+            block = evm.get_canonical_block_by_number(number)
+            position = 0  # within the block, over every log, filtered out or not
+            receipts = block.get_receipts(evm.chaindb)
+            for i, (tx, receipt) in enumerate(zip(block.transactions, receipts, strict=True)):
+                for lg in receipt.logs:
+                    raw_topics = tuple(t.to_bytes(32, "big") for t in lg.topics)
+                    if lg.address in wanted and (
+                        topics is None or (raw_topics and raw_topics[0] in topics)
+                    ):
+                        out.append(Log(number, block.hash, tx.hash, i, position, lg.address,
+                                       raw_topics, lg.data))
+                    position += 1
         return out
 
     def close(self) -> None:
         """Nothing to release: the devchain belongs to whoever created it."""
-
-
-def _key(raw: Any) -> tuple[int, int, int]:
-    return (raw["blockNumber"], raw["transactionIndex"], raw["logIndex"])
-
-
-def _block_positions(raw_logs: Iterable[Any]) -> dict[tuple[int, int, int], int]:
-    """Map (block, tx index, eth-tester log index) to the log's position in its block.
-
-    Sorting by (tx index, log index) orders a block's logs as they were emitted whether the
-    node numbers them per transaction (eth-tester) or per block (everyone else).
-    """
-    position: dict[tuple[int, int, int], int] = {}
-    block, n = -1, 0
-    for key in sorted(_key(raw) for raw in raw_logs):
-        if key[0] != block:
-            block, n = key[0], 0
-        position[key] = n
-        n += 1
-    return position
-
-
-def _checksum(raw20: bytes) -> str:
-    if len(raw20) != 20:
-        raise ValueError(f"an address is 20 bytes, got {len(raw20)}: 0x{raw20.hex()}")
-    return Web3.to_checksum_address(raw20)
 
 
 def _check_range(start: int, end: int) -> None:
