@@ -10,9 +10,8 @@ __all__ = ["BUILTIN"]
 
 def platform_contracts(addresses: dict[str, bytes]) -> list:
     """The indexer's contract list for the DCMX platform: contract name -> deployed address."""
-    from dcmx_generated import CONTRACTS
-
     from dcmx_core import Contract
+    from dcmx_generated import CONTRACTS
 
     return [Contract(name, CONTRACTS[name], (address,)) for name, address in addresses.items()]
 

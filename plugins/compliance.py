@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import sqlalchemy as sa
-from dcmx_generated import compliance_registry as cr
 
 import dcmx_core
+from dcmx_generated import compliance_registry as cr
 
 from ._sql import upsert
 

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import sqlalchemy as sa
-from dcmx_generated import music_nft, royalty_distributor
 
 import dcmx_core
 from dcmx_core.sqltypes import ExactInt
+from dcmx_generated import music_nft, royalty_distributor
 
 from ._sql import ZERO_ADDRESSES, fetch_by_key, upsert
 
@@ -17,10 +17,10 @@ nft_index = sa.Table(
     metadata,
     sa.Column("token_id", ExactInt, primary_key=True),
     sa.Column("contract_address", sa.String(64), nullable=False),
-    sa.Column("owner", sa.String(64), nullable=False, index=True),
-    sa.Column("artist", sa.Text, nullable=False, index=True),
+    sa.Column("owner", sa.String(64), nullable=False),
+    sa.Column("artist", sa.Text, nullable=False),
     sa.Column("title", sa.Text, nullable=False),
-    sa.Column("genre", sa.Text, nullable=False, index=True),
+    sa.Column("genre", sa.Text, nullable=False),
     sa.Column("content_hash", sa.LargeBinary(32), nullable=False, index=True),
     sa.Column("edition", sa.Integer, nullable=False),
     sa.Column("max_editions", sa.Integer, nullable=False),
@@ -34,6 +34,10 @@ nft_index = sa.Table(
     sa.Column("last_sale_id", ExactInt, nullable=True),
     sa.Column("last_sale_price", ExactInt, nullable=True),
     sa.Column("last_sale_at", sa.BigInteger, nullable=True),
+    # The searches filter on one column and page by token id: one ordered index scan each.
+    sa.Index("ix_nft_index_owner", "owner", "token_id"),
+    sa.Index("ix_nft_index_artist", "artist", "token_id"),
+    sa.Index("ix_nft_index_genre", "genre", "token_id"),
 )
 
 

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import sqlalchemy as sa
+
+import dcmx_core
+from dcmx_core.sqltypes import ExactInt
 from dcmx_generated import compliance_registry as cr
 from dcmx_generated import dcmx_token as tok
 from dcmx_generated import music_nft as nft
 from dcmx_generated import reward_vault as rv
 from dcmx_generated import royalty_distributor as rd
-
-import dcmx_core
-from dcmx_core.sqltypes import ExactInt
 
 from ._sql import ZERO_ADDRESSES, chunks, day, fetch_by_key, upsert
 

@@ -211,7 +211,11 @@ def wallet_transactions(
         return stmt.order_by(t.block_number.desc(), t.log_index.desc()).limit(limit)
 
     # Two index scans merged (one per address column) instead of an OR that defeats indexes.
-    both = sa.union(side(t.from_address), side(t.to_address)).subquery()
+    # Each side is wrapped in a subquery: SQLite rejects a parenthesised SELECT with ORDER BY
+    # and LIMIT as a UNION operand. UNION (not ALL) keeps a self-transfer once.
+    both = sa.union(
+        sa.select(side(t.from_address).subquery()), sa.select(side(t.to_address).subquery())
+    ).subquery()
     stmt = (
         sa.select(both).order_by(both.c.block_number.desc(), both.c.log_index.desc()).limit(limit)
     )

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import sqlalchemy as sa
-from dcmx_generated import royalty_distributor as rd
 
 import dcmx_core
 from dcmx_core.sqltypes import ExactInt
+from dcmx_generated import royalty_distributor as rd
 
 from ._sql import fetch_by_key, upsert
 

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import sqlalchemy as sa
-from dcmx_generated import dcmx_token
 
 import dcmx_core
 from dcmx_core.sqltypes import ExactInt
+from dcmx_generated import dcmx_token
 
 from ._sql import ZERO_ADDRESSES, fetch_by_key, upsert
 
@@ -21,9 +21,12 @@ transaction_index = sa.Table(
     sa.Column("block_timestamp", sa.BigInteger, nullable=False),
     sa.Column("token", sa.String(64), nullable=False),
     sa.Column("kind", sa.String(8), nullable=False),  # transfer | mint | burn
-    sa.Column("from_address", sa.String(64), nullable=False, index=True),
-    sa.Column("to_address", sa.String(64), nullable=False, index=True),
+    sa.Column("from_address", sa.String(64), nullable=False),
+    sa.Column("to_address", sa.String(64), nullable=False),
     sa.Column("amount", ExactInt, nullable=False),
+    # wallet_transactions: newest first per address, one ordered index scan per side
+    sa.Index("ix_transaction_index_from_address", "from_address", "block_number", "log_index"),
+    sa.Index("ix_transaction_index_to_address", "to_address", "block_number", "log_index"),
 )
 
 token_balances = sa.Table(
