@@ -33,7 +33,7 @@ op = st.one_of(
     st.tuples(
         st.just("pair"),
         st.tuples(st.integers(0, 3), st.integers(0, 3)),
-        st.text(st.characters(blacklist_characters="\x00"), max_size=3),  # PostgreSQL text has no NUL
+        st.text(st.characters(blacklist_characters="\x00"), max_size=3),  # no NUL in PG text
     ),
     st.tuples(st.just("pair_rekey"), st.integers(0, 3), st.integers(0, 3)),
     st.tuples(st.just("pair_del"), st.integers(0, 3), st.none()),
