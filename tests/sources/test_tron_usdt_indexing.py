@@ -13,10 +13,10 @@ import sys
 from pathlib import Path
 
 import sqlalchemy as sa
-from dcmx_codegen import render_package
-from dcmx_codegen.abi import contracts_from_json
 from test_tron_http_source import USDT, _key, _load, _router, _synthetic_block
 
+from dcmx_codegen import render_package
+from dcmx_codegen.abi import contracts_from_json
 from dcmx_core import Contract, Indexer
 from dcmx_core.sources.tron_http import TronHttpSource
 
