@@ -15,6 +15,7 @@ and duplicates nothing.
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 import time
@@ -30,7 +31,7 @@ from .batch import Batch, Decoded
 from .chain import Header, Log, Source
 from .errors import ConfigError, DecodeError, DeepForkError, SourceError, StoreError
 from .plugins import PluginHost
-from .store import Store, create_engine, events_table, forks_table
+from .store import Store, _identity, create_engine, events_table, forks_table
 
 log = logging.getLogger("dcmx.indexer")
 
@@ -79,6 +80,33 @@ class _Inconsistent(Exception):
     """The node's answers do not hold together (it may be reorganising); fetch again."""
 
 
+class _Prefetch:
+    """The fetch and decode of one finalized range, run in a thread (see _prefetch_next)."""
+
+    def __init__(self, start: int, end: int, fetch: Callable[[int, int], tuple]):
+        self.start, self.end = start, end
+        self._result: tuple | None = None
+        self._thread = threading.Thread(
+            target=self._run, args=(fetch,), name="dcmx-prefetch", daemon=True
+        )
+        self._thread.start()
+
+    def _run(self, fetch: Callable[[int, int], tuple]) -> None:
+        try:
+            self._result = fetch(self.start, self.end)
+        except Exception as exc:  # noqa: BLE001 - the step fetches again and meets it itself
+            log.debug("prefetch of %d..%d failed: %s", self.start, self.end, exc)
+
+    def wait(self) -> None:
+        self._thread.join()
+
+    def take(self, start: int, target: int) -> tuple[int, list[Header], list[Decoded]] | None:
+        """(end, headers, events) when this is the range a step starting at ``start`` needs."""
+        if self._result is None or start != self.start or self.end > target:
+            return None
+        return (self.end, *self._result)
+
+
 class Indexer:
     """Indexes contracts' events from a source into a database, through plugins.
 
@@ -105,6 +133,7 @@ class Indexer:
         target_events: int = 20_000,
         poll_interval: float = 3.0,
         retries: int = 5,
+        prefetch: bool = False,
         on_batch: Callable[[BatchReport], None] | None = None,
         on_fork: Callable[[ForkReport], None] | None = None,
     ):
@@ -140,17 +169,29 @@ class Indexer:
             (t, p.declaration.name) for p in self.plugins.plugins for t in p.declaration.tables
         ]
         self.store = Store(self.engine, tables)
-        self._columns = {
-            cls: [col.key for col in cls.TABLE.columns]
-            for c in self.contracts
-            for cls in c.module.EVENTS
-        }
+        for cls in (cls for c in self.contracts for cls in c.module.EVENTS):
+            keys = tuple(col.key for col in cls.TABLE.columns[: len(CHAIN_COLUMNS)])
+            if keys != CHAIN_COLUMNS:
+                raise ConfigError(
+                    f"table {cls.TABLE.name} does not start with the chain columns "
+                    f"{', '.join(CHAIN_COLUMNS)}; regenerate the code with dcmx-codegen"
+                )
+        self._converters: dict[type, Callable[[tuple], tuple]] = {}
+        # Audit rows hold the arguments as JSON text; compact, as SQLAlchemy's JSON type would
+        # store them readably but twice as slowly for nothing.
+        self._dumps = json.JSONEncoder(separators=(",", ":")).encode
         self._safe = -1
         # Read by health checks and metrics from other threads; plain attributes suffice.
         self.head: int | None = None
         self.last_step_at: float | None = None  # time.monotonic() of the last completed step
         self._stop = threading.Event()
         self._ready = False
+        # Fetch the next finalized range while the current one is written (_prefetch_next).
+        # Off by default: it pays when the node is far away (the wait overlaps the write), but
+        # against a local node or a file both threads need the GIL, and on a 2-core machine
+        # it measured 5 to 20% slower (bench/RESULTS.md).
+        self.prefetch = prefetch
+        self._ahead: _Prefetch | None = None
 
     def _check_plugin_contracts(self) -> None:
         configured = {cls for c in self.contracts for cls in c.module.EVENTS}
@@ -275,22 +316,34 @@ class Indexer:
         with self.store.lock():
             if to_block is None:
                 to_block = self.source.head()
-            while not self._stop.is_set():
-                if not self.run_once(to_block):
-                    cursor = self.cursor()
-                    if cursor is not None and cursor >= to_block:
-                        break
-                    # The node is behind the target (a lagging replica): wait for it.
-                    self._stop.wait(min(self.poll_interval, 0.5))
+            try:
+                while not self._stop.is_set():
+                    if not self.run_once(to_block):
+                        cursor = self.cursor()
+                        if cursor is not None and cursor >= to_block:
+                            break
+                        # The node is behind the target (a lagging replica): wait for it.
+                        self._stop.wait(min(self.poll_interval, 0.5))
+            finally:
+                self._drain()
         return self.cursor() or -1
 
     def follow(self) -> None:
         """Index forever, polling the head every ``poll_interval`` seconds, until stop()."""
         self.setup()
         with self.store.lock():
-            while not self._stop.is_set():
-                if not self.run_once():
-                    self._stop.wait(self.poll_interval)
+            try:
+                while not self._stop.is_set():
+                    if not self.run_once():
+                        self._stop.wait(self.poll_interval)
+            finally:
+                self._drain()
+
+    def _drain(self) -> None:
+        """Let a prefetch in flight finish, so that nothing uses the source after we return."""
+        ahead, self._ahead = self._ahead, None
+        if ahead is not None:
+            ahead.wait()
 
     @property
     def safe(self) -> int:
@@ -342,6 +395,12 @@ class Indexer:
     # -- one step -----------------------------------------------------------------------------
 
     def _step(self, to_block: int | None) -> bool:
+        # A prefetch still running is waited for first: the source is never called from two
+        # threads at once (sources need not be thread-safe, and a failover source must not mix
+        # nodes within a step).
+        ahead, self._ahead = self._ahead, None
+        if ahead is not None:
+            ahead.wait()
         head = self.head = self.source.head()
         self._safe = max(self._safe, min(head, max(self.source.finalized(), head - self.window)))
         target = head if to_block is None else min(head, to_block)
@@ -351,18 +410,25 @@ class Indexer:
         if start > target:
             return self._check_tip(cursor, head)
         final = start <= self._safe
-        if final:
-            end = min(self._safe, target, start + self.batch_blocks - 1)
-        else:
-            end = min(target, start + self.window - 1)
+        fetched = ahead.take(start, target) if ahead is not None and final else None
         t0 = time.perf_counter()
-        headers = self.source.headers(start, end)
+        if fetched is not None:
+            end, headers, events = fetched
+        else:
+            if final:
+                end = min(self._safe, target, start + self.batch_blocks - 1)
+            else:
+                end = min(target, start + self.window - 1)
+            headers = self.source.headers(start, end)
         self._check_headers(headers, start, end)
         if cursor and headers[0].parent_hash != cursor.block_hash:
             self._handle_fork(cursor, head)
             return True
-        logs = self.source.logs(start, end, list(self._by_address)) if self._by_address else []
-        events = self._decode(logs, headers, start)
+        if fetched is None:
+            events = self._fetch_logs(headers, start, end)
+        if final:
+            self._adapt(len(events), end - start + 1)
+            self._prefetch_next(end + 1, target)
         with self.store.transaction() as conn:
             again = Store.cursor(conn)
             if again != cursor:
@@ -371,15 +437,14 @@ class Indexer:
                     "one indexer per database"
                 )
             if final:
-                self._write(conn, Batch(start, end, events, True))
+                with self.store.unjournaled(conn, len(events)):
+                    self._write(conn, Batch(start, end, events, True))
                 Store.add_blocks(conn, headers[-1:])
             else:
                 self._write_blocks(conn, headers, events)
             Store.set_cursor(conn, end, headers[-1].hash)
             self.store.finalize(conn, self._safe)
         seconds = time.perf_counter() - t0
-        if final:
-            self._adapt(len(events), end - start + 1)
         report = BatchReport(start, end, len(events), final, seconds, head, self._safe)
         log.info(
             "indexed blocks %d..%d: %d events in %.3f s",
@@ -399,6 +464,26 @@ class Indexer:
         if self.on_batch:
             self.on_batch(report)
         return True
+
+    def _fetch_logs(self, headers: list[Header], start: int, end: int) -> list[Decoded]:
+        logs = self.source.logs(start, end, list(self._by_address)) if self._by_address else []
+        return self._decode(logs, headers, start)
+
+    def _prefetch_next(self, start: int, target: int) -> None:
+        """Fetch and decode the next range in a thread while this one is written.
+
+        Only a range entirely below the safe height, where blocks cannot change: the step that
+        takes it still checks that it links to the cursor like any other. The window near the
+        head stays sequential (fetch, check, write) so that fork checks see fresh answers.
+        """
+        end = min(self._safe, target, start + self.batch_blocks - 1)
+        if self.prefetch and start <= end:
+            self._ahead = _Prefetch(start, end, self._fetch_range)
+
+    def _fetch_range(self, start: int, end: int) -> tuple[list[Header], list[Decoded]]:
+        headers = self.source.headers(start, end)
+        self._check_headers(headers, start, end)
+        return headers, self._fetch_logs(headers, start, end)
 
     def _adapt(self, events: int, blocks: int) -> None:
         """Grow ranges while events are sparse, shrink them when a batch gets too big."""
@@ -466,12 +551,16 @@ class Indexer:
     # -- writing ------------------------------------------------------------------------------
 
     def _write(self, conn: Connection, batch: Batch) -> None:
-        rows: dict[type, list[dict]] = {}
+        # Rows are built as plain tuples and handed to the driver in bulk (executemany on
+        # SQLite, COPY on PostgreSQL): going through SQLAlchemy's per-row parameter
+        # processing cost more than the database's own work (profiled: ~60% of a raw run).
+        rows: dict[type, list[tuple]] = {}
         audit = []
+        dumps = self._dumps
         for d in batch.events:
             lg, event = d.log, d.event
             cls = type(event)
-            values = (
+            chain = (
                 lg.block_number,
                 lg.block_hash,
                 d.timestamp,
@@ -479,29 +568,38 @@ class Indexer:
                 lg.tx_index,
                 lg.log_index,
                 d.contract_address,
-                *event.sql_values(),
             )
-            rows.setdefault(cls, []).append(dict(zip(self._columns[cls], values, strict=True)))
+            values = event.sql_values()
+            convert = self._converters.get(cls)
+            if convert is None:
+                convert = self._converters[cls] = self.store.writer.converter(
+                    cls.TABLE.columns[len(CHAIN_COLUMNS) :]
+                )
+            target = rows.get(cls)
+            if target is None:
+                target = rows[cls] = []
+            target.append(chain + (convert(values) if convert is not _identity else values))
             audit.append(
-                {
-                    "block_number": lg.block_number,
-                    "log_index": lg.log_index,
-                    "block_hash": lg.block_hash,
-                    "block_timestamp": d.timestamp,
-                    "tx_hash": lg.tx_hash,
-                    "tx_index": lg.tx_index,
-                    "contract_address": d.contract_address,
-                    "contract": cls.CONTRACT,
-                    "event": cls.__name__,
-                    "args": event.args(),
-                    "topics": b"".join(lg.topics),
-                    "data": lg.data,
-                }
+                (
+                    lg.block_number,
+                    lg.log_index,
+                    lg.block_hash,
+                    d.timestamp,
+                    lg.tx_hash,
+                    lg.tx_index,
+                    d.contract_address,
+                    cls.CONTRACT,
+                    cls.__name__,
+                    dumps(event.args()),
+                    b"".join(lg.topics),
+                    lg.data,
+                )
             )
+        writer = self.store.writer
         for cls, batch_rows in rows.items():
-            conn.execute(cls.TABLE.insert(), batch_rows)
+            writer.insert(conn, cls.TABLE, batch_rows)
         if audit:
-            conn.execute(events_table.insert(), audit)
+            writer.insert(conn, events_table, audit)
         self.plugins.handle(batch, conn)
 
     def _write_blocks(self, conn: Connection, headers: list[Header], events: list[Decoded]) -> None:

@@ -11,6 +11,7 @@ change with a fork like everything else in a replaced block.
 from __future__ import annotations
 
 import json
+import os
 import struct
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -237,6 +238,16 @@ class MemoryChain:
         return chain
 
     @staticmethod
+    def open(path: str | Path) -> FileChain:
+        """A read-only source over a saved chain that reads logs from the file when asked.
+
+        Unlike :meth:`load` it keeps only the block headers and file offsets in memory, so
+        replaying a chain of any length costs the memory of one range (benchmarks of peak RSS
+        replay through this).
+        """
+        return FileChain(path)
+
+    @staticmethod
     def iter_file(path: str | Path) -> Iterator[tuple[Header, list[Log]]]:
         """Stream a saved chain block by block, holding one block's logs at a time."""
         with open(path, "rb") as f:
@@ -291,6 +302,86 @@ class MemoryChain:
             parts.append(data)
             count += 1
         return count, b"".join(parts)
+
+
+class FileChain:
+    """A :class:`~dcmx_core.chain.Source` over a file written by :meth:`MemoryChain.save`.
+
+    Headers and the offset of each block's packed logs are read once; ``logs`` reads the
+    (contiguous) bytes of the range asked for with one ``pread`` and unpacks them.
+    """
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self._file = open(self.path, "rb")  # noqa: SIM115 - closed by close()
+        meta, self._addresses = _read_preamble(self._file, path)
+        self._address_ids = {a: i for i, a in enumerate(self._addresses)}
+        self._finality_depth = meta["finality_depth"]
+        self._pinned = meta["pinned_finalized"]
+        self._headers: list[Header] = []
+        self._counts: list[int] = []
+        self._offsets: list[int] = []  # where each block's packed logs start
+        self._lengths: list[int] = []
+        f = self._file
+        while head := f.read(_BLOCK.size):
+            if len(head) != _BLOCK.size:
+                raise SourceError(f"{path} is truncated (block header); re-create it")
+            number, block_hash, parent, timestamp, count, length = _BLOCK.unpack(head)
+            self._headers.append(Header(number, block_hash, parent, timestamp))
+            self._counts.append(count)
+            self._offsets.append(f.tell())
+            self._lengths.append(length)
+            f.seek(length, 1)
+
+    @property
+    def log_count(self) -> int:
+        return sum(self._counts)
+
+    def head(self) -> int:
+        return len(self._headers) - 1
+
+    def finalized(self) -> int:
+        head = self.head()
+        if self._pinned is not None:
+            return min(self._pinned, head)
+        return max(0, head - self._finality_depth)
+
+    def headers(self, start: int, end: int) -> list[Header]:
+        self._check(start, end)
+        return self._headers[start : end + 1]
+
+    def logs(
+        self,
+        start: int,
+        end: int,
+        addresses: Sequence[bytes],
+        topics0: Sequence[bytes] | None = None,
+    ) -> list[Log]:
+        self._check(start, end)
+        ids = {self._address_ids[a] for a in addresses if a in self._address_ids}
+        if not ids:
+            return []
+        topic_set = None if topics0 is None else frozenset(topics0)
+        first = self._offsets[start]
+        raw = os.pread(self._file.fileno(), self._offsets[end] + self._lengths[end] - first, first)
+        view = memoryview(raw)
+        out: list[Log] = []
+        for n in range(start, end + 1):
+            if self._counts[n]:
+                at = self._offsets[n] - first
+                block = _Block(self._headers[n], self._counts[n],
+                               bytes(view[at : at + self._lengths[n]]))
+                out.extend(_unpack(block, self._addresses, ids, topic_set))
+        return out
+
+    def close(self) -> None:
+        self._file.close()
+
+    def _check(self, start: int, end: int) -> None:
+        if start < 0:
+            raise ValueError(f"block range {start}..{end} has a negative bound")
+        if end > self.head():
+            raise SourceError(f"block {end} is beyond the head {self.head()} of this chain")
 
 
 class LaggingView:

@@ -1,0 +1,89 @@
+"""Rollback cost does not grow with the database: undo 10 blocks on 10,000 and on 1,000,000 rows.
+
+A :class:`MemoryChain` of token Transfer events (100 per block, 1,000 wallets) is indexed into
+SQLite with the ``token`` plugin (raw event rows, the audit table, ``transaction_index``,
+balances upserted per wallet); then the last 10 blocks are replaced (``fork``) and the step
+that finds the fork and rolls every table back is timed (``Store.rollback_to``, the undo
+itself, and the whole step). Three forks per size, best of three. Target: the 1,000,000-row
+figure within 2x of the 10,000-row one.
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import sys
+import time
+
+from bench.common import sqlite_url
+from dcmx_core import Contract, Indexer
+from dcmx_core.sources.memory import MemoryChain, transfer_log
+
+TOKEN = b"\xd0" * 20
+PER_BLOCK = 100
+DEPTH = 10
+
+
+def build(events: int, rng: random.Random) -> MemoryChain:
+    wallets = [rng.randbytes(20) for _ in range(1_000)]
+    chain = MemoryChain(finality_depth=30)
+    for _ in range(events // PER_BLOCK):
+        chain.append_block(
+            [transfer_log(TOKEN, rng.choice(wallets), rng.choice(wallets), rng.getrandbits(60))
+             for _ in range(PER_BLOCK)]
+        )
+    return chain
+
+
+def measure(events: int) -> tuple[float, float, int]:
+    from dcmx_generated import dcmx_token
+
+    rng = random.Random(3)
+    chain = build(events, rng)
+    with sqlite_url() as url:
+        indexer = Indexer(chain, url, [Contract("DCMXToken", dcmx_token, (TOKEN,))],
+                          entry_points=True, only_plugins=["token"], window=30)
+        indexer.run()
+        undo, step = [], []
+        inner = indexer.store.rollback_to
+
+        def timed(*a, **k):  # noqa: ANN002, ANN003, ANN202
+            t = time.perf_counter()
+            try:
+                return inner(*a, **k)
+            finally:
+                undo.append(time.perf_counter() - t)
+
+        indexer.store.rollback_to = timed
+        for _ in range(3):
+            chain.fork(DEPTH)
+            t = time.perf_counter()
+            indexer.run_once()  # finds the fork and rolls back
+            step.append(time.perf_counter() - t)
+            indexer.run()  # re-indexes the new branch
+        with indexer.engine.connect() as conn:
+            rows = sum(
+                conn.exec_driver_sql(f'SELECT count(*) FROM "{t}"').scalar()
+                for t in ("blockchain_events", "dcmx_token__transfer", "transaction_index")
+            )
+        indexer.engine.dispose()
+    return min(undo), min(step), rows
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", type=int, nargs=2, default=(10_000, 1_000_000))
+    args = parser.parse_args(argv)
+    results = []
+    for n in args.sizes:
+        undo, step, rows = measure(n)
+        results.append(undo)
+        print(f"{n:>9,} events ({rows:,} rows in the three big tables): rollback of {DEPTH} "
+              f"blocks {undo * 1e3:7.1f} ms (whole step {step * 1e3:7.1f} ms)")
+    ratio = results[1] / results[0]
+    print(f"large / small: {ratio:.2f}x; target within 2x: {'met' if ratio <= 2 else 'MISSED'}")
+    return 0 if ratio <= 2 else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
