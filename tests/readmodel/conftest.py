@@ -7,7 +7,6 @@ read model with the contracts' own views.
 
 from __future__ import annotations
 
-import uuid
 from dataclasses import dataclass
 
 import pytest
@@ -86,20 +85,6 @@ def make_indexer(
 def simulated() -> Platform:
     """The platform after ROUNDS rounds of seed-0 activity; tests must not extend it."""
     return make_platform()
-
-
-@pytest.fixture(scope="module")
-def module_pg_url(pg_admin_url: str):
-    """Like ``pg_url`` but shared by a module's tests."""
-    import psycopg
-
-    schema = "t_" + uuid.uuid4().hex[:12]
-    with psycopg.connect(pg_admin_url, autocommit=True) as conn:
-        conn.execute(f'CREATE SCHEMA "{schema}"')
-    base = pg_admin_url.replace("postgresql://", "postgresql+psycopg://", 1)
-    yield f"{base}?options=-csearch_path%3D{schema}"
-    with psycopg.connect(pg_admin_url, autocommit=True) as conn:
-        conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
 
 
 def _rows(engine: sa.Engine, table: sa.Table) -> list[dict]:
