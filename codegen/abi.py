@@ -160,6 +160,11 @@ class Contract:
 # --- type grammar -------------------------------------------------------------------------
 
 
+_ENTRY_TYPES = frozenset(
+    {"function", "event", "error", "constructor", "fallback", "receive"}
+)
+
+
 def parse_type(entry: dict[str, Any], where: str) -> AbiType:
     """Parse the ``type`` (and ``components``) of one ABI parameter object."""
     raw = entry.get("type")
@@ -273,7 +278,9 @@ def parse_abi(abi: Any, contract_name: str, source: str, sha256: str) -> Contrac
             raise AbiError(f"{source}: entry #{i}: 'type' must be a string")
         kind = kind.lower()
         name = _name(entry, f"{source}: entry #{i}")
-        where = f"{source}: entry #{i} ({kind} {name!r})"
+        # An unknown type is shown as repr(): a newline in it must not split the error line.
+        shown = kind if kind in _ENTRY_TYPES else repr(kind)
+        where = f"{source}: entry #{i} ({shown} {name!r})"
         if kind == "event":
             if not name:
                 raise AbiError(f"{where}: event without a name")

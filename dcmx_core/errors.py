@@ -35,6 +35,12 @@ class SourceError(DcmxError):
     exit_code = 3
 
 
+class InconsistentAnswer(SourceError):
+    """The node's answers do not hold together: a block fetched a moment ago has left its
+    chain, a log's block hash disagrees with its header, a replica lags. Nothing of the step
+    is stored; the indexer fetches the whole step again."""
+
+
 class DeepForkError(DcmxError):
     """The chain reorganised deeper than the unfinalized window allows; nothing was changed."""
 

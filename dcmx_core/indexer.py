@@ -29,7 +29,14 @@ from sqlalchemy.engine import Connection, Engine
 from .addresses import Profile, renderer
 from .batch import Batch, Decoded
 from .chain import Header, Log, Source
-from .errors import ConfigError, DecodeError, DeepForkError, SourceError, StoreError
+from .errors import (
+    ConfigError,
+    DecodeError,
+    DeepForkError,
+    InconsistentAnswer,
+    SourceError,
+    StoreError,
+)
 from .plugins import PluginHost
 from .store import Store, _identity, create_engine, events_table, forks_table
 
@@ -74,10 +81,6 @@ class ForkReport:
     common_ancestor: int
     depth: int
     undone_writes: int
-
-
-class _Inconsistent(Exception):
-    """The node's answers do not hold together (it may be reorganising); fetch again."""
 
 
 class _Prefetch:
@@ -371,7 +374,7 @@ class Indexer:
                 progressed = self._step(to_block)
                 self.last_step_at = time.monotonic()
                 return progressed
-            except _Inconsistent as why:
+            except InconsistentAnswer as why:
                 if last:
                     raise SourceError(
                         f"the node's answers stayed inconsistent after {attempt + 1} tries: {why}; "
@@ -511,10 +514,10 @@ class Indexer:
     @staticmethod
     def _check_headers(headers: list[Header], start: int, end: int) -> None:
         if [h.number for h in headers] != list(range(start, end + 1)):
-            raise _Inconsistent(f"asked for headers {start}..{end}, got {len(headers)} others")
+            raise InconsistentAnswer(f"asked for headers {start}..{end}, got {len(headers)} others")
         for prev, h in zip(headers, headers[1:], strict=False):
             if h.parent_hash != prev.hash:
-                raise _Inconsistent(f"block {h.number} does not link to block {prev.number}")
+                raise InconsistentAnswer(f"block {h.number} does not link to block {prev.number}")
 
     def _decode(self, logs: list[Log], headers: list[Header], start: int) -> list[Decoded]:
         out = []
@@ -522,10 +525,12 @@ class Indexer:
         for entry in logs:
             i = entry.block_number - start
             if not 0 <= i < len(headers):
-                raise _Inconsistent(f"log of block {entry.block_number} outside the range asked")
+                raise InconsistentAnswer(
+                    f"log of block {entry.block_number} outside the range asked"
+                )
             header = headers[i]
             if entry.block_hash != header.hash:
-                raise _Inconsistent(
+                raise InconsistentAnswer(
                     f"log of block {entry.block_number} carries hash 0x{entry.block_hash.hex()}, "
                     f"the header says 0x{header.hash.hex()}"
                 )

@@ -36,15 +36,67 @@ PG_SETTING = "dcmx.block"
 _SEQ, _BLOCK, _OP = "_dcmx_seq", "_dcmx_block", "_dcmx_op"
 
 
+def _check_names(table: sa.Table) -> None:
+    """Refuse names the journal cannot keep apart; any other name is quoted, never trusted."""
+    names = [("table", table.name)] + [("column", c.name) for c in table.columns]
+    for kind, name in names:
+        if not name or "\x00" in name:
+            raise StoreError(
+                f"{kind} name {name!r} of table {table.name!r} is empty or holds a NUL "
+                "character; no database keeps such a name: rename it"
+            )
+        if len(name.encode("utf-8")) > 63:
+            raise StoreError(
+                f"{kind} name {name[:40]!r}... of table {table.name[:40]!r} is "
+                f"{len(name.encode('utf-8'))} bytes long; PostgreSQL keeps only 63 and would "
+                "silently merge it with any name sharing those: shorten it"
+            )
+    for c in table.columns:
+        if c.name in (_SEQ, _BLOCK, _OP):
+            raise StoreError(
+                f"column {c.name!r} of table {table.name!r} is a name the undo journal uses "
+                "for itself; rename the column"
+            )
+
+
+# PostgreSQL keeps the first 63 bytes of an identifier and silently drops the rest, so two
+# long names can become one. Names are measured in UTF-8 bytes, not characters.
+MAX_IDENTIFIER_BYTES = 63
+
+
+def _bytes(name: str) -> int:
+    return len(name.encode("utf-8"))
+
+
+def _head(name: str, max_bytes: int) -> str:
+    """The longest prefix of ``name`` of at most ``max_bytes`` UTF-8 bytes."""
+    return name.encode("utf-8")[:max_bytes].decode("utf-8", "ignore")
+
+
+def _digest(name: str) -> str:
+    return hashlib.sha256(name.encode("utf-8")).hexdigest()
+
+
 def journal_name(table: str) -> str:
     name = f"_dcmx_undo_{table}"
-    if len(name) <= 63:
+    if _bytes(name) <= MAX_IDENTIFIER_BYTES:
         return name
-    # PostgreSQL truncates identifiers at 63 bytes; keep the name unique and stable instead.
-    return f"_dcmx_undo_{table[:40]}_{hashlib.sha256(table.encode()).hexdigest()[:10]}"
+    # Keep the name unique and stable instead of letting PostgreSQL cut it.
+    return f"_dcmx_undo_{_head(table, 40)}_{_digest(table)[:10]}"
 
 
 def _trigger_name(table: str, what: str) -> str:
+    name = journal_name(table)
+    if len(name) <= 50 and _bytes(name) + 1 + len(what) <= MAX_IDENTIFIER_BYTES:
+        return f"{name}_{what}"  # the name dcmx always gave short tables
+    # Longer journal names used to be cut at 50 characters, which dropped their hash: two
+    # tables sharing 39 leading characters got one trigger (SQLite kept the first table's,
+    # PostgreSQL pointed both at the second's function). The full name's hash keeps them apart.
+    return f"_dcmx_undo_{_head(table, 28)}_{_digest(table)[:12]}_{what}"
+
+
+def _legacy_trigger_name(table: str, what: str) -> str:
+    """The name releases before the fix gave (see :func:`_trigger_name`), to clean it up."""
     return f"{journal_name(table)[:50]}_{what}"
 
 
@@ -58,6 +110,7 @@ class Journal:
                     f"table {t.name!r} has no primary key; dcmx needs one on every table it "
                     "tracks so that it can roll the table back after a chain fork"
                 )
+            _check_names(t)
         self.tables = tables
         self._meta = sa.MetaData()
         self._shadows = {t.name: self._shadow(t) for t in tables}
@@ -90,13 +143,38 @@ class Journal:
                 "block INTEGER)"
             )
             conn.exec_driver_sql(f'INSERT OR IGNORE INTO "{SQLITE_CTX}" VALUES (1, NULL)')
+        for t in self.tables:  # first all of them: a legacy name may be another's current
+            self._drop_legacy_triggers(conn, t)
         for t in self.tables:
             for stmt in self._trigger_sql(conn, t):
                 conn.exec_driver_sql(stmt)
 
+    @staticmethod
+    def _drop_legacy_triggers(conn: Connection, table: sa.Table) -> None:
+        """Remove triggers an older release made under a cut name (see _trigger_name)."""
+        q = conn.dialect.identifier_preparer.quote_identifier
+        if _legacy_trigger_name(table.name, "fn") == _trigger_name(table.name, "fn"):
+            return
+        if conn.dialect.name == "sqlite":
+            for what in ("ins", "upd", "del"):
+                conn.exec_driver_sql(
+                    f"DROP TRIGGER IF EXISTS {q(_legacy_trigger_name(table.name, what))}"
+                )
+        else:
+            conn.exec_driver_sql(
+                f"DROP TRIGGER IF EXISTS {q(_legacy_trigger_name(table.name, 'trg'))} "
+                f"ON {q(table.name)}"
+            )
+            # CASCADE: another table's legacy trigger may share the function; every tracked
+            # table gets its own trigger again in this same create().
+            conn.exec_driver_sql(
+                f"DROP FUNCTION IF EXISTS {q(_legacy_trigger_name(table.name, 'fn'))}() CASCADE"
+            )
+
     def drop(self, conn: Connection, table: sa.Table) -> None:
         """Remove one table's journal and triggers (before the table itself is dropped)."""
         q = conn.dialect.identifier_preparer.quote_identifier
+        self._drop_legacy_triggers(conn, table)
         if conn.dialect.name == "sqlite":
             for what in ("ins", "upd", "del"):
                 conn.exec_driver_sql(f"DROP TRIGGER IF EXISTS {q(_trigger_name(table.name, what))}")
@@ -136,8 +214,7 @@ class Journal:
             ]
         fn, trg = q(_trigger_name(table.name, "fn")), q(_trigger_name(table.name, "trg"))
         block = f"nullif(current_setting('{PG_SETTING}', true), '')::bigint"
-        return [
-            f"""CREATE OR REPLACE FUNCTION {fn}() RETURNS trigger LANGUAGE plpgsql AS $$
+        body = f"""
 DECLARE b bigint := {block};
 BEGIN
   IF TG_OP = 'INSERT' THEN
@@ -151,7 +228,15 @@ BEGIN
     INSERT INTO {j} ({meta}, {all_cols}) VALUES (b, 'D', {old_all});
   END IF;
   RETURN NULL;
-END $$""",
+END """
+        # A quoted identifier may hold "$$" (a column named 'a$$; DROP TABLE ...' would end a
+        # $$-quoted body early and run the rest as SQL): use a tag the body does not contain.
+        tag = "$dcmx$"
+        while tag in body:
+            tag = f"$dcmx{_digest(tag)[:8]}$"
+        return [
+            f"CREATE OR REPLACE FUNCTION {fn}() RETURNS trigger LANGUAGE plpgsql "
+            f"AS {tag}{body}{tag}",
             f"DROP TRIGGER IF EXISTS {trg} ON {t}",
             # The WHEN clause is evaluated without entering plpgsql: near-free below finality.
             f"CREATE TRIGGER {trg} AFTER INSERT OR UPDATE OR DELETE ON {t} FOR EACH ROW "

@@ -33,6 +33,13 @@ class Malformed(ValueError):
     """An answer that is not what the API documents (bad JSON, missing field, wrong type)."""
 
 
+class Inconsistent(Malformed):
+    """An answer that parses but contradicts itself or the request (a node mid-reorg, a replica
+    behind its load balancer's other replicas, a log missing from its block). Retried like a
+    malformed answer, with the patience of a failed connection (``max_retries``): such nodes
+    usually come right within seconds."""
+
+
 class TimedOut(SourceError):
     """A read time-out the caller asked to see instead of a retry (to shrink its request)."""
 
@@ -219,8 +226,12 @@ class Transport:
                         if status == 400:
                             raise SourceError(self._refused(what, status, response.text)) from None
                         detail = str(exc) if isinstance(exc, Malformed) else repr(exc)
-                        problem = f"malformed answer: {detail}"
-                        malformed += 1
+                        if isinstance(exc, Inconsistent):
+                            # Counted as a failure only: the node may settle within seconds.
+                            problem = f"inconsistent answer: {detail}"
+                        else:
+                            problem = f"malformed answer: {detail}"
+                            malformed += 1
                         if malformed > self.malformed_retries:
                             raise SourceError(self._message(what, problem, failures + 1)) from None
             failures += 1

@@ -4,18 +4,45 @@ Hosted nodes cap ``eth_getLogs`` by block span or result count, each with its ow
 limit, and the limits change. Rather than configure them, :meth:`JsonRpcSource.logs` learns a
 chunk size: it halves the span when the node refuses or times out and doubles it again while
 answers stay small.
+
+A node behind a load balancer may answer from a replica that lags, is mid-reorg, or dropped part
+of an answer. Every answer is checked before it is returned: logs must lie in the range, come
+from the addresses asked for and agree on their block's hash; and each block's ``logsBloom``
+(kept from :meth:`JsonRpcSource.headers`, which the indexer calls first) must not promise logs
+of the wanted contracts that the ``eth_getLogs`` answer lacks, nor deny logs it holds. A bloom
+cannot see one log missing from a block whose other logs came back: ``verify_receipts=True``
+cross-checks every such block with ``eth_getBlockReceipts`` (one more call per block with
+events). A bloom also says "maybe" wrongly, often in busy blocks (with 400 addresses and topics
+in a block, ~9% per wanted address): each such block costs one ``eth_getBlockReceipts`` to
+settle (or, on nodes without it, one ``eth_getLogs`` of that block and one header).
+java-tron computes no bloom (it answers zeros): nothing is checked there but the answers' own
+consistency.
 """
 
 from __future__ import annotations
 
 import itertools
 import re
+import sys
+import time
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
+from eth_hash.auto import keccak
+
 from ..chain import Header, Log
-from ..errors import ConfigError, SourceError
-from ._http import Malformed, Stats, TimedOut, Transport, check_url, hex_bytes, hex_int
+from ..errors import ConfigError, InconsistentAnswer, SourceError
+from ._http import (
+    Inconsistent,
+    Malformed,
+    Stats,
+    TimedOut,
+    Transport,
+    check_url,
+    hex_bytes,
+    hex_int,
+)
 
 T = TypeVar("T")
 
@@ -62,6 +89,7 @@ class JsonRpcSource:
         batch_size: int = 100,
         backoff: float = 0.25,
         headers: dict[str, str] | None = None,
+        verify_receipts: bool = False,
     ) -> None:
         if confirmations < 0 or max_range < 1 or batch_size < 1:
             raise ConfigError("confirmations must be >= 0, max_range and batch_size >= 1")
@@ -83,6 +111,12 @@ class JsonRpcSource:
         self.uses_finalized_tag: bool | None = None
         self._batches = True
         self._ids = itertools.count(1)
+        self.verify_receipts = verify_receipts
+        self._receipts: bool | None = None  # whether the node has eth_getBlockReceipts
+        self.max_retries = max_retries
+        self.backoff = backoff
+        # number -> (hash, logsBloom) of the blocks headers() returned lately, to check logs by.
+        self._blooms: OrderedDict[int, tuple[bytes, bytes | None]] = OrderedDict()
 
     def __repr__(self) -> str:
         return f"JsonRpcSource({self._transport.safe_url!r})"
@@ -124,10 +158,15 @@ class JsonRpcSource:
         out: list[Header] = []
         for lo in range(start, end + 1, self.batch_size):
             numbers = range(lo, min(end, lo + self.batch_size - 1) + 1)
-            out.extend(self._header_batch(numbers))
+            for header, bloom in self._header_batch(numbers):
+                self._blooms[header.number] = (header.hash, bloom)
+                self._blooms.move_to_end(header.number)
+                out.append(header)
+        while len(self._blooms) > _KEPT_BLOOMS:
+            self._blooms.popitem(last=False)
         return out
 
-    def _header_batch(self, numbers: range) -> list[Header]:
+    def _header_batch(self, numbers: range) -> list[tuple[Header, bytes | None]]:
         if self._batches:
             ids = {next(self._ids): n for n in numbers}
             payload = [
@@ -153,7 +192,7 @@ class JsonRpcSource:
             for n in numbers
         ]
 
-    def _parse_batch(self, body: Any, ids: dict[int, int]) -> list[Header]:
+    def _parse_batch(self, body: Any, ids: dict[int, int]) -> list[tuple[Header, bytes | None]]:
         if isinstance(body, dict) and body.get("error"):
             raise _BatchesUnsupported()
         if not isinstance(body, list):
@@ -188,6 +227,28 @@ class JsonRpcSource:
         flt: dict[str, Any] = {"address": ["0x" + a.hex() for a in sorted(wanted)]}
         if topic_set is not None:
             flt["topics"] = [["0x" + t.hex() for t in sorted(topic_set)]]
+        for attempt in range(self.max_retries + 1):
+            out = self._fetch_logs(start, end, flt, wanted, topic_set)
+            problem = self._verify(out, start, end, flt, wanted, topic_set)
+            if problem is None:
+                return out
+            self.stats.retries += 1
+            if attempt < self.max_retries:
+                time.sleep(self.backoff * 2**attempt)
+        raise SourceError(
+            f"eth_getLogs at {self._transport.safe_url} for blocks {start}..{end} stayed "
+            f"inconsistent after {self.max_retries + 1} tries: {problem}; the node (or a replica "
+            "behind it) is faulty: use another node"
+        )
+
+    def _fetch_logs(
+        self,
+        start: int,
+        end: int,
+        flt: dict[str, Any],
+        wanted: frozenset[bytes],
+        topic_set: frozenset[bytes] | None,
+    ) -> list[Log]:
         out: list[Log] = []
         lo = start
         while lo <= end:
@@ -232,6 +293,140 @@ class JsonRpcSource:
         # A one-block span cannot shrink, so its time-outs are retried like any other.
         return self._call("eth_getLogs", params, parse, timeout_raises=not patient)
 
+    def _verify(
+        self,
+        logs: list[Log],
+        start: int,
+        end: int,
+        flt: dict[str, Any],
+        wanted: frozenset[bytes],
+        topic_set: frozenset[bytes] | None,
+    ) -> str | None:
+        """Check a range's logs against the blocks' blooms (and receipts); None when they agree.
+
+        A problem worth asking again for is returned; headers that are no longer on the node's
+        chain raise :class:`InconsistentAnswer` (the caller must fetch its headers again).
+        """
+        by_block: dict[int, list[Log]] = {}
+        for log in logs:
+            by_block.setdefault(log.block_number, []).append(log)
+        for number in range(start, end + 1):
+            known = self._blooms.get(number)
+            if known is None or known[1] is None:
+                continue  # headers not fetched through this source, or a node without blooms
+            block_hash, bloom = known
+            got = by_block.get(number, [])
+            if got and got[0].block_hash != block_hash:
+                continue  # the caller compares hashes with its headers and fetches again
+            for log in got:
+                if not _in_bloom(bloom, log.address) or any(
+                    not _in_bloom(bloom, t) for t in log.topics
+                ):
+                    return f"log {log.log_index} of block {number} is not in the block's logsBloom"
+            promised = any(_in_bloom(bloom, a) for a in wanted) and (
+                topic_set is None or any(_in_bloom(bloom, t) for t in topic_set)
+            )
+            if not got and promised:
+                # A bloom may say yes wrongly (often, in busy blocks): ask about that block alone,
+                # through the receipts the bloom was made from, not eth_getLogs again (whose
+                # index is what fails on real nodes, and which a flaky proxy spoils twice).
+                confirmed: list[Any] = []
+                if self._receipts is not False:
+                    try:
+                        confirmed = self._receipt_logs(number, block_hash, wanted, topic_set)
+                        self._receipts = True
+                    except RpcError:
+                        if self._receipts or isinstance(sys.exc_info()[1], RangeRefused):
+                            raise
+                        self._receipts = False  # no eth_getBlockReceipts on this node
+                if self._receipts is False:
+                    confirmed = self._block_logs(number, block_hash, flt, wanted, topic_set)
+                if confirmed:
+                    return (
+                        f"the answer lacks the {len(confirmed)} log(s) of block {number} that "
+                        "the block holds"
+                    )
+            elif got and self.verify_receipts:
+                expected = self._receipt_logs(number, block_hash, wanted, topic_set)
+                if expected != [log.log_index for log in got]:
+                    return (
+                        f"the answer holds logs {[log.log_index for log in got]} of block "
+                        f"{number}, its receipts hold {expected}"
+                    )
+        return None
+
+    def _block_logs(
+        self,
+        number: int,
+        block_hash: bytes,
+        flt: dict[str, Any],
+        wanted: frozenset[bytes],
+        topic_set: frozenset[bytes] | None,
+    ) -> list[Log]:
+        """One block's wanted logs, asked for alone; raises when that block left the chain.
+
+        By number, not by ``blockHash`` (EIP-234 is not everywhere), so the answer's hashes
+        and, when it is empty, the block's header say whether the block is still the one
+        the caller holds.
+        """
+        found = self._get_logs(number, number, flt, wanted, topic_set, patient=True)
+        if found and found[0].block_hash != block_hash:
+            raise self._stale(number, block_hash, "its logs carry another hash")
+        if not found:
+            now = self._call(
+                "eth_getBlockByNumber", [hex(number), False], lambda r: _header(r, number)[0]
+            )
+            if now.hash != block_hash:
+                raise self._stale(number, block_hash, f"the node now has 0x{now.hash.hex()}")
+        return found
+
+    def _receipt_logs(
+        self,
+        number: int,
+        block_hash: bytes,
+        wanted: frozenset[bytes],
+        topic_set: frozenset[bytes] | None,
+    ) -> list[int]:
+        """The log indexes of the wanted logs of a block, from its receipts."""
+
+        def parse(result: Any) -> list[int]:
+            if result is None:
+                raise Inconsistent(f"the node has no receipts for block {number} (yet)")
+            if not isinstance(result, list):
+                raise Malformed(f"receipts are {type(result).__name__}, expected a list")
+            found = []
+            for r, receipt in enumerate(result):
+                entries = _field(receipt, "logs", f"receipt #{r}")
+                if hex_bytes(_field(receipt, "blockHash", f"receipt #{r}"), "blockHash", 32) != (
+                    block_hash
+                ):
+                    raise _Stale()
+                if not isinstance(entries, list):
+                    raise Malformed(f"receipt #{r} logs is not a list")
+                for i, obj in enumerate(entries):
+                    log = _log(obj, i)
+                    if log is None:
+                        continue
+                    if log.block_hash != block_hash:
+                        raise _Stale()
+                    if log.address in wanted and (
+                        topic_set is None or (log.topics and log.topics[0] in topic_set)
+                    ):
+                        found.append(log.log_index)
+            return sorted(found)
+
+        try:
+            return self._call("eth_getBlockReceipts", [hex(number)], parse)
+        except _Stale:
+            raise self._stale(number, block_hash, "its receipts carry another hash") from None
+
+    def _stale(self, number: int, block_hash: bytes, why: object) -> InconsistentAnswer:
+        return InconsistentAnswer(
+            f"block {number} (0x{block_hash.hex()}) is no longer on the chain of the node at "
+            f"{self._transport.safe_url} ({why}): it reorganised between the headers and the "
+            "logs; fetch the headers again"
+        )
+
     def _check_logs(
         self,
         logs: list[Log],
@@ -253,16 +448,16 @@ class JsonRpcSource:
             elif block_hashes.setdefault(log.block_number, log.block_hash) != log.block_hash:
                 problem = f"logs of two different blocks numbered {log.block_number}"
             if problem:
-                raise SourceError(
-                    f"eth_getLogs at {self._transport.safe_url} returned {problem}; the node "
-                    "is inconsistent (mid-reorg or faulty): retry later or use another node"
+                # Raised inside the parser: the transport asks again, then gives up with a
+                # SourceError that says the node is inconsistent.
+                raise Inconsistent(
+                    f"eth_getLogs returned {problem} (the node is mid-reorg or faulty)"
                 )
         logs.sort(key=lambda log: (log.block_number, log.log_index))
         for a, b in zip(logs, logs[1:], strict=False):
             if (a.block_number, a.log_index) == (b.block_number, b.log_index):
-                raise SourceError(
-                    f"eth_getLogs at {self._transport.safe_url} returned log {a.log_index} of "
-                    f"block {a.block_number} twice; the node is inconsistent: retry later"
+                raise Inconsistent(
+                    f"eth_getLogs returned log {a.log_index} of block {a.block_number} twice"
                 )
 
     # -- one call --------------------------------------------------------------------------
@@ -307,6 +502,25 @@ class _BatchesUnsupported(Exception):
     """The node answered a batch with one error object: send requests one by one."""
 
 
+class _Stale(Exception):
+    """A block's receipts carry another hash than its header: the chain moved."""
+
+
+# How many recent headers' blooms are kept to check logs against (the indexer asks for logs
+# of the blocks whose headers it fetched just before).
+_KEPT_BLOOMS = 4096
+
+
+def _in_bloom(bloom: bytes, item: bytes) -> bool:
+    """Whether ``item`` (an address or topic) may be in a 2048-bit Ethereum logs bloom."""
+    digest = keccak(item)
+    for i in (0, 2, 4):
+        bit = int.from_bytes(digest[i : i + 2], "big") & 2047
+        if not bloom[255 - bit // 8] & (1 << (bit % 8)):
+            return False
+    return True
+
+
 def _check_range(start: int, end: int) -> None:
     if start < 0:
         raise ValueError(f"block range {start}..{end} has a negative bound")
@@ -325,21 +539,29 @@ def _number_or_none(result: Any) -> int | None:
     return None if result is None else hex_int(_field(result, "number", "block"), "block number")
 
 
-def _header(result: Any, number: int) -> Header:
+def _header(result: Any, number: int) -> tuple[Header, bytes | None]:
+    """A block's header and its ``logsBloom`` (None when the node leaves it out)."""
     if result is None:
-        raise SourceError(
-            f"the node has no block {number} (yet): it is behind, or its head moved back; "
-            "retry later"
+        # A replica behind the one that gave the head: asking again usually reaches another.
+        raise Inconsistent(
+            f"the node has no block {number} (yet): it is behind, or its head moved back"
         )
     got = hex_int(_field(result, "number", "block"), "block number")
     if got != number:
         raise Malformed(f"asked for block {number}, got block {got}")
-    return Header(
+    bloom = result.get("logsBloom")
+    header = Header(
         number=got,
         hash=hex_bytes(_field(result, "hash", "block"), "block hash", 32),
         parent_hash=hex_bytes(_field(result, "parentHash", "block"), "parentHash", 32),
         timestamp=hex_int(_field(result, "timestamp", "block"), "timestamp"),
     )
+    if bloom is None:
+        return header, None
+    raw = hex_bytes(bloom, "logsBloom", 256)
+    # java-tron's /jsonrpc answers 256 zero bytes: it computes no bloom. An empty block's bloom
+    # is zero too, and holds nothing to check, so zero always means "no bloom".
+    return header, raw if any(raw) else None
 
 
 def _log(obj: Any, i: int) -> Log | None:

@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..chain import Header, Log
-from ..errors import ConfigError, SourceError
-from ._http import Malformed, Stats, Transport, check_url, hex_bytes, json_int
+from ..errors import ConfigError
+from ._http import Inconsistent, Malformed, Stats, Transport, check_url, hex_bytes, json_int
 
 # java-tron's getblockbylimitnext answers at most 100 blocks per call.
 BLOCKS_PER_CALL = 100
@@ -133,17 +133,9 @@ class TronHttpSource:
             blocks = self._wallet.post(
                 "/wallet/getblockbylimitnext",
                 {"startNum": lo, "endNum": hi + 1},
-                _block_list,
+                lambda body, lo=lo, hi=hi: _block_range(body, lo, hi),
                 what="/wallet/getblockbylimitnext",
             )
-            numbers = [b.header.number for b in blocks]
-            if numbers != list(range(lo, hi + 1)):
-                shown = f"{numbers[0]}..{numbers[-1]} ({len(numbers)})" if numbers else "none"
-                raise SourceError(
-                    f"/wallet/getblockbylimitnext at {self._wallet.safe_url} was asked for blocks "
-                    f"{lo}..{hi} and returned {shown}: the node is behind or pruned; "
-                    "retry later or use another node"
-                )
             out.extend(blocks)
         return out
 
@@ -154,18 +146,9 @@ class TronHttpSource:
         infos = self._wallet.post(
             "/wallet/gettransactioninfobyblocknum",
             {"num": number},
-            lambda body: _info_map(body, number),
+            lambda body: _matching_infos(body, block),
             what="/wallet/gettransactioninfobyblocknum",
         )
-        if len(infos) != len(block.txids) or set(infos) != set(block.txids):
-            missing = len(set(block.txids) - set(infos))
-            extra = len(set(infos) - set(block.txids))
-            raise SourceError(
-                f"block {number} from {self._wallet.safe_url} lists {len(block.txids)} "
-                f"transactions but its transaction infos list {len(infos)} ({missing} missing, "
-                f"{extra} unknown): the node's answers disagree (fork switch or incomplete "
-                "indexing); retry later or use another node"
-            )
         out: list[Log] = []
         log_index = 0
         for tx_index, txid in enumerate(block.txids):
@@ -210,6 +193,34 @@ def _block_list(body: Any) -> list[_Block]:
     if not isinstance(blocks, list):
         raise Malformed("'block' is not a list")
     return sorted((_block(b) for b in blocks), key=lambda b: b.header.number)
+
+
+def _block_range(body: Any, lo: int, hi: int) -> list[_Block]:
+    blocks = _block_list(body)
+    numbers = [b.header.number for b in blocks]
+    if numbers != list(range(lo, hi + 1)):
+        # A replica behind the others, or one that pruned: asking again may reach another.
+        shown = f"{numbers[0]}..{numbers[-1]} ({len(numbers)})" if numbers else "none"
+        raise Inconsistent(
+            f"asked for blocks {lo}..{hi}, got {shown}: the node is behind or pruned; "
+            "retry later or use another node"
+        )
+    return blocks
+
+
+def _matching_infos(body: Any, block: _Block) -> dict[bytes, list[_RawLog]]:
+    """The block's transaction infos, which must be those of exactly its transactions."""
+    number = block.header.number
+    infos = _info_map(body, number)
+    if len(infos) != len(block.txids) or set(infos) != set(block.txids):
+        missing = len(set(block.txids) - set(infos))
+        extra = len(set(infos) - set(block.txids))
+        raise Inconsistent(
+            f"block {number} lists {len(block.txids)} transactions but its transaction infos "
+            f"list {len(infos)} ({missing} missing, {extra} unknown): the node's answers "
+            "disagree (fork switch or incomplete indexing); retry later or use another node"
+        )
+    return infos
 
 
 def _block(obj: Any) -> _Block:
