@@ -110,6 +110,7 @@ def test_a_password_from_the_environment_is_fine(tmp_path):
         (["run", "--db", "mysql://u@h/x"], 2, "not a SQLite or PostgreSQL URL"),
         (["run", "--network", "mainnet"], 2, "no contract addresses configured"),
         (["status"], 2, "no database at"),
+        (["run", "--source", "devchain", "--plugins", "nope"], 2, "unknown plugin(s) nope"),
         (["--config", "missing.toml", "status"], 2, "config file missing.toml not found"),
     ],
 )
