@@ -84,7 +84,9 @@ transfers = st.lists(
         st.sampled_from([TOKEN, TOKEN, TOKEN, IMPOSTOR]),
         st.sampled_from(WALLETS),
         st.sampled_from(WALLETS),
-        st.one_of(st.integers(0, 1000), st.just(2**256 - 1)),
+        # Wider than 64 bits, yet no sum of a run's transfers overflows a uint256 balance
+        # (random transfers are not checked against balances the way the chain checks them).
+        st.one_of(st.integers(0, 1000), st.just(2**200)),
     ),
     max_size=3,
 )
