@@ -7,7 +7,7 @@ import sqlalchemy as sa
 import dcmx_core
 from dcmx_generated import compliance_registry as cr
 
-from ._sql import upsert
+from ._sql import insert_rows, update_rows, upsert_rows
 
 metadata = sa.MetaData()
 
@@ -80,6 +80,18 @@ EVENTS = (
     cr.DeletionProcessed,
     cr.KycStatusChanged,
 )
+
+
+_TRAIL = (
+    "block_number", "log_index", "tx_hash", "block_timestamp", "wallet", "action", "doc_type",
+    "version", "doc_hash", "request_id", "reason", "kyc_status", "actor",
+)
+_DOCS = ("doc_type", "version", "doc_hash", "publisher", "published_at")
+_ACCEPTED = ("wallet", "doc_type", "version", "doc_hash", "accepted_at")
+_REQUESTS = (
+    "request_id", "wallet", "reason", "status", "requested_at", "processed_at", "processor",
+)
+_KYC = ("wallet", "status", "officer", "updated_at")
 
 
 @dcmx_core.hookimpl
@@ -191,15 +203,23 @@ def dcmx_handle_batch(batch: dcmx_core.Batch, conn: sa.Connection) -> None:
                 "updated_at": e.timestamp_,
             }
         trail.append(row)
-    conn.execute(compliance_index.insert(), trail)
-    upsert(conn, compliance_documents, docs)
-    if accepted:
-        conn.execute(acceptances.insert(), accepted)
-    if requests:
-        conn.execute(deletion_requests.insert(), list(requests.values()))
-    for request_id, change in processed.items():
-        conn.execute(
-            deletion_requests.update().where(deletion_requests.c.request_id == request_id),
-            change,
-        )
-    upsert(conn, kyc_status, list(kyc.values()))
+    insert_rows(conn, compliance_index, _TRAIL, [tuple(r[c] for c in _TRAIL) for r in trail])
+    upsert_rows(conn, compliance_documents, _DOCS, [tuple(r[c] for c in _DOCS) for r in docs])
+    insert_rows(conn, acceptances, _ACCEPTED, [tuple(r[c] for c in _ACCEPTED) for r in accepted])
+    insert_rows(
+        conn,
+        deletion_requests,
+        _REQUESTS,
+        [tuple(r[c] for c in _REQUESTS) for r in requests.values()],
+    )
+    update_rows(
+        conn,
+        deletion_requests,
+        "request_id",
+        ("status", "processed_at", "processor"),
+        [
+            (c["status"], c["processed_at"], c["processor"], request_id)
+            for request_id, c in processed.items()
+        ],
+    )
+    upsert_rows(conn, kyc_status, _KYC, [tuple(r[c] for c in _KYC) for r in kyc.values()])

@@ -8,7 +8,7 @@ import dcmx_core
 from dcmx_core.sqltypes import ExactInt
 from dcmx_generated import music_nft, royalty_distributor
 
-from ._sql import ZERO_ADDRESSES, fetch_by_key, upsert
+from ._sql import ZERO_ADDRESSES, fetch_rows, insert_rows, upsert_rows
 
 metadata = sa.MetaData()
 
@@ -38,6 +38,14 @@ nft_index = sa.Table(
     sa.Index("ix_nft_index_owner", "owner", "token_id"),
     sa.Index("ix_nft_index_artist", "artist", "token_id"),
     sa.Index("ix_nft_index_genre", "genre", "token_id"),
+)
+
+
+# The columns this plugin writes, in table order.
+_COLUMNS = (
+    "token_id", "contract_address", "owner", "artist", "title", "genre", "content_hash",
+    "edition", "max_editions", "royalty_receiver", "royalty_bps", "minted_to", "minted_at",
+    "minted_block", "transfers", "sales", "last_sale_id", "last_sale_price", "last_sale_at",
 )
 
 
@@ -93,9 +101,10 @@ def dcmx_handle_batch(batch: dcmx_core.Batch, conn: sa.Connection) -> None:
             row["last_sale_id"], row["last_sale_price"] = e.sale_id, e.amount
             row["last_sale_at"] = d.timestamp
             row["sales"] = row.get("sales", 0) + 1
-    if new:
-        conn.execute(nft_index.insert(), list(new.values()))
-    current = fetch_by_key(conn, nft_index, nft_index.c.token_id, changes)
+    insert_rows(conn, nft_index, _COLUMNS, [tuple(r[c] for c in _COLUMNS) for r in new.values()])
+    if not changes:
+        return
+    current = fetch_rows(conn, nft_index, "token_id", _COLUMNS, changes)
     merged = []
     for token, change in changes.items():
         old = current.get(token)
@@ -109,4 +118,4 @@ def dcmx_handle_batch(batch: dcmx_core.Batch, conn: sa.Connection) -> None:
                 "sales": old["sales"] + change.get("sales", 0),
             }
         )
-    upsert(conn, nft_index, merged)
+    upsert_rows(conn, nft_index, _COLUMNS, [tuple(r[c] for c in _COLUMNS) for r in merged])

@@ -12,7 +12,7 @@ from dcmx_generated import music_nft as nft
 from dcmx_generated import reward_vault as rv
 from dcmx_generated import royalty_distributor as rd
 
-from ._sql import ZERO_ADDRESSES, chunks, day, fetch_by_key, upsert
+from ._sql import ZERO_ADDRESSES, chunks, day, fetch_columns, insert_rows, upsert_rows
 
 metadata = sa.MetaData()
 
@@ -92,6 +92,46 @@ def dcmx_declare() -> dcmx_core.Declaration:
     )
 
 
+# What each event does to the profile of a wallet it involves (see dcmx_handle_batch).
+_TRANSFER, _MINT, _SALE, _CLAIM, _ACCEPT, _KYC, _DEL_REQ, _DEL_DONE, _OTHER = range(9)
+_KIND = {
+    tok.Transfer: _TRANSFER,
+    nft.Transfer: _TRANSFER,
+    nft.Minted: _MINT,
+    rd.SaleRecorded: _SALE,
+    rv.ClaimSubmitted: _CLAIM,
+    cr.AcceptanceRecorded: _ACCEPT,
+    cr.KycStatusChanged: _KYC,
+    cr.DeletionRequested: _DEL_REQ,
+    cr.DeletionProcessed: _DEL_DONE,
+}
+# Per-event-type metric updates: (metric index or None, value attribute or None).
+_METRIC_OF = {
+    tok.Transfer: ((3, None), (4, "value")),
+    nft.Minted: ((1, None),),
+    rv.RewardsClaimed: ((2, "amount"),),
+    rd.SaleRecorded: ((5, None), (6, "amount")),
+}
+_PLAN = {
+    cls: (tuple(fields), _KIND.get(cls, _OTHER), _METRIC_OF.get(cls, ()))
+    for cls, fields in WALLETS.items()
+}
+# The user_profiles columns this plugin writes, in table order; a profile is a list of these.
+_PROFILE_COLUMNS = (
+    "wallet", "first_seen_at", "last_seen_at", "first_block", "last_block", *COUNTERS,
+    "last_accepted_at", "kyc_status", "deletion_requested", "deletion_status",
+)
+_ANALYTICS_COLUMNS = ("day", *METRICS, "active_wallets")
+_WALLET_DAYS_COLUMNS = ("day", "wallet")
+_PROFILE_OLD = _PROFILE_COLUMNS[1:]
+# Indexes into a profile list (the user_profiles columns in order).
+_LAST_AT, _LAST_BLOCK, _EVENTS, _TRANSFERS, _MINTED, _PURCHASES, _CLAIMS, _ACCEPTS = (
+    2, 4, 5, 6, 7, 8, 9, 10
+)
+_LAST_ACCEPTED, _KYC_STATUS, _DEL_REQUESTED, _DEL_STATUS = 11, 12, 13, 14
+_UNSET = object()
+
+
 def _new_profile(wallet: str, at: int, block: int) -> dict:
     return {
         "wallet": wallet,
@@ -112,63 +152,99 @@ def dcmx_handle_batch(batch: dcmx_core.Batch, conn: sa.Connection) -> None:
     events = batch.of(*WALLETS)
     if not events:
         return
-    touched: dict[str, list] = {}  # wallet -> events of this batch that involve it
-    days: dict[str, dict] = {}
-    active: set[tuple[str, str]] = set()
+    # wallet -> its profile as a list in user_profiles column order, counters from 0 for
+    # this batch (merged with the stored profile below)
+    touched: dict[str, list] = {}
+    days: dict[str, list[int]] = {}  # day -> METRICS
+    active: dict[str, set[str]] = {}  # day -> wallets active that day
+    zero = ZERO_ADDRESSES
+    plan = _PLAN
+    day_of: dict[int, tuple] = {}  # timestamp -> (metrics, active set) of its day
     for d in events:
         e = d.event
-        today = day(d.timestamp)
-        metrics = days.setdefault(today, dict.fromkeys(METRICS, 0))
-        metrics["events"] += 1
-        if isinstance(e, tok.Transfer):
-            metrics["transfer_count"] += 1
-            metrics["transfer_volume"] += e.value
-        elif isinstance(e, nft.Minted):
-            metrics["nfts_minted"] += 1
-        elif isinstance(e, rv.RewardsClaimed):
-            metrics["rewards_distributed"] += e.amount
-        elif isinstance(e, rd.SaleRecorded):
-            metrics["sales_count"] += 1
-            metrics["sales_volume"] += e.amount
-        for field in WALLETS[type(e)]:
+        ts = d.timestamp
+        per_day = day_of.get(ts)
+        if per_day is None:
+            today = day(ts)
+            metrics = days.get(today)
+            if metrics is None:
+                metrics = days[today] = [0] * len(METRICS)
+                active[today] = set()
+            per_day = day_of[ts] = (metrics, active[today])
+        metrics, wallets_today = per_day
+        fields, kind, metric_ops = plan[type(e)]
+        metrics[0] += 1
+        for i, attr in metric_ops:
+            metrics[i] += 1 if attr is None else getattr(e, attr)
+        block = d.log.block_number
+        for field in fields:
             wallet = getattr(e, field)
-            if wallet not in ZERO_ADDRESSES:
-                touched.setdefault(wallet, []).append((d, field))
-                active.add((today, wallet))
+            if wallet in zero:
+                continue
+            wallets_today.add(wallet)
+            p = touched.get(wallet)
+            if p is None:
+                p = touched[wallet] = [
+                    wallet, ts, ts, block, block, 0, 0, 0, 0, 0, 0,
+                    _UNSET, _UNSET, _UNSET, _UNSET,
+                ]
+            p[_LAST_AT] = ts
+            p[_LAST_BLOCK] = block
+            p[_EVENTS] += 1
+            if kind == _TRANSFER:
+                p[_TRANSFERS] += 1
+            elif kind == _OTHER:
+                pass
+            elif kind == _MINT:
+                p[_MINTED] += 1
+            elif kind == _SALE:
+                if field == "buyer":
+                    p[_PURCHASES] += 1
+            elif kind == _CLAIM:
+                p[_CLAIMS] += 1
+            elif kind == _ACCEPT:
+                p[_ACCEPTS] += 1
+                p[_LAST_ACCEPTED] = e.timestamp_
+            elif kind == _KYC:
+                p[_KYC_STATUS] = e.new_status
+            elif kind == _DEL_REQ:
+                p[_DEL_REQUESTED], p[_DEL_STATUS] = True, "pending"
+            else:  # _DEL_DONE
+                p[_DEL_STATUS] = "approved" if e.approved else "rejected"
 
-    profiles = fetch_by_key(conn, user_profiles, user_profiles.c.wallet, touched)
-    for wallet, seen in touched.items():
-        p = profiles.setdefault(
-            wallet, _new_profile(wallet, seen[0][0].timestamp, seen[0][0].log.block_number)
+    stored = fetch_columns(conn, user_profiles, "wallet", _PROFILE_OLD, touched)
+    rows = []
+    for wallet, p in touched.items():
+        old = stored.get(wallet)
+        if old is None:  # first_seen_* are this batch's; unset fields take their defaults
+            base = (p[1], p[2], p[3], p[4], 0, 0, 0, 0, 0, 0, None, 0, False, None)
+        else:
+            base = old
+        rows.append(
+            (
+                wallet,
+                base[0],
+                p[_LAST_AT],
+                base[2],
+                p[_LAST_BLOCK],
+                base[4] + p[_EVENTS],
+                base[5] + p[_TRANSFERS],
+                base[6] + p[_MINTED],
+                base[7] + p[_PURCHASES],
+                base[8] + p[_CLAIMS],
+                base[9] + p[_ACCEPTS],
+                base[10] if p[_LAST_ACCEPTED] is _UNSET else p[_LAST_ACCEPTED],
+                base[11] if p[_KYC_STATUS] is _UNSET else p[_KYC_STATUS],
+                base[12] if p[_DEL_REQUESTED] is _UNSET else p[_DEL_REQUESTED],
+                base[13] if p[_DEL_STATUS] is _UNSET else p[_DEL_STATUS],
+            )
         )
-        for d, field in seen:
-            e = d.event
-            p["last_seen_at"], p["last_block"] = d.timestamp, d.log.block_number
-            p["events"] += 1
-            if isinstance(e, tok.Transfer | nft.Transfer):
-                p["transfers"] += 1
-            elif isinstance(e, nft.Minted):
-                p["nfts_minted"] += 1
-            elif isinstance(e, rd.SaleRecorded) and field == "buyer":
-                p["purchases"] += 1
-            elif isinstance(e, rv.ClaimSubmitted):
-                p["claims"] += 1
-            elif isinstance(e, cr.AcceptanceRecorded):
-                p["acceptances"] += 1
-                p["last_accepted_at"] = e.timestamp_
-            elif isinstance(e, cr.KycStatusChanged):
-                p["kyc_status"] = e.new_status
-            elif isinstance(e, cr.DeletionRequested):
-                p["deletion_requested"], p["deletion_status"] = True, "pending"
-            elif isinstance(e, cr.DeletionProcessed):
-                p["deletion_status"] = "approved" if e.approved else "rejected"
-    upsert(conn, user_profiles, [profiles[w] for w in touched])
+    upsert_rows(conn, user_profiles, _PROFILE_COLUMNS, rows)
 
-    by_day: dict[str, list[str]] = {}
-    for dy, wallet in sorted(active):
-        by_day.setdefault(dy, []).append(wallet)
     new_active = []
-    for dy, wallets in by_day.items():
+    new_per_day: dict[str, int] = {}
+    for dy in sorted(active):
+        wallets = sorted(active[dy])
         known = set()
         for chunk in chunks(wallets):
             known.update(
@@ -178,19 +254,17 @@ def dcmx_handle_batch(batch: dcmx_core.Batch, conn: sa.Connection) -> None:
                     )
                 ).scalars()
             )
-        new_active += [{"day": dy, "wallet": w} for w in wallets if w not in known]
-    if new_active:
-        conn.execute(wallet_days.insert(), new_active)
-    current = fetch_by_key(conn, analytics, analytics.c.day, days)
-    rows = []
+        fresh = [(dy, w) for w in wallets if w not in known]
+        new_per_day[dy] = len(fresh)
+        new_active += fresh
+    insert_rows(conn, wallet_days, _WALLET_DAYS_COLUMNS, new_active)
+    current = fetch_columns(conn, analytics, "day", (*METRICS, "active_wallets"), days)
+    zeros = (0,) * (len(METRICS) + 1)
+    out = []
     for dy, metrics in days.items():
-        old = current.get(dy) or {**dict.fromkeys(METRICS, 0), "active_wallets": 0}
-        rows.append(
-            {
-                "day": dy,
-                **{m: old[m] + metrics[m] for m in METRICS},
-                "active_wallets": old["active_wallets"]
-                + sum(1 for r in new_active if r["day"] == dy),
-            }
+        old = current.get(dy, zeros)
+        out.append(
+            (dy, *(o + m for o, m in zip(old, metrics, strict=False)),
+             old[-1] + new_per_day[dy])
         )
-    upsert(conn, analytics, rows)
+    upsert_rows(conn, analytics, _ANALYTICS_COLUMNS, out)

@@ -8,7 +8,7 @@ import dcmx_core
 from dcmx_core.sqltypes import ExactInt
 from dcmx_generated import royalty_distributor as rd
 
-from ._sql import fetch_by_key, upsert
+from ._sql import fetch_columns, insert_rows, upsert_rows
 
 metadata = sa.MetaData()
 
@@ -66,6 +66,16 @@ royalty_balances = sa.Table(
     sa.Column("total_withdrawn", ExactInt, nullable=False),
 )
 
+# The columns this plugin writes, in table order.
+_SPLITS = ("nft_token_id", "position", "recipient", "bps", "version")
+_SALES = (
+    "sale_id", "nft_token_id", "buyer", "seller", "amount", "split_version", "distributed",
+    "sold_at", "block_number",
+)
+_CREDITS = ("block_number", "log_index", "sale_id", "recipient", "amount", "credited_at")
+_WITHDRAWALS = ("block_number", "log_index", "recipient", "amount", "withdrawn_at")
+_BALANCES = ("recipient", "pending", "total_credited", "total_withdrawn")
+
 EVENTS = (
     rd.RoyaltySplitsSet,
     rd.SaleRecorded,
@@ -104,13 +114,7 @@ def dcmx_handle_batch(batch: dcmx_core.Batch, conn: sa.Connection) -> None:
         e, at = d.event, d.timestamp
         if isinstance(e, rd.RoyaltySplitsSet):
             splits[e.nft_token_id] = [
-                {
-                    "nft_token_id": e.nft_token_id,
-                    "position": i,
-                    "recipient": r,
-                    "bps": b,
-                    "version": e.version,
-                }
+                (e.nft_token_id, i, r, b, e.version)
                 for i, (r, b) in enumerate(zip(e.recipients, e.bps, strict=True))
             ]
         elif isinstance(e, rd.SaleRecorded):
@@ -127,14 +131,7 @@ def dcmx_handle_batch(batch: dcmx_core.Batch, conn: sa.Connection) -> None:
             }
         elif isinstance(e, rd.RoyaltyCredited):
             credits.append(
-                {
-                    "block_number": d.log.block_number,
-                    "log_index": d.log.log_index,
-                    "sale_id": e.sale_id,
-                    "recipient": e.recipient,
-                    "amount": e.amount,
-                    "credited_at": at,
-                }
+                (d.log.block_number, d.log.log_index, e.sale_id, e.recipient, e.amount, at)
             )
             moves.setdefault(e.recipient, [0, 0])[0] += e.amount
         elif isinstance(e, rd.RoyaltiesDistributed):
@@ -144,36 +141,27 @@ def dcmx_handle_batch(batch: dcmx_core.Batch, conn: sa.Connection) -> None:
                 distributed.add(e.sale_id)
         else:
             withdrawals.append(
-                {
-                    "block_number": d.log.block_number,
-                    "log_index": d.log.log_index,
-                    "recipient": e.recipient,
-                    "amount": e.amount,
-                    "withdrawn_at": at,
-                }
+                (d.log.block_number, d.log.log_index, e.recipient, e.amount, at)
             )
             moves.setdefault(e.recipient, [0, 0])[1] += e.amount
     if splits:
         conn.execute(royalty_splits.delete().where(royalty_splits.c.nft_token_id.in_(splits)))
-        conn.execute(royalty_splits.insert(), [r for rows in splits.values() for r in rows])
-    if sales:
-        conn.execute(royalty_sales.insert(), list(sales.values()))
+        insert_rows(conn, royalty_splits, _SPLITS, [r for rows in splits.values() for r in rows])
+    insert_rows(conn, royalty_sales, _SALES, [tuple(s[c] for c in _SALES) for s in sales.values()])
     if distributed:
         conn.execute(
             royalty_sales.update()
             .where(royalty_sales.c.sale_id.in_(distributed))
             .values(distributed=True)
         )
-    if credits:
-        conn.execute(royalty_credits.insert(), credits)
-    if withdrawals:
-        conn.execute(royalty_withdrawals.insert(), withdrawals)
-    current = fetch_by_key(conn, royalty_balances, royalty_balances.c.recipient, moves)
+    insert_rows(conn, royalty_credits, _CREDITS, credits)
+    insert_rows(conn, royalty_withdrawals, _WITHDRAWALS, withdrawals)
+    current = fetch_columns(
+        conn, royalty_balances, "recipient", ("total_credited", "total_withdrawn"), moves
+    )
     rows = []
     for recipient, (credited, withdrawn) in moves.items():
-        old = current.get(recipient, {"total_credited": 0, "total_withdrawn": 0})
-        c, w = old["total_credited"] + credited, old["total_withdrawn"] + withdrawn
-        rows.append(
-            {"recipient": recipient, "pending": c - w, "total_credited": c, "total_withdrawn": w}
-        )
-    upsert(conn, royalty_balances, rows)
+        old_c, old_w = current.get(recipient, (0, 0))
+        c, w = old_c + credited, old_w + withdrawn
+        rows.append((recipient, c - w, c, w))
+    upsert_rows(conn, royalty_balances, _BALANCES, rows)

@@ -8,7 +8,7 @@ import dcmx_core
 from dcmx_core.sqltypes import ExactInt
 from dcmx_generated import dcmx_token
 
-from ._sql import ZERO_ADDRESSES, fetch_by_key, upsert
+from ._sql import ZERO_ADDRESSES, fetch_columns, insert_rows, upsert_rows
 
 metadata = sa.MetaData()
 
@@ -47,6 +47,15 @@ token_supply = sa.Table(
 )
 
 
+# The columns this plugin writes, in table order.
+_TRANSACTIONS = (
+    "block_number", "log_index", "tx_hash", "block_timestamp", "token", "kind", "from_address",
+    "to_address", "amount",
+)
+_BALANCES = ("wallet", "balance", "updated_block")
+_SUPPLY = ("token", "total_supply", "minted", "burned")
+
+
 @dcmx_core.hookimpl
 def dcmx_declare() -> dcmx_core.Declaration:
     return dcmx_core.Declaration(
@@ -61,57 +70,57 @@ def dcmx_handle_batch(batch: dcmx_core.Batch, conn: sa.Connection) -> None:
     transfers = batch.of(dcmx_token.Transfer)
     if not transfers:
         return
-    rows, deltas, last_block = [], {}, {}
+    rows = []
+    deltas: dict[str, int] = {}
+    last_block: dict[str, int] = {}
     supply: dict[str, list[int]] = {}  # token -> [minted, burned]
+    zero = ZERO_ADDRESSES
+    append = rows.append
+    get = deltas.get
     for d in transfers:
-        e = d.event
-        kind = (
-            "mint"
-            if e.from_ in ZERO_ADDRESSES
-            else "burn"
-            if e.to_ in ZERO_ADDRESSES
-            else "transfer"
+        e, log = d.event, d.log
+        frm, to, value, block = e.from_, e.to_, e.value, log.block_number
+        if frm in zero:
+            kind = "mint"
+        elif to in zero:
+            kind = "burn"
+        else:
+            kind = "transfer"
+        append(
+            (block, log.log_index, log.tx_hash, d.timestamp, d.contract_address, kind,
+             frm, to, value)
         )
-        rows.append(
-            {
-                "block_number": d.log.block_number,
-                "log_index": d.log.log_index,
-                "tx_hash": d.log.tx_hash,
-                "block_timestamp": d.timestamp,
-                "token": d.contract_address,
-                "kind": kind,
-                "from_address": e.from_,
-                "to_address": e.to_,
-                "amount": e.value,
-            }
-        )
-        if kind != "mint":
-            deltas[e.from_] = deltas.get(e.from_, 0) - e.value
-            last_block[e.from_] = d.log.block_number
-        if kind != "burn":
-            deltas[e.to_] = deltas.get(e.to_, 0) + e.value
-            last_block[e.to_] = d.log.block_number
-        if kind != "transfer":
+        if kind == "transfer":
+            deltas[frm] = get(frm, 0) - value
+            last_block[frm] = block
+            deltas[to] = get(to, 0) + value
+            last_block[to] = block
+        else:
+            if kind == "burn":
+                deltas[frm] = get(frm, 0) - value
+                last_block[frm] = block
+            else:
+                deltas[to] = get(to, 0) + value
+                last_block[to] = block
             totals = supply.setdefault(d.contract_address, [0, 0])
-            totals[0 if kind == "mint" else 1] += e.value
-    conn.execute(transaction_index.insert(), rows)
-    current = fetch_by_key(conn, token_balances, token_balances.c.wallet, deltas)
-    upsert(
+            totals[0 if kind == "mint" else 1] += value
+    insert_rows(conn, transaction_index, _TRANSACTIONS, rows)
+    current = fetch_columns(conn, token_balances, "wallet", ("balance",), deltas)
+    upsert_rows(
         conn,
         token_balances,
+        _BALANCES,
         [
-            {
-                "wallet": w,
-                "balance": (current[w]["balance"] if w in current else 0) + delta,
-                "updated_block": last_block[w],
-            }
+            (w, (current[w][0] if w in current else 0) + delta, last_block[w])
             for w, delta in deltas.items()
         ],
     )
-    known = fetch_by_key(conn, token_supply, token_supply.c.token, supply)
+    if not supply:
+        return
+    known = fetch_columns(conn, token_supply, "token", ("minted", "burned"), supply)
     new_supply = []
     for token, (minted, burned) in supply.items():
-        old = known.get(token, {"minted": 0, "burned": 0})
-        m, b = old["minted"] + minted, old["burned"] + burned
-        new_supply.append({"token": token, "total_supply": m - b, "minted": m, "burned": b})
-    upsert(conn, token_supply, new_supply)
+        old_m, old_b = known.get(token, (0, 0))
+        m, b = old_m + minted, old_b + burned
+        new_supply.append((token, m - b, m, b))
+    upsert_rows(conn, token_supply, _SUPPLY, new_supply)

@@ -8,7 +8,7 @@ import dcmx_core
 from dcmx_core.sqltypes import ExactInt
 from dcmx_generated import reward_vault as rv
 
-from ._sql import fetch_by_key, upsert
+from ._sql import fetch_rows, upsert_rows
 
 metadata = sa.MetaData()
 
@@ -43,6 +43,13 @@ reward_pools = sa.Table(
     sa.Column("claimed_total", ExactInt, nullable=False),
 )
 
+# The columns this plugin writes, in table order.
+_CLAIMS = (
+    "claim_id", "wallet", "reward_type", "pool", "proof_hash", "amount", "status",
+    "submitted_at", "submitted_block", "verified_at", "verifier", "claimed_at",
+)
+_POOLS = ("reward_type", "pool", "budget", "max_per_claim", "approved_total", "claimed_total")
+
 EVENTS = (rv.PoolConfigured, rv.ClaimSubmitted, rv.ClaimVerified, rv.RewardsClaimed)
 
 
@@ -59,8 +66,8 @@ def dcmx_handle_batch(batch: dcmx_core.Batch, conn: sa.Connection) -> None:
     if not events:
         return
     claim_ids = [d.event.claim_id for d in events if not isinstance(d.event, rv.PoolConfigured)]
-    claims = fetch_by_key(conn, reward_claims_index, reward_claims_index.c.claim_id, claim_ids)
-    pools = fetch_by_key(conn, reward_pools, reward_pools.c.reward_type, POOLS)
+    claims = fetch_rows(conn, reward_claims_index, "claim_id", _CLAIMS, claim_ids)
+    pools = fetch_rows(conn, reward_pools, "reward_type", _POOLS, POOLS)
     touched_claims, touched_pools = set(), set()
     for d in events:
         e = d.event
@@ -107,5 +114,12 @@ def dcmx_handle_batch(batch: dcmx_core.Batch, conn: sa.Connection) -> None:
         else:
             claim.update(status="claimed", claimed_at=d.timestamp)
             pool["claimed_total"] += e.amount
-    upsert(conn, reward_claims_index, [claims[c] for c in touched_claims])
-    upsert(conn, reward_pools, [pools[p] for p in touched_pools])
+    upsert_rows(
+        conn,
+        reward_claims_index,
+        _CLAIMS,
+        [tuple(claims[c][n] for n in _CLAIMS) for c in touched_claims],
+    )
+    upsert_rows(
+        conn, reward_pools, _POOLS, [tuple(pools[p][n] for n in _POOLS) for p in touched_pools]
+    )
