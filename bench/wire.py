@@ -89,8 +89,12 @@ def deploy(rpc: Rpc) -> tuple[str, str]:
     sender = rpc("eth_accounts")[0]
     tx = rpc("eth_sendTransaction", {"from": sender, "data": "0x" + EMITTER_CODE.hex(),
                                      "gas": hex(200_000)})
-    address = rpc("eth_getTransactionReceipt", tx)["contractAddress"]
-    return sender, address
+    deadline = time.monotonic() + 10
+    while (receipt := rpc("eth_getTransactionReceipt", tx)) is None:  # not mined yet
+        if time.monotonic() > deadline:
+            raise SystemExit("anvil did not mine the emitter's deployment")
+        time.sleep(0.02)
+    return sender, receipt["contractAddress"]
 
 
 def emit(rpc: Rpc, sender: str, emitter: str, records: list[tuple[bytes, bytes, int]]) -> str:

@@ -27,6 +27,7 @@ import sys
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
+from functools import lru_cache
 from typing import Any, TypeVar
 
 from eth_hash.auto import keccak
@@ -513,12 +514,16 @@ _KEPT_BLOOMS = 4096
 
 def _in_bloom(bloom: bytes, item: bytes) -> bool:
     """Whether ``item`` (an address or topic) may be in a 2048-bit Ethereum logs bloom."""
+    return all(bloom[byte] & mask for byte, mask in _bloom_bits(item))
+
+
+@lru_cache(maxsize=65536)
+def _bloom_bits(item: bytes) -> tuple[tuple[int, int], ...]:
+    """The three (byte, mask) bloom positions of an item: a keccak each, so cached, since logs
+    repeat their addresses and topics (it was 40% of the time indexing over the wire)."""
     digest = keccak(item)
-    for i in (0, 2, 4):
-        bit = int.from_bytes(digest[i : i + 2], "big") & 2047
-        if not bloom[255 - bit // 8] & (1 << (bit % 8)):
-            return False
-    return True
+    bits = (int.from_bytes(digest[i : i + 2], "big") & 2047 for i in (0, 2, 4))
+    return tuple((255 - bit // 8, 1 << (bit % 8)) for bit in bits)
 
 
 def _check_range(start: int, end: int) -> None:
