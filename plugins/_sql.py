@@ -28,8 +28,8 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Dialect
 
 from dcmx_core.addresses import to_evm, to_tron
-from dcmx_core.sqltypes import ExactInt, decode_sortable, encode_sortable
-from dcmx_core.store import RowWriter
+from dcmx_core.sqltypes import ExactInt, decode_sortable
+from dcmx_core.store import RowWriter, _identity
 
 # SQLite allows 32766 bound parameters per statement; stay well below on both databases.
 _CHUNK = 900
@@ -68,14 +68,6 @@ def fetch_by_key(conn: Connection, table: sa.Table, column: sa.Column, keys: Ite
 # -- the fast layer: tuples through the driver -----------------------------------------------
 
 
-def _identity(values: tuple) -> tuple:
-    return values
-
-
-# The core's JSON form of a value (RowWriter: compact separators, one encoder).
-_json_dumps = json.JSONEncoder(separators=(",", ":")).encode
-
-
 class _DialectState:
     """Per-dialect caches: the RowWriter, converters, decoders and SQL text per table."""
 
@@ -100,43 +92,16 @@ class _DialectState:
         return fn
 
     def _compile(self, table: sa.Table, names: tuple[str, ...], whole: bool) -> Callable | None:
-        """The RowWriter's conversions (same rules), compiled into one tuple expression.
-
-        ``RowWriter.converter`` copies each row into a list and loops over the columns; at
-        tens of thousands of rows a batch that loop shows in the profile. Per column: ExactInt
-        to the sortable text on SQLite (PostgreSQL takes the int), JSON to compact text, any
-        other type with a bind processor (Booleans aside) through it; None stays None.
-        """
+        """The core RowWriter's conversion, fed from the positions of ``names``."""
         position = {n: i for i, n in enumerate(names)}
         columns = list(table.columns) if whole else [table.c[n] for n in names]
-        funcs: dict[str, Callable] = {}
-        parts = []
-        for col in columns:
-            i = position.get(col.name)
-            if i is None:  # a column this plugin version does not know (a newer layout)
-                if col.default is not None or col.server_default is not None:
-                    return None
-                parts.append("None")
-                continue
-            if isinstance(col.type, ExactInt):
-                fn = None if self.postgresql else encode_sortable
-            elif isinstance(col.type, sa.JSON):
-                fn = _json_dumps
-            elif isinstance(col.type, sa.Boolean):
-                fn = None  # both drivers take a bool as it is
-            else:
-                fn = col.type.bind_processor(self.dialect)
-            if fn is None:
-                parts.append(f"r[{i}]")
-            else:
-                funcs[f"f{i}"] = fn
-                parts.append(f"(None if r[{i}] is None else f{i}(r[{i}]))")
-        if not funcs and parts == [f"r[{i}]" for i in range(len(parts))]:
-            return _identity
-        source = f"def convert(r):\n    return ({', '.join(parts)},)\n"
-        namespace: dict = dict(funcs)
-        exec(source, namespace)  # noqa: S102 - built from column positions only
-        return namespace["convert"]
+        positions = [position.get(c.name) for c in columns]
+        for col, i in zip(columns, positions, strict=True):
+            # A column this plugin version does not know (a newer layout) is written as NULL,
+            # unless it has a default, which only SQLAlchemy fills in: the caller falls back.
+            if i is None and (col.default is not None or col.server_default is not None):
+                return None
+        return self.writer.converter(columns, positions)
 
     def key_positions(self, table: sa.Table) -> tuple[int, ...]:
         names = [c.name for c in table.columns]
