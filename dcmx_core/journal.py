@@ -88,16 +88,10 @@ def journal_name(table: str) -> str:
 def _trigger_name(table: str, what: str) -> str:
     name = journal_name(table)
     if len(name) <= 50 and _bytes(name) + 1 + len(what) <= MAX_IDENTIFIER_BYTES:
-        return f"{name}_{what}"  # the name dcmx always gave short tables
-    # Longer journal names used to be cut at 50 characters, which dropped their hash: two
-    # tables sharing 39 leading characters got one trigger (SQLite kept the first table's,
-    # PostgreSQL pointed both at the second's function). The full name's hash keeps them apart.
+        return f"{name}_{what}"
+    # Cutting a long name would drop its hash, and two tables sharing their leading characters
+    # would share a trigger; the full name's hash keeps them apart.
     return f"_dcmx_undo_{_head(table, 28)}_{_digest(table)[:12]}_{what}"
-
-
-def _legacy_trigger_name(table: str, what: str) -> str:
-    """The name releases before the fix gave (see :func:`_trigger_name`), to clean it up."""
-    return f"{journal_name(table)[:50]}_{what}"
 
 
 class Journal:
@@ -143,38 +137,23 @@ class Journal:
                 "block INTEGER)"
             )
             conn.exec_driver_sql(f'INSERT OR IGNORE INTO "{SQLITE_CTX}" VALUES (1, NULL)')
-        for t in self.tables:  # first all of them: a legacy name may be another's current
-            self._drop_legacy_triggers(conn, t)
+        self.create_triggers(conn)
+
+    def create_triggers(self, conn: Connection) -> None:
         for t in self.tables:
             for stmt in self._trigger_sql(conn, t):
                 conn.exec_driver_sql(stmt)
 
-    @staticmethod
-    def _drop_legacy_triggers(conn: Connection, table: sa.Table) -> None:
-        """Remove triggers an older release made under a cut name (see _trigger_name)."""
+    def drop_triggers(self, conn: Connection) -> None:
+        """Drop every tracked table's triggers (SQLite; journal tables stay)."""
         q = conn.dialect.identifier_preparer.quote_identifier
-        if _legacy_trigger_name(table.name, "fn") == _trigger_name(table.name, "fn"):
-            return
-        if conn.dialect.name == "sqlite":
+        for t in self.tables:
             for what in ("ins", "upd", "del"):
-                conn.exec_driver_sql(
-                    f"DROP TRIGGER IF EXISTS {q(_legacy_trigger_name(table.name, what))}"
-                )
-        else:
-            conn.exec_driver_sql(
-                f"DROP TRIGGER IF EXISTS {q(_legacy_trigger_name(table.name, 'trg'))} "
-                f"ON {q(table.name)}"
-            )
-            # CASCADE: another table's legacy trigger may share the function; every tracked
-            # table gets its own trigger again in this same create().
-            conn.exec_driver_sql(
-                f"DROP FUNCTION IF EXISTS {q(_legacy_trigger_name(table.name, 'fn'))}() CASCADE"
-            )
+                conn.exec_driver_sql(f"DROP TRIGGER IF EXISTS {q(_trigger_name(t.name, what))}")
 
     def drop(self, conn: Connection, table: sa.Table) -> None:
         """Remove one table's journal and triggers (before the table itself is dropped)."""
         q = conn.dialect.identifier_preparer.quote_identifier
-        self._drop_legacy_triggers(conn, table)
         if conn.dialect.name == "sqlite":
             for what in ("ins", "upd", "del"):
                 conn.exec_driver_sql(f"DROP TRIGGER IF EXISTS {q(_trigger_name(table.name, what))}")

@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine, make_url
 
 from .errors import ConfigError, StoreError
-from .journal import Journal, _trigger_name, table_hash
+from .journal import Journal, table_hash
 
 framework = sa.MetaData()
 
@@ -264,14 +264,9 @@ class Store:
         if conn.dialect.name != "sqlite" or events < self.UNJOURNALED_MIN_EVENTS:
             yield
             return
-        q = conn.dialect.identifier_preparer.quote
-        for t in self.tables:
-            for what in ("ins", "upd", "del"):
-                conn.exec_driver_sql(f"DROP TRIGGER IF EXISTS {q(_trigger_name(t.name, what))}")
+        self.journal.drop_triggers(conn)
         yield
-        for t in self.tables:
-            for stmt in self.journal._trigger_sql(conn, t):  # the journal's own definitions
-                conn.exec_driver_sql(stmt)
+        self.journal.create_triggers(conn)
 
     def changed_tables(self) -> list[str]:
         """Tracked tables whose definition differs from the one recorded when they were made."""
