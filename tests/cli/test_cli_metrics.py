@@ -138,6 +138,9 @@ def test_ready_follows_the_lag_and_health_the_loop(tmp_path):
         assert status == 503 and json.loads(body)["lag_blocks"] == 20
         gate.set()
         wait_for(lambda: get(base + "/ready")[0] == 200, what="ready again")
+        # Ready means within ready_lag blocks of the head, not at it: wait for the last block.
+        wait_for(lambda: metric(get(base + "/metrics")[1], "dcmx_cursor_block") == 25,
+                 what="the last block")
 
         text = get(base + "/metrics")[1]
         assert metric(text, "dcmx_events_indexed_total") == 25, text
