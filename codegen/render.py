@@ -119,6 +119,7 @@ class _Event:
     sql_values: str
     data_decoder: str | None
     head_struct: str | None = None
+    reads_arrays: bool = False
 
 
 @dataclass
@@ -302,12 +303,11 @@ class _Planner:
 
         data_decoder = None
         head_struct = None
-        simple = all(
-            p.type.is_word or p.type.kind in ("bytes", "string") for _, p, _ in data_params
-        )
+        simple = all(p.type.is_word or _reads_tail(p.type) for _, p, _ in data_params)
+        reads_arrays = simple and any(_is_word_array(p.type) for _, p, _ in data_params)
         if data_params and simple:
             head = 32 * len(data_params)
-            dynamic = any(p.type.kind in ("bytes", "string") for _, p, _ in data_params)
+            dynamic = any(_reads_tail(p.type) for _, p, _ in data_params)
             size = "_n" if dynamic else "len(data)"
             if dynamic:
                 lines.append("_n = len(data)")
@@ -324,6 +324,8 @@ class _Planner:
                 word = f"data[{pos}:{pos + 32}]"
                 if p.type.kind in ("bytes", "string"):
                     lines += _dynamic_decode(p.type.kind, pos, values[i], n)
+                elif _is_word_array(p.type):
+                    lines += _array_decode(p.type, pos, values[i], n, head, self.zeros)
                 elif p.type.kind in ("uint", "int") or (
                     p.type.kind == "fixed_bytes" and p.type.size == 32
                 ):
@@ -372,6 +374,7 @@ class _Planner:
             sql_values=_wrapped_tuple(sql_items, 15, 8),
             data_decoder=data_decoder,
             head_struct=head_struct,
+            reads_arrays=reads_arrays,
         )
 
     # --- functions ---
@@ -448,7 +451,7 @@ def _head_decode(
 
     A word splits into its padding and its value where that lets the unpack do the work: the
     padding (bytes that must be zero) is compared with a ``_Z<k>`` constant, the value comes out
-    as an int (uintN, the offsets of bytes/string: 8 bytes, larger ones are past any data) or
+    as an int (uintN, the offsets of bytes/string/arrays: 8 bytes, larger ones are past any data) or
     20 bytes (address). Other words come out whole and go through :func:`word_decode`. Every
     check raises the same DecodeError as the word-by-word decoding does.
     """
@@ -459,11 +462,15 @@ def _head_decode(
     pos = 0
     for i, p, n in data_params:
         t = p.type
-        if t.kind in ("bytes", "string"):
+        if _reads_tail(t):
             fmt.append("24sQ")
             targets += [f"_p{i}", f"_a{i}"]
             zeros.add(24)
-            after += _dynamic_decode(t.kind, pos, values[i], n, head=(f"_p{i}", f"_a{i}"))
+            offset = (f"_p{i}", f"_a{i}")
+            if _is_word_array(t):
+                after += _array_decode(t, pos, values[i], n, 32 * len(data_params), zeros, offset)
+            else:
+                after += _dynamic_decode(t.kind, pos, values[i], n, head=offset)
         elif t.kind == "uint" and t.size is not None and t.size < 256:
             k = t.size // 8  # ABI sizes are multiples of 8
             code = _UINT_CODES.get(k)
@@ -538,6 +545,117 @@ def _dynamic_decode(
     ]
 
 
+def _is_word_array(t: AbiType) -> bool:
+    """``T[]`` whose items are one word each: decoded by the generated code, not eth-abi."""
+    return t.kind == "array" and t.size is None and t.item is not None and t.item.is_word
+
+
+def _reads_tail(t: AbiType) -> bool:
+    """Dynamic values the generated code reads itself from the tail of ``data``."""
+    return t.kind in ("bytes", "string") or _is_word_array(t)
+
+
+def _array_decode(
+    t: AbiType,
+    pos: int,
+    var: str,
+    label: str,
+    head_size: int,
+    zeros: set[int],
+    head: tuple[str, str] | None = None,
+) -> list[str]:
+    """Statements that set ``var`` from the top-level ``T[]`` (``T`` one word) whose offset
+    word is at ``data[pos:pos + 32]`` (``_n`` holds ``len(data)``). ``head``: the names of that
+    word's high 24 bytes and low 8 bytes as unpacked by the head struct, when there is one.
+
+    These arrays used to go through eth-abi's strict decoder, and the checks keep exactly what
+    it accepts, so that only the speed changes: the offset points past the head (not into it)
+    and leaves room for the length word; the items all lie inside data; every item is a valid
+    ``T`` word. The length is checked against the data before anything is sized by it, so a
+    forged length cannot make the decoder allocate. All items then come out of one ``struct``
+    unpack (C loops, no Python loop per item; ``struct`` caches the compiled format of the
+    lengths it has met); see :func:`_array_items`.
+    """
+    assert t.item is not None
+    fail = "raise _rt.fail(cls, "
+    if head is None:
+        lines = [f'_a = _ifb(data[{pos}:{pos + 32}], "big")']
+        offset, cond = "_a", ""
+    else:
+        lines = []
+        offset, cond = head[1], f"{head[0]} != _Z24 or "
+    item_fmt, item_lines = _array_items(t.item, var, label, zeros)
+    return lines + [
+        f"# {label}: {t.canonical}, a length word at its offset, then one word per item",
+        f"if {cond}not {head_size} <= {offset} <= _n - 32:",
+        f"    {fail}'offset of {label} does not point into the tail of data')",
+        f"_s = {offset} + 32",
+        f'_l = _ifb(data[{offset}:_s], "big")',
+        "_e = _s + 32 * _l",
+        "if _e > _n:",
+        f"    {fail}f'{label}: {{_l}} items need {{_e}} bytes of data, got {{_n}}')",
+        f'_u = _unpack(">" + "{item_fmt}" * _l, data, _s)',
+        *item_lines,
+    ]
+
+
+def _array_items(item: AbiType, var: str, label: str, zeros: set[int]) -> tuple[str, list[str]]:
+    """The ``struct`` format of one item of an array of ``item`` words, and the statements
+    that turn ``_u`` (all ``_l`` items unpacked) into ``var``, as strict as :func:`word_decode`.
+
+    Where a word is zero padding plus a value, the format splits it in two: ``_u`` alternates
+    paddings and values, and one ``count`` checks the padding of every item (for a uintN, that
+    is its range check). Other words come out whole.
+    """
+    fail = "raise _rt.fail(cls, "
+    size = item.size
+    if item.kind == "int":
+        assert size is not None
+        lines = [f'{var} = tuple([_ifb(_x, "big", signed=True) for _x in _u])']
+        if size < 256:
+            lo, hi = -(1 << (size - 1)), 1 << (size - 1)
+            lines += [
+                f"if {var} and (min({var}) < {lo} or max({var}) >= {hi}):",
+                f"    {fail}'{label}: int{size} out of range')",
+            ]
+        return "32s", lines
+    if item.kind == "bool":
+        return "32s", [
+            f"{var} = tuple(map(_BOOL.get, _u))",
+            f"if None in {var}:",
+            f"    {fail}'{label}: bool word is neither 0 nor 1')",
+        ]
+    if item.kind == "uint" and size == 256:
+        return "32s", [f'{var} = tuple([_ifb(_x, "big") for _x in _u])']
+    if item.kind == "fixed_bytes" and size == 32:
+        return "32s", [f"{var} = _u"]
+
+    # padding + value: (format, padding bytes, which of _u are paddings, the values, error)
+    if item.kind == "address":
+        fmt, pad, pads = "12s20s", 12, "_u[::2]"
+        values, why = "tuple(map(_render, _u[1::2]))", "address with non-zero padding"
+    elif item.kind == "uint":
+        assert size is not None
+        k = size // 8  # ABI sizes are multiples of 8
+        code = _UINT_CODES.get(k)
+        fmt, pad, pads = f"{32 - k}s{code or f'{k}s'}", 32 - k, "_u[::2]"
+        values = "_u[1::2]" if code else 'tuple([_ifb(_x, "big") for _x in _u[1::2]])'
+        why = f"uint{size} out of range"
+    elif item.kind == "fixed_bytes":
+        assert size is not None
+        # bytesN is padded on the right
+        fmt, pad, pads = f"{size}s{32 - size}s", 32 - size, "_u[1::2]"
+        values, why = "_u[::2]", f"bytes{size} with non-zero padding"
+    else:
+        raise AssertionError(f"not a word type: {item.canonical}")
+    zeros.add(pad)
+    return fmt, [
+        f"if {pads}.count(_Z{pad}) != _l:",
+        f"    {fail}'{label}: {why}')",
+        f"{var} = {values}",
+    ]
+
+
 def _construct(cls: str, names: list[str], values: list[str]) -> list[str]:
     """Statements returning the decoded instance.
 
@@ -605,7 +723,8 @@ def render_module(plan: ModulePlan, profile: str) -> str:
         functions=plan.functions,
         anonymous_dispatch=plan.anonymous_dispatch,
         zeros=sorted(plan.zeros | {12}),
-        uses_struct=any(e.head_struct for e in plan.events),
+        uses_struct=any(e.head_struct or e.reads_arrays for e in plan.events),
+        uses_arrays=any(e.reads_arrays for e in plan.events),
         uses_exact=any("_sqlt." in f.sql_type for e in plan.events for f in e.fields),
     )
     if any(len(line) > 100 for line in text.splitlines()):

@@ -42,7 +42,10 @@ _BOOL = {_rt.ZERO32: False, _rt.TRUE32: True}
 # hot-path aliases of the event decoders (module globals: no attribute lookups per log)
 _ifb = int.from_bytes
 _new = object.__new__
+_unpack = _struct.unpack_from
 _Z12 = bytes(12)
+_Z24 = bytes(24)
+_Z30 = bytes(30)
 _PAD = _rt.PAD
 _CHAIN_COLUMNS = (
     lambda: _sa.Column("block_number", _sa.BigInteger(), primary_key=True, autoincrement=False),
@@ -420,10 +423,7 @@ class RoyaltyCredited:
 _LAYOUT_RoyaltyCredited = _rt.layout_twin(RoyaltyCredited)
 
 
-_DATA_5 = _rt.tuple_decoder(
-    ('uint256', 'address[]', 'uint16[]'),
-    'RoyaltySplitsSet(uint256,uint256,address[],uint16[],address)',
-)
+_HEAD_5 = _struct.Struct('>32s24sQ24sQ')
 
 
 @dataclass(frozen=True, slots=True)
@@ -469,10 +469,35 @@ class RoyaltySplitsSet:
         if _t2[:12] != _Z12:
             raise _rt.fail(cls, 'setter: address with non-zero padding')
         _v4 = _render(_t2[12:])
-        _d = _DATA_5(data)
-        _v1 = _d[0]
-        _v2 = tuple([_addr(_x0) for _x0 in _d[1]])
-        _v3 = _d[2]
+        _n = len(data)
+        if _n < 96:
+            raise _rt.fail(cls, f'data is {_n} bytes, expected at least 96')
+        _w1, _p2, _a2, _p3, _a3 = _HEAD_5.unpack_from(data)
+        _v1 = _ifb(_w1, "big")
+        # recipients: address[], a length word at its offset, then one word per item
+        if _p2 != _Z24 or not 96 <= _a2 <= _n - 32:
+            raise _rt.fail(cls, 'offset of recipients does not point into the tail of data')
+        _s = _a2 + 32
+        _l = _ifb(data[_a2:_s], "big")
+        _e = _s + 32 * _l
+        if _e > _n:
+            raise _rt.fail(cls, f'recipients: {_l} items need {_e} bytes of data, got {_n}')
+        _u = _unpack(">" + "12s20s" * _l, data, _s)
+        if _u[::2].count(_Z12) != _l:
+            raise _rt.fail(cls, 'recipients: address with non-zero padding')
+        _v2 = tuple(map(_render, _u[1::2]))
+        # bps: uint16[], a length word at its offset, then one word per item
+        if _p3 != _Z24 or not 96 <= _a3 <= _n - 32:
+            raise _rt.fail(cls, 'offset of bps does not point into the tail of data')
+        _s = _a3 + 32
+        _l = _ifb(data[_a3:_s], "big")
+        _e = _s + 32 * _l
+        if _e > _n:
+            raise _rt.fail(cls, f'bps: {_l} items need {_e} bytes of data, got {_n}')
+        _u = _unpack(">" + "30sH" * _l, data, _s)
+        if _u[::2].count(_Z30) != _l:
+            raise _rt.fail(cls, 'bps: uint16 out of range')
+        _v3 = _u[1::2]
         if cls is not RoyaltySplitsSet:
             return cls(_v0, _v1, _v2, _v3, _v4)
         _o = _new(_LAYOUT_RoyaltySplitsSet)
