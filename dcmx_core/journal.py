@@ -128,7 +128,7 @@ class Journal:
     # -- schema -----------------------------------------------------------------------------
 
     def create(self, conn: Connection) -> None:
-        """Create the shadow tables and triggers (idempotent)."""
+        """Create the shadow tables (idempotent); :meth:`create_triggers` starts recording."""
         self._meta.create_all(conn)
         if conn.dialect.name == "sqlite":
             conn.exec_driver_sql(
@@ -137,7 +137,6 @@ class Journal:
                 "block INTEGER)"
             )
             conn.exec_driver_sql(f'INSERT OR IGNORE INTO "{SQLITE_CTX}" VALUES (1, NULL)')
-        self.create_triggers(conn)
 
     def create_triggers(self, conn: Connection) -> None:
         for t in self.tables:
@@ -145,11 +144,18 @@ class Journal:
                 conn.exec_driver_sql(stmt)
 
     def drop_triggers(self, conn: Connection) -> None:
-        """Drop every tracked table's triggers (SQLite; journal tables stay)."""
+        """Drop every tracked table's triggers (journal tables and functions stay)."""
         q = conn.dialect.identifier_preparer.quote_identifier
         for t in self.tables:
-            for what in ("ins", "upd", "del"):
-                conn.exec_driver_sql(f"DROP TRIGGER IF EXISTS {q(_trigger_name(t.name, what))}")
+            if conn.dialect.name == "sqlite":
+                for what in ("ins", "upd", "del"):
+                    conn.exec_driver_sql(
+                        f"DROP TRIGGER IF EXISTS {q(_trigger_name(t.name, what))}"
+                    )
+            else:
+                conn.exec_driver_sql(
+                    f"DROP TRIGGER IF EXISTS {q(_trigger_name(t.name, 'trg'))} ON {q(t.name)}"
+                )
 
     def drop(self, conn: Connection, table: sa.Table) -> None:
         """Remove one table's journal and triggers (before the table itself is dropped)."""

@@ -10,8 +10,8 @@ import sqlalchemy as sa
 from dcmx_core.sqltypes import decode_sortable
 
 # Bookkeeping that legitimately differs between an index that lived through forks and a fresh
-# one: journals, recent block hashes, the fork log, recorded table definitions.
-_BOOKKEEPING = ("dcmx_blocks", "dcmx_schema", "dcmx_forks", "_dcmx")
+# one: journals, recent block hashes, the fork log, recorded table definitions, the backfill flag.
+_BOOKKEEPING = ("dcmx_blocks", "dcmx_schema", "dcmx_forks", "dcmx_backfill", "_dcmx")
 
 
 def _norm(value):

@@ -95,6 +95,7 @@ def check_rollbacks(url: str, blocks, rollback_to: int) -> None:
         for t in (balances, pairs):
             journal.drop(conn, t)
         journal.create(conn)
+        journal.create_triggers(conn)
         # Block 0 is final: written without a journal context.
         for o in blocks[0]:
             apply(conn, o)
@@ -144,6 +145,7 @@ def test_without_block_context_nothing_is_journaled(sqlite_url):
     with engine.begin() as conn:
         balances.create(conn)
         journal.create(conn)
+        journal.create_triggers(conn)
         conn.execute(balances.insert().values(wallet="x", amount=1))
         count = conn.execute(sa.text('SELECT count(*) FROM "_dcmx_undo_balances"')).scalar()
     assert count == 0
