@@ -7,6 +7,7 @@ namespace, so the SQL files can never disagree with the Python tables.
 
 from __future__ import annotations
 
+import json
 import re
 import sys
 import types as _pytypes
@@ -89,6 +90,8 @@ class _Field:
     column_repr: str = ""
     json_expr: str = ""
     json: bool = False
+    json_key: str = ""  # the args() key as JSON text (quoted, escaped)
+    json_kind: str = ""  # how args_json() writes the value: see _args_json
 
 
 @dataclass
@@ -120,6 +123,7 @@ class _Event:
     data_decoder: str | None
     head_struct: str | None = None
     reads_arrays: bool = False
+    args_json_lines: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -135,12 +139,17 @@ class ModulePlan:
     zeros: set[int] = field(default_factory=set)
 
 
-def _keys(names: list[str], fallbacks: list[str]) -> list[str]:
+def _key_names(names: list[str], fallbacks: list[str]) -> list[str]:
     """args()/to_json() keys: the ABI name when non-empty and unique, else the field name."""
     counts: dict[str, int] = {}
     for n in names:
         counts[n] = counts.get(n, 0) + 1
-    return [repr(n if n and counts[n] == 1 else f) for n, f in zip(names, fallbacks, strict=True)]
+    return [n if n and counts[n] == 1 else f for n, f in zip(names, fallbacks, strict=True)]
+
+
+def _keys(names: list[str], fallbacks: list[str]) -> list[str]:
+    """The keys of :func:`_key_names` as Python literals."""
+    return [repr(k) for k in _key_names(names, fallbacks)]
 
 
 class _Planner:
@@ -244,10 +253,10 @@ class _Planner:
     def _event(self, index: int, e: Event, cls: str, table: str) -> _Event:
         so = self.struct_of
         names = naming.dedupe([naming.field_name(p.name, i) for i, p in enumerate(e.inputs)])
-        keys = _keys([p.name for p in e.inputs], names)
+        key_names = _key_names([p.name for p in e.inputs], names)
         fields: list[_Field] = []
         indexes = []
-        for p, n, k in zip(e.inputs, names, keys, strict=True):
+        for p, n, k in zip(e.inputs, names, key_names, strict=True):
             naming.check_identifier(n, sql=True)
             hashed = p.indexed and p.type.is_hashed_when_indexed
             json_col = is_json_column(p.type, hashed)
@@ -255,13 +264,17 @@ class _Planner:
                 _Field(
                     n,
                     "bytes" if hashed else python_annotation(p.type, so),
-                    k,
+                    repr(k),
                     sql_type(p.type, hashed),
                     repr(n),
                     f"_rt.json_safe(self.{n})"
                     if (hashed or not _json_plain(p.type))
                     else f"self.{n}",
                     json_col,
+                    # ensure_ascii escaping, as the encoder of args() does it: only printable
+                    # ASCII comes out, so the key is safe in the generated string literal
+                    json.encoder.encode_basestring_ascii(k),
+                    _json_kind(p.type, hashed),
                 )
             )
             if p.indexed:
@@ -375,6 +388,7 @@ class _Planner:
             data_decoder=data_decoder,
             head_struct=head_struct,
             reads_arrays=reads_arrays,
+            args_json_lines=_args_json(cls, fields),
         )
 
     # --- functions ---
@@ -695,6 +709,119 @@ def _wrapped_tuple(items: list[str], used: int, indent: int) -> str:
 def _json_plain(t: AbiType) -> bool:
     """Values that are JSON-safe as they are (no bytes, tuples or structs inside)."""
     return t.kind in ("uint", "int", "address", "bool", "string")
+
+
+def _json_kind(t: AbiType, hashed: bool) -> str:
+    """How args_json() writes a value: int, bool, str (strings and addresses), bytes (bytes,
+    bytesN and the 32-byte hashes of indexed dynamic values), ``[]`` + one of those (an
+    array of word items, of any length), or "" (nested arrays, structs: not specialised)."""
+    if hashed or t.kind in ("bytes", "fixed_bytes"):
+        return "bytes"
+    if t.kind in ("uint", "int"):
+        return "int"
+    if t.kind == "bool":
+        return "bool"
+    if t.kind in ("address", "string"):
+        return "str"
+    if t.kind == "array" and t.item is not None and t.item.is_word:
+        return "[]" + _json_kind(t.item, False)
+    return ""
+
+
+# the exact type a value of each kind must have to take the specialised path of args_json()
+_JSON_TYPES = {"int": "int", "bool": "bool", "str": "str", "bytes": "bytes"}
+# the items of an array of each kind, as JSON, comma-separated
+_JSON_ITEMS = {
+    "int": '",".join(map(str, {}))',
+    "bool": '",".join([_JSON_BOOL[_x] for _x in {}])',
+    "str": '",".join(map(_esc, {}))',
+    "bytes": """",".join([f'"0x{{_x.hex()}}"' for _x in {}])""",
+}
+
+
+def _args_json(cls: str, fields: list[_Field]) -> list[str]:
+    """The body of ``args_json()``: ``_dumps(self.args())`` without the dict.
+
+    ``_dumps`` is ``json.JSONEncoder(separators=(",", ":")).encode``, what the indexer writes
+    to its audit table, and the result is the same string for any value of any field. When
+    every field holds a value of exactly its type (``type(v) is int`` etc., the items of an
+    array too: an int subclass such as bool, a str subclass with a ``to_json``, a list, or
+    anything else a caller put there goes the general way), the text is one f-string: keys
+    escaped at generation time, ints as their decimal repr (the encoder's ``int.__repr__``),
+    bools as true/false, str through ``encode_basestring_ascii`` (the encoder's own
+    ``ensure_ascii`` escaping), bytes as ``"0x.."``, arrays of those as ``[..]``. The general
+    way, ``_dumps(self.args())`` itself, also serves nested arrays and structs, a subclass of
+    the event (which may override ``args()``) and duplicate keys (the dict keeps one).
+    """
+    general = "return _dumps(self.args())"
+    if not fields:
+        return [f"if type(self) is {cls}:", '    return "{}"', general]
+    if len({f.json_key for f in fields}) != len(fields) or not all(f.json_kind for f in fields):
+        return [general]
+    lines = [f"_a{i} = self.{f.name}" for i, f in enumerate(fields)]
+    checks = [f"type(self) is {cls}"]
+    body: list[str] = []
+    # segments of the JSON text: (literal text, None) or (None, Python expression)
+    segs: list[tuple[str | None, str | None]] = []
+    for i, f in enumerate(fields):
+        a = f"_a{i}"
+        segs.append(("{" if i == 0 else ",", None))
+        segs.append((f.json_key + ":", None))
+        kind = f.json_kind
+        if kind.startswith("[]"):
+            item = kind[2:]
+            checks += [f"type({a}) is tuple", f"{{*map(type, {a})}} <= {{{_JSON_TYPES[item]}}}"]
+            body.append(f"_j{i} = {_JSON_ITEMS[item].format(a)}")
+            segs += [("[", None), (None, f"_j{i}"), ("]", None)]
+            continue
+        checks.append(f"type({a}) is {_JSON_TYPES[kind]}")
+        if kind == "int":
+            segs.append((None, a))
+        elif kind == "bool":
+            segs.append((None, f"_JSON_BOOL[{a}]"))
+        elif kind == "str":
+            segs.append((None, f"_esc({a})"))
+        else:
+            segs += [('"0x', None), (None, f"{a}.hex()"), ('"', None)]
+    segs.append(("}", None))
+
+    cond = " and ".join(checks)
+    if len(cond) <= 100 - 8 - 4:
+        lines.append(f"if {cond}:")
+    else:
+        lines += ["if (", f"    {checks[0]}", *(f"    and {c}" for c in checks[1:]), "):"]
+    lines += [f"    {x}" for x in body + _fstring(segs, 12)]
+    return lines + [general]
+
+
+def _fstring(segs: list[tuple[str | None, str | None]], indent: int) -> list[str]:
+    """``return`` of the string the segments spell: literal text (printable ASCII only) and
+    ``str`` expressions, as one f-string, split at segment boundaries into implicitly
+    concatenated literals (one BUILD_STRING all the same) when it would not fit one line."""
+
+    def lit(chunk: list[tuple[str | None, str | None]]) -> str:
+        has_expr = any(e is not None for _, e in chunk)
+        body = []
+        for text, expr in chunk:
+            if expr is not None:
+                body.append("{" + expr + "}")
+                continue
+            assert text is not None and all(" " <= c <= "~" for c in text), text
+            text = text.replace("\\", "\\\\").replace("'", "\\'")
+            if has_expr:
+                text = text.replace("{", "{{").replace("}", "}}")
+            body.append(text)
+        return ("f'" if has_expr else "'") + "".join(body) + "'"
+
+    one = lit(segs)
+    if indent + len("return ") + len(one) <= 100:
+        return [f"return {one}"]
+    chunks: list[list[tuple[str | None, str | None]]] = [[]]
+    for seg in segs:
+        if chunks[-1] and len(lit([*chunks[-1], seg])) > 100 - indent - 4:
+            chunks.append([])
+        chunks[-1].append(seg)
+    return ["return (", *(f"    {lit(c)}" for c in chunks), ")"]
 
 
 def _types(params) -> tuple[str, ...]:

@@ -9,7 +9,7 @@ lengths with an :class:`~dcmx_core.errors.AddressError`.
 from __future__ import annotations
 
 import hashlib
-from functools import lru_cache
+from collections.abc import Callable
 from typing import Literal
 
 from eth_hash.auto import keccak
@@ -50,16 +50,12 @@ def _sha256d(raw: bytes) -> bytes:
     return hashlib.sha256(hashlib.sha256(raw).digest()).digest()
 
 
-@lru_cache(maxsize=65536)
-def to_tron(raw20: bytes) -> str:
-    """Render 20 address bytes as a TRON base58check address (``T...``)."""
+def _render_tron(raw20: bytes) -> str:
     payload = _TRON_PREFIX + raw20
     return _b58encode(payload + _sha256d(payload)[:4])
 
 
-@lru_cache(maxsize=65536)
-def to_evm(raw20: bytes) -> str:
-    """Render 20 address bytes as an EIP-55 checksummed ``0x`` address."""
+def _render_evm(raw20: bytes) -> str:
     hexaddr = raw20.hex()
     digest = keccak(hexaddr.encode()).hex()
     return "0x" + "".join(
@@ -67,15 +63,59 @@ def to_evm(raw20: bytes) -> str:
     )
 
 
+CACHE_SIZE = 65536  # rendered addresses kept per profile
+
+
+class _RenderCache(dict):
+    """Address bytes -> rendered text; ``cache[raw20]`` renders and keeps what it has not seen.
+
+    A hit is one dict lookup in C (``__getitem__``, no Python frame); only a miss runs Python
+    (:meth:`__missing__`). Bounded: a miss that finds :data:`CACHE_SIZE` entries empties the
+    cache first, so memory stays flat however many addresses pass. A key is what the caller
+    passed (hashable, equal to the bytes: a ``memoryview`` of them finds the same entry);
+    input the renderer refuses raises as the renderer raises, and is not kept.
+    """
+
+    __slots__ = ("_render",)
+
+    def __init__(self, render: Callable[[bytes], str]) -> None:
+        super().__init__()
+        self._render = render
+
+    def __missing__(self, raw20: bytes) -> str:
+        text = self._render(raw20)
+        if len(self) >= CACHE_SIZE:
+            self.clear()
+        self[raw20] = text
+        return text
+
+
+_TRON_CACHE = _RenderCache(_render_tron)
+_EVM_CACHE = _RenderCache(_render_evm)
+
+
+def to_tron(raw20: bytes) -> str:
+    """Render 20 address bytes as a TRON base58check address (``T...``)."""
+    return _TRON_CACHE[raw20]
+
+
+def to_evm(raw20: bytes) -> str:
+    """Render 20 address bytes as an EIP-55 checksummed ``0x`` address."""
+    return _EVM_CACHE[raw20]
+
+
 def render(raw20: bytes, profile: Profile) -> str:
-    return to_tron(raw20) if profile == "tron" else to_evm(raw20)
+    return _TRON_CACHE[raw20] if profile == "tron" else _EVM_CACHE[raw20]
 
 
-def renderer(profile: Profile):
-    """The cached render function of a profile (what generated decoders call per address)."""
+def renderer(profile: Profile) -> Callable[[bytes], str]:
+    """The cached render function of a profile (what generated decoders call per address).
+
+    It is the cache's own ``__getitem__``: a hit costs one dict lookup, no Python call.
+    """
     if profile not in PROFILES:
         raise AddressError(f"unknown chain profile {profile!r}; use one of {', '.join(PROFILES)}")
-    return to_tron if profile == "tron" else to_evm
+    return (_TRON_CACHE if profile == "tron" else _EVM_CACHE).__getitem__
 
 
 def parse(text: str, profile: Profile | None = None) -> bytes:

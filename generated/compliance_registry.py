@@ -2,10 +2,11 @@
 # generator: dcmx-codegen 0.1.0
 # source: 'contracts/build/ComplianceRegistry.json'
 #   sha256 56d075c2d7d03d1220eceb370532d3ba9e0f835f0e519c836adafbba3e9af4e8
+# ruff: noqa: E501 - generated lines follow the lengths of ABI names
 """Typed bindings of the ComplianceRegistry contract (chain profile tron).
 
-Events: one frozen dataclass per event with ``decode(topics, data)``, ``sql_values()`` and
-``args()``; ``EVENTS``, ``DISPATCH`` and ``decode_log(topics, data)`` pick the event of a log.
+Events: one frozen dataclass per event with ``decode(topics, data)``, ``sql_values()``,
+``args()`` and ``args_json()`` (the same as compact JSON text); ``EVENTS``, ``DISPATCH`` and ``decode_log(topics, data)`` pick the event of a log.
 ``decode_log`` looks a log up by (topic0, number of topics) first; only when nothing matches
 does it try an anonymous event, and only the one whose topic count is unique among this
 contract's anonymous events; a log that does not decode as that event gives None.
@@ -17,6 +18,7 @@ injected :class:`dcmx_core.transports.Transport`.
 
 from __future__ import annotations
 
+import json as _json
 import struct as _struct
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -46,6 +48,10 @@ _Z12 = bytes(12)
 _Z24 = bytes(24)
 _Z31 = bytes(31)
 _PAD = _rt.PAD
+# args_json(): the encoder of the audit JSON (args() as text), its escaping of strings, bools
+_dumps = _json.JSONEncoder(separators=(",", ":")).encode
+_esc = _json.encoder.encode_basestring_ascii
+_JSON_BOOL = ("false", "true")
 _CHAIN_COLUMNS = (
     lambda: _sa.Column("block_number", _sa.BigInteger(), primary_key=True, autoincrement=False),
     lambda: _sa.Column("block_hash", _sa.LargeBinary(32), nullable=False),
@@ -236,6 +242,27 @@ class AcceptanceRecorded:
             'timestamp': self.timestamp_,
         }
 
+    def args_json(self) -> str:
+        """``args()`` as compact JSON, ``_dumps(self.args())`` for any values, without the dict."""
+        _a0 = self.user_
+        _a1 = self.doc_type
+        _a2 = self.version
+        _a3 = self.doc_hash
+        _a4 = self.timestamp_
+        if (
+            type(self) is AcceptanceRecorded
+            and type(_a0) is str
+            and type(_a1) is int
+            and type(_a2) is str
+            and type(_a3) is bytes
+            and type(_a4) is int
+        ):
+            return (
+                f'{{"user":{_esc(_a0)},"docType":{_a1},"version":{_esc(_a2)},"docHash":"0x'
+                f'{_a3.hex()}","timestamp":{_a4}}}'
+            )
+        return _dumps(self.args())
+
 
 _LAYOUT_AcceptanceRecorded = _rt.layout_twin(AcceptanceRecorded)
 
@@ -319,6 +346,27 @@ class DeletionProcessed:
             'processor': self.processor,
             'timestamp': self.timestamp_,
         }
+
+    def args_json(self) -> str:
+        """``args()`` as compact JSON, ``_dumps(self.args())`` for any values, without the dict."""
+        _a0 = self.request_id
+        _a1 = self.user_
+        _a2 = self.approved
+        _a3 = self.processor
+        _a4 = self.timestamp_
+        if (
+            type(self) is DeletionProcessed
+            and type(_a0) is int
+            and type(_a1) is str
+            and type(_a2) is bool
+            and type(_a3) is str
+            and type(_a4) is int
+        ):
+            return (
+                f'{{"requestId":{_a0},"user":{_esc(_a1)},"approved":{_JSON_BOOL[_a2]},"processor":'
+                f'{_esc(_a3)},"timestamp":{_a4}}}'
+            )
+        return _dumps(self.args())
 
 
 _LAYOUT_DeletionProcessed = _rt.layout_twin(DeletionProcessed)
@@ -404,6 +452,24 @@ class DeletionRequested:
             'reason': self.reason,
             'timestamp': self.timestamp_,
         }
+
+    def args_json(self) -> str:
+        """``args()`` as compact JSON, ``_dumps(self.args())`` for any values, without the dict."""
+        _a0 = self.request_id
+        _a1 = self.user_
+        _a2 = self.reason
+        _a3 = self.timestamp_
+        if (
+            type(self) is DeletionRequested
+            and type(_a0) is int
+            and type(_a1) is str
+            and type(_a2) is str
+            and type(_a3) is int
+        ):
+            return (
+                f'{{"requestId":{_a0},"user":{_esc(_a1)},"reason":{_esc(_a2)},"timestamp":{_a3}}}'
+            )
+        return _dumps(self.args())
 
 
 _LAYOUT_DeletionRequested = _rt.layout_twin(DeletionRequested)
@@ -497,6 +563,27 @@ class DocumentPublished:
             'timestamp': self.timestamp_,
         }
 
+    def args_json(self) -> str:
+        """``args()`` as compact JSON, ``_dumps(self.args())`` for any values, without the dict."""
+        _a0 = self.doc_type
+        _a1 = self.version
+        _a2 = self.doc_hash
+        _a3 = self.publisher
+        _a4 = self.timestamp_
+        if (
+            type(self) is DocumentPublished
+            and type(_a0) is int
+            and type(_a1) is str
+            and type(_a2) is bytes
+            and type(_a3) is str
+            and type(_a4) is int
+        ):
+            return (
+                f'{{"docType":{_a0},"version":{_esc(_a1)},"docHash":"0x{_a2.hex()}","publisher":'
+                f'{_esc(_a3)},"timestamp":{_a4}}}'
+            )
+        return _dumps(self.args())
+
 
 _LAYOUT_DocumentPublished = _rt.layout_twin(DocumentPublished)
 
@@ -580,6 +667,27 @@ class KycStatusChanged:
             'timestamp': self.timestamp_,
         }
 
+    def args_json(self) -> str:
+        """``args()`` as compact JSON, ``_dumps(self.args())`` for any values, without the dict."""
+        _a0 = self.wallet
+        _a1 = self.previous_status
+        _a2 = self.new_status
+        _a3 = self.officer
+        _a4 = self.timestamp_
+        if (
+            type(self) is KycStatusChanged
+            and type(_a0) is str
+            and type(_a1) is int
+            and type(_a2) is int
+            and type(_a3) is str
+            and type(_a4) is int
+        ):
+            return (
+                f'{{"wallet":{_esc(_a0)},"previousStatus":{_a1},"newStatus":{_a2},"officer":'
+                f'{_esc(_a3)},"timestamp":{_a4}}}'
+            )
+        return _dumps(self.args())
+
 
 _LAYOUT_KycStatusChanged = _rt.layout_twin(KycStatusChanged)
 
@@ -646,6 +754,20 @@ class RoleGranted:
             'sender': self.sender,
         }
 
+    def args_json(self) -> str:
+        """``args()`` as compact JSON, ``_dumps(self.args())`` for any values, without the dict."""
+        _a0 = self.role
+        _a1 = self.account
+        _a2 = self.sender
+        if (
+            type(self) is RoleGranted
+            and type(_a0) is bytes
+            and type(_a1) is str
+            and type(_a2) is str
+        ):
+            return f'{{"role":"0x{_a0.hex()}","account":{_esc(_a1)},"sender":{_esc(_a2)}}}'
+        return _dumps(self.args())
+
 
 _LAYOUT_RoleGranted = _rt.layout_twin(RoleGranted)
 
@@ -711,6 +833,20 @@ class RoleRevoked:
             'account': self.account,
             'sender': self.sender,
         }
+
+    def args_json(self) -> str:
+        """``args()`` as compact JSON, ``_dumps(self.args())`` for any values, without the dict."""
+        _a0 = self.role
+        _a1 = self.account
+        _a2 = self.sender
+        if (
+            type(self) is RoleRevoked
+            and type(_a0) is bytes
+            and type(_a1) is str
+            and type(_a2) is str
+        ):
+            return f'{{"role":"0x{_a0.hex()}","account":{_esc(_a1)},"sender":{_esc(_a2)}}}'
+        return _dumps(self.args())
 
 
 _LAYOUT_RoleRevoked = _rt.layout_twin(RoleRevoked)

@@ -2,10 +2,11 @@
 # generator: dcmx-codegen 0.1.0
 # source: 'contracts/build/DCMXToken.json'
 #   sha256 04919fa74b6b5f530426086bd8f572c53c553d21896cf35fef4dd18e51dc6d46
+# ruff: noqa: E501 - generated lines follow the lengths of ABI names
 """Typed bindings of the DCMXToken contract (chain profile tron).
 
-Events: one frozen dataclass per event with ``decode(topics, data)``, ``sql_values()`` and
-``args()``; ``EVENTS``, ``DISPATCH`` and ``decode_log(topics, data)`` pick the event of a log.
+Events: one frozen dataclass per event with ``decode(topics, data)``, ``sql_values()``,
+``args()`` and ``args_json()`` (the same as compact JSON text); ``EVENTS``, ``DISPATCH`` and ``decode_log(topics, data)`` pick the event of a log.
 ``decode_log`` looks a log up by (topic0, number of topics) first; only when nothing matches
 does it try an anonymous event, and only the one whose topic count is unique among this
 contract's anonymous events; a log that does not decode as that event gives None.
@@ -17,6 +18,7 @@ injected :class:`dcmx_core.transports.Transport`.
 
 from __future__ import annotations
 
+import json as _json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
@@ -43,6 +45,10 @@ _ifb = int.from_bytes
 _new = object.__new__
 _Z12 = bytes(12)
 _PAD = _rt.PAD
+# args_json(): the encoder of the audit JSON (args() as text), its escaping of strings, bools
+_dumps = _json.JSONEncoder(separators=(",", ":")).encode
+_esc = _json.encoder.encode_basestring_ascii
+_JSON_BOOL = ("false", "true")
 _CHAIN_COLUMNS = (
     lambda: _sa.Column("block_number", _sa.BigInteger(), primary_key=True, autoincrement=False),
     lambda: _sa.Column("block_hash", _sa.LargeBinary(32), nullable=False),
@@ -121,6 +127,15 @@ class Approval:
             'value': self.value,
         }
 
+    def args_json(self) -> str:
+        """``args()`` as compact JSON, ``_dumps(self.args())`` for any values, without the dict."""
+        _a0 = self.owner
+        _a1 = self.spender
+        _a2 = self.value
+        if type(self) is Approval and type(_a0) is str and type(_a1) is str and type(_a2) is int:
+            return f'{{"owner":{_esc(_a0)},"spender":{_esc(_a1)},"value":{_a2}}}'
+        return _dumps(self.args())
+
 
 _LAYOUT_Approval = _rt.layout_twin(Approval)
 
@@ -186,6 +201,20 @@ class RoleGranted:
             'account': self.account,
             'sender': self.sender,
         }
+
+    def args_json(self) -> str:
+        """``args()`` as compact JSON, ``_dumps(self.args())`` for any values, without the dict."""
+        _a0 = self.role
+        _a1 = self.account
+        _a2 = self.sender
+        if (
+            type(self) is RoleGranted
+            and type(_a0) is bytes
+            and type(_a1) is str
+            and type(_a2) is str
+        ):
+            return f'{{"role":"0x{_a0.hex()}","account":{_esc(_a1)},"sender":{_esc(_a2)}}}'
+        return _dumps(self.args())
 
 
 _LAYOUT_RoleGranted = _rt.layout_twin(RoleGranted)
@@ -253,6 +282,20 @@ class RoleRevoked:
             'sender': self.sender,
         }
 
+    def args_json(self) -> str:
+        """``args()`` as compact JSON, ``_dumps(self.args())`` for any values, without the dict."""
+        _a0 = self.role
+        _a1 = self.account
+        _a2 = self.sender
+        if (
+            type(self) is RoleRevoked
+            and type(_a0) is bytes
+            and type(_a1) is str
+            and type(_a2) is str
+        ):
+            return f'{{"role":"0x{_a0.hex()}","account":{_esc(_a1)},"sender":{_esc(_a2)}}}'
+        return _dumps(self.args())
+
 
 _LAYOUT_RoleRevoked = _rt.layout_twin(RoleRevoked)
 
@@ -319,6 +362,15 @@ class Transfer:
             'to': self.to_,
             'value': self.value,
         }
+
+    def args_json(self) -> str:
+        """``args()`` as compact JSON, ``_dumps(self.args())`` for any values, without the dict."""
+        _a0 = self.from_
+        _a1 = self.to_
+        _a2 = self.value
+        if type(self) is Transfer and type(_a0) is str and type(_a1) is str and type(_a2) is int:
+            return f'{{"from":{_esc(_a0)},"to":{_esc(_a1)},"value":{_a2}}}'
+        return _dumps(self.args())
 
 
 _LAYOUT_Transfer = _rt.layout_twin(Transfer)

@@ -2,10 +2,11 @@
 # generator: dcmx-codegen 0.1.0
 # source: 'contracts/build/MusicNFT.json'
 #   sha256 6407f3766bb194f2a9e698bb6223b44644a3f516f4f7b7aa153b08c9a617765c
+# ruff: noqa: E501 - generated lines follow the lengths of ABI names
 """Typed bindings of the MusicNFT contract (chain profile tron).
 
-Events: one frozen dataclass per event with ``decode(topics, data)``, ``sql_values()`` and
-``args()``; ``EVENTS``, ``DISPATCH`` and ``decode_log(topics, data)`` pick the event of a log.
+Events: one frozen dataclass per event with ``decode(topics, data)``, ``sql_values()``,
+``args()`` and ``args_json()`` (the same as compact JSON text); ``EVENTS``, ``DISPATCH`` and ``decode_log(topics, data)`` pick the event of a log.
 ``decode_log`` looks a log up by (topic0, number of topics) first; only when nothing matches
 does it try an anonymous event, and only the one whose topic count is unique among this
 contract's anonymous events; a log that does not decode as that event gives None.
@@ -17,6 +18,7 @@ injected :class:`dcmx_core.transports.Transport`.
 
 from __future__ import annotations
 
+import json as _json
 import struct as _struct
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -47,6 +49,10 @@ _Z20 = bytes(20)
 _Z24 = bytes(24)
 _Z28 = bytes(28)
 _PAD = _rt.PAD
+# args_json(): the encoder of the audit JSON (args() as text), its escaping of strings, bools
+_dumps = _json.JSONEncoder(separators=(",", ":")).encode
+_esc = _json.encoder.encode_basestring_ascii
+_JSON_BOOL = ("false", "true")
 _CHAIN_COLUMNS = (
     lambda: _sa.Column("block_number", _sa.BigInteger(), primary_key=True, autoincrement=False),
     lambda: _sa.Column("block_hash", _sa.LargeBinary(32), nullable=False),
@@ -163,6 +169,15 @@ class Approval:
             'tokenId': self.token_id,
         }
 
+    def args_json(self) -> str:
+        """``args()`` as compact JSON, ``_dumps(self.args())`` for any values, without the dict."""
+        _a0 = self.owner
+        _a1 = self.approved
+        _a2 = self.token_id
+        if type(self) is Approval and type(_a0) is str and type(_a1) is str and type(_a2) is int:
+            return f'{{"owner":{_esc(_a0)},"approved":{_esc(_a1)},"tokenId":{_a2}}}'
+        return _dumps(self.args())
+
 
 _LAYOUT_Approval = _rt.layout_twin(Approval)
 
@@ -233,6 +248,20 @@ class ApprovalForAll:
             'approved': self.approved,
         }
 
+    def args_json(self) -> str:
+        """``args()`` as compact JSON, ``_dumps(self.args())`` for any values, without the dict."""
+        _a0 = self.owner
+        _a1 = self.operator
+        _a2 = self.approved
+        if (
+            type(self) is ApprovalForAll
+            and type(_a0) is str
+            and type(_a1) is str
+            and type(_a2) is bool
+        ):
+            return f'{{"owner":{_esc(_a0)},"operator":{_esc(_a1)},"approved":{_JSON_BOOL[_a2]}}}'
+        return _dumps(self.args())
+
 
 _LAYOUT_ApprovalForAll = _rt.layout_twin(ApprovalForAll)
 
@@ -293,6 +322,13 @@ class BaseURIUpdated:
         return {
             'baseURI': self.base_uri,
         }
+
+    def args_json(self) -> str:
+        """``args()`` as compact JSON, ``_dumps(self.args())`` for any values, without the dict."""
+        _a0 = self.base_uri
+        if type(self) is BaseURIUpdated and type(_a0) is str:
+            return f'{{"baseURI":{_esc(_a0)}}}'
+        return _dumps(self.args())
 
 
 _LAYOUT_BaseURIUpdated = _rt.layout_twin(BaseURIUpdated)
@@ -465,6 +501,38 @@ class Minted:
             'royaltyBps': self.royalty_bps,
         }
 
+    def args_json(self) -> str:
+        """``args()`` as compact JSON, ``_dumps(self.args())`` for any values, without the dict."""
+        _a0 = self.to_
+        _a1 = self.token_id
+        _a2 = self.content_hash
+        _a3 = self.title
+        _a4 = self.artist
+        _a5 = self.genre
+        _a6 = self.edition
+        _a7 = self.max_editions
+        _a8 = self.royalty_receiver
+        _a9 = self.royalty_bps
+        if (
+            type(self) is Minted
+            and type(_a0) is str
+            and type(_a1) is int
+            and type(_a2) is bytes
+            and type(_a3) is str
+            and type(_a4) is str
+            and type(_a5) is str
+            and type(_a6) is int
+            and type(_a7) is int
+            and type(_a8) is str
+            and type(_a9) is int
+        ):
+            return (
+                f'{{"to":{_esc(_a0)},"tokenId":{_a1},"contentHash":"0x{_a2.hex()}","title":'
+                f'{_esc(_a3)},"artist":{_esc(_a4)},"genre":{_esc(_a5)},"edition":{_a6},'
+                f'"maxEditions":{_a7},"royaltyReceiver":{_esc(_a8)},"royaltyBps":{_a9}}}'
+            )
+        return _dumps(self.args())
+
 
 _LAYOUT_Minted = _rt.layout_twin(Minted)
 
@@ -530,6 +598,20 @@ class RoleGranted:
             'account': self.account,
             'sender': self.sender,
         }
+
+    def args_json(self) -> str:
+        """``args()`` as compact JSON, ``_dumps(self.args())`` for any values, without the dict."""
+        _a0 = self.role
+        _a1 = self.account
+        _a2 = self.sender
+        if (
+            type(self) is RoleGranted
+            and type(_a0) is bytes
+            and type(_a1) is str
+            and type(_a2) is str
+        ):
+            return f'{{"role":"0x{_a0.hex()}","account":{_esc(_a1)},"sender":{_esc(_a2)}}}'
+        return _dumps(self.args())
 
 
 _LAYOUT_RoleGranted = _rt.layout_twin(RoleGranted)
@@ -597,6 +679,20 @@ class RoleRevoked:
             'sender': self.sender,
         }
 
+    def args_json(self) -> str:
+        """``args()`` as compact JSON, ``_dumps(self.args())`` for any values, without the dict."""
+        _a0 = self.role
+        _a1 = self.account
+        _a2 = self.sender
+        if (
+            type(self) is RoleRevoked
+            and type(_a0) is bytes
+            and type(_a1) is str
+            and type(_a2) is str
+        ):
+            return f'{{"role":"0x{_a0.hex()}","account":{_esc(_a1)},"sender":{_esc(_a2)}}}'
+        return _dumps(self.args())
+
 
 _LAYOUT_RoleRevoked = _rt.layout_twin(RoleRevoked)
 
@@ -662,6 +758,15 @@ class Transfer:
             'to': self.to_,
             'tokenId': self.token_id,
         }
+
+    def args_json(self) -> str:
+        """``args()`` as compact JSON, ``_dumps(self.args())`` for any values, without the dict."""
+        _a0 = self.from_
+        _a1 = self.to_
+        _a2 = self.token_id
+        if type(self) is Transfer and type(_a0) is str and type(_a1) is str and type(_a2) is int:
+            return f'{{"from":{_esc(_a0)},"to":{_esc(_a1)},"tokenId":{_a2}}}'
+        return _dumps(self.args())
 
 
 _LAYOUT_Transfer = _rt.layout_twin(Transfer)

@@ -2,10 +2,11 @@
 # generator: dcmx-codegen 0.1.0
 # source: 'contracts/build/RewardVault.json'
 #   sha256 f6cb4a01cbbc6615bc7ed65e563de6284aeb0322339ea6152e09f7318767d558
+# ruff: noqa: E501 - generated lines follow the lengths of ABI names
 """Typed bindings of the RewardVault contract (chain profile tron).
 
-Events: one frozen dataclass per event with ``decode(topics, data)``, ``sql_values()`` and
-``args()``; ``EVENTS``, ``DISPATCH`` and ``decode_log(topics, data)`` pick the event of a log.
+Events: one frozen dataclass per event with ``decode(topics, data)``, ``sql_values()``,
+``args()`` and ``args_json()`` (the same as compact JSON text); ``EVENTS``, ``DISPATCH`` and ``decode_log(topics, data)`` pick the event of a log.
 ``decode_log`` looks a log up by (topic0, number of topics) first; only when nothing matches
 does it try an anonymous event, and only the one whose topic count is unique among this
 contract's anonymous events; a log that does not decode as that event gives None.
@@ -17,6 +18,7 @@ injected :class:`dcmx_core.transports.Transport`.
 
 from __future__ import annotations
 
+import json as _json
 import struct as _struct
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -44,6 +46,10 @@ _ifb = int.from_bytes
 _new = object.__new__
 _Z12 = bytes(12)
 _PAD = _rt.PAD
+# args_json(): the encoder of the audit JSON (args() as text), its escaping of strings, bools
+_dumps = _json.JSONEncoder(separators=(",", ":")).encode
+_esc = _json.encoder.encode_basestring_ascii
+_JSON_BOOL = ("false", "true")
 _CHAIN_COLUMNS = (
     lambda: _sa.Column("block_number", _sa.BigInteger(), primary_key=True, autoincrement=False),
     lambda: _sa.Column("block_hash", _sa.LargeBinary(32), nullable=False),
@@ -194,6 +200,27 @@ class ClaimSubmitted:
             'amount': self.amount,
         }
 
+    def args_json(self) -> str:
+        """``args()`` as compact JSON, ``_dumps(self.args())`` for any values, without the dict."""
+        _a0 = self.claim_id
+        _a1 = self.user_
+        _a2 = self.reward_type
+        _a3 = self.proof_hash
+        _a4 = self.amount
+        if (
+            type(self) is ClaimSubmitted
+            and type(_a0) is int
+            and type(_a1) is str
+            and type(_a2) is int
+            and type(_a3) is bytes
+            and type(_a4) is int
+        ):
+            return (
+                f'{{"claimId":{_a0},"user":{_esc(_a1)},"rewardType":{_a2},"proofHash":"0x'
+                f'{_a3.hex()}","amount":{_a4}}}'
+            )
+        return _dumps(self.args())
+
 
 _LAYOUT_ClaimSubmitted = _rt.layout_twin(ClaimSubmitted)
 
@@ -264,6 +291,20 @@ class ClaimVerified:
             'verifier': self.verifier,
         }
 
+    def args_json(self) -> str:
+        """``args()`` as compact JSON, ``_dumps(self.args())`` for any values, without the dict."""
+        _a0 = self.claim_id
+        _a1 = self.approved
+        _a2 = self.verifier
+        if (
+            type(self) is ClaimVerified
+            and type(_a0) is int
+            and type(_a1) is bool
+            and type(_a2) is str
+        ):
+            return f'{{"claimId":{_a0},"approved":{_JSON_BOOL[_a1]},"verifier":{_esc(_a2)}}}'
+        return _dumps(self.args())
+
 
 _LAYOUT_ClaimVerified = _rt.layout_twin(ClaimVerified)
 
@@ -332,6 +373,20 @@ class PoolConfigured:
             'maxPerClaim': self.max_per_claim,
         }
 
+    def args_json(self) -> str:
+        """``args()`` as compact JSON, ``_dumps(self.args())`` for any values, without the dict."""
+        _a0 = self.reward_type
+        _a1 = self.budget
+        _a2 = self.max_per_claim
+        if (
+            type(self) is PoolConfigured
+            and type(_a0) is int
+            and type(_a1) is int
+            and type(_a2) is int
+        ):
+            return f'{{"rewardType":{_a0},"budget":{_a1},"maxPerClaim":{_a2}}}'
+        return _dumps(self.args())
+
 
 _LAYOUT_PoolConfigured = _rt.layout_twin(PoolConfigured)
 
@@ -396,6 +451,20 @@ class RewardsClaimed:
             'user': self.user_,
             'amount': self.amount,
         }
+
+    def args_json(self) -> str:
+        """``args()`` as compact JSON, ``_dumps(self.args())`` for any values, without the dict."""
+        _a0 = self.claim_id
+        _a1 = self.user_
+        _a2 = self.amount
+        if (
+            type(self) is RewardsClaimed
+            and type(_a0) is int
+            and type(_a1) is str
+            and type(_a2) is int
+        ):
+            return f'{{"claimId":{_a0},"user":{_esc(_a1)},"amount":{_a2}}}'
+        return _dumps(self.args())
 
 
 _LAYOUT_RewardsClaimed = _rt.layout_twin(RewardsClaimed)
@@ -463,6 +532,20 @@ class RoleGranted:
             'sender': self.sender,
         }
 
+    def args_json(self) -> str:
+        """``args()`` as compact JSON, ``_dumps(self.args())`` for any values, without the dict."""
+        _a0 = self.role
+        _a1 = self.account
+        _a2 = self.sender
+        if (
+            type(self) is RoleGranted
+            and type(_a0) is bytes
+            and type(_a1) is str
+            and type(_a2) is str
+        ):
+            return f'{{"role":"0x{_a0.hex()}","account":{_esc(_a1)},"sender":{_esc(_a2)}}}'
+        return _dumps(self.args())
+
 
 _LAYOUT_RoleGranted = _rt.layout_twin(RoleGranted)
 
@@ -528,6 +611,20 @@ class RoleRevoked:
             'account': self.account,
             'sender': self.sender,
         }
+
+    def args_json(self) -> str:
+        """``args()`` as compact JSON, ``_dumps(self.args())`` for any values, without the dict."""
+        _a0 = self.role
+        _a1 = self.account
+        _a2 = self.sender
+        if (
+            type(self) is RoleRevoked
+            and type(_a0) is bytes
+            and type(_a1) is str
+            and type(_a2) is str
+        ):
+            return f'{{"role":"0x{_a0.hex()}","account":{_esc(_a1)},"sender":{_esc(_a2)}}}'
+        return _dumps(self.args())
 
 
 _LAYOUT_RoleRevoked = _rt.layout_twin(RoleRevoked)

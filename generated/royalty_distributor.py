@@ -2,10 +2,11 @@
 # generator: dcmx-codegen 0.1.0
 # source: 'contracts/build/RoyaltyDistributor.json'
 #   sha256 d54832bfdd94fd9a56e9c167f2d88ab925644c4001421b67225dbc7ceee4f5e1
+# ruff: noqa: E501 - generated lines follow the lengths of ABI names
 """Typed bindings of the RoyaltyDistributor contract (chain profile tron).
 
-Events: one frozen dataclass per event with ``decode(topics, data)``, ``sql_values()`` and
-``args()``; ``EVENTS``, ``DISPATCH`` and ``decode_log(topics, data)`` pick the event of a log.
+Events: one frozen dataclass per event with ``decode(topics, data)``, ``sql_values()``,
+``args()`` and ``args_json()`` (the same as compact JSON text); ``EVENTS``, ``DISPATCH`` and ``decode_log(topics, data)`` pick the event of a log.
 ``decode_log`` looks a log up by (topic0, number of topics) first; only when nothing matches
 does it try an anonymous event, and only the one whose topic count is unique among this
 contract's anonymous events; a log that does not decode as that event gives None.
@@ -17,6 +18,7 @@ injected :class:`dcmx_core.transports.Transport`.
 
 from __future__ import annotations
 
+import json as _json
 import struct as _struct
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -47,6 +49,10 @@ _Z12 = bytes(12)
 _Z24 = bytes(24)
 _Z30 = bytes(30)
 _PAD = _rt.PAD
+# args_json(): the encoder of the audit JSON (args() as text), its escaping of strings, bools
+_dumps = _json.JSONEncoder(separators=(",", ":")).encode
+_esc = _json.encoder.encode_basestring_ascii
+_JSON_BOOL = ("false", "true")
 _CHAIN_COLUMNS = (
     lambda: _sa.Column("block_number", _sa.BigInteger(), primary_key=True, autoincrement=False),
     lambda: _sa.Column("block_hash", _sa.LargeBinary(32), nullable=False),
@@ -157,6 +163,20 @@ class RoleGranted:
             'sender': self.sender,
         }
 
+    def args_json(self) -> str:
+        """``args()`` as compact JSON, ``_dumps(self.args())`` for any values, without the dict."""
+        _a0 = self.role
+        _a1 = self.account
+        _a2 = self.sender
+        if (
+            type(self) is RoleGranted
+            and type(_a0) is bytes
+            and type(_a1) is str
+            and type(_a2) is str
+        ):
+            return f'{{"role":"0x{_a0.hex()}","account":{_esc(_a1)},"sender":{_esc(_a2)}}}'
+        return _dumps(self.args())
+
 
 _LAYOUT_RoleGranted = _rt.layout_twin(RoleGranted)
 
@@ -222,6 +242,20 @@ class RoleRevoked:
             'account': self.account,
             'sender': self.sender,
         }
+
+    def args_json(self) -> str:
+        """``args()`` as compact JSON, ``_dumps(self.args())`` for any values, without the dict."""
+        _a0 = self.role
+        _a1 = self.account
+        _a2 = self.sender
+        if (
+            type(self) is RoleRevoked
+            and type(_a0) is bytes
+            and type(_a1) is str
+            and type(_a2) is str
+        ):
+            return f'{{"role":"0x{_a0.hex()}","account":{_esc(_a1)},"sender":{_esc(_a2)}}}'
+        return _dumps(self.args())
 
 
 _LAYOUT_RoleRevoked = _rt.layout_twin(RoleRevoked)
@@ -295,6 +329,22 @@ class RoyaltiesDistributed:
             'recipients': self.recipients,
         }
 
+    def args_json(self) -> str:
+        """``args()`` as compact JSON, ``_dumps(self.args())`` for any values, without the dict."""
+        _a0 = self.sale_id
+        _a1 = self.nft_token_id
+        _a2 = self.amount
+        _a3 = self.recipients
+        if (
+            type(self) is RoyaltiesDistributed
+            and type(_a0) is int
+            and type(_a1) is int
+            and type(_a2) is int
+            and type(_a3) is int
+        ):
+            return f'{{"saleId":{_a0},"nftTokenId":{_a1},"amount":{_a2},"recipients":{_a3}}}'
+        return _dumps(self.args())
+
 
 _LAYOUT_RoyaltiesDistributed = _rt.layout_twin(RoyaltiesDistributed)
 
@@ -353,6 +403,14 @@ class RoyaltiesWithdrawn:
             'recipient': self.recipient,
             'amount': self.amount,
         }
+
+    def args_json(self) -> str:
+        """``args()`` as compact JSON, ``_dumps(self.args())`` for any values, without the dict."""
+        _a0 = self.recipient
+        _a1 = self.amount
+        if type(self) is RoyaltiesWithdrawn and type(_a0) is str and type(_a1) is int:
+            return f'{{"recipient":{_esc(_a0)},"amount":{_a1}}}'
+        return _dumps(self.args())
 
 
 _LAYOUT_RoyaltiesWithdrawn = _rt.layout_twin(RoyaltiesWithdrawn)
@@ -418,6 +476,20 @@ class RoyaltyCredited:
             'recipient': self.recipient,
             'amount': self.amount,
         }
+
+    def args_json(self) -> str:
+        """``args()`` as compact JSON, ``_dumps(self.args())`` for any values, without the dict."""
+        _a0 = self.sale_id
+        _a1 = self.recipient
+        _a2 = self.amount
+        if (
+            type(self) is RoyaltyCredited
+            and type(_a0) is int
+            and type(_a1) is str
+            and type(_a2) is int
+        ):
+            return f'{{"saleId":{_a0},"recipient":{_esc(_a1)},"amount":{_a2}}}'
+        return _dumps(self.args())
 
 
 _LAYOUT_RoyaltyCredited = _rt.layout_twin(RoyaltyCredited)
@@ -527,6 +599,31 @@ class RoyaltySplitsSet:
             'setter': self.setter,
         }
 
+    def args_json(self) -> str:
+        """``args()`` as compact JSON, ``_dumps(self.args())`` for any values, without the dict."""
+        _a0 = self.nft_token_id
+        _a1 = self.version
+        _a2 = self.recipients
+        _a3 = self.bps
+        _a4 = self.setter
+        if (
+            type(self) is RoyaltySplitsSet
+            and type(_a0) is int
+            and type(_a1) is int
+            and type(_a2) is tuple
+            and {*map(type, _a2)} <= {str}
+            and type(_a3) is tuple
+            and {*map(type, _a3)} <= {int}
+            and type(_a4) is str
+        ):
+            _j2 = ",".join(map(_esc, _a2))
+            _j3 = ",".join(map(str, _a3))
+            return (
+                f'{{"nftTokenId":{_a0},"version":{_a1},"recipients":[{_j2}],"bps":[{_j3}],"setter":'
+                f'{_esc(_a4)}}}'
+            )
+        return _dumps(self.args())
+
 
 _LAYOUT_RoyaltySplitsSet = _rt.layout_twin(RoyaltySplitsSet)
 
@@ -620,6 +717,29 @@ class SaleRecorded:
             'amount': self.amount,
             'splitVersion': self.split_version,
         }
+
+    def args_json(self) -> str:
+        """``args()`` as compact JSON, ``_dumps(self.args())`` for any values, without the dict."""
+        _a0 = self.sale_id
+        _a1 = self.nft_token_id
+        _a2 = self.buyer
+        _a3 = self.seller
+        _a4 = self.amount
+        _a5 = self.split_version
+        if (
+            type(self) is SaleRecorded
+            and type(_a0) is int
+            and type(_a1) is int
+            and type(_a2) is str
+            and type(_a3) is str
+            and type(_a4) is int
+            and type(_a5) is int
+        ):
+            return (
+                f'{{"saleId":{_a0},"nftTokenId":{_a1},"buyer":{_esc(_a2)},"seller":{_esc(_a3)},'
+                f'"amount":{_a4},"splitVersion":{_a5}}}'
+            )
+        return _dumps(self.args())
 
 
 _LAYOUT_SaleRecorded = _rt.layout_twin(SaleRecorded)
