@@ -32,6 +32,8 @@ _WIDTH = _DIGITS + 1
 
 def encode_sortable(value: int) -> str:
     """The SQLite text form of an integer (see the module docstring)."""
+    if type(value) is int and 0 <= value < _LIMIT:  # hot path: zfill is 2.5x a format spec
+        return "p" + str(value).zfill(_DIGITS)
     if not -_LIMIT < value < _LIMIT:
         raise ValueError(f"{value} does not fit in 78 decimal digits")
     if value >= 0:

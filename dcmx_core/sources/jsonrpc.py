@@ -22,12 +22,13 @@ consistency.
 from __future__ import annotations
 
 import itertools
+import operator
 import re
 import sys
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
-from functools import lru_cache
+from functools import lru_cache, reduce
 from typing import Any, TypeVar
 
 from eth_hash.auto import keccak
@@ -74,8 +75,9 @@ class JsonRpcSource:
 
     ``confirmations`` is how far below the head a block counts as final on nodes without the
     ``finalized`` tag. ``max_range`` caps (and starts) the ``eth_getLogs`` span; ``sparse_logs``
-    is the result size under which the span grows back. ``batch_size`` headers go in one
-    JSON-RPC batch.
+    is the result size under which the span grows back, ``dense_logs`` the one over which it
+    is halved (to bound the memory one answer takes while it is parsed). ``batch_size``
+    headers go in one JSON-RPC batch.
     """
 
     def __init__(
@@ -87,13 +89,17 @@ class JsonRpcSource:
         max_retries: int = 5,
         max_range: int = 2000,
         sparse_logs: int = 1000,
+        dense_logs: int = 10_000,
         batch_size: int = 100,
         backoff: float = 0.25,
         headers: dict[str, str] | None = None,
         verify_receipts: bool = False,
     ) -> None:
-        if confirmations < 0 or max_range < 1 or batch_size < 1:
-            raise ConfigError("confirmations must be >= 0, max_range and batch_size >= 1")
+        if confirmations < 0 or max_range < 1 or batch_size < 1 or dense_logs <= sparse_logs:
+            raise ConfigError(
+                "confirmations must be >= 0, max_range and batch_size >= 1, dense_logs above "
+                "sparse_logs"
+            )
         self.stats = Stats()
         self._transport = Transport(
             check_url(url, "JSON-RPC"),
@@ -106,6 +112,7 @@ class JsonRpcSource:
         self.confirmations = confirmations
         self.max_range = max_range
         self.sparse_logs = sparse_logs
+        self.dense_logs = dense_logs
         self.batch_size = batch_size
         self.chunk = max_range  # the eth_getLogs span learnt so far; shared by all calls
         # None until the first finalized() call finds out whether the node knows the tag.
@@ -116,8 +123,13 @@ class JsonRpcSource:
         self._receipts: bool | None = None  # whether the node has eth_getBlockReceipts
         self.max_retries = max_retries
         self.backoff = backoff
-        # number -> (hash, logsBloom) of the blocks headers() returned lately, to check logs by.
-        self._blooms: OrderedDict[int, tuple[bytes, bytes | None]] = OrderedDict()
+        # number -> (hash, logsBloom as an int) of the blocks headers() returned lately, to check
+        # logs by.
+        self._blooms: OrderedDict[int, tuple[bytes, int | None]] = OrderedDict()
+        # Hex text -> bytes of the addresses and topics seen lately (logs repeat them: a token's
+        # address, topic0, its holders): only checked, converted values get in; bounded.
+        self._addresses: dict[str, bytes] = {}
+        self._topics: dict[str, bytes] = {}
 
     def __repr__(self) -> str:
         return f"JsonRpcSource({self._transport.safe_url!r})"
@@ -167,7 +179,7 @@ class JsonRpcSource:
             self._blooms.popitem(last=False)
         return out
 
-    def _header_batch(self, numbers: range) -> list[tuple[Header, bytes | None]]:
+    def _header_batch(self, numbers: range) -> list[tuple[Header, int | None]]:
         if self._batches:
             ids = {next(self._ids): n for n in numbers}
             payload = [
@@ -193,7 +205,7 @@ class JsonRpcSource:
             for n in numbers
         ]
 
-    def _parse_batch(self, body: Any, ids: dict[int, int]) -> list[tuple[Header, bytes | None]]:
+    def _parse_batch(self, body: Any, ids: dict[int, int]) -> list[tuple[Header, int | None]]:
         if isinstance(body, dict) and body.get("error"):
             raise _BatchesUnsupported()
         if not isinstance(body, list):
@@ -266,10 +278,15 @@ class JsonRpcSource:
                 self.stats.range_shrinks += 1
                 continue
             out.extend(found)
-            lo = hi + 1
             if len(found) < self.sparse_logs and self.chunk < self.max_range:
                 self.chunk = min(self.max_range, self.chunk * 2)
                 self.stats.range_grows += 1
+            elif len(found) > self.dense_logs and hi > lo:
+                # An answer this big costs memory (its JSON text and then its objects, ~2.5 kB
+                # a log, all at once) and saves nothing: ask for less at a time from now on.
+                self.chunk = max(1, (hi - lo + 1) // 2)
+                self.stats.range_shrinks += 1
+            lo = hi + 1
         return out
 
     def _get_logs(
@@ -285,11 +302,7 @@ class JsonRpcSource:
         params = [{"fromBlock": hex(lo), "toBlock": hex(hi), **flt}]
 
         def parse(result: Any) -> list[Log]:
-            if not isinstance(result, list):
-                raise Malformed(f"eth_getLogs result is {type(result).__name__}, expected a list")
-            parsed = [log for i, obj in enumerate(result) if (log := _log(obj, i)) is not None]
-            self._check_logs(parsed, lo, hi, wanted, topic_set)
-            return parsed
+            return self._parse_logs(result, lo, hi, wanted, topic_set)
 
         # A one-block span cannot shrink, so its time-outs are retried like any other.
         return self._call("eth_getLogs", params, parse, timeout_raises=not patient)
@@ -309,8 +322,8 @@ class JsonRpcSource:
         chain raise :class:`InconsistentAnswer` (the caller must fetch its headers again).
         """
         by_block: dict[int, list[Log]] = {}
-        for log in logs:
-            by_block.setdefault(log.block_number, []).append(log)
+        for number, run in itertools.groupby(logs, _block_number):  # runs: logs come sorted
+            by_block.setdefault(number, []).extend(run)
         for number in range(start, end + 1):
             known = self._blooms.get(number)
             if known is None or known[1] is None:
@@ -319,15 +332,23 @@ class JsonRpcSource:
             got = by_block.get(number, [])
             if got and got[0].block_hash != block_hash:
                 continue  # the caller compares hashes with its headers and fetches again
-            for log in got:
-                if not _in_bloom(bloom, log.address) or any(
-                    not _in_bloom(bloom, t) for t in log.topics
-                ):
-                    return f"log {log.log_index} of block {number} is not in the block's logsBloom"
-            promised = any(_in_bloom(bloom, a) for a in wanted) and (
-                topic_set is None or any(_in_bloom(bloom, t) for t in topic_set)
-            )
-            if not got and promised:
+            if got:
+                # Every address and topic of the block's logs must be in its bloom: each distinct
+                # one once (logs repeat them), all at once (the OR of their bloom bits).
+                items = set(map(_address, got))
+                items.update(itertools.chain.from_iterable(map(_topics, got)))
+                need = reduce(operator.or_, map(_bloom_mask, items), 0)
+                if bloom & need != need:
+                    for log in got:
+                        if any(not _in_bloom(bloom, x) for x in (log.address, *log.topics)):
+                            return (
+                                f"log {log.log_index} of block {number} is not in the block's "
+                                "logsBloom"
+                            )
+            if not got and (
+                any(_in_bloom(bloom, a) for a in wanted)
+                and (topic_set is None or any(_in_bloom(bloom, t) for t in topic_set))
+            ):
                 # A bloom may say yes wrongly (often, in busy blocks): ask about that block alone,
                 # through the receipts the bloom was made from, not eth_getLogs again (whose
                 # index is what fails on real nodes, and which a flaky proxy spoils twice).
@@ -428,38 +449,144 @@ class JsonRpcSource:
             "logs; fetch the headers again"
         )
 
-    def _check_logs(
+    def _parse_logs(
         self,
-        logs: list[Log],
+        result: Any,
         lo: int,
         hi: int,
         wanted: frozenset[bytes],
         topic_set: frozenset[bytes] | None,
-    ) -> None:
-        """Refuse answers that cannot be right; an indexer must never store them."""
-        block_hashes: dict[int, bytes] = {}
-        for log in logs:
-            problem = None
-            if not lo <= log.block_number <= hi:
-                problem = f"a log of block {log.block_number}, outside the requested {lo}..{hi}"
-            elif log.address not in wanted:
-                problem = f"a log of 0x{log.address.hex()}, which was not asked for"
-            elif topic_set is not None and (not log.topics or log.topics[0] not in topic_set):
+    ) -> list[Log]:
+        """An ``eth_getLogs`` result as logs sorted by (block, log index), or an exception.
+
+        Refuses answers that cannot be right (an indexer must never store them): logs outside
+        the range, from addresses or with a topic0 not asked for, two hashes for one block
+        number, one log twice. Such a problem is raised as :class:`Inconsistent` (the transport
+        asks again, then gives up with a SourceError that says the node is inconsistent) once
+        the whole answer parsed: a malformed entry anywhere is reported as such first.
+
+        This runs for every log the indexer gets over the wire, so the usual shape (a dict of
+        ``0x`` hex strings) is read inline: hashes, the block number and the transaction index
+        are converted once per run of equal text, addresses and topics once per distinct text
+        (cached). Anything else goes through :func:`_log`, whose checks are the reference (the
+        fast path accepts nothing it refuses and returns the same values).
+        """
+        if not isinstance(result, list):
+            raise Malformed(f"eth_getLogs result is {type(result).__name__}, expected a list")
+        addresses, topics_cache = self._addresses, self._topics
+        address_of, topic_of = addresses.get, topics_cache.get
+        fromhex = bytes.fromhex
+        hashes: dict[int, bytes] = {}
+        out: list[Log] = []
+        append = out.append
+        problem: str | None = None
+        ordered = True
+        # The text last converted, and its value: runs of logs share a block and a transaction.
+        # (Not None at first: that is JSON's null, which must not pass for "as before".)
+        bn_text: Any = _NOTHING
+        bh_text: Any = _NOTHING
+        tx_text: Any = _NOTHING
+        ti_text: Any = _NOTHING
+        bn = ti = prev_bn = prev_li = -1
+        bh = tx = b""
+        for i, obj in enumerate(result):
+            new_block = False
+            try:
+                if type(obj) is not dict or obj.get("removed", False) is not False:
+                    raise _Unusual
+                text = obj["blockNumber"]
+                if text != bn_text:
+                    if text[:2] != "0x":
+                        raise _Unusual
+                    bn = int(text, 16)
+                    bn_text, bh_text, new_block = text, _NOTHING, True
+                text = obj["blockHash"]
+                if text != bh_text:
+                    if text[:2] != "0x" or len(value := fromhex(text[2:])) != 32:
+                        raise _Unusual
+                    bh, bh_text, new_block = value, text, True
+                text = obj["transactionHash"]
+                if text != tx_text:
+                    if text[:2] != "0x" or len(value := fromhex(text[2:])) != 32:
+                        raise _Unusual
+                    tx, tx_text = value, text
+                text = obj["transactionIndex"]
+                if text != ti_text:
+                    if text[:2] != "0x":
+                        raise _Unusual
+                    ti, ti_text = int(text, 16), text
+                text = obj["logIndex"]
+                if text[:2] != "0x":
+                    raise _Unusual
+                li = int(text, 16)
+                text = obj["address"]
+                address = address_of(text)
+                if address is None:
+                    if text[:2] != "0x" or len(address := fromhex(text[2:])) != 20:
+                        raise _Unusual
+                    if len(addresses) >= _HEX_CACHE:
+                        addresses.clear()
+                    addresses[text] = address
+                entries = obj["topics"]
+                if type(entries) is not list or len(entries) > 4:
+                    raise _Unusual
+                topics = tuple(map(topic_of, entries))
+                if None in topics:
+                    topics = tuple(map(self._topic, entries))
+                text = obj["data"]
+                if text[:2] != "0x":
+                    raise _Unusual
+                log = Log(bn, bh, tx, ti, li, address, topics, fromhex(text[2:]))
+            except (_Unusual, KeyError, TypeError, ValueError, AttributeError, IndexError):
+                slow = _log(obj, i)  # raises Malformed with the reason, or agrees
+                bn_text = bh_text = tx_text = ti_text = _NOTHING
+                if slow is None:
+                    continue  # removed by a reorg
+                log = slow
+                bn, bh, li, address, topics = (
+                    log.block_number,
+                    log.block_hash,
+                    log.log_index,
+                    log.address,
+                    log.topics,
+                )
+                new_block = True
+            append(log)
+            if bn > prev_bn or (bn == prev_bn and li > prev_li):
+                prev_bn, prev_li = bn, li
+            else:
+                ordered = False
+            if problem is not None:
+                continue
+            if not lo <= bn <= hi:
+                problem = f"a log of block {bn}, outside the requested {lo}..{hi}"
+            elif address not in wanted:
+                problem = f"a log of 0x{address.hex()}, which was not asked for"
+            elif topic_set is not None and (not topics or topics[0] not in topic_set):
                 problem = "a log whose topic0 was not asked for"
-            elif block_hashes.setdefault(log.block_number, log.block_hash) != log.block_hash:
-                problem = f"logs of two different blocks numbered {log.block_number}"
-            if problem:
-                # Raised inside the parser: the transport asks again, then gives up with a
-                # SourceError that says the node is inconsistent.
-                raise Inconsistent(
-                    f"eth_getLogs returned {problem} (the node is mid-reorg or faulty)"
-                )
-        logs.sort(key=lambda log: (log.block_number, log.log_index))
-        for a, b in zip(logs, logs[1:], strict=False):
-            if (a.block_number, a.log_index) == (b.block_number, b.log_index):
-                raise Inconsistent(
-                    f"eth_getLogs returned log {a.log_index} of block {a.block_number} twice"
-                )
+            elif new_block and hashes.setdefault(bn, bh) != bh:
+                problem = f"logs of two different blocks numbered {bn}"
+        if problem is not None:
+            raise Inconsistent(f"eth_getLogs returned {problem} (the node is mid-reorg or faulty)")
+        if not ordered:
+            out.sort(key=_position)
+            for a, b in zip(out, out[1:], strict=False):
+                if (a.block_number, a.log_index) == (b.block_number, b.log_index):
+                    raise Inconsistent(
+                        f"eth_getLogs returned log {a.log_index} of block {a.block_number} twice"
+                    )
+        return out
+
+    def _topic(self, text: Any) -> bytes:
+        """One topic's bytes through the cache; :class:`_Unusual` for anything but 0x hex."""
+        value = self._topics.get(text)
+        if value is None:
+            if text[:2] != "0x" or len(value := bytes.fromhex(text[2:])) != 32:
+                raise _Unusual
+            if len(self._topics) >= _HEX_CACHE:
+                self._topics.clear()
+            self._topics[text] = value
+        return value
 
     # -- one call --------------------------------------------------------------------------
 
@@ -507,23 +634,43 @@ class _Stale(Exception):
     """A block's receipts carry another hash than its header: the chain moved."""
 
 
+class _Unusual(Exception):
+    """A log entry off the usual shape: parsed again by :func:`_log`, which says what is wrong."""
+
+
+# How many distinct address and topic texts are kept converted (each cache is emptied when
+# full): ~200 bytes an entry.
+_HEX_CACHE = 16384
+
+_NOTHING: Any = object()  # a text no answer holds
+_block_number = operator.attrgetter("block_number")
+_address = operator.attrgetter("address")
+_topics = operator.attrgetter("topics")
+_position = operator.attrgetter("block_number", "log_index")
+
+
 # How many recent headers' blooms are kept to check logs against (the indexer asks for logs
 # of the blocks whose headers it fetched just before).
 _KEPT_BLOOMS = 4096
 
 
-def _in_bloom(bloom: bytes, item: bytes) -> bool:
-    """Whether ``item`` (an address or topic) may be in a 2048-bit Ethereum logs bloom."""
-    return all(bloom[byte] & mask for byte, mask in _bloom_bits(item))
+def _in_bloom(bloom: int, item: bytes) -> bool:
+    """Whether ``item`` (an address or topic) may be in a 2048-bit Ethereum logs bloom (as a
+    big-endian int)."""
+    mask = _bloom_mask(item)
+    return bloom & mask == mask
 
 
-@lru_cache(maxsize=65536)
-def _bloom_bits(item: bytes) -> tuple[tuple[int, int], ...]:
-    """The three (byte, mask) bloom positions of an item: a keccak each, so cached, since logs
-    repeat their addresses and topics (it was 40% of the time indexing over the wire)."""
+@lru_cache(maxsize=16384)
+def _bloom_mask(item: bytes) -> int:
+    """The three bloom bits of an item as an int (the bloom read big-endian): a keccak each, so
+    cached, since logs repeat their addresses and topics (it was 40% of the time indexing over
+    the wire)."""
     digest = keccak(item)
-    bits = (int.from_bytes(digest[i : i + 2], "big") & 2047 for i in (0, 2, 4))
-    return tuple((255 - bit // 8, 1 << (bit % 8)) for bit in bits)
+    mask = 0
+    for i in (0, 2, 4):
+        mask |= 1 << (int.from_bytes(digest[i : i + 2], "big") & 2047)
+    return mask
 
 
 def _check_range(start: int, end: int) -> None:
@@ -544,8 +691,9 @@ def _number_or_none(result: Any) -> int | None:
     return None if result is None else hex_int(_field(result, "number", "block"), "block number")
 
 
-def _header(result: Any, number: int) -> tuple[Header, bytes | None]:
-    """A block's header and its ``logsBloom`` (None when the node leaves it out)."""
+def _header(result: Any, number: int) -> tuple[Header, int | None]:
+    """A block's header and its ``logsBloom`` as a big-endian int (None when the node leaves it
+    out)."""
     if result is None:
         # A replica behind the one that gave the head: asking again usually reaches another.
         raise Inconsistent(
@@ -563,10 +711,10 @@ def _header(result: Any, number: int) -> tuple[Header, bytes | None]:
     )
     if bloom is None:
         return header, None
-    raw = hex_bytes(bloom, "logsBloom", 256)
+    raw = int.from_bytes(hex_bytes(bloom, "logsBloom", 256), "big")
     # java-tron's /jsonrpc answers 256 zero bytes: it computes no bloom. An empty block's bloom
     # is zero too, and holds nothing to check, so zero always means "no bloom".
-    return header, raw if any(raw) else None
+    return header, raw or None
 
 
 def _log(obj: Any, i: int) -> Log | None:
