@@ -158,7 +158,7 @@ class Indexer:
         target_events: int = 20_000,
         poll_interval: float = 3.0,
         retries: int = 5,
-        prefetch: bool = False,
+        prefetch: bool = True,
         on_batch: Callable[[BatchReport], None] | None = None,
         on_fork: Callable[[ForkReport], None] | None = None,
     ):
@@ -213,9 +213,9 @@ class Indexer:
         self._stop = threading.Event()
         self._ready = False
         # Fetch the next finalized range while the current one is written (_prefetch_next).
-        # Off by default: it pays when the node is far away (the wait overlaps the write), but
-        # against a local node or a file both threads need the GIL, and on a 2-core machine
-        # it measured 5 to 20% slower (bench/RESULTS.md).
+        # It pays when the node is far away (the wait overlaps the write). Against a local
+        # anvil or a file both threads mostly need the GIL: measured even there on 2 cores
+        # (bench/RESULTS.md), after the source and the writes got cheaper (it once cost 5-20%).
         self.prefetch = prefetch
         self._ahead: _Prefetch | None = None
         # Whether a backfill is under way (Store.enter_backfill); read from the database by
