@@ -186,6 +186,11 @@ class RowWriter:
 _json_dumps = __import__("json").JSONEncoder(separators=(",", ":")).encode
 
 
+# SQLite page cache per connection, KiB (see create_engine), and while building indexes.
+SQLITE_CACHE_KIB = 32_768
+SQLITE_BUILD_CACHE_KIB = 8_192
+
+
 @dataclass(frozen=True, slots=True)
 class Cursor:
     block_number: int
@@ -220,7 +225,7 @@ def create_engine(url: str) -> Engine:
             # 32 MiB of page cache instead of SQLite's 2 MB: a rollback deletes rows at random
             # places of the secondary indexes, and with 2 MB it spilled and re-read index pages
             # (undoing 10 blocks on 3M rows: 53 -> 38 ms; 64 MiB gave no more, 16 MiB 40 ms).
-            cur.execute("PRAGMA cache_size=-32768")
+            cur.execute(f"PRAGMA cache_size=-{SQLITE_CACHE_KIB}")
             cur.execute(f"PRAGMA busy_timeout={int(timeout * 1000)}")
             cur.close()
 
@@ -298,8 +303,17 @@ class Store:
 
     def leave_backfill(self, conn: Connection) -> None:
         """Build what :meth:`enter_backfill` dropped (what is missing of it)."""
-        for index in self.deferrable_indexes():
-            conn.execute(sa.schema.CreateIndex(index, if_not_exists=True))
+        sqlite = conn.dialect.name == "sqlite"
+        if sqlite:
+            # SQLite sorts an index's keys in up to cache_size of memory: the normal cache
+            # made peak RSS of a 1M-event backfill grow by 25 MB here, and 8 MiB builds as fast.
+            conn.exec_driver_sql(f"PRAGMA cache_size=-{SQLITE_BUILD_CACHE_KIB}")
+        try:
+            for index in self.deferrable_indexes():
+                conn.execute(sa.schema.CreateIndex(index, if_not_exists=True))
+        finally:
+            if sqlite:
+                conn.exec_driver_sql(f"PRAGMA cache_size=-{SQLITE_CACHE_KIB}")
         self.journal.create_triggers(conn)
         conn.execute(backfill_table.delete())
 
