@@ -15,8 +15,9 @@ included), decoding, and writing (every database transaction from its start to i
 rows, plugin writes, cursor, bookkeeping, and the indexes built at the end of a backfill).
 A call inside another of the same kind (``finalized`` asking ``head``) counts once. The rest
 of the wall time ("other") is the indexer's own loop: reading the cursor, checking headers.
-With ``DCMX_BENCH_PREFETCH=1`` the fetch of the next range overlaps the write of the current
-one (``Indexer(prefetch=True)``), and the shares add up to more than the wall time.
+The fetch of the next range overlaps the write of the current one (``Indexer``'s prefetch, on
+by default), so the shares add up to more than the wall time; ``DCMX_BENCH_PREFETCH=0`` turns
+it off to see the shares of a sequential run.
 Then latency: with ``follow()`` running (poll interval 0.5 s), one more transfer is sent and
 the time until its row is visible in SQLite is measured.
 Targets: >= 30,000 events/s, peak RSS < 200 MB, latency <= poll interval + 0.1 s.
@@ -167,7 +168,7 @@ def child(url: str, emitter: str, head: int, sender: str) -> None:
         indexer = Indexer(source, db, [Contract("DCMXToken", dcmx_token, (emitter_bytes,))],
                           entry_points=True, only_plugins=["token"], poll_interval=POLL,
                           batch_blocks=32)
-        indexer.prefetch = os.environ.get("DCMX_BENCH_PREFETCH", "0") == "1"
+        indexer.prefetch = os.environ.get("DCMX_BENCH_PREFETCH", "1") == "1"
         indexer.setup()  # may replace indexer.store: wrapped after it
         indexer._decode = timed("decode", indexer._decode)
         indexer.store.transaction = timed_cm("write", indexer.store.transaction)
