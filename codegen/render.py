@@ -140,11 +140,24 @@ class ModulePlan:
 
 
 def _key_names(names: list[str], fallbacks: list[str]) -> list[str]:
-    """args()/to_json() keys: the ABI name when non-empty and unique, else the field name."""
+    """args()/to_json() keys: the ABI name when non-empty and unique, else the field name,
+    suffixed ``_2``, ``_3``... where another parameter's ABI name already holds it (a nameless
+    parameter's ``arg0`` beside one named ``arg0`` would otherwise drop a value from the JSON)."""
     counts: dict[str, int] = {}
     for n in names:
         counts[n] = counts.get(n, 0) + 1
-    return [n if n and counts[n] == 1 else f for n, f in zip(names, fallbacks, strict=True)]
+    own = [n if n and counts[n] == 1 else None for n in names]
+    taken = {n for n in own if n is not None}
+    keys = []
+    for n, f in zip(own, fallbacks, strict=True):
+        if n is None:
+            n, k = f, 1
+            while n in taken:
+                k += 1
+                n = f"{f}_{k}"
+            taken.add(n)
+        keys.append(n)
+    return keys
 
 
 def _keys(names: list[str], fallbacks: list[str]) -> list[str]:
