@@ -569,6 +569,10 @@ class Indexer:
         still change (its writes are journaled) and at the end of ``run``."""
         if not self._backfilling:
             return
+        log.info(
+            "backfill caught up: building %d indexes and the journal triggers",
+            len(self.store.deferrable_indexes()),
+        )
         t0 = time.perf_counter()
         with self.store.transaction() as conn:
             self.store.leave_backfill(conn)
