@@ -763,13 +763,13 @@ def _args_json(cls: str, fields: list[_Field]) -> list[str]:
     escaped at generation time, ints as their decimal repr (the encoder's ``int.__repr__``),
     bools as true/false, str through ``encode_basestring_ascii`` (the encoder's own
     ``ensure_ascii`` escaping), bytes as ``"0x.."``, arrays of those as ``[..]``. The general
-    way, ``_dumps(self.args())`` itself, also serves nested arrays and structs, a subclass of
-    the event (which may override ``args()``) and duplicate keys (the dict keeps one).
+    way, ``_dumps(self.args())`` itself, also serves nested arrays and structs, and a subclass
+    of the event (which may override ``args()``). Keys never repeat (:func:`_key_names`).
     """
     general = "return _dumps(self.args())"
     if not fields:
         return [f"if type(self) is {cls}:", '    return "{}"', general]
-    if len({f.json_key for f in fields}) != len(fields) or not all(f.json_kind for f in fields):
+    if not all(f.json_kind for f in fields):
         return [general]
     lines = [f"_a{i} = self.{f.name}" for i, f in enumerate(fields)]
     checks = [f"type(self) is {cls}"]

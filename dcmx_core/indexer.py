@@ -263,7 +263,7 @@ class Indexer:
                 ", ".join(changed),
                 extra={"tables": changed},
             )
-            self.rebuild()
+            self._rebuild()
         else:
             with self.store.transaction() as conn:
                 self.store.create(conn)
@@ -302,6 +302,9 @@ class Indexer:
         if not self.plugins.plugins:
             return 0
         self._check_audit()
+        return self._rebuild(chunk)
+
+    def _rebuild(self, chunk: int = 5_000) -> int:
         modules = {cls.CONTRACT: c.module for c in self.contracts for cls in c.module.EVENTS}
         replayed = 0
         with self.store.transaction() as conn:

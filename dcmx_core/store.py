@@ -339,7 +339,8 @@ class Store:
         """
         framework.create_all(conn)
         recorded = set(conn.execute(sa.select(schema_table.c.table_name)).scalars())
-        new = not recorded and not self.backfilling(conn)
+        backfilling = self.backfilling(conn)
+        new = not recorded and not backfilling
         deferred = set(self.deferrable_indexes())
         for t in self.tables:
             if new:
@@ -357,7 +358,7 @@ class Store:
         self.journal.create(conn)
         if new:
             conn.execute(backfill_table.insert().values(id=1))
-        elif not self.backfilling(conn):
+        elif not backfilling:
             self.journal.create_triggers(conn)
 
     def drop(self, conn: Connection, tables: Iterable[sa.Table]) -> None:
