@@ -44,6 +44,10 @@ class Batch:
         for d in self.events:
             self._by_class.setdefault(type(d.event), []).append(d)
 
+    def classes(self) -> list[type]:
+        """The event classes present, in the order of their first event."""
+        return list(self._by_class)
+
     def of(self, *classes: type) -> list[Decoded]:
         """The events of the given classes, in chain order."""
         if len(classes) == 1:

@@ -220,11 +220,7 @@ def _upsert_staged(
         f"CREATE TEMPORARY TABLE IF NOT EXISTS {stage} "
         f"(LIKE {q(table.name)} INCLUDING DEFAULTS) ON COMMIT DELETE ROWS"
     )
-    with conn.connection.driver_connection.cursor() as cur:
-        with cur.copy(f"COPY {stage} ({cols}) FROM STDIN") as out:
-            write = out.write_row
-            for row in rows:
-                write(row)
+    state.writer.copy(conn, table, rows, into=stage)
     values = sql.index(" VALUES (")
     end = sql.index(") ON CONFLICT")
     conn.exec_driver_sql(f"{sql[:values]} SELECT {cols} FROM {stage}{sql[end + 1 :]}")
