@@ -76,3 +76,35 @@ def test_sqlite_locked_by_another_writer_stops_cleanly(tmp_path):
         other.close()
     assert dump_tables(indexer.engine) == before
     assert indexer.run() == 30  # once the other writer is gone, the run resumes
+
+
+@pytest.mark.postgres
+def test_postgres_backend_terminated_mid_copy_is_retried(pg_url, tmp_path):
+    """The core's own bulk write (COPY, outside any plugin) loses its connection part-way."""
+    chain = MemoryChain(finality_depth=4)
+    for n in range(1, 31):
+        chain.append_block(
+            [transfer_log(TOKEN, bytes([k + 1]) * 20, b"\x09" * 20, n * 100 + k)
+             for k in range(12)]
+        )
+    indexer = _indexer(chain, pg_url)
+    indexer.setup()
+    with indexer.engine.begin() as conn:
+        # The 75th row COPYed into the transfers kills its own backend (once: a sequence
+        # does not roll back with the batch).
+        conn.exec_driver_sql("CREATE SEQUENCE copied")
+        conn.exec_driver_sql(
+            "CREATE FUNCTION kill_once() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+            "IF nextval('copied') = 75 THEN PERFORM pg_terminate_backend(pg_backend_pid()); "
+            "END IF; RETURN NEW; END $$"
+        )
+        conn.exec_driver_sql(
+            "CREATE TRIGGER kill_once BEFORE INSERT ON dcmx_token__transfer "
+            "FOR EACH ROW EXECUTE FUNCTION kill_once()"
+        )
+    assert indexer.run() == 30
+    with indexer.engine.connect() as conn:
+        assert conn.exec_driver_sql("SELECT last_value FROM copied").scalar() > 75
+    clean = _indexer(chain, f"sqlite:///{tmp_path / 'clean.db'}")
+    clean.run()
+    assert dump_tables(indexer.engine) == dump_tables(clean.engine)
