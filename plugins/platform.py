@@ -177,6 +177,7 @@ def dcmx_handle_batch(batch: dcmx_core.Batch, conn: sa.Connection) -> None:
         for i, attr in metric_ops:
             metrics[i] += 1 if attr is None else getattr(e, attr)
         block = d.log.block_number
+        counted = None  # a wallet in both roles of one event (a self-transfer) counts it once
         for field in fields:
             wallet = getattr(e, field)
             if wallet in zero:
@@ -188,14 +189,14 @@ def dcmx_handle_batch(batch: dcmx_core.Batch, conn: sa.Connection) -> None:
                     wallet, ts, ts, block, block, 0, 0, 0, 0, 0, 0,
                     _UNSET, _UNSET, _UNSET, _UNSET,
                 ]
-            p[_LAST_AT] = ts
-            p[_LAST_BLOCK] = block
-            p[_EVENTS] += 1
-            if kind == _TRANSFER:
-                p[_TRANSFERS] += 1
-            elif kind == _OTHER:
-                pass
-            elif kind == _MINT:
+            if wallet != counted:
+                counted = wallet
+                p[_LAST_AT] = ts
+                p[_LAST_BLOCK] = block
+                p[_EVENTS] += 1
+                if kind == _TRANSFER:
+                    p[_TRANSFERS] += 1
+            if kind == _MINT:
                 p[_MINTED] += 1
             elif kind == _SALE:
                 if field == "buyer":
@@ -209,7 +210,7 @@ def dcmx_handle_batch(batch: dcmx_core.Batch, conn: sa.Connection) -> None:
                 p[_KYC_STATUS] = e.new_status
             elif kind == _DEL_REQ:
                 p[_DEL_REQUESTED], p[_DEL_STATUS] = True, "pending"
-            else:  # _DEL_DONE
+            elif kind == _DEL_DONE:
                 p[_DEL_STATUS] = "approved" if e.approved else "rejected"
 
     stored = fetch_columns(conn, user_profiles, "wallet", _PROFILE_OLD, touched)
