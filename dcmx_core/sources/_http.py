@@ -12,9 +12,10 @@ from __future__ import annotations
 import json
 import random
 import re
+import threading
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
 from typing import Any, TypeVar
 from urllib.parse import urlsplit, urlunsplit
@@ -53,6 +54,12 @@ class Stats:
     timeouts: int = 0
     range_shrinks: int = 0
     range_grows: int = 0
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
+
+    def count(self, name: str) -> None:
+        """Add one to counter ``name`` (sources may call their node from several threads)."""
+        with self._lock:
+            setattr(self, name, getattr(self, name) + 1)
 
 
 def redact_url(url: str) -> str:
@@ -140,7 +147,8 @@ _UNFIT = (
 
 
 class Transport:
-    """POSTs JSON to one node over one reused connection, retrying what is transient.
+    """POSTs JSON to one node over reused keep-alive connections (``connections`` of them, for
+    callers that post from several threads), retrying what is transient.
 
     ``parse`` turns a decoded body into the caller's value inside the retry loop, so an answer
     that decodes but does not fit (missing field, wrong type: :class:`Malformed`) is retried
@@ -159,9 +167,12 @@ class Transport:
         malformed_retries: int = 2,
         headers: Mapping[str, str] | None = None,
         stats: Stats | None = None,
+        connections: int = 1,
     ) -> None:
-        if max_retries < 0 or timeout <= 0 or backoff < 0:
-            raise ConfigError("timeout must be > 0, max_retries and backoff >= 0")
+        if max_retries < 0 or timeout <= 0 or backoff < 0 or connections < 1:
+            raise ConfigError(
+                "timeout must be > 0, max_retries and backoff >= 0, connections >= 1"
+            )
         self.url = url
         self.safe_url = redact_url(url)
         self.timeout = timeout
@@ -173,7 +184,9 @@ class Transport:
         self._client = httpx.Client(
             timeout=timeout,
             headers={"content-type": "application/json", **(headers or {})},
-            limits=httpx.Limits(max_connections=1, max_keepalive_connections=1),
+            limits=httpx.Limits(
+                max_connections=connections, max_keepalive_connections=connections
+            ),
         )
 
     def close(self) -> None:
@@ -200,11 +213,11 @@ class Transport:
         malformed = 0
         while True:
             retry_after: float | None = None
-            self.stats.requests += 1
+            self.stats.count("requests")
             try:
                 response = self._client.post(target, content=body)
             except httpx.TimeoutException as exc:
-                self.stats.timeouts += 1
+                self.stats.count("timeouts")
                 problem = f"timed out after {self.timeout:g} s ({type(exc).__name__})"
                 if timeout_raises and isinstance(exc, httpx.ReadTimeout):
                     raise TimedOut(self._message(what, problem, 1)) from None
@@ -237,7 +250,7 @@ class Transport:
             failures += 1
             if failures > self.max_retries:
                 raise SourceError(self._message(what, problem, failures))
-            self.stats.retries += 1
+            self.stats.count("retries")
             time.sleep(self._delay(failures, retry_after))
 
     def _delay(self, failures: int, retry_after: float | None) -> float:

@@ -245,7 +245,7 @@ class JsonRpcSource:
             problem = self._verify(out, start, end, flt, wanted, topic_set)
             if problem is None:
                 return out
-            self.stats.retries += 1
+            self.stats.count("retries")
             if attempt < self.max_retries:
                 time.sleep(self.backoff * 2**attempt)
         raise SourceError(
@@ -275,17 +275,17 @@ class JsonRpcSource:
                         f"({lo}): {exc}. Narrow the address/topic filter or use another node."
                     ) from None
                 self.chunk = max(1, (hi - lo + 1) // 2)
-                self.stats.range_shrinks += 1
+                self.stats.count("range_shrinks")
                 continue
             out.extend(found)
             if len(found) < self.sparse_logs and self.chunk < self.max_range:
                 self.chunk = min(self.max_range, self.chunk * 2)
-                self.stats.range_grows += 1
+                self.stats.count("range_grows")
             elif len(found) > self.dense_logs and hi > lo:
                 # An answer this big costs memory (its JSON text and then its objects, ~2.5 kB
                 # a log, all at once) and saves nothing: ask for less at a time from now on.
                 self.chunk = max(1, (hi - lo + 1) // 2)
-                self.stats.range_shrinks += 1
+                self.stats.count("range_shrinks")
             lo = hi + 1
         return out
 

@@ -3,14 +3,17 @@
 The API has no ``getLogs``: logs come from the transaction infos of each block, and those carry
 neither the block hash nor a block-wide log index. So :meth:`TronHttpSource.logs` fetches the
 blocks first (hash, transaction order) and then the infos of the blocks that ran the VM, and
-numbers logs itself. Block and infos are two answers that must agree on the transaction ids;
+numbers logs itself. On mainnet nearly every block runs the VM: that is one request per block,
+so several are kept in flight (``concurrency``) rather than paying the node's latency for each
+in turn. Block and infos are two answers that must agree on the transaction ids;
 when they do not (the node switched forks in between, or is missing infos) it raises instead of
 guessing.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -38,6 +41,8 @@ class TronHttpSource:
     ``api_key`` is sent as ``TRON-PRO-API-KEY`` (TronGrid) and never shown. The finalized
     (solidified) head comes from ``/walletsolidity/getnowblock`` on ``solidity_url``, which
     defaults to ``url`` (TronGrid serves both; a self-run node serves solidity on port 8091).
+    ``concurrency`` is how many transaction-info requests are in flight at once (1: one
+    connection, one request at a time, for a node that limits clients to that).
     """
 
     def __init__(
@@ -49,9 +54,14 @@ class TronHttpSource:
         timeout: float = 10.0,
         max_retries: int = 5,
         backoff: float = 0.25,
+        concurrency: int = 4,
     ) -> None:
         if api_key is not None and not api_key.strip():
             raise ConfigError("api_key is empty; pass None to send no key")
+        if not isinstance(concurrency, int) or concurrency < 1:
+            raise ConfigError(f"concurrency must be a whole number >= 1, got {concurrency!r}")
+        self._concurrency = concurrency
+        self._pool: ThreadPoolExecutor | None = None  # made on first use
         headers = {"TRON-PRO-API-KEY": api_key} if api_key else {}
         self.stats = Stats()
         options = dict(
@@ -61,7 +71,9 @@ class TronHttpSource:
             headers=headers,
             stats=self.stats,
         )
-        self._wallet = Transport(check_url(url, "TRON HTTP API"), **options)
+        self._wallet = Transport(
+            check_url(url, "TRON HTTP API"), connections=concurrency, **options
+        )
         if solidity_url is None:
             self._solidity = self._wallet
         else:
@@ -71,6 +83,9 @@ class TronHttpSource:
         return f"TronHttpSource({self._wallet.safe_url!r})"
 
     def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(cancel_futures=True)
+            self._pool = None
         self._wallet.close()
         if self._solidity is not self._wallet:
             self._solidity.close()
@@ -120,10 +135,19 @@ class TronHttpSource:
         # Chunk by chunk, so a long range never holds more than 100 full blocks.
         for lo in range(start, end + 1, BLOCKS_PER_CALL):
             hi = min(end, lo + BLOCKS_PER_CALL - 1)
-            for block in self._blocks(lo, hi):
-                if block.runs_vm:
-                    out.extend(self._block_logs(block, wanted, topic_set))
+            busy = [block for block in self._blocks(lo, hi) if block.runs_vm]
+            for logs in self._map(lambda b: self._block_logs(b, wanted, topic_set), busy):
+                out.extend(logs)
         return out
+
+    def _map(self, fn: Callable[[_Block], list[Log]], blocks: list[_Block]) -> Iterable[list[Log]]:
+        """``fn`` of each block, in block order, up to ``concurrency`` at a time. The first
+        failure (in block order) is raised and the requests not yet sent are dropped."""
+        if self._concurrency == 1 or len(blocks) < 2:
+            return map(fn, blocks)
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(self._concurrency, thread_name_prefix="dcmx-tron")
+        return self._pool.map(fn, blocks)
 
     def _blocks(self, start: int, end: int) -> list[_Block]:
         _check_range(start, end)

@@ -7,6 +7,8 @@ different blocks and partial, so each test says which part it serves as what.
 from __future__ import annotations
 
 import json
+import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -16,7 +18,7 @@ from tronchain import TronChain, TronNode, Tx
 
 from dcmx_core.addresses import to_tron
 from dcmx_core.chain import Header, Source
-from dcmx_core.errors import SourceError
+from dcmx_core.errors import ConfigError, SourceError
 from dcmx_core.sources.memory import TRANSFER_TOPIC, transfer_log
 from dcmx_core.sources.tron_http import TronHttpSource
 
@@ -390,9 +392,71 @@ def test_node_error_object_is_not_taken_for_an_empty_answer(stub_server):
         source.logs(5000, 5002, [TOKEN_A])
 
 
-def test_keep_alive_uses_one_connection(stub_server):
+@pytest.mark.parametrize("concurrency", [1, 4])
+def test_keep_alive_reuses_one_connection_per_request_in_flight(stub_server, concurrency):
     server = stub_server(TronNode(_busy_chain(250)))
-    with TronHttpSource(server.url) as source:
+    with TronHttpSource(server.url, concurrency=concurrency) as source:
         source.logs(5000, 5249, [TOKEN_A])
     assert len(server.seen) > 50
-    assert len({s.client_port for s in server.seen}) == 1
+    assert 1 <= len({s.client_port for s in server.seen}) <= concurrency
+
+
+class SlowInfos:
+    """A node whose transaction infos take a while, recording how many were asked at once."""
+
+    def __init__(self, node: TronNode, delay: float = 0.03) -> None:
+        self.node, self.delay = node, delay
+        self.in_flight = self.most = 0
+        self.lock = threading.Lock()
+
+    def __call__(self, seen: Seen) -> Reply:
+        if seen.path != "/wallet/gettransactioninfobyblocknum":
+            return self.node(seen)
+        with self.lock:
+            self.in_flight += 1
+            self.most = max(self.most, self.in_flight)
+        try:
+            time.sleep(self.delay)
+            return self.node(seen)
+        finally:
+            with self.lock:
+                self.in_flight -= 1
+
+
+def test_infos_are_fetched_several_at_a_time_and_logs_stay_in_chain_order(stub_server):
+    chain = _busy_chain(250)
+    slow = SlowInfos(TronNode(chain))
+    server = stub_server(slow)
+    with TronHttpSource(server.url, concurrency=4) as source:
+        logs = source.logs(5000, 5249, [TOKEN_A, TOKEN_B])
+    assert logs == chain.expected_logs({TOKEN_A, TOKEN_B})
+    assert slow.most == 4
+    serial = SlowInfos(TronNode(chain))
+    server = stub_server(serial)
+    with TronHttpSource(server.url, concurrency=1) as source:
+        assert source.logs(5000, 5249, [TOKEN_A, TOKEN_B]) == logs
+    assert serial.most == 1
+
+
+def test_a_block_whose_infos_keep_failing_fails_the_range_and_the_source_goes_on(stub_server):
+    chain = _busy_chain(40)
+    node = TronNode(chain)
+
+    def handler(seen: Seen) -> Reply:
+        if seen.path == "/wallet/gettransactioninfobyblocknum" and seen.json()["num"] == 5021:
+            return Reply(status=503)
+        return node(seen)
+
+    server = stub_server(handler)
+    with TronHttpSource(server.url, max_retries=1, backoff=0.001) as source:
+        with pytest.raises(SourceError, match="gettransactioninfobyblocknum.*HTTP 503"):
+            source.logs(5000, 5039, [TOKEN_A])
+        assert source.logs(5022, 5039, [TOKEN_A]) == [
+            log for log in chain.expected_logs({TOKEN_A}) if log.block_number >= 5022
+        ]
+
+
+def test_concurrency_must_be_a_positive_whole_number():
+    for bad in (0, -1, 2.5, None):
+        with pytest.raises(ConfigError, match="concurrency"):
+            TronHttpSource("http://127.0.0.1:1", concurrency=bad)
