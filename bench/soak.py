@@ -176,7 +176,9 @@ def main() -> int:
             print(f"FAILED: {errors[0]!r}")
             return 1
         head = w3.eth.block_number
-        catch_up = Indexer(source(), db, contracts, entry_points=True, window=args.window)
+        # A reorg made just before the live indexer stopped is found here: count it too.
+        catch_up = Indexer(source(), db, contracts, entry_points=True, window=args.window,
+                           on_fork=forks.append)
         catch_up.run(to_block=head)
         fresh = Indexer(source(), f"sqlite:///{tmp / 'fresh.db'}", contracts,
                         entry_points=True, window=args.window)
