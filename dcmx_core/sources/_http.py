@@ -28,6 +28,10 @@ T = TypeVar("T")
 
 # Waiting longer than this on a server's say-so stalls the indexer more than failing would.
 MAX_RETRY_AFTER = 60.0
+# TronGrid answers a client over its request rate with HTTP 403 and "The key exceeds the
+# frequency limit(15), and the query server is suspended for 30s": a pause, not a refusal.
+RATE_LIMIT_PAUSE = 30.0
+_RATE_LIMITED = re.compile(r"frequency limit", re.IGNORECASE)
 
 
 class Malformed(ValueError):
@@ -228,6 +232,11 @@ class Transport:
                 if status == 429 or status >= 500:
                     problem = f"HTTP {status}"
                     retry_after = _retry_after(response.headers.get("retry-after"))
+                elif status == 403 and _RATE_LIMITED.search(response.text):
+                    problem = f"rate-limited (HTTP 403: {' '.join(response.text.split())[:120]})"
+                    retry_after = _retry_after(response.headers.get("retry-after"))
+                    if retry_after is None:
+                        retry_after = RATE_LIMIT_PAUSE
                 elif status >= 400 and status != 400:
                     # 400 may carry a JSON-RPC error the parser understands (a range limit).
                     raise SourceError(self._refused(what, status, response.text))

@@ -19,6 +19,7 @@ from tronchain import TronChain, TronNode, Tx
 from dcmx_core.addresses import to_tron
 from dcmx_core.chain import Header, Source
 from dcmx_core.errors import ConfigError, SourceError
+from dcmx_core.sources import _http
 from dcmx_core.sources.memory import TRANSFER_TOPIC, transfer_log
 from dcmx_core.sources.tron_http import TronHttpSource
 
@@ -448,7 +449,7 @@ def test_a_block_whose_infos_keep_failing_fails_the_range_and_the_source_goes_on
         return node(seen)
 
     server = stub_server(handler)
-    with TronHttpSource(server.url, max_retries=1, backoff=0.001) as source:
+    with TronHttpSource(server.url, max_retries=1, backoff=0.001, concurrency=4) as source:
         with pytest.raises(SourceError, match="gettransactioninfobyblocknum.*HTTP 503"):
             source.logs(5000, 5039, [TOKEN_A])
         assert source.logs(5022, 5039, [TOKEN_A]) == [
@@ -460,3 +461,21 @@ def test_concurrency_must_be_a_positive_whole_number():
     for bad in (0, -1, 2.5, None):
         with pytest.raises(ConfigError, match="concurrency"):
             TronHttpSource("http://127.0.0.1:1", concurrency=bad)
+
+
+def test_trongrid_frequency_limit_is_a_pause_not_a_refusal(stub_server, monkeypatch):
+    """TronGrid answers 403 to a client over its request rate and stops answering it for 30 s;
+    any other 403 is a refusal (a wrong key) and fails at once."""
+    monkeypatch.setattr(_http, "RATE_LIMIT_PAUSE", 0.01)
+    node = TronNode(_busy_chain(3))
+    limited = {"Error": "The key exceeds the frequency limit(15), and the query server is "
+                        "suspended for 30s"}
+    node.faults.add(Reply(status=403, body=limited), times=2)
+    server = stub_server(node)
+    with TronHttpSource(server.url, backoff=0.001) as source:
+        assert source.head() == 5002
+        assert source.stats.retries == 2
+        node.faults.add(Reply(status=403, body={"Error": "invalid api key"}))
+        with pytest.raises(SourceError, match="HTTP 403.*check the API key"):
+            source.head()
+        assert source.stats.retries == 2
