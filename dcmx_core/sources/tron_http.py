@@ -3,11 +3,11 @@
 The API has no ``getLogs``: logs come from the transaction infos of each block, and those carry
 neither the block hash nor a block-wide log index. So :meth:`TronHttpSource.logs` fetches the
 blocks first (hash, transaction order) and then the infos of the blocks that ran the VM, and
-numbers logs itself. On mainnet nearly every block runs the VM: that is one request per block,
-so against a node that allows it several can be kept in flight (``concurrency``) rather than
-paying the node's latency for each in turn. Block and infos are two answers that must agree on the transaction ids;
+numbers logs itself. Block and infos are two answers that must agree on the transaction ids;
 when they do not (the node switched forks in between, or is missing infos) it raises instead of
-guessing.
+guessing. On mainnet nearly every block runs the VM, which makes one request per block: against
+a node that allows it, several are kept in flight (``concurrency``) instead of waiting out the
+node's latency for each in turn.
 """
 
 from __future__ import annotations
