@@ -130,6 +130,21 @@ def hex_int(value: Any, field: str) -> int:
         raise Malformed(f"{field} is {value!r}, expected a 0x-prefixed hex quantity") from None
 
 
+def json_field(obj: Any, key: str, what: str) -> Any:
+    """``obj[key]`` of a JSON object, or Malformed saying which of the two was missing."""
+    if not isinstance(obj, dict):
+        raise Malformed(f"{what} is {type(obj).__name__}, expected an object")
+    try:
+        return obj[key]
+    except KeyError:
+        raise Malformed(f"{what} lacks {key!r}") from None
+
+
+def check_range(start: int, end: int) -> None:
+    if start < 0:
+        raise ValueError(f"block range {start}..{end} has a negative bound")
+
+
 def json_int(value: Any, field: str) -> int:
     """A JSON number that must be an integer (TRON's HTTP API)."""
     if isinstance(value, bool) or not isinstance(value, int):

@@ -41,9 +41,11 @@ from ._http import (
     Stats,
     TimedOut,
     Transport,
+    check_range,
     check_url,
     hex_bytes,
     hex_int,
+    json_field,
 )
 
 T = TypeVar("T")
@@ -167,7 +169,7 @@ class JsonRpcSource:
     # -- headers ---------------------------------------------------------------------------
 
     def headers(self, start: int, end: int) -> list[Header]:
-        _check_range(start, end)
+        check_range(start, end)
         out: list[Header] = []
         for lo in range(start, end + 1, self.batch_size):
             numbers = range(lo, min(end, lo + self.batch_size - 1) + 1)
@@ -232,7 +234,7 @@ class JsonRpcSource:
         addresses: Sequence[bytes],
         topics0: Sequence[bytes] | None = None,
     ) -> list[Log]:
-        _check_range(start, end)
+        check_range(start, end)
         if not addresses or start > end or (topics0 is not None and not topics0):
             return []
         wanted = frozenset(bytes(a) for a in addresses)
@@ -418,10 +420,9 @@ class JsonRpcSource:
                 raise Malformed(f"receipts are {type(result).__name__}, expected a list")
             found = []
             for r, receipt in enumerate(result):
-                entries = _field(receipt, "logs", f"receipt #{r}")
-                if hex_bytes(_field(receipt, "blockHash", f"receipt #{r}"), "blockHash", 32) != (
-                    block_hash
-                ):
+                entries = json_field(receipt, "logs", f"receipt #{r}")
+                got = json_field(receipt, "blockHash", f"receipt #{r}")
+                if hex_bytes(got, "blockHash", 32) != block_hash:
                     raise _Stale()
                 if not isinstance(entries, list):
                     raise Malformed(f"receipt #{r} logs is not a list")
@@ -673,22 +674,10 @@ def _bloom_mask(item: bytes) -> int:
     return mask
 
 
-def _check_range(start: int, end: int) -> None:
-    if start < 0:
-        raise ValueError(f"block range {start}..{end} has a negative bound")
-
-
-def _field(obj: Any, key: str, what: str) -> Any:
-    if not isinstance(obj, dict):
-        raise Malformed(f"{what} is {type(obj).__name__}, expected an object")
-    try:
-        return obj[key]
-    except KeyError:
-        raise Malformed(f"{what} lacks {key!r}") from None
-
-
 def _number_or_none(result: Any) -> int | None:
-    return None if result is None else hex_int(_field(result, "number", "block"), "block number")
+    if result is None:
+        return None
+    return hex_int(json_field(result, "number", "block"), "block number")
 
 
 def _header(result: Any, number: int) -> tuple[Header, int | None]:
@@ -699,15 +688,15 @@ def _header(result: Any, number: int) -> tuple[Header, int | None]:
         raise Inconsistent(
             f"the node has no block {number} (yet): it is behind, or its head moved back"
         )
-    got = hex_int(_field(result, "number", "block"), "block number")
+    got = hex_int(json_field(result, "number", "block"), "block number")
     if got != number:
         raise Malformed(f"asked for block {number}, got block {got}")
     bloom = result.get("logsBloom")
     header = Header(
         number=got,
-        hash=hex_bytes(_field(result, "hash", "block"), "block hash", 32),
-        parent_hash=hex_bytes(_field(result, "parentHash", "block"), "parentHash", 32),
-        timestamp=hex_int(_field(result, "timestamp", "block"), "timestamp"),
+        hash=hex_bytes(json_field(result, "hash", "block"), "block hash", 32),
+        parent_hash=hex_bytes(json_field(result, "parentHash", "block"), "parentHash", 32),
+        timestamp=hex_int(json_field(result, "timestamp", "block"), "timestamp"),
     )
     if bloom is None:
         return header, None
@@ -727,16 +716,16 @@ def _log(obj: Any, i: int) -> Log | None:
         return None
     if removed is not False:
         raise Malformed(f"{what} 'removed' is {removed!r}, expected a boolean")
-    topics = _field(obj, "topics", what)
+    topics = json_field(obj, "topics", what)
     if not isinstance(topics, list) or len(topics) > 4:
         raise Malformed(f"{what} topics is not a list of at most 4")
     return Log(
-        block_number=hex_int(_field(obj, "blockNumber", what), f"{what} blockNumber"),
-        block_hash=hex_bytes(_field(obj, "blockHash", what), f"{what} blockHash", 32),
-        tx_hash=hex_bytes(_field(obj, "transactionHash", what), f"{what} transactionHash", 32),
-        tx_index=hex_int(_field(obj, "transactionIndex", what), f"{what} transactionIndex"),
-        log_index=hex_int(_field(obj, "logIndex", what), f"{what} logIndex"),
-        address=hex_bytes(_field(obj, "address", what), f"{what} address", 20),
+        block_number=hex_int(json_field(obj, "blockNumber", what), f"{what} blockNumber"),
+        block_hash=hex_bytes(json_field(obj, "blockHash", what), f"{what} blockHash", 32),
+        tx_hash=hex_bytes(json_field(obj, "transactionHash", what), f"{what} transactionHash", 32),
+        tx_index=hex_int(json_field(obj, "transactionIndex", what), f"{what} transactionIndex"),
+        log_index=hex_int(json_field(obj, "logIndex", what), f"{what} logIndex"),
+        address=hex_bytes(json_field(obj, "address", what), f"{what} address", 20),
         topics=tuple(hex_bytes(t, f"{what} topic", 32) for t in topics),
-        data=hex_bytes(_field(obj, "data", what), f"{what} data"),
+        data=hex_bytes(json_field(obj, "data", what), f"{what} data"),
     )

@@ -19,7 +19,17 @@ from typing import Any
 
 from ..chain import Header, Log
 from ..errors import ConfigError
-from ._http import Inconsistent, Malformed, Stats, Transport, check_url, hex_bytes, json_int
+from ._http import (
+    Inconsistent,
+    Malformed,
+    Stats,
+    Transport,
+    check_range,
+    check_url,
+    hex_bytes,
+    json_field,
+    json_int,
+)
 
 # java-tron's getblockbylimitnext answers at most 100 blocks per call.
 BLOCKS_PER_CALL = 100
@@ -128,7 +138,7 @@ class TronHttpSource:
         addresses: Sequence[bytes],
         topics0: Sequence[bytes] | None = None,
     ) -> list[Log]:
-        _check_range(start, end)
+        check_range(start, end)
         if not addresses or start > end or (topics0 is not None and not topics0):
             return []
         wanted = frozenset(bytes(a) for a in addresses)
@@ -152,7 +162,7 @@ class TronHttpSource:
         return self._pool.map(fn, blocks)
 
     def _blocks(self, start: int, end: int) -> list[_Block]:
-        _check_range(start, end)
+        check_range(start, end)
         out: list[_Block] = []
         for lo in range(start, end + 1, BLOCKS_PER_CALL):
             hi = min(end, lo + BLOCKS_PER_CALL - 1)
@@ -194,20 +204,6 @@ class TronHttpSource:
                     )
                 log_index += 1
         return out
-
-
-def _check_range(start: int, end: int) -> None:
-    if start < 0:
-        raise ValueError(f"block range {start}..{end} has a negative bound")
-
-
-def _get(obj: Any, key: str, what: str) -> Any:
-    if not isinstance(obj, dict):
-        raise Malformed(f"{what} is {type(obj).__name__}, expected an object")
-    try:
-        return obj[key]
-    except KeyError:
-        raise Malformed(f"{what} lacks {key!r}") from None
 
 
 def _block_list(body: Any) -> list[_Block]:
@@ -252,10 +248,10 @@ def _matching_infos(body: Any, block: _Block) -> dict[bytes, list[_RawLog]]:
 def _block(obj: Any) -> _Block:
     if isinstance(obj, dict) and "Error" in obj:
         raise Malformed(f"node error: {str(obj['Error'])[:200]}")
-    raw = _get(_get(obj, "block_header", "block"), "raw_data", "block_header")
+    raw = json_field(json_field(obj, "block_header", "block"), "raw_data", "block_header")
     # Protobuf JSON leaves out zero values, so the genesis block has no number or timestamp.
     number = json_int(raw.get("number", 0), "block number")
-    block_id = hex_bytes(_get(obj, "blockID", "block"), "blockID", 32)
+    block_id = hex_bytes(json_field(obj, "blockID", "block"), "blockID", 32)
     if int.from_bytes(block_id[:8], "big") != number:
         raise Malformed(f"blockID {block_id.hex()} does not start with block number {number}")
     txs = obj.get("transactions", [])
@@ -264,8 +260,8 @@ def _block(obj: Any) -> _Block:
     txids = []
     runs_vm = False
     for tx in txs:
-        txids.append(hex_bytes(_get(tx, "txID", "transaction"), "txID", 32))
-        contracts = _get(tx, "raw_data", "transaction").get("contract") or [{}]
+        txids.append(hex_bytes(json_field(tx, "txID", "transaction"), "txID", 32))
+        contracts = json_field(tx, "raw_data", "transaction").get("contract") or [{}]
         kind = contracts[0].get("type") if isinstance(contracts[0], dict) else None
         # An unknown or missing type is treated as a VM call: fetching infos costs a request,
         # skipping a block that had logs would lose events.
@@ -297,7 +293,7 @@ def _info_map(body: Any, number: int) -> dict[bytes, list[_RawLog]]:
         raise Malformed(f"transaction infos are {type(body).__name__}, expected a list")
     infos: dict[bytes, list[_RawLog]] = {}
     for info in body:
-        txid = hex_bytes(_get(info, "id", "transaction info"), "transaction info id", 32)
+        txid = hex_bytes(json_field(info, "id", "transaction info"), "transaction info id", 32)
         what = f"transaction info {txid.hex()}"
         got = info.get("blockNumber")
         if got is not None and got != number:
@@ -314,7 +310,7 @@ def _info_map(body: Any, number: int) -> dict[bytes, list[_RawLog]]:
 
 
 def _raw_log(entry: Any, what: str) -> _RawLog:
-    address = hex_bytes(_get(entry, "address", f"{what} log"), f"{what} log address")
+    address = hex_bytes(json_field(entry, "address", f"{what} log"), f"{what} log address")
     if len(address) == 21 and address[0] == 0x41:
         address = address[1:]  # some nodes give the 41-prefixed form
     if len(address) != 20:
