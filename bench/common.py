@@ -38,6 +38,23 @@ def machine() -> str:
     )
 
 
+def postgres_cpu_seconds() -> float | None:
+    """CPU seconds used so far by the local PostgreSQL server's processes (the postmaster's
+    counts include its exited backends), or None when none can be read (a remote server)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total, found = 0, False
+    for proc in Path("/proc").iterdir():
+        try:
+            if not proc.name.isdigit() or (proc / "comm").read_text().strip() != "postgres":
+                continue
+            fields = (proc / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        found = True
+        total += sum(int(v) for v in fields[11:15])  # utime stime cutime cstime
+    return total / tick if found else None
+
+
 def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: kilobytes
 

@@ -14,20 +14,26 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import time
 
 import sqlalchemy as sa
 from sqlalchemy import orm
 
 from bench import chainmix
-from bench.common import Timer, machine, postgres_url, sqlite_url
+from bench.common import Timer, machine, postgres_cpu_seconds, postgres_url, sqlite_url
 from dcmx_core import Indexer
 from dcmx_core.sources.memory import MemoryChain
 
 
 def dcmx_run(
-    path, url: str, plugins: bool = True, to_block: int | None = None  # noqa: ANN001
+    path,  # noqa: ANN001
+    url: str,
+    plugins: bool = True,
+    to_block: int | None = None,
+    cpu: dict | None = None,
 ) -> tuple[int, float]:
-    """(events, seconds) of indexing the saved chain at ``path`` into ``url``."""
+    """(events, seconds) of indexing the saved chain at ``path`` into ``url``; ``cpu``, when
+    given, gets the CPU seconds of this process ("dcmx") and of a local PostgreSQL ("server")."""
     from dcmx_plugins import platform_contracts
 
     source = MemoryChain.open(path)
@@ -46,8 +52,13 @@ def dcmx_run(
         events += report.events
 
     indexer.on_batch = count
+    client, server = time.process_time(), postgres_cpu_seconds()
     with Timer() as t:
         indexer.run(to_block=source.head() if to_block is None else to_block)
+    if cpu is not None:  # before the backends exit: their time is theirs until reaped
+        after = postgres_cpu_seconds()
+        cpu["dcmx"] = time.process_time() - client
+        cpu["server"] = None if server is None or after is None else after - server
     indexer.engine.dispose()
     source.close()
     return events, t.seconds
@@ -245,13 +256,18 @@ def main(argv: list[str] | None = None) -> int:
                       f"statements {n / db_s:10,.0f} events/s; dcmx {n / dcmx_s:10,.0f} "
                       f"events/s = {db_s / dcmx_s:.0%} of the time in SQLite")
         for title, plugins, target in runs:
+            cpu: dict = {}
             with make() as url:
-                n, s = dcmx_run(path, url, plugins)
+                n, s = dcmx_run(path, url, plugins, cpu=cpu)
             rate = n / s
             ok = rate >= target
             print(f"{db}: dcmx, {title:32s} {rate:10,.0f} events/s  ({n:,} events in {s:.1f} s)"
                   f"  {rate / base:6.1f}x the hand loop; target {target:,}: "
                   f"{'met' if ok else 'MISSED'}")
+            if db == "postgresql" and cpu["server"] is not None:
+                # Two processes on two cores: how much of the run each one was busy.
+                print(f"postgresql: CPU of dcmx {cpu['dcmx']:.1f} s, of the server "
+                      f"{cpu['server']:.1f} s, in {s:.1f} s of wall time")
             if not ok:
                 failed.append(f"{db} {title}")
     return 1 if failed else 0
