@@ -14,6 +14,7 @@ from typing import Literal
 
 from eth_hash.auto import keccak
 
+from .caches import BoundedCache
 from .errors import AddressError
 
 Profile = Literal["tron", "evm"]
@@ -65,33 +66,9 @@ def _render_evm(raw20: bytes) -> str:
 
 CACHE_SIZE = 65536  # rendered addresses kept per profile
 
-
-class _RenderCache(dict):
-    """Address bytes -> rendered text; ``cache[raw20]`` renders and keeps what it has not seen.
-
-    A hit is one dict lookup in C (``__getitem__``, no Python frame); only a miss runs Python
-    (:meth:`__missing__`). Bounded: a miss that finds :data:`CACHE_SIZE` entries empties the
-    cache first, so memory stays flat however many addresses pass. A key is what the caller
-    passed (hashable, equal to the bytes: a ``memoryview`` of them finds the same entry);
-    input the renderer refuses raises as the renderer raises, and is not kept.
-    """
-
-    __slots__ = ("_render",)
-
-    def __init__(self, render: Callable[[bytes], str]) -> None:
-        super().__init__()
-        self._render = render
-
-    def __missing__(self, raw20: bytes) -> str:
-        text = self._render(raw20)
-        if len(self) >= CACHE_SIZE:
-            self.clear()
-        self[raw20] = text
-        return text
-
-
-_TRON_CACHE = _RenderCache(_render_tron)
-_EVM_CACHE = _RenderCache(_render_evm)
+# Address text is rendered for every address of every event: cached, bounded.
+_TRON_CACHE = BoundedCache(_render_tron, CACHE_SIZE)
+_EVM_CACHE = BoundedCache(_render_evm, CACHE_SIZE)
 
 
 def to_tron(raw20: bytes) -> str:

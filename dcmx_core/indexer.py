@@ -657,35 +657,38 @@ class Indexer:
     def _write(self, conn: Connection, batch: Batch) -> None:
         # Rows are plain tuples handed to the driver in bulk (executemany on SQLite, COPY on
         # PostgreSQL): SQLAlchemy's per-row parameter processing cost more than the database's
-        # own work (profiled: ~60% of a raw run). They are made as the driver takes them, so
-        # that PostgreSQL inserts one row while Python makes the next.
+        # own work (profiled: ~60% of a raw run).
         writer = self.store.writer
         for cls in batch.classes():
-            events = batch.of(cls)
-            writer.insert(conn, cls.TABLE, _Rows(events, self._raw_rows(cls, events)))
-        if self.audit and batch.events:
-            writer.insert(conn, events_table, _Rows(batch.events, _audit_rows(batch.events)))
+            writer.insert(conn, cls.TABLE, self._raw_rows(cls, batch.of(cls)))
+        if self.audit:
+            writer.insert(conn, events_table, _audit_rows(batch.events))
         self.plugins.handle(batch, conn)
 
-    def _raw_rows(self, cls: type, events: list[Decoded]) -> Iterator[tuple]:
+    def _raw_rows(self, cls: type, events: list[Decoded]) -> list[tuple]:
         convert = self._converters.get(cls)
         if convert is None:
             convert = self._converters[cls] = self.store.writer.converter(
                 cls.TABLE.columns[len(CHAIN_COLUMNS) :]
             )
+        rows = []
+        append = rows.append
         for d in events:
             lg = d.log
             values = d.event.sql_values()
-            yield (
-                lg.block_number,
-                lg.block_hash,
-                d.timestamp,
-                lg.tx_hash,
-                lg.tx_index,
-                lg.log_index,
-                d.contract_address,
-                *(values if convert is _identity else convert(values)),
+            append(
+                (
+                    lg.block_number,
+                    lg.block_hash,
+                    d.timestamp,
+                    lg.tx_hash,
+                    lg.tx_index,
+                    lg.log_index,
+                    d.contract_address,
+                    *(values if convert is _identity else convert(values)),
+                )
             )
+        return rows
 
     def _write_blocks(self, conn: Connection, headers: list[Header], events: list[Decoded]) -> None:
         """Inside the window: journal each block's writes under its own number."""
@@ -748,41 +751,30 @@ class Indexer:
             self.on_fork(report)
 
 
-class _Rows:
-    """Rows made one by one as the driver takes them, with the count known up front."""
-
-    __slots__ = ("_count", "_rows")
-
-    def __init__(self, events: list[Decoded], rows: Iterator[tuple]):
-        self._count, self._rows = len(events), rows
-
-    def __len__(self) -> int:
-        return self._count
-
-    def __iter__(self) -> Iterator[tuple]:
-        return self._rows
-
-
-def _audit_rows(events: list[Decoded]) -> Iterator[tuple]:
+def _audit_rows(events: list[Decoded]) -> list[tuple]:
     """The ``blockchain_events`` rows of ``events``."""
-    join = b"".join
+    rows = []
+    append, join = rows.append, b"".join
     for d in events:
         lg, event = d.log, d.event
         cls = type(event)
-        yield (
-            lg.block_number,
-            lg.log_index,
-            lg.block_hash,
-            d.timestamp,
-            lg.tx_hash,
-            lg.tx_index,
-            d.contract_address,
-            cls.CONTRACT,
-            cls.__name__,
-            event.args_json(),
-            join(lg.topics),
-            lg.data,
+        append(
+            (
+                lg.block_number,
+                lg.log_index,
+                lg.block_hash,
+                d.timestamp,
+                lg.tx_hash,
+                lg.tx_index,
+                d.contract_address,
+                cls.CONTRACT,
+                cls.__name__,
+                event.args_json(),
+                join(lg.topics),
+                lg.data,
+            )
         )
+    return rows
 
 
 def last_fork(engine: Engine) -> dict | None:

@@ -112,7 +112,8 @@ class RowWriter:
     def __init__(self, dialect: sa.engine.Dialect):
         self.dialect = dialect
         self.postgresql = dialect.name == "postgresql"
-        self._sql: dict = {}  # per table: its INSERT statement, its binary COPY types
+        self._inserts: dict[str, str] = {}  # table name -> its INSERT statement
+        self._types: dict[str, list[str] | None] = {}  # -> its binary COPY types
 
     def converter(
         self, columns, positions: Sequence[int | None] | None = None  # noqa: ANN001 - columns
@@ -158,21 +159,20 @@ class RowWriter:
         exec(f"def convert(r):\n    return ({', '.join(parts)},)\n", namespace)  # noqa: S102
         return namespace["convert"]
 
-    def insert(self, conn: Connection, table: sa.Table, rows: Sequence[tuple]) -> None:
-        """Insert ``rows``; a sized iterable whose rows are made as they are taken will do
-        (PostgreSQL then inserts one while Python makes the next)."""
-        if not len(rows):
+    def insert(self, conn: Connection, table: sa.Table, rows: list[tuple]) -> None:
+        if not rows:
             return
         if self.postgresql and len(rows) >= self.COPY_MIN_ROWS:
             self.copy(conn, table, rows)
             return
-        sql = self._sql.get(table.name)
+        sql = self._inserts.get(table.name)
         if sql is None:
             q = self.dialect.identifier_preparer.quote
             cols = ", ".join(q(c.name) for c in table.columns)
             marks = ", ".join(["%s" if self.postgresql else "?"] * len(table.columns))
-            sql = self._sql[table.name] = f"INSERT INTO {q(table.name)} ({cols}) VALUES ({marks})"
-        conn.exec_driver_sql(sql, rows if isinstance(rows, list) else list(rows))
+            sql = f"INSERT INTO {q(table.name)} ({cols}) VALUES ({marks})"
+            self._inserts[table.name] = sql
+        conn.exec_driver_sql(sql, rows)
 
     def copy(
         self, conn: Connection, table: sa.Table, rows: Iterable[tuple], into: str | None = None
@@ -199,18 +199,10 @@ class RowWriter:
 
     def _binary_types(self, table: sa.Table) -> list[str] | None:
         """The binary COPY type of each column of ``table``, or None to COPY it as text."""
-        key = ("binary", table.name)
-        if key in self._sql:
-            return self._sql[key]
-        types = []
-        for col in table.columns:
-            name = _binary_type(col.type, self.dialect)
-            if name is None:
-                types = None
-                break
-            types.append(name)
-        self._sql[key] = types
-        return types
+        if table.name not in self._types:
+            types = [_binary_type(col.type, self.dialect) for col in table.columns]
+            self._types[table.name] = None if None in types else types
+        return self._types[table.name]
 
 
 def _binary_type(t: sa.types.TypeEngine, dialect: sa.engine.Dialect) -> str | None:

@@ -33,6 +33,7 @@ from typing import Any, TypeVar
 
 from eth_hash.auto import keccak
 
+from ..caches import BoundedCache
 from ..chain import Header, Log
 from ..errors import ConfigError, InconsistentAnswer, SourceError
 from ._http import (
@@ -130,8 +131,8 @@ class JsonRpcSource:
         self._blooms: OrderedDict[int, tuple[bytes, int | None]] = OrderedDict()
         # Hex text -> bytes of the addresses and topics seen lately (logs repeat them: a token's
         # address, topic0, its holders): only checked, converted values get in; bounded.
-        self._addresses: dict[str, bytes] = {}
-        self._topics: dict[str, bytes] = {}
+        self._addresses = BoundedCache(_hex20, _HEX_CACHE)
+        self._topics = BoundedCache(_hex32, _HEX_CACHE)
 
     def __repr__(self) -> str:
         return f"JsonRpcSource({self._transport.safe_url!r})"
@@ -474,8 +475,7 @@ class JsonRpcSource:
         """
         if not isinstance(result, list):
             raise Malformed(f"eth_getLogs result is {type(result).__name__}, expected a list")
-        addresses, topics_cache = self._addresses, self._topics
-        address_of, topic_of = addresses.get, topics_cache.get
+        addresses, topic_of = self._addresses, self._topics.__getitem__
         fromhex = bytes.fromhex
         hashes: dict[int, bytes] = {}
         out: list[Log] = []
@@ -520,20 +520,11 @@ class JsonRpcSource:
                 if text[:2] != "0x":
                     raise _Unusual
                 li = int(text, 16)
-                text = obj["address"]
-                address = address_of(text)
-                if address is None:
-                    if text[:2] != "0x" or len(address := fromhex(text[2:])) != 20:
-                        raise _Unusual
-                    if len(addresses) >= _HEX_CACHE:
-                        addresses.clear()
-                    addresses[text] = address
+                address = addresses[obj["address"]]
                 entries = obj["topics"]
                 if type(entries) is not list or len(entries) > 4:
                     raise _Unusual
                 topics = tuple(map(topic_of, entries))
-                if None in topics:
-                    topics = tuple(map(self._topic, entries))
                 text = obj["data"]
                 if text[:2] != "0x":
                     raise _Unusual
@@ -577,17 +568,6 @@ class JsonRpcSource:
                         f"eth_getLogs returned log {a.log_index} of block {a.block_number} twice"
                     )
         return out
-
-    def _topic(self, text: Any) -> bytes:
-        """One topic's bytes through the cache; :class:`_Unusual` for anything but 0x hex."""
-        value = self._topics.get(text)
-        if value is None:
-            if text[:2] != "0x" or len(value := bytes.fromhex(text[2:])) != 32:
-                raise _Unusual
-            if len(self._topics) >= _HEX_CACHE:
-                self._topics.clear()
-            self._topics[text] = value
-        return value
 
     # -- one call --------------------------------------------------------------------------
 
@@ -642,6 +622,22 @@ class _Unusual(Exception):
 # How many distinct address and topic texts are kept converted (each cache is emptied when
 # full): ~200 bytes an entry.
 _HEX_CACHE = 16384
+
+
+
+def _hex20(text: Any) -> bytes:
+    """An address's ``0x`` hex as bytes; :class:`_Unusual` for anything else."""
+    if text[:2] != "0x" or len(value := bytes.fromhex(text[2:])) != 20:
+        raise _Unusual
+    return value
+
+
+def _hex32(text: Any) -> bytes:
+    """A topic's ``0x`` hex as bytes; :class:`_Unusual` for anything else."""
+    if text[:2] != "0x" or len(value := bytes.fromhex(text[2:])) != 32:
+        raise _Unusual
+    return value
+
 
 _NOTHING: Any = object()  # a text no answer holds
 _block_number = operator.attrgetter("block_number")

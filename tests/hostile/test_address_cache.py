@@ -3,7 +3,8 @@
 Generated decoders render every address through ``renderer(profile)``, a dict lookup on a hit.
 Whatever bytes come in, the text is what base58check (``base58``) and EIP-55
 (``eth_utils``) give, the first time and every time after; the cache never holds more than
-``CACHE_SIZE`` entries; input that is not bytes raises as it did with ``functools.lru_cache``.
+its ``size`` (``CACHE_SIZE``) entries; input that is not bytes raises as it did with
+``functools.lru_cache``.
 """
 
 from __future__ import annotations
@@ -61,7 +62,8 @@ def test_known_addresses():
 
 
 def test_the_cache_stays_bounded(monkeypatch):
-    monkeypatch.setattr(addresses, "CACHE_SIZE", 8)
+    for cache in (addresses._TRON_CACHE, addresses._EVM_CACHE):
+        monkeypatch.setattr(cache, "size", 8)
     for profile, reference in (("tron", _tron_reference), ("evm", _evm_reference)):
         f = renderer(profile)
         cache = f.__self__
