@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 import sqlalchemy as sa
 
@@ -20,9 +20,11 @@ class Declaration:
     tables: Sequence[sa.Table] = ()
 
 
-@dataclass(frozen=True, slots=True)
-class Decoded:
-    """One decoded log: the generated event object, the raw log and its block's timestamp."""
+class Decoded(NamedTuple):
+    """One decoded log: the generated event object, the raw log and its block's timestamp.
+
+    A named tuple for the reason :class:`~dcmx_core.chain.Log` is one: one per event.
+    """
 
     event: Any
     log: Log

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Protocol, runtime_checkable
+from typing import NamedTuple, Protocol, runtime_checkable
 
 
 @dataclass(frozen=True, slots=True)
@@ -20,8 +20,11 @@ class Header:
     timestamp: int  # unix seconds (TRON's milliseconds are divided by 1000 by its source)
 
 
-@dataclass(frozen=True, slots=True)
-class Log:
+class Log(NamedTuple):
+    # A named tuple, not a frozen dataclass like Header: one is made per log on the hot path,
+    # and a frozen dataclass's __init__ sets each field with object.__setattr__ (8 fields:
+    # 2.5 us, against 0.4 us for the tuple).
+
     block_number: int
     block_hash: bytes
     tx_hash: bytes
