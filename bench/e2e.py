@@ -15,6 +15,7 @@ import argparse
 import json
 import sys
 import time
+from contextlib import contextmanager
 
 import sqlalchemy as sa
 from sqlalchemy import orm
@@ -136,6 +137,111 @@ def sqlite_replay(path, url: str, plugins: bool, to_block: int) -> tuple[int, fl
     return events, seconds, t.seconds
 
 
+def postgres_replay(path, url: str, to_block: int) -> tuple[int, float, float, float | None]:  # noqa: ANN001
+    """(events, dcmx seconds, replay seconds, server CPU of the replay) up to ``to_block``.
+
+    :func:`sqlite_replay` for PostgreSQL: dcmx (all plugins) indexes while a cursor class
+    records every statement, parameter and COPY row its connections send; then one psycopg
+    connection sends exactly those to a schema set up by the same ``Indexer.setup``, with no
+    Python work in between. That is the time one connection needs for this workload, whatever
+    the client: statements of one transaction run one after another, and the next one waits
+    for the result of the last (plugins read what they write).
+    """
+    import psycopg
+
+    from dcmx_plugins import platform_contracts
+
+    statements: list[tuple] = []
+    recording = False
+
+    class _Copy:
+        def __init__(self, real, sql: str) -> None:  # noqa: ANN001
+            self.real, self.types, self.rows = real, None, []
+            statements.append(("copy", sql, self))
+
+        def set_types(self, types: list) -> None:
+            self.types = types
+            self.real.set_types(types)
+
+        def write_row(self, row: tuple) -> None:
+            self.rows.append(row)
+            self.real.write_row(row)
+
+    class RecordingCursor(psycopg.Cursor):
+        def execute(self, query, params=None, **kw):  # noqa: ANN001, ANN003, ANN201
+            if recording:
+                statements.append(("execute", query, params))
+            return super().execute(query, params, **kw)
+
+        def executemany(self, query, params_seq, **kw):  # noqa: ANN001, ANN003, ANN201
+            if recording:
+                params_seq = list(params_seq)
+                statements.append(("executemany", query, params_seq))
+            return super().executemany(query, params_seq, **kw)
+
+        @contextmanager
+        def copy(self, statement, *args, **kw):  # noqa: ANN001, ANN002, ANN003, ANN201
+            with super().copy(statement, *args, **kw) as real:
+                yield _Copy(real, statement) if recording else real
+
+    def indexer(url: str, **connect_args) -> Indexer:  # noqa: ANN003
+        engine = sa.create_engine(
+            url.replace("postgresql://", "postgresql+psycopg://", 1),
+            pool_pre_ping=True,
+            connect_args=connect_args,
+        )
+        ix = Indexer(
+            MemoryChain.open(path),
+            engine,
+            platform_contracts(chainmix.ADDRESSES),
+            entry_points=True,
+            window=19,
+        )
+        ix.setup()
+        return ix
+
+    events, seconds = dcmx_run(path, url, True, to_block)
+    with postgres_url() as url2:
+        recorder = indexer(url2, cursor_factory=RecordingCursor)
+        for name in ("commit", "rollback"):
+            sa.event.listen(
+                recorder.engine, name, lambda conn, name=name: recording
+                and statements.append((name, None, None))
+            )
+        recording = True
+        recorder.run(to_block=to_block)
+        recording = False
+        recorder.engine.dispose()
+        recorder.source.close()
+    with postgres_url() as url3:
+        replay = indexer(url3)
+        with replay.engine.connect() as conn:
+            raw = conn.connection.driver_connection
+            cur = raw.cursor()
+            server = postgres_cpu_seconds()
+            with Timer() as t:
+                for kind, sql, arg in statements:
+                    if kind == "execute":
+                        cur.execute(sql, arg)
+                        if cur.pgresult is not None and cur.description is not None:
+                            cur.fetchall()
+                    elif kind == "executemany":
+                        cur.executemany(sql, arg)
+                    elif kind == "copy":
+                        with cur.copy(sql) as out:
+                            if arg.types is not None:
+                                out.set_types(arg.types)
+                            for row in arg.rows:
+                                out.write_row(row)
+                    else:
+                        getattr(raw, kind)()
+            after = postgres_cpu_seconds()
+        replay.engine.dispose()
+        replay.source.close()
+    busy = None if server is None or after is None else after - server
+    return events, seconds, t.seconds, busy
+
+
 # -- the hand-written baseline ------------------------------------------------------------------
 
 
@@ -255,6 +361,16 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"sqlite, {title}, first {n:,} events: SQLite alone running dcmx's "
                       f"statements {n / db_s:10,.0f} events/s; dcmx {n / dcmx_s:10,.0f} "
                       f"events/s = {db_s / dcmx_s:.0%} of the time in SQLite")
+        else:
+            # The same for PostgreSQL (see postgres_replay): one connection sending dcmx's
+            # statements back to back, the server's part of it in CPU seconds.
+            end = first_events_block(path, min(args.events, 100_000))
+            with make() as url:
+                n, dcmx_s, db_s, busy = postgres_replay(path, url, end)
+            server = "" if busy is None else f" (server CPU {busy:.1f} s of {db_s:.1f} s)"
+            print(f"postgresql, all six plugins, first {n:,} events: one connection sending "
+                  f"dcmx's statements {n / db_s:10,.0f} events/s{server}; dcmx "
+                  f"{n / dcmx_s:10,.0f} events/s = {db_s / dcmx_s:.0%} of the time")
         for title, plugins, target in runs:
             cpu: dict = {}
             with make() as url:
