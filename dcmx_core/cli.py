@@ -191,7 +191,7 @@ def make_source(settings: cfg.Settings) -> Any:
             raise ConfigError(
                 f"source {cfg.redact(text)!r} is a TRON URL but source_kind is {kind}"
             )
-        return TronHttpSource(text.removeprefix("tron+"), api_key=settings.tron_api_key)
+        text, kind = text.removeprefix("tron+"), "tron"
     if text.startswith("file:") or kind == "file":
         from .sources.memory import MemoryChain
 
@@ -206,10 +206,17 @@ def make_source(settings: cfg.Settings) -> Any:
             raise ConfigError(f"source file {path} is not a saved MemoryChain: {exc}") from None
     if text.startswith(("http://", "https://")):
         if kind == "tron":
-            return TronHttpSource(text, api_key=settings.tron_api_key)
+            return TronHttpSource(
+                text,
+                api_key=settings.tron_api_key,
+                concurrency=settings.source_concurrency,
+                max_rate=settings.source_max_rate,
+            )
         if kind not in (None, "jsonrpc"):
             raise ConfigError(f"source kind {kind!r} does not take an http(s) URL")
-        return JsonRpcSource(text, confirmations=settings.confirmations)
+        return JsonRpcSource(
+            text, confirmations=settings.confirmations, max_rate=settings.source_max_rate
+        )
     raise ConfigError(
         f"source {cfg.redact(text)!r} is not one dcmx reads: use tron+https://host (TRON HTTP "
         "API), http(s)://host (JSON-RPC), devchain, or file:PATH"

@@ -86,6 +86,8 @@ class Settings:
     start_block: int = 0
     batch_blocks: int = 500
     poll_interval: float = 3.0
+    source_concurrency: int = 1  # TRON HTTP API: transaction-info requests in flight
+    source_max_rate: float | None = None  # requests per second to the node, at most
     plugins: tuple[str, ...] | None = None
     metrics_port: int | None = None
     metrics_host: str = "127.0.0.1"
@@ -123,6 +125,8 @@ _KEYS: dict[str, tuple[type, str]] = {
     "start_block": (int, "DCMX_START_BLOCK"),
     "batch_blocks": (int, "DCMX_BATCH_BLOCKS"),
     "poll_interval": (float, "DCMX_POLL_INTERVAL"),
+    "source_concurrency": (int, "DCMX_SOURCE_CONCURRENCY"),
+    "source_max_rate": (float, "DCMX_SOURCE_MAX_RATE"),
     "plugins": (list, "DCMX_PLUGINS"),
     "metrics_port": (int, "DCMX_METRICS_PORT"),
     "metrics_host": (str, "DCMX_METRICS_HOST"),
@@ -131,7 +135,16 @@ _KEYS: dict[str, tuple[type, str]] = {
     "log_level": (str, "DCMX_LOG_LEVEL"),
     "keystore": (str, "DCMX_KEYSTORE"),
 }
-_NETWORK_KEYS = {"source", "source_kind", "profile", "start_block", "contracts", "confirmations"}
+_NETWORK_KEYS = {
+    "source",
+    "source_kind",
+    "source_concurrency",
+    "source_max_rate",
+    "profile",
+    "start_block",
+    "contracts",
+    "confirmations",
+}
 
 
 def redact(url: str) -> str:
@@ -288,7 +301,7 @@ def load(
     if profile not in PROFILES:
         raise ConfigError(f"{nwhere}.profile is {profile!r}; use one of {', '.join(PROFILES)}")
     # A network's own source / start block apply unless a flag or the environment set one.
-    for key in ("source", "source_kind", "start_block", "confirmations"):
+    for key in _NETWORK_KEYS - {"profile", "contracts"}:
         if key in section and key not in _given(key, flags, env):
             values[key] = _coerce(key, section[key], _KEYS[key][0], nwhere)
     contracts = parse_contracts(section.get("contracts", {}), profile, f"{nwhere}.contracts")
@@ -348,6 +361,12 @@ def validate(s: Settings) -> None:
         raise ConfigError(f"start_block must be >= 0, got {s.start_block}")
     if s.batch_blocks < 1:
         raise ConfigError(f"batch_blocks must be >= 1, got {s.batch_blocks}")
+    if s.source_concurrency < 1:
+        raise ConfigError(f"source_concurrency must be >= 1, got {s.source_concurrency}")
+    if s.source_max_rate is not None and s.source_max_rate <= 0:
+        raise ConfigError(
+            f"source_max_rate must be > 0 requests per second, got {s.source_max_rate}"
+        )
     if s.poll_interval <= 0:
         raise ConfigError(f"poll_interval must be > 0 seconds, got {s.poll_interval}")
     if s.ready_lag < 0:

@@ -66,6 +66,33 @@ class Stats:
             setattr(self, name, getattr(self, name) + 1)
 
 
+class Pacer:
+    """Spaces requests at least ``1 / max_rate`` seconds apart, over all threads that share it.
+
+    Hosted nodes cap requests per second per key (TronGrid: 15) and answer a client over the
+    cap with a long pause (30 s); a client that paces itself never meets it, and with several
+    requests in flight still hides the node's latency up to the cap. Strict spacing, no
+    bursts: a burst is what those caps count.
+    """
+
+    def __init__(self, max_rate: float) -> None:
+        if isinstance(max_rate, bool) or not isinstance(max_rate, int | float) or max_rate <= 0:
+            raise ConfigError(f"max_rate (requests per second) must be > 0, got {max_rate!r}")
+        self.gap = 1.0 / max_rate
+        self._next = 0.0
+        self._lock = threading.Lock()
+
+    def wait(self) -> None:
+        """Return at this caller's turn (its slot is taken at once; the wait is outside the
+        lock, so other threads take the following slots meanwhile)."""
+        with self._lock:
+            now = time.monotonic()
+            at = max(now, self._next)
+            self._next = at + self.gap
+        if at > now:
+            time.sleep(at - now)
+
+
 def redact_url(url: str) -> str:
     """The URL without anything that may be a secret: userinfo, query values, key-like path parts.
 
@@ -167,7 +194,8 @@ _UNFIT = (
 
 class Transport:
     """POSTs JSON to one node over reused keep-alive connections (``connections`` of them, for
-    callers that post from several threads), retrying what is transient.
+    callers that post from several threads), retrying what is transient, each attempt at the
+    pace of ``pacer`` when there is one.
 
     ``parse`` turns a decoded body into the caller's value inside the retry loop, so an answer
     that decodes but does not fit (missing field, wrong type: :class:`Malformed`) is retried
@@ -187,6 +215,7 @@ class Transport:
         headers: Mapping[str, str] | None = None,
         stats: Stats | None = None,
         connections: int = 1,
+        pacer: Pacer | None = None,
     ) -> None:
         if max_retries < 0 or timeout <= 0 or backoff < 0 or connections < 1:
             raise ConfigError(
@@ -200,6 +229,7 @@ class Transport:
         self.max_backoff = max_backoff
         self.malformed_retries = malformed_retries
         self.stats = stats if stats is not None else Stats()
+        self.pacer = pacer
         self._client = httpx.Client(
             timeout=timeout,
             headers={"content-type": "application/json", **(headers or {})},
@@ -232,6 +262,8 @@ class Transport:
         malformed = 0
         while True:
             retry_after: float | None = None
+            if self.pacer is not None:
+                self.pacer.wait()
             self.stats.count("requests")
             try:
                 response = self._client.post(target, content=body)

@@ -39,6 +39,7 @@ from ..errors import ConfigError, InconsistentAnswer, SourceError
 from ._http import (
     Inconsistent,
     Malformed,
+    Pacer,
     Stats,
     TimedOut,
     Transport,
@@ -80,7 +81,8 @@ class JsonRpcSource:
     ``finalized`` tag. ``max_range`` caps (and starts) the ``eth_getLogs`` span; ``sparse_logs``
     is the result size under which the span grows back, ``dense_logs`` the one over which it
     is halved (to bound the memory one answer takes while it is parsed). ``batch_size``
-    headers go in one JSON-RPC batch.
+    headers go in one JSON-RPC batch. ``max_rate`` caps the requests per second (hosted
+    nodes' plans: TronGrid's ``/jsonrpc`` shares the key's 15 a second).
     """
 
     def __init__(
@@ -97,6 +99,7 @@ class JsonRpcSource:
         backoff: float = 0.25,
         headers: dict[str, str] | None = None,
         verify_receipts: bool = False,
+        max_rate: float | None = None,
     ) -> None:
         if confirmations < 0 or max_range < 1 or batch_size < 1 or dense_logs <= sparse_logs:
             raise ConfigError(
@@ -111,6 +114,7 @@ class JsonRpcSource:
             backoff=backoff,
             headers=headers,
             stats=self.stats,
+            pacer=None if max_rate is None else Pacer(max_rate),
         )
         self.confirmations = confirmations
         self.max_range = max_range

@@ -22,6 +22,7 @@ from ..errors import ConfigError
 from ._http import (
     Inconsistent,
     Malformed,
+    Pacer,
     Stats,
     Transport,
     check_range,
@@ -52,9 +53,10 @@ class TronHttpSource:
     (solidified) head comes from ``/walletsolidity/getnowblock`` on ``solidity_url``, which
     defaults to ``url`` (TronGrid serves both; a self-run node serves solidity on port 8091).
     ``concurrency`` is how many transaction-info requests are in flight at once: 1 by
-    default, as TronGrid allows 15 requests a second per key and pauses a client that asks
-    for more for 30 s; a node of your own takes 4 or 8 (each request waits out the node's
-    latency, so the speed-up is nearly linear).
+    default; a node of your own takes 4 or 8 (each request waits out the node's latency, so
+    the speed-up is nearly linear). ``max_rate`` caps the requests per second, all of them,
+    retries included: TronGrid allows 15 a second per key and pauses a client that asks for
+    more for 30 s, so against TronGrid take e.g. ``concurrency=4, max_rate=15``.
     """
 
     def __init__(
@@ -67,6 +69,7 @@ class TronHttpSource:
         max_retries: int = 5,
         backoff: float = 0.25,
         concurrency: int = 1,
+        max_rate: float | None = None,
     ) -> None:
         if api_key is not None and not api_key.strip():
             raise ConfigError("api_key is empty; pass None to send no key")
@@ -82,6 +85,7 @@ class TronHttpSource:
             backoff=backoff,
             headers=headers,
             stats=self.stats,
+            pacer=None if max_rate is None else Pacer(max_rate),  # one for both: one key
         )
         self._wallet = Transport(
             check_url(url, "TRON HTTP API"), connections=concurrency, **options

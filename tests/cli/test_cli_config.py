@@ -51,10 +51,32 @@ def test_network_contracts_accept_tron_and_hex_addresses(tmp_path):
     assert config.load(path, env={"DCMX_SOURCE": "http://x:1"}).resolved_source() == "http://x:1"
 
 
+def test_source_pace_settings_reach_the_tron_source(tmp_path):
+    from dcmx_core.cli import make_source
+
+    path = write(
+        tmp_path,
+        'network = "mainnet"\n[networks.mainnet]\nsource_concurrency = 4\nsource_max_rate = 15\n',
+    )
+    s = config.load(path, env={})
+    assert (s.source_concurrency, s.source_max_rate) == (4, 15.0)
+    with make_source(s) as source:  # TronGrid, the mainnet default; nothing is sent
+        assert source._concurrency == 4
+        assert source._wallet.pacer.gap == pytest.approx(1 / 15)
+    s = config.load(path, env={"DCMX_SOURCE_MAX_RATE": "2.5", "DCMX_SOURCE": "http://x:1"})
+    with make_source(s) as source:  # JSON-RPC takes the cap too
+        assert source._transport.pacer.gap == pytest.approx(0.4)
+    with make_source(config.load(write(tmp_path, ""), env={"DCMX_SOURCE": "http://x:1"})) as source:
+        assert source._transport.pacer is None
+
+
 @pytest.mark.parametrize(
     ("text", "env", "match"),
     [
         ('window = "wide"\n', {}, "window must be an integer"),
+        ("source_concurrency = 0\n", {}, "source_concurrency must be >= 1"),
+        ("", {"DCMX_SOURCE_MAX_RATE": "0"}, "source_max_rate must be > 0"),
+        ("", {"DCMX_SOURCE_MAX_RATE": "fast"}, "source_max_rate must be a number"),
         ("window = 0\n", {}, "window must be at least 1"),
         ("windw = 3\n", {}, "unknown key 'windw'"),
         ('log_format = "xml"\n', {}, "log_format is 'xml'"),

@@ -439,6 +439,41 @@ def test_infos_are_fetched_several_at_a_time_and_logs_stay_in_chain_order(stub_s
     assert serial.most == 1
 
 
+def test_max_rate_spaces_every_request_and_keeps_several_in_flight(stub_server):
+    chain = _busy_chain(200)  # blocks 1 in 4 run the VM: 50 transaction infos
+    slow = SlowInfos(TronNode(chain), delay=0.1)
+    arrivals: list[float] = []
+
+    def handler(seen: Seen) -> Reply:
+        arrivals.append(time.monotonic())
+        return slow(seen)
+
+    server = stub_server(handler)
+    with TronHttpSource(server.url, concurrency=8, max_rate=40) as source:
+        logs = source.logs(5000, 5199, [TOKEN_A, TOKEN_B])
+    assert logs == chain.expected_logs({TOKEN_A, TOKEN_B})
+    # The infos and the block pages: never faster than 40 a second over the whole run (each
+    # request is sent at its slot or later; 8 in flight unpaced would take half the time),
+    # while the 0.1 s answers still overlap.
+    assert len(arrivals) >= 50
+    assert arrivals[-1] - arrivals[0] >= (len(arrivals) - 1) / 40 * 0.95
+    assert slow.most >= 2
+
+
+def test_pacer_is_shared_by_threads_and_refuses_nonsense():
+    pacer = _http.Pacer(200)
+    t0 = time.monotonic()
+    threads = [threading.Thread(target=lambda: [pacer.wait() for _ in range(5)]) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert time.monotonic() - t0 >= 39 / 200 * 0.95  # 40 slots 5 ms apart, whatever the threads
+    for bad in (0, -1, "15", True, None):
+        with pytest.raises(ConfigError, match="max_rate"):
+            _http.Pacer(bad)
+
+
 def test_a_block_whose_infos_keep_failing_fails_the_range_and_the_source_goes_on(stub_server):
     chain = _busy_chain(40)
     node = TronNode(chain)
