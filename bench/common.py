@@ -34,8 +34,24 @@ def machine() -> str:
     return (
         f"{os.cpu_count()} CPUs (nproc {len(os.sched_getaffinity(0))}), {model}, "
         f"{mem_kb / 1024 / 1024:.1f} GiB RAM, Python {platform.python_version()}, "
-        f"SQLite {__import__('sqlite3').sqlite_version}"
+        f"SQLite {__import__('sqlite3').sqlite_version}; speed probe {speed_probe():.2f} s"
     )
+
+
+def speed_probe() -> float:
+    """Seconds for a fixed pure-Python loop, best of 3: how fast this machine is right now.
+
+    The VMs these figures come from vary by up to 3x between hours under the same CPU name;
+    this number, printed with every run, tells which kind of hour a run had.
+    """
+    best = float("inf")
+    for _ in range(3):
+        t0 = time.perf_counter()
+        total = 0
+        for i in range(5_000_000):
+            total += i
+        best = min(best, time.perf_counter() - t0)
+    return best
 
 
 def postgres_cpu_seconds() -> float | None:
