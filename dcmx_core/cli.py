@@ -529,8 +529,11 @@ def run(obj: _Obj, rounds: int, seed: int, to_block: int | None, follow: bool,
     sim = None
     if _is_devchain(settings):
         from .devchain import Devchain
+        from .plugins import PluginHost
         from .simulator import Simulator
 
+        # A misspelt --plugins fails now, not after deploying and simulating (~10 s).
+        PluginHost((), entry_points=True, only=settings.plugins)
         devchain = Devchain()
         sim = Simulator.on_devchain(devchain, seed=seed, wallets=24)
         contracts = sim.deploy()

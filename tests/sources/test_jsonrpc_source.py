@@ -99,7 +99,10 @@ def test_removed_logs_are_ignored(tron_reference, stub_server):
 def test_recorded_log_outside_the_asked_range_is_refused(tron_reference, stub_server):
     entry = _receipt_log(tron_reference)
     server = stub_server(_serve_result(lambda request: [entry]))
-    with JsonRpcSource(server.url) as source, pytest.raises(SourceError, match="outside"):
+    with (
+        JsonRpcSource(server.url, backoff=0.001) as source,
+        pytest.raises(SourceError, match="outside"),
+    ):
         source.logs(39507236, 39507300, [USDT])
 
 
@@ -457,7 +460,10 @@ def test_a_block_the_node_does_not_have_is_an_error(stub_server):
         return Reply(body=[{"jsonrpc": "2.0", "id": r["id"], "result": None} for r in seen.json()])
 
     server = stub_server(handle)
-    with JsonRpcSource(server.url) as source, pytest.raises(SourceError, match="no block 7"):
+    with (
+        JsonRpcSource(server.url, backoff=0.001) as source,
+        pytest.raises(SourceError, match="no block 7"),
+    ):
         source.headers(7, 8)
 
 

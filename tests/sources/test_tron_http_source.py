@@ -108,7 +108,7 @@ def test_recorded_two_block_answer_missing_a_block_is_refused(tron_reference, st
             }
         )
     )
-    with TronHttpSource(server.url) as source:
+    with TronHttpSource(server.url, backoff=0.001) as source:  # retried, then refused
         with pytest.raises(SourceError, match="30864542..30864543"):
             source.headers(30864542, 30864543)
 
@@ -200,7 +200,10 @@ def test_recorded_infos_30864600_against_a_block_missing_one_txid(tron_reference
             }
         )
     )
-    with TronHttpSource(server.url) as source, pytest.raises(SourceError, match="disagree"):
+    with (
+        TronHttpSource(server.url, backoff=0.001) as source,
+        pytest.raises(SourceError, match="disagree"),
+    ):
         source.logs(30864600, 30864600, [USDT])
 
 
@@ -323,7 +326,10 @@ def test_infos_of_another_fork_are_an_inconsistent_answer(stub_server):
     chain.add([Tx(logs=[transfer_log(TOKEN_A, ALICE, BOB, 1)])])
     chain.infos[5000][0]["id"] = "ee" * 32  # as if the node switched forks between the calls
     server = stub_server(TronNode(chain))
-    with TronHttpSource(server.url) as source, pytest.raises(SourceError) as err:
+    with (
+        TronHttpSource(server.url, backoff=0.001) as source,
+        pytest.raises(SourceError) as err,
+    ):
         source.logs(5000, 5000, [TOKEN_A])
     assert "block 5000" in str(err.value) and "retry" in str(err.value)
 
