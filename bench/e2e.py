@@ -7,6 +7,10 @@ events over the wall time of ``run`` (setup, fetch, decode, every write, every c
 The baseline is the loop a developer writes by hand: web3.py's ``process_log`` on every log and
 one SQLAlchemy ORM object per event (``session.add``, a commit per block), on the first 20,000
 events of the same chain, into the same kind of database, in the same run.
+
+Beside them, each database's own share of the work on the first 100,000 events
+(:func:`sqlite_replay`, :func:`postgres_replay`): dcmx's recorded statements run with no
+Python in between, the ceiling of any indexer that writes what dcmx writes.
 """
 
 from __future__ import annotations
