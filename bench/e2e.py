@@ -79,6 +79,22 @@ def first_events_block(path, events: int) -> int:  # noqa: ANN001
     return end
 
 
+def _set_up(path, database, plugins: bool) -> Indexer:  # noqa: ANN001
+    """An indexer of the saved chain at ``path`` into ``database``, its tables created."""
+    from dcmx_plugins import platform_contracts
+
+    ix = Indexer(
+        MemoryChain.open(path),
+        database,
+        platform_contracts(chainmix.ADDRESSES),
+        entry_points=True,
+        only_plugins=None if plugins else [],
+        window=19,
+    )
+    ix.setup()
+    return ix
+
+
 def sqlite_replay(path, url: str, plugins: bool, to_block: int) -> tuple[int, float, float]:  # noqa: ANN001
     """(events, dcmx seconds, SQLite's seconds) of indexing the saved chain up to ``to_block``.
 
@@ -90,19 +106,8 @@ def sqlite_replay(path, url: str, plugins: bool, to_block: int) -> tuple[int, fl
     into SQLite can beat (Python and SQLite share one thread; the GIL keeps them from
     overlapping). dcmx's own time is a separate run without the recording.
     """
-    from dcmx_plugins import platform_contracts
-
     def indexer(url: str) -> Indexer:
-        ix = Indexer(
-            MemoryChain.open(path),
-            url,
-            platform_contracts(chainmix.ADDRESSES),
-            entry_points=True,
-            only_plugins=None if plugins else [],
-            window=19,
-        )
-        ix.setup()
-        return ix
+        return _set_up(path, url, plugins)
 
     events, seconds = dcmx_run(path, url.replace("bench.db", "plain.db"), plugins, to_block)
     recorder = indexer(url)
@@ -153,7 +158,6 @@ def postgres_replay(path, url: str, to_block: int) -> tuple[int, float, float, f
     """
     import psycopg
 
-    from dcmx_plugins import platform_contracts
 
     statements: list[tuple] = []
     recording = False
@@ -194,15 +198,7 @@ def postgres_replay(path, url: str, to_block: int) -> tuple[int, float, float, f
             pool_pre_ping=True,
             connect_args=connect_args,
         )
-        ix = Indexer(
-            MemoryChain.open(path),
-            engine,
-            platform_contracts(chainmix.ADDRESSES),
-            entry_points=True,
-            window=19,
-        )
-        ix.setup()
-        return ix
+        return _set_up(path, engine, plugins=True)
 
     events, seconds = dcmx_run(path, url, True, to_block)
     with postgres_url() as url2:

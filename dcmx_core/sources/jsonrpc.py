@@ -28,7 +28,7 @@ import sys
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
-from functools import lru_cache, reduce
+from functools import lru_cache, partial, reduce
 from typing import Any, TypeVar
 
 from eth_hash.auto import keccak
@@ -135,8 +135,8 @@ class JsonRpcSource:
         self._blooms: OrderedDict[int, tuple[bytes, int | None]] = OrderedDict()
         # Hex text -> bytes of the addresses and topics seen lately (logs repeat them: a token's
         # address, topic0, its holders): only checked, converted values get in; bounded.
-        self._addresses = BoundedCache(_hex20, _HEX_CACHE)
-        self._topics = BoundedCache(_hex32, _HEX_CACHE)
+        self._addresses = BoundedCache(partial(_fixed_hex, size=20), _HEX_CACHE)
+        self._topics = BoundedCache(partial(_fixed_hex, size=32), _HEX_CACHE)
 
     def __repr__(self) -> str:
         return f"JsonRpcSource({self._transport.safe_url!r})"
@@ -628,17 +628,9 @@ class _Unusual(Exception):
 _HEX_CACHE = 16384
 
 
-
-def _hex20(text: Any) -> bytes:
-    """An address's ``0x`` hex as bytes; :class:`_Unusual` for anything else."""
-    if text[:2] != "0x" or len(value := bytes.fromhex(text[2:])) != 20:
-        raise _Unusual
-    return value
-
-
-def _hex32(text: Any) -> bytes:
-    """A topic's ``0x`` hex as bytes; :class:`_Unusual` for anything else."""
-    if text[:2] != "0x" or len(value := bytes.fromhex(text[2:])) != 32:
+def _fixed_hex(text: Any, size: int) -> bytes:
+    """``0x`` hex of ``size`` bytes (an address, a topic) as bytes; :class:`_Unusual` else."""
+    if text[:2] != "0x" or len(value := bytes.fromhex(text[2:])) != size:
         raise _Unusual
     return value
 
