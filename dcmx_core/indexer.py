@@ -90,16 +90,21 @@ class _Prefetch:
     def __init__(self, start: int, end: int, fetch: Callable[[int, int], tuple]):
         self.start, self.end = start, end
         self._result: tuple | None = None
+        self.busy: float | None = None  # share of its wall time the fetch spent computing
         self._thread = threading.Thread(
             target=self._run, args=(fetch,), name="dcmx-prefetch", daemon=True
         )
         self._thread.start()
 
     def _run(self, fetch: Callable[[int, int], tuple]) -> None:
+        wall, cpu = time.perf_counter(), time.thread_time()
         try:
             self._result = fetch(self.start, self.end)
         except Exception as exc:  # noqa: BLE001 - the step fetches again and meets it itself
             log.debug("prefetch of %d..%d failed: %s", self.start, self.end, exc)
+            return
+        wall = time.perf_counter() - wall
+        self.busy = (time.thread_time() - cpu) / wall if wall > 0 else None
 
     def wait(self) -> None:
         self._thread.join()
@@ -213,11 +218,9 @@ class Indexer:
         self._stop = threading.Event()
         self._ready = False
         # Fetch the next finalized range while the current one is written (_prefetch_next).
-        # It pays when the node is far away (the wait overlaps the write). Against a local
-        # anvil or a file both threads mostly need the GIL: measured even there on 2 cores
-        # (bench/RESULTS.md), after the source and the writes got cheaper (it once cost 5-20%).
         self.prefetch = prefetch
         self._ahead: _Prefetch | None = None
+        self._fetch_computes = False  # whether the last prefetch mostly computed (see _step)
         # Whether a backfill is under way (Store.enter_backfill); read from the database by
         # setup(), since a process killed during a backfill leaves one.
         self._backfilling = False
@@ -462,6 +465,8 @@ class Indexer:
         ahead, self._ahead = self._ahead, None
         if ahead is not None:
             ahead.wait()
+            if ahead.busy is not None:
+                self._fetch_computes = ahead.busy > 0.75
         head = self.head = self.source.head()
         self._safe = max(self._safe, min(head, max(self.source.finalized(), head - self.window)))
         target = head if to_block is None else min(head, to_block)
@@ -492,7 +497,8 @@ class Indexer:
             events = self._fetch_logs(headers, start, end)
         if final:
             self._adapt(len(events), end - start + 1)
-            self._prefetch_next(end + 1, target)
+            if not self._fetch_computes:
+                self._prefetch_next(end + 1, target)
         enter = final and not self._backfilling and self._worth_backfill(start, end, target)
         with self.store.transaction() as conn:
             again = Store.cursor(conn)
@@ -510,6 +516,8 @@ class Indexer:
                 self._write_blocks(conn, headers, events)
             Store.set_cursor(conn, end, headers[-1].hash)
             self.store.finalize(conn, self._safe)
+            if final and self._fetch_computes:
+                self._prefetch_next(end + 1, target)
         if enter:
             self._backfilling = True
             log.info(
@@ -547,6 +555,13 @@ class Indexer:
         Only a range entirely below the safe height, where blocks cannot change: the step that
         takes it still checks that it links to the cursor like any other. The window near the
         head stays sequential (fetch, check, write) so that fork checks see fresh answers.
+
+        When: a fetch that mostly waits on a node starts before the write, so that the wait
+        overlaps it. A fetch that mostly computes (a file, an in-process chain) starts at the
+        commit instead, which runs without the GIL: during the writes, every SQLite row step
+        lets the GIL go and then waits to get it back from a computing thread, which costs
+        more than the thread's work saves (bench/RESULTS.md). The last prefetch's own CPU
+        share tells the two apart.
         """
         end = min(self._safe, target, start + self.batch_blocks - 1)
         if self.prefetch and start <= end:
