@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import json
 import weakref
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from functools import lru_cache
 
@@ -247,9 +247,15 @@ def update_rows(
 
 
 def fetch_columns(
-    conn: Connection, table: sa.Table, key: str, columns: Sequence[str], keys: Iterable
+    conn: Connection,
+    table: sa.Table,
+    key: str,
+    columns: Sequence[str],
+    keys: Iterable,
+    where: Mapping[str, object] | None = None,
 ) -> dict:
-    """{key: (values of ``columns``)} for the rows of ``table`` whose ``key`` is in ``keys``.
+    """{key: (values of ``columns``)} for the rows of ``table`` whose ``key`` is in ``keys``
+    (and whose columns named in ``where`` equal the values given there).
 
     Values come back as SQLAlchemy would give them (ExactInt as int, Boolean as bool).
     """
@@ -265,19 +271,23 @@ def fetch_columns(
     else:
         params = wanted
     q, m = state.quote, state.mark
-    select = f"SELECT {', '.join(q(n) for n in names)} FROM {q(table.name)}"
+    select = f"SELECT {', '.join(q(n) for n in names)} FROM {q(table.name)} WHERE "
+    fixed: tuple = ()
+    if where:
+        fixed = state.converter(table, tuple(where), False)(tuple(where.values()))
+        select += "".join(f"{q(c)} = {m} AND " for c in where)
     found = {}
     array = _PG_ARRAY.get(type(table.c[key].type)) if state.postgresql else None
     if array is not None:  # one array parameter instead of chunks of placeholders
-        sql = f"{select} WHERE {q(key)} = ANY({m}::{array}[])"
-        for row in conn.exec_driver_sql(sql, (params,)):
+        sql = f"{select}{q(key)} = ANY({m}::{array}[])"
+        for row in conn.exec_driver_sql(sql, (*fixed, params)):
             row = decode(tuple(row))
             found[row[0]] = row[1:]
         return found
-    head = f"{select} WHERE {q(key)} IN ("
+    head = f"{select}{q(key)} IN ("
     for chunk in chunks(params):
         sql = head + ", ".join([m] * len(chunk)) + ")"
-        for row in conn.exec_driver_sql(sql, tuple(chunk)):
+        for row in conn.exec_driver_sql(sql, (*fixed, *chunk)):
             row = decode(tuple(row))
             found[row[0]] = row[1:]
     return found

@@ -12,7 +12,7 @@ from dcmx_generated import music_nft as nft
 from dcmx_generated import reward_vault as rv
 from dcmx_generated import royalty_distributor as rd
 
-from ._sql import ZERO_ADDRESSES, chunks, day, fetch_columns, insert_rows, upsert_rows
+from ._sql import ZERO_ADDRESSES, day, fetch_columns, insert_rows, upsert_rows
 
 metadata = sa.MetaData()
 
@@ -246,15 +246,7 @@ def dcmx_handle_batch(batch: dcmx_core.Batch, conn: sa.Connection) -> None:
     new_per_day: dict[str, int] = {}
     for dy in sorted(active):
         wallets = sorted(active[dy])
-        known = set()
-        for chunk in chunks(wallets):
-            known.update(
-                conn.execute(
-                    sa.select(wallet_days.c.wallet).where(
-                        wallet_days.c.day == dy, wallet_days.c.wallet.in_(chunk)
-                    )
-                ).scalars()
-            )
+        known = fetch_columns(conn, wallet_days, "wallet", (), wallets, where={"day": dy})
         fresh = [(dy, w) for w in wallets if w not in known]
         new_per_day[dy] = len(fresh)
         new_active += fresh
