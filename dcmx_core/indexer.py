@@ -220,7 +220,7 @@ class Indexer:
         # Fetch the next finalized range while the current one is written (_prefetch_next).
         self.prefetch = prefetch
         self._ahead: _Prefetch | None = None
-        self._fetch_computes = False  # whether the last prefetch mostly computed (see _step)
+        self._fetch_computes = False  # whether the last prefetch mostly computed (_prefetch_next)
         # Whether a backfill is under way (Store.enter_backfill); read from the database by
         # setup(), since a process killed during a backfill leaves one.
         self._backfilling = False
