@@ -517,7 +517,7 @@ def _head_decode(
                 f"    {fail}'{n}: uint{t.size} out of range')",
             ]
             if not code:
-                after.append(f'{values[i]} = _ifb(_w{i}, "big")')
+                after.append(f'{values[i]} = _ifb(_w{i})')
         elif t.kind == "address":
             fmt.append("12s20s")
             targets += [f"_p{i}", f"_w{i}"]
@@ -561,17 +561,17 @@ def _dynamic_decode(
     reader = "read_string" if kind == "string" else "read_bytes"
     slow = f"{var} = _rt.{reader}(data, {pos}, cls.SIGNATURE, {label!r})"
     if lone:
-        lines = [f"_a = data[{pos}:{pos + 32}]", '_a = 32 if _a == _W32 else _ifb(_a, "big")']
+        lines = [f"_a = data[{pos}:{pos + 32}]", '_a = 32 if _a == _W32 else _ifb(_a)']
         offset, cond = "_a", ""
     elif head is None:
-        lines = [f'_a = _ifb(data[{pos}:{pos + 32}], "big")']
+        lines = [f'_a = _ifb(data[{pos}:{pos + 32}])']
         offset, cond = "_a", ""
     else:
         lines = []
         offset, cond = head[1], f"{head[0]} != _Z24 or "
     lines += [
         f"_s = {offset} + 32",
-        f'_l = _ifb(data[{offset}:_s], "big")',
+        f'_l = _ifb(data[{offset}:_s])',
         "_e = _s + _l",
         "_z = _PAD[_l & 31]",
         f"if {cond}_e > _n or data[_e : _e + len(_z)] != _z:",
@@ -622,7 +622,7 @@ def _array_decode(
     assert t.item is not None
     fail = "raise _rt.fail(cls, "
     if head is None:
-        lines = [f'_a = _ifb(data[{pos}:{pos + 32}], "big")']
+        lines = [f'_a = _ifb(data[{pos}:{pos + 32}])']
         offset, cond = "_a", ""
     else:
         lines = []
@@ -633,7 +633,7 @@ def _array_decode(
         f"if {cond}not {head_size} <= {offset} <= _n - 32:",
         f"    {fail}'offset of {label} does not point into the tail of data')",
         f"_s = {offset} + 32",
-        f'_l = _ifb(data[{offset}:_s], "big")',
+        f'_l = _ifb(data[{offset}:_s])',
         "_e = _s + 32 * _l",
         "if _e > _n:",
         f"    {fail}f'{label}: {{_l}} items need {{_e}} bytes of data, got {{_n}}')",
@@ -654,7 +654,7 @@ def _array_items(item: AbiType, var: str, label: str, zeros: set[int]) -> tuple[
     size = item.size
     if item.kind == "int":
         assert size is not None
-        lines = [f'{var} = tuple([_ifb(_x, "big", signed=True) for _x in _u])']
+        lines = [f'{var} = tuple([_ifb(_x, signed=True) for _x in _u])']
         if size < 256:
             lo, hi = -(1 << (size - 1)), 1 << (size - 1)
             lines += [
@@ -669,7 +669,7 @@ def _array_items(item: AbiType, var: str, label: str, zeros: set[int]) -> tuple[
             f"    {fail}'{label}: bool word is neither 0 nor 1')",
         ]
     if item.kind == "uint" and size == 256:
-        return "32s", [f'{var} = tuple([_ifb(_x, "big") for _x in _u])']
+        return "32s", [f'{var} = tuple([_ifb(_x) for _x in _u])']
     if item.kind == "fixed_bytes" and size == 32:
         return "32s", [f"{var} = _u"]
 
@@ -682,7 +682,7 @@ def _array_items(item: AbiType, var: str, label: str, zeros: set[int]) -> tuple[
         k = size // 8  # ABI sizes are multiples of 8
         code = _UINT_CODES.get(k)
         fmt, pad, pads = f"{32 - k}s{code or f'{k}s'}", 32 - k, "_u[::2]"
-        values = "_u[1::2]" if code else 'tuple([_ifb(_x, "big") for _x in _u[1::2]])'
+        values = "_u[1::2]" if code else 'tuple([_ifb(_x) for _x in _u[1::2]])'
         why = f"uint{size} out of range"
     elif item.kind == "fixed_bytes":
         assert size is not None

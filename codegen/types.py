@@ -108,13 +108,13 @@ def word_decode(t: AbiType, word: str, var: str, label: str) -> list[str]:
     fail = "raise _rt.fail(cls, "
     if t.kind == "uint":
         assert t.size is not None
-        lines = [f'{var} = _ifb({word}, "big")']
+        lines = [f'{var} = _ifb({word})']
         if t.size < 256:
             lines += [f"if {var} >> {t.size}:", f"    {fail}'{label}: uint{t.size} out of range')"]
         return lines
     if t.kind == "int":
         assert t.size is not None
-        lines = [f'{var} = _ifb({word}, "big", signed=True)']
+        lines = [f'{var} = _ifb({word}, signed=True)']
         if t.size < 256:
             lo, hi = -(1 << (t.size - 1)), (1 << (t.size - 1))
             lines += [

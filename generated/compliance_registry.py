@@ -42,7 +42,7 @@ _render = _addrs.renderer(PROFILE)
 _addr = _rt.address_converter(_render)
 _BOOL = {_rt.ZERO32: False, _rt.TRUE32: True}
 # hot-path aliases of the event decoders (module globals: no attribute lookups per log)
-_ifb = int.from_bytes
+_ifb = int.from_bytes  # big-endian unless told (Python 3.11+), as ABI words are
 _new = object.__new__
 _Z12 = bytes(12)
 _Z24 = bytes(24)
@@ -201,7 +201,7 @@ class AcceptanceRecorded:
         if _t1[:12] != _Z12:
             raise _rt.fail(cls, 'user_: address with non-zero padding')
         _v0 = _render(_t1[12:])
-        _v1 = _ifb(_t2, "big")
+        _v1 = _ifb(_t2)
         if _v1 >> 8:
             raise _rt.fail(cls, 'doc_type: uint8 out of range')
         _n = len(data)
@@ -209,7 +209,7 @@ class AcceptanceRecorded:
             raise _rt.fail(cls, f'data is {_n} bytes, expected at least 96')
         _p2, _a2, _w3, _w4 = _HEAD_0.unpack_from(data)
         _s = _a2 + 32
-        _l = _ifb(data[_a2:_s], "big")
+        _l = _ifb(data[_a2:_s])
         _e = _s + _l
         _z = _PAD[_l & 31]
         if _p2 != _Z24 or _e > _n or data[_e : _e + len(_z)] != _z:
@@ -220,7 +220,7 @@ class AcceptanceRecorded:
             except UnicodeDecodeError:
                 _v2 = _rt.read_string(data, 0, cls.SIGNATURE, 'version')
         _v3 = _w3
-        _v4 = _ifb(_w4, "big")
+        _v4 = _ifb(_w4)
         if cls is not AcceptanceRecorded:
             return cls(_v0, _v1, _v2, _v3, _v4)
         _o = _new(_LAYOUT_AcceptanceRecorded)
@@ -313,7 +313,7 @@ class DeletionProcessed:
             raise _rt.fail(cls, 'topic0 does not match')
         if len(_t1) != 32 or len(_t2) != 32 or len(_t3) != 32:
             raise _rt.fail(cls, 'topics must be 32 bytes each')
-        _v0 = _ifb(_t1, "big")
+        _v0 = _ifb(_t1)
         if _t2[:12] != _Z12:
             raise _rt.fail(cls, 'user_: address with non-zero padding')
         _v1 = _render(_t2[12:])
@@ -326,7 +326,7 @@ class DeletionProcessed:
         _v2 = _BOOL.get(_w2)
         if _v2 is None:
             raise _rt.fail(cls, 'approved: bool word is neither 0 nor 1')
-        _v4 = _ifb(_w4, "big")
+        _v4 = _ifb(_w4)
         if cls is not DeletionProcessed:
             return cls(_v0, _v1, _v2, _v3, _v4)
         _o = _new(_LAYOUT_DeletionProcessed)
@@ -416,7 +416,7 @@ class DeletionRequested:
             raise _rt.fail(cls, 'topic0 does not match')
         if len(_t1) != 32 or len(_t2) != 32:
             raise _rt.fail(cls, 'topics must be 32 bytes each')
-        _v0 = _ifb(_t1, "big")
+        _v0 = _ifb(_t1)
         if _t2[:12] != _Z12:
             raise _rt.fail(cls, 'user_: address with non-zero padding')
         _v1 = _render(_t2[12:])
@@ -425,7 +425,7 @@ class DeletionRequested:
             raise _rt.fail(cls, f'data is {_n} bytes, expected at least 64')
         _p2, _a2, _w3 = _HEAD_2.unpack_from(data)
         _s = _a2 + 32
-        _l = _ifb(data[_a2:_s], "big")
+        _l = _ifb(data[_a2:_s])
         _e = _s + _l
         _z = _PAD[_l & 31]
         if _p2 != _Z24 or _e > _n or data[_e : _e + len(_z)] != _z:
@@ -435,7 +435,7 @@ class DeletionRequested:
                 _v2 = data[_s:_e].decode()
             except UnicodeDecodeError:
                 _v2 = _rt.read_string(data, 0, cls.SIGNATURE, 'reason')
-        _v3 = _ifb(_w3, "big")
+        _v3 = _ifb(_w3)
         if cls is not DeletionRequested:
             return cls(_v0, _v1, _v2, _v3)
         _o = _new(_LAYOUT_DeletionRequested)
@@ -522,7 +522,7 @@ class DocumentPublished:
             raise _rt.fail(cls, 'topic0 does not match')
         if len(_t1) != 32 or len(_t2) != 32:
             raise _rt.fail(cls, 'topics must be 32 bytes each')
-        _v0 = _ifb(_t1, "big")
+        _v0 = _ifb(_t1)
         if _v0 >> 8:
             raise _rt.fail(cls, 'doc_type: uint8 out of range')
         if _t2[:12] != _Z12:
@@ -533,7 +533,7 @@ class DocumentPublished:
             raise _rt.fail(cls, f'data is {_n} bytes, expected at least 96')
         _p1, _a1, _w2, _w4 = _HEAD_3.unpack_from(data)
         _s = _a1 + 32
-        _l = _ifb(data[_a1:_s], "big")
+        _l = _ifb(data[_a1:_s])
         _e = _s + _l
         _z = _PAD[_l & 31]
         if _p1 != _Z24 or _e > _n or data[_e : _e + len(_z)] != _z:
@@ -544,7 +544,7 @@ class DocumentPublished:
             except UnicodeDecodeError:
                 _v1 = _rt.read_string(data, 0, cls.SIGNATURE, 'version')
         _v2 = _w2
-        _v4 = _ifb(_w4, "big")
+        _v4 = _ifb(_w4)
         if cls is not DocumentPublished:
             return cls(_v0, _v1, _v2, _v3, _v4)
         _o = _new(_LAYOUT_DocumentPublished)
@@ -649,7 +649,7 @@ class KycStatusChanged:
             raise _rt.fail(cls, 'previous_status: uint8 out of range')
         if _p2 != _Z31:
             raise _rt.fail(cls, 'new_status: uint8 out of range')
-        _v4 = _ifb(_w4, "big")
+        _v4 = _ifb(_w4)
         if cls is not KycStatusChanged:
             return cls(_v0, _v1, _v2, _v3, _v4)
         _o = _new(_LAYOUT_KycStatusChanged)

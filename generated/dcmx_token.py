@@ -41,7 +41,7 @@ _render = _addrs.renderer(PROFILE)
 _addr = _rt.address_converter(_render)
 _BOOL = {_rt.ZERO32: False, _rt.TRUE32: True}
 # hot-path aliases of the event decoders (module globals: no attribute lookups per log)
-_ifb = int.from_bytes
+_ifb = int.from_bytes  # big-endian unless told (Python 3.11+), as ABI words are
 _new = object.__new__
 _Z12 = bytes(12)
 _PAD = _rt.PAD
@@ -109,7 +109,7 @@ class Approval:
         _v1 = _render(_t2[12:])
         if len(data) < 32:
             raise _rt.fail(cls, f'data is {len(data)} bytes, expected at least 32')
-        _v2 = _ifb(data[0:32], "big")
+        _v2 = _ifb(data[0:32])
         if cls is not Approval:
             return cls(_v0, _v1, _v2)
         _o = _new(_LAYOUT_Approval)
@@ -348,7 +348,7 @@ class Transfer:
         _v1 = _render(_t2[12:])
         if len(data) < 32:
             raise _rt.fail(cls, f'data is {len(data)} bytes, expected at least 32')
-        _v2 = _ifb(data[0:32], "big")
+        _v2 = _ifb(data[0:32])
         if cls is not Transfer:
             return cls(_v0, _v1, _v2)
         _o = _new(_LAYOUT_Transfer)

@@ -42,7 +42,7 @@ _render = _addrs.renderer(PROFILE)
 _addr = _rt.address_converter(_render)
 _BOOL = {_rt.ZERO32: False, _rt.TRUE32: True}
 # hot-path aliases of the event decoders (module globals: no attribute lookups per log)
-_ifb = int.from_bytes
+_ifb = int.from_bytes  # big-endian unless told (Python 3.11+), as ABI words are
 _new = object.__new__
 _Z12 = bytes(12)
 _Z20 = bytes(20)
@@ -151,7 +151,7 @@ class Approval:
         if _t2[:12] != _Z12:
             raise _rt.fail(cls, 'approved: address with non-zero padding')
         _v1 = _render(_t2[12:])
-        _v2 = _ifb(_t3, "big")
+        _v2 = _ifb(_t3)
         if cls is not Approval:
             return cls(_v0, _v1, _v2)
         _o = _new(_LAYOUT_Approval)
@@ -301,9 +301,9 @@ class BaseURIUpdated:
         if _n < 32:
             raise _rt.fail(cls, f'data is {_n} bytes, expected at least 32')
         _a = data[0:32]
-        _a = 32 if _a == _W32 else _ifb(_a, "big")
+        _a = 32 if _a == _W32 else _ifb(_a)
         _s = _a + 32
-        _l = _ifb(data[_a:_s], "big")
+        _l = _ifb(data[_a:_s])
         _e = _s + _l
         _z = _PAD[_l & 31]
         if _e > _n or data[_e : _e + len(_z)] != _z:
@@ -399,7 +399,7 @@ class Minted:
         if _t1[:12] != _Z12:
             raise _rt.fail(cls, 'to_: address with non-zero padding')
         _v0 = _render(_t1[12:])
-        _v1 = _ifb(_t2, "big")
+        _v1 = _ifb(_t2)
         _v2 = _t3
         _n = len(data)
         if _n < 224:
@@ -421,7 +421,7 @@ class Minted:
             _w9,
         ) = _HEAD_3.unpack_from(data)
         _s = _a3 + 32
-        _l = _ifb(data[_a3:_s], "big")
+        _l = _ifb(data[_a3:_s])
         _e = _s + _l
         _z = _PAD[_l & 31]
         if _p3 != _Z24 or _e > _n or data[_e : _e + len(_z)] != _z:
@@ -432,7 +432,7 @@ class Minted:
             except UnicodeDecodeError:
                 _v3 = _rt.read_string(data, 0, cls.SIGNATURE, 'title')
         _s = _a4 + 32
-        _l = _ifb(data[_a4:_s], "big")
+        _l = _ifb(data[_a4:_s])
         _e = _s + _l
         _z = _PAD[_l & 31]
         if _p4 != _Z24 or _e > _n or data[_e : _e + len(_z)] != _z:
@@ -443,7 +443,7 @@ class Minted:
             except UnicodeDecodeError:
                 _v4 = _rt.read_string(data, 32, cls.SIGNATURE, 'artist')
         _s = _a5 + 32
-        _l = _ifb(data[_a5:_s], "big")
+        _l = _ifb(data[_a5:_s])
         _e = _s + _l
         _z = _PAD[_l & 31]
         if _p5 != _Z24 or _e > _n or data[_e : _e + len(_z)] != _z:
@@ -462,7 +462,7 @@ class Minted:
         _v8 = _render(_w8)
         if _p9 != _Z20:
             raise _rt.fail(cls, 'royalty_bps: uint96 out of range')
-        _v9 = _ifb(_w9, "big")
+        _v9 = _ifb(_w9)
         if cls is not Minted:
             return cls(_v0, _v1, _v2, _v3, _v4, _v5, _v6, _v7, _v8, _v9)
         _o = _new(_LAYOUT_Minted)
@@ -748,7 +748,7 @@ class Transfer:
         if _t2[:12] != _Z12:
             raise _rt.fail(cls, 'to_: address with non-zero padding')
         _v1 = _render(_t2[12:])
-        _v2 = _ifb(_t3, "big")
+        _v2 = _ifb(_t3)
         if cls is not Transfer:
             return cls(_v0, _v1, _v2)
         _o = _new(_LAYOUT_Transfer)

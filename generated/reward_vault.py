@@ -42,7 +42,7 @@ _render = _addrs.renderer(PROFILE)
 _addr = _rt.address_converter(_render)
 _BOOL = {_rt.ZERO32: False, _rt.TRUE32: True}
 # hot-path aliases of the event decoders (module globals: no attribute lookups per log)
-_ifb = int.from_bytes
+_ifb = int.from_bytes  # big-endian unless told (Python 3.11+), as ABI words are
 _new = object.__new__
 _Z12 = bytes(12)
 _PAD = _rt.PAD
@@ -167,18 +167,18 @@ class ClaimSubmitted:
             raise _rt.fail(cls, 'topic0 does not match')
         if len(_t1) != 32 or len(_t2) != 32 or len(_t3) != 32:
             raise _rt.fail(cls, 'topics must be 32 bytes each')
-        _v0 = _ifb(_t1, "big")
+        _v0 = _ifb(_t1)
         if _t2[:12] != _Z12:
             raise _rt.fail(cls, 'user_: address with non-zero padding')
         _v1 = _render(_t2[12:])
-        _v2 = _ifb(_t3, "big")
+        _v2 = _ifb(_t3)
         if _v2 >> 8:
             raise _rt.fail(cls, 'reward_type: uint8 out of range')
         if len(data) < 64:
             raise _rt.fail(cls, f'data is {len(data)} bytes, expected at least 64')
         _w3, _w4 = _HEAD_0.unpack_from(data)
         _v3 = _w3
-        _v4 = _ifb(_w4, "big")
+        _v4 = _ifb(_w4)
         if cls is not ClaimSubmitted:
             return cls(_v0, _v1, _v2, _v3, _v4)
         _o = _new(_LAYOUT_ClaimSubmitted)
@@ -265,7 +265,7 @@ class ClaimVerified:
             raise _rt.fail(cls, 'topic0 does not match')
         if len(_t1) != 32:
             raise _rt.fail(cls, 'topics must be 32 bytes each')
-        _v0 = _ifb(_t1, "big")
+        _v0 = _ifb(_t1)
         if len(data) < 64:
             raise _rt.fail(cls, f'data is {len(data)} bytes, expected at least 64')
         _w1, _p2, _w2 = _HEAD_1.unpack_from(data)
@@ -350,14 +350,14 @@ class PoolConfigured:
             raise _rt.fail(cls, 'topic0 does not match')
         if len(_t1) != 32:
             raise _rt.fail(cls, 'topics must be 32 bytes each')
-        _v0 = _ifb(_t1, "big")
+        _v0 = _ifb(_t1)
         if _v0 >> 8:
             raise _rt.fail(cls, 'reward_type: uint8 out of range')
         if len(data) < 64:
             raise _rt.fail(cls, f'data is {len(data)} bytes, expected at least 64')
         _w1, _w2 = _HEAD_2.unpack_from(data)
-        _v1 = _ifb(_w1, "big")
-        _v2 = _ifb(_w2, "big")
+        _v1 = _ifb(_w1)
+        _v2 = _ifb(_w2)
         if cls is not PoolConfigured:
             return cls(_v0, _v1, _v2)
         _o = _new(_LAYOUT_PoolConfigured)
@@ -431,13 +431,13 @@ class RewardsClaimed:
             raise _rt.fail(cls, 'topic0 does not match')
         if len(_t1) != 32 or len(_t2) != 32:
             raise _rt.fail(cls, 'topics must be 32 bytes each')
-        _v0 = _ifb(_t1, "big")
+        _v0 = _ifb(_t1)
         if _t2[:12] != _Z12:
             raise _rt.fail(cls, 'user_: address with non-zero padding')
         _v1 = _render(_t2[12:])
         if len(data) < 32:
             raise _rt.fail(cls, f'data is {len(data)} bytes, expected at least 32')
-        _v2 = _ifb(data[0:32], "big")
+        _v2 = _ifb(data[0:32])
         if cls is not RewardsClaimed:
             return cls(_v0, _v1, _v2)
         _o = _new(_LAYOUT_RewardsClaimed)

@@ -42,7 +42,7 @@ _render = _addrs.renderer(PROFILE)
 _addr = _rt.address_converter(_render)
 _BOOL = {_rt.ZERO32: False, _rt.TRUE32: True}
 # hot-path aliases of the event decoders (module globals: no attribute lookups per log)
-_ifb = int.from_bytes
+_ifb = int.from_bytes  # big-endian unless told (Python 3.11+), as ABI words are
 _new = object.__new__
 _unpack = _struct.unpack_from
 _Z12 = bytes(12)
@@ -305,13 +305,13 @@ class RoyaltiesDistributed:
             raise _rt.fail(cls, 'topic0 does not match')
         if len(_t1) != 32 or len(_t2) != 32:
             raise _rt.fail(cls, 'topics must be 32 bytes each')
-        _v0 = _ifb(_t1, "big")
-        _v1 = _ifb(_t2, "big")
+        _v0 = _ifb(_t1)
+        _v1 = _ifb(_t2)
         if len(data) < 64:
             raise _rt.fail(cls, f'data is {len(data)} bytes, expected at least 64')
         _w2, _w3 = _HEAD_2.unpack_from(data)
-        _v2 = _ifb(_w2, "big")
-        _v3 = _ifb(_w3, "big")
+        _v2 = _ifb(_w2)
+        _v3 = _ifb(_w3)
         if cls is not RoyaltiesDistributed:
             return cls(_v0, _v1, _v2, _v3)
         _o = _new(_LAYOUT_RoyaltiesDistributed)
@@ -391,7 +391,7 @@ class RoyaltiesWithdrawn:
         _v0 = _render(_t1[12:])
         if len(data) < 32:
             raise _rt.fail(cls, f'data is {len(data)} bytes, expected at least 32')
-        _v1 = _ifb(data[0:32], "big")
+        _v1 = _ifb(data[0:32])
         if cls is not RoyaltiesWithdrawn:
             return cls(_v0, _v1)
         _o = _new(_LAYOUT_RoyaltiesWithdrawn)
@@ -457,13 +457,13 @@ class RoyaltyCredited:
             raise _rt.fail(cls, 'topic0 does not match')
         if len(_t1) != 32 or len(_t2) != 32:
             raise _rt.fail(cls, 'topics must be 32 bytes each')
-        _v0 = _ifb(_t1, "big")
+        _v0 = _ifb(_t1)
         if _t2[:12] != _Z12:
             raise _rt.fail(cls, 'recipient: address with non-zero padding')
         _v1 = _render(_t2[12:])
         if len(data) < 32:
             raise _rt.fail(cls, f'data is {len(data)} bytes, expected at least 32')
-        _v2 = _ifb(data[0:32], "big")
+        _v2 = _ifb(data[0:32])
         if cls is not RoyaltyCredited:
             return cls(_v0, _v1, _v2)
         _o = _new(_LAYOUT_RoyaltyCredited)
@@ -544,7 +544,7 @@ class RoyaltySplitsSet:
             raise _rt.fail(cls, 'topic0 does not match')
         if len(_t1) != 32 or len(_t2) != 32:
             raise _rt.fail(cls, 'topics must be 32 bytes each')
-        _v0 = _ifb(_t1, "big")
+        _v0 = _ifb(_t1)
         if _t2[:12] != _Z12:
             raise _rt.fail(cls, 'setter: address with non-zero padding')
         _v4 = _render(_t2[12:])
@@ -552,12 +552,12 @@ class RoyaltySplitsSet:
         if _n < 96:
             raise _rt.fail(cls, f'data is {_n} bytes, expected at least 96')
         _w1, _p2, _a2, _p3, _a3 = _HEAD_5.unpack_from(data)
-        _v1 = _ifb(_w1, "big")
+        _v1 = _ifb(_w1)
         # recipients: address[], a length word at its offset, then one word per item
         if _p2 != _Z24 or not 96 <= _a2 <= _n - 32:
             raise _rt.fail(cls, 'offset of recipients does not point into the tail of data')
         _s = _a2 + 32
-        _l = _ifb(data[_a2:_s], "big")
+        _l = _ifb(data[_a2:_s])
         _e = _s + 32 * _l
         if _e > _n:
             raise _rt.fail(cls, f'recipients: {_l} items need {_e} bytes of data, got {_n}')
@@ -569,7 +569,7 @@ class RoyaltySplitsSet:
         if _p3 != _Z24 or not 96 <= _a3 <= _n - 32:
             raise _rt.fail(cls, 'offset of bps does not point into the tail of data')
         _s = _a3 + 32
-        _l = _ifb(data[_a3:_s], "big")
+        _l = _ifb(data[_a3:_s])
         _e = _s + 32 * _l
         if _e > _n:
             raise _rt.fail(cls, f'bps: {_l} items need {_e} bytes of data, got {_n}')
@@ -681,8 +681,8 @@ class SaleRecorded:
             raise _rt.fail(cls, 'topic0 does not match')
         if len(_t1) != 32 or len(_t2) != 32 or len(_t3) != 32:
             raise _rt.fail(cls, 'topics must be 32 bytes each')
-        _v0 = _ifb(_t1, "big")
-        _v1 = _ifb(_t2, "big")
+        _v0 = _ifb(_t1)
+        _v1 = _ifb(_t2)
         if _t3[:12] != _Z12:
             raise _rt.fail(cls, 'buyer: address with non-zero padding')
         _v2 = _render(_t3[12:])
@@ -692,8 +692,8 @@ class SaleRecorded:
         if _p3 != _Z12:
             raise _rt.fail(cls, 'seller: address with non-zero padding')
         _v3 = _render(_w3)
-        _v4 = _ifb(_w4, "big")
-        _v5 = _ifb(_w5, "big")
+        _v4 = _ifb(_w4)
+        _v5 = _ifb(_w5)
         if cls is not SaleRecorded:
             return cls(_v0, _v1, _v2, _v3, _v4, _v5)
         _o = _new(_LAYOUT_SaleRecorded)
