@@ -354,7 +354,7 @@ class _Planner:
             for i, p, n in data_params:
                 word = f"data[{pos}:{pos + 32}]"
                 if p.type.kind in ("bytes", "string"):
-                    lines += _dynamic_decode(p.type.kind, pos, values[i], n, lone=True)
+                    lines += _dynamic_decode(p.type.kind, pos, values[i], n)
                 elif _is_word_array(p.type):
                     lines += _array_decode(p.type, pos, values[i], n, head, self.zeros)
                 elif p.type.kind in ("uint", "int") or (
@@ -538,19 +538,12 @@ def _head_decode(
 
 
 def _dynamic_decode(
-    kind: str,
-    pos: int,
-    var: str,
-    label: str,
-    head: tuple[str, str] | None = None,
-    lone: bool = False,
+    kind: str, pos: int, var: str, label: str, head: tuple[str, str] | None = None
 ) -> list[str]:
     """Statements that set ``var`` from the top-level ``bytes``/``string`` whose offset word is
     at ``data[pos:pos + 32]`` (``_n`` holds ``len(data)``). ``head``: the names of that word's
-    high 24 bytes and low 8 bytes as unpacked by the head struct, when there is one. ``lone``:
-    the event's only data parameter, whose offset every ABI encoder writes as 32 (just past
-    the head): that word is matched as bytes before any conversion (an int from 32 bytes
-    costs ~3x the comparison).
+    high 24 bytes and low 8 bytes as unpacked by the head struct, when there is one; without
+    one the value is the event's only data parameter (see :func:`_lone_offset`).
 
     The inline fast path accepts exactly what ``_rt.read_bytes`` / ``_rt.read_string`` accept:
     the offset fits 8 bytes, the length word lies inside data (``_s <= _e``), the content ends
@@ -560,12 +553,8 @@ def _dynamic_decode(
     """
     reader = "read_string" if kind == "string" else "read_bytes"
     slow = f"{var} = _rt.{reader}(data, {pos}, cls.SIGNATURE, {label!r})"
-    if lone:
-        lines = [f"_a = data[{pos}:{pos + 32}]", '_a = 32 if _a == _W32 else _ifb(_a)']
-        offset, cond = "_a", ""
-    elif head is None:
-        lines = [f'_a = _ifb(data[{pos}:{pos + 32}])']
-        offset, cond = "_a", ""
+    if head is None:
+        lines, offset, cond = _lone_offset(), "_a", ""
     else:
         lines = []
         offset, cond = head[1], f"{head[0]} != _Z24 or "
@@ -586,6 +575,13 @@ def _dynamic_decode(
         "    except UnicodeDecodeError:",
         f"        {slow}",
     ]
+
+
+def _lone_offset() -> list[str]:
+    """Statements setting ``_a`` to the offset of an event's only data parameter, a dynamic
+    one: its word is first matched as bytes against the 32 every ABI encoder writes there
+    (just past the one-word head); converting 32 bytes to an int costs ~3x the comparison."""
+    return ["_a = data[0:32]", "_a = 32 if _a == _W32 else _ifb(_a)"]
 
 
 def _is_word_array(t: AbiType) -> bool:
@@ -622,8 +618,7 @@ def _array_decode(
     assert t.item is not None
     fail = "raise _rt.fail(cls, "
     if head is None:
-        lines = [f'_a = _ifb(data[{pos}:{pos + 32}])']
-        offset, cond = "_a", ""
+        lines, offset, cond = _lone_offset(), "_a", ""
     else:
         lines = []
         offset, cond = head[1], f"{head[0]} != _Z24 or "
