@@ -12,8 +12,8 @@ of the backfill.)
 - **gc paused**: the cyclic garbage collector held off during a step (``indexer._gc_paused``);
 - **no audit copy without plugins**: ``blockchain_events`` is written only when plugins are
   loaded (it is what ``rebuild`` replays into them);
-- **prefetch at the commit**: a prefetch that computes (this file source) starts when the
-  batch commits instead of before its writes (``Indexer._prefetch_next``).
+- **prefetch at the commit**: the prefetch of an in-process source (this file) starts when
+  the batch commits instead of before its writes (``Indexer._prefetch_next``).
 """
 
 from __future__ import annotations
@@ -30,25 +30,19 @@ from dcmx_core import indexer as ix
 INIT = ix.Indexer.__init__
 WORTH = ix.Indexer._worth_backfill
 GC_PAUSED = ix._gc_paused
-PREFETCH_RUN = ix._Prefetch._run
-
-
-def _run_unmeasured(self, fetch):  # noqa: ANN001, ANN202
-    """A prefetch that never reports its CPU share: every one starts before the writes."""
-    PREFETCH_RUN(self, fetch)
-    self.busy = None
 
 
 def configure(variant: str) -> None:
     ix.Indexer._worth_backfill = (lambda *_: False) if variant == "no backfill" else WORTH
     ix._gc_paused = contextlib.nullcontext if variant == "gc on" else GC_PAUSED
-    ix._Prefetch._run = _run_unmeasured if variant == "prefetch before writes" else PREFETCH_RUN
 
     def init(self, *a, **k):  # noqa: ANN001, ANN002, ANN003
         INIT(self, *a, **k)
         if variant == "audit copy kept":
             self.audit = True
             self.store = self._make_store()
+        if variant == "prefetch before writes":
+            self._fetch_computes = False  # as for a node: before the writes, not at the commit
 
     ix.Indexer.__init__ = init
 

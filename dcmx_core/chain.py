@@ -43,6 +43,11 @@ class Source(Protocol):
     and filtered to ``addresses`` (and to ``topics0`` unless it is None). Implementations raise
     :class:`~dcmx_core.errors.SourceError` when the node fails for good or answers inconsistently;
     transient failures are retried inside the source.
+
+    Optional attribute: ``in_process = True`` for a source whose answers are computed in this
+    process (a file, an in-process chain) rather than waited for from a node; the indexer then
+    fetches ahead while a batch commits instead of while it is written
+    (``Indexer._prefetch_next``).
     """
 
     def head(self) -> int: ...

@@ -90,21 +90,16 @@ class _Prefetch:
     def __init__(self, start: int, end: int, fetch: Callable[[int, int], tuple]):
         self.start, self.end = start, end
         self._result: tuple | None = None
-        self.busy: float | None = None  # share of its wall time the fetch spent computing
         self._thread = threading.Thread(
             target=self._run, args=(fetch,), name="dcmx-prefetch", daemon=True
         )
         self._thread.start()
 
     def _run(self, fetch: Callable[[int, int], tuple]) -> None:
-        wall, cpu = time.perf_counter(), time.thread_time()
         try:
             self._result = fetch(self.start, self.end)
         except Exception as exc:  # noqa: BLE001 - the step fetches again and meets it itself
             log.debug("prefetch of %d..%d failed: %s", self.start, self.end, exc)
-            return
-        wall = time.perf_counter() - wall
-        self.busy = (time.thread_time() - cpu) / wall if wall > 0 else None
 
     def wait(self) -> None:
         self._thread.join()
@@ -220,7 +215,7 @@ class Indexer:
         # Fetch the next finalized range while the current one is written (_prefetch_next).
         self.prefetch = prefetch
         self._ahead: _Prefetch | None = None
-        self._fetch_computes = False  # whether the last prefetch mostly computed (_prefetch_next)
+        self._fetch_computes = bool(getattr(source, "in_process", False))  # _prefetch_next
         # Whether a backfill is under way (Store.enter_backfill); read from the database by
         # setup(), since a process killed during a backfill leaves one.
         self._backfilling = False
@@ -465,8 +460,6 @@ class Indexer:
         ahead, self._ahead = self._ahead, None
         if ahead is not None:
             ahead.wait()
-            if ahead.busy is not None:
-                self._fetch_computes = ahead.busy > 0.75
         head = self.head = self.source.head()
         self._safe = max(self._safe, min(head, max(self.source.finalized(), head - self.window)))
         target = head if to_block is None else min(head, to_block)
@@ -556,12 +549,13 @@ class Indexer:
         takes it still checks that it links to the cursor like any other. The window near the
         head stays sequential (fetch, check, write) so that fork checks see fresh answers.
 
-        When: a fetch that mostly waits on a node starts before the write, so that the wait
-        overlaps it. A fetch that mostly computes (a file, an in-process chain) starts at the
-        commit instead, which runs without the GIL: during the writes, every SQLite row step
-        lets the GIL go and then waits to get it back from a computing thread, which costs
-        more than the thread's work saves (bench/RESULTS.md). The last prefetch's own CPU
-        share tells the two apart.
+        When: a fetch that waits on a node starts before the write, so that the wait overlaps
+        it. A fetch that computes (a source ``in_process``: a file, an in-process chain) starts
+        at the commit instead, which runs without the GIL: during the writes, every SQLite row
+        step lets the GIL go and then waits to get it back from a computing thread, which
+        costs more than the thread's work saves (bench/RESULTS.md). Measuring the thread's
+        CPU share instead was tried: CPU contention or a slow hour of the VM made a computing
+        fetch look like a waiting one.
         """
         end = min(self._safe, target, start + self.batch_blocks - 1)
         if self.prefetch and start <= end:

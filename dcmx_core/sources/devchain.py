@@ -28,6 +28,8 @@ class DevchainSource:
     the head final, which suits tests that do not stage reorganisations.
     """
 
+    in_process = True  # answers are computed here, not waited for (see chain.Source)
+
     def __init__(self, chain: Devchain, *, confirmations: int = 0) -> None:
         if confirmations < 0:
             raise ConfigError(f"confirmations must be >= 0, got {confirmations}")

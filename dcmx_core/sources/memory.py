@@ -60,6 +60,8 @@ class MemoryChain:
     ``head - finality_depth`` (at least 0) unless :meth:`set_finalized` pinned a number.
     """
 
+    in_process = True  # answers are computed here, not waited for (see chain.Source)
+
     def __init__(
         self,
         *,
@@ -311,6 +313,8 @@ class FileChain:
     (contiguous) bytes of the range asked for with one ``pread`` and unpacks them.
     """
 
+    in_process = True  # answers are computed here, not waited for (see chain.Source)
+
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
         self._file = open(self.path, "rb")  # noqa: SIM115 - closed by close()
@@ -390,6 +394,8 @@ class LaggingView:
     Lowering the head by raising ``lag`` is how tests make a node's head go backwards (a load
     balancer switching to a slower node). Asking beyond the view's head fails like a node would.
     """
+
+    in_process = True  # answers are computed here, not waited for (see chain.Source)
 
     def __init__(self, chain: MemoryChain, lag: int = 0) -> None:
         self.chain = chain
