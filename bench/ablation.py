@@ -42,7 +42,7 @@ def configure(variant: str) -> None:
             self.audit = True
             self.store = self._make_store()
         if variant == "prefetch before writes":
-            self._fetch_computes = False  # as for a node: before the writes, not at the commit
+            self._prefetch_at_commit = False  # as for a node: before the writes, not at the commit
 
     ix.Indexer.__init__ = init
 

@@ -215,7 +215,7 @@ class Indexer:
         # Fetch the next finalized range while the current one is written (_prefetch_next).
         self.prefetch = prefetch
         self._ahead: _Prefetch | None = None
-        self._fetch_computes = bool(getattr(source, "in_process", False))  # _prefetch_next
+        self._prefetch_at_commit = bool(getattr(source, "in_process", False))  # see _prefetch_next
         # Whether a backfill is under way (Store.enter_backfill); read from the database by
         # setup(), since a process killed during a backfill leaves one.
         self._backfilling = False
@@ -490,7 +490,7 @@ class Indexer:
             events = self._fetch_logs(headers, start, end)
         if final:
             self._adapt(len(events), end - start + 1)
-            if not self._fetch_computes:
+            if not self._prefetch_at_commit:
                 self._prefetch_next(end + 1, target)
         enter = final and not self._backfilling and self._worth_backfill(start, end, target)
         with self.store.transaction() as conn:
@@ -509,7 +509,7 @@ class Indexer:
                 self._write_blocks(conn, headers, events)
             Store.set_cursor(conn, end, headers[-1].hash)
             self.store.finalize(conn, self._safe)
-            if final and self._fetch_computes:
+            if final and self._prefetch_at_commit:
                 self._prefetch_next(end + 1, target)
         if enter:
             self._backfilling = True
