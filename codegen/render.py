@@ -543,7 +543,7 @@ def _dynamic_decode(
     """Statements that set ``var`` from the top-level ``bytes``/``string`` whose offset word is
     at ``data[pos:pos + 32]`` (``_n`` holds ``len(data)``). ``head``: the names of that word's
     high 24 bytes and low 8 bytes as unpacked by the head struct, when there is one; without
-    one the value is the event's only data parameter (see :func:`_lone_offset`).
+    one the value is the event's only data parameter (see :func:`_offset`).
 
     The inline fast path accepts exactly what ``_rt.read_bytes`` / ``_rt.read_string`` accept:
     the offset fits 8 bytes, the length word lies inside data (``_s <= _e``), the content ends
@@ -553,11 +553,7 @@ def _dynamic_decode(
     """
     reader = "read_string" if kind == "string" else "read_bytes"
     slow = f"{var} = _rt.{reader}(data, {pos}, cls.SIGNATURE, {label!r})"
-    if head is None:
-        lines, offset, cond = _lone_offset(), "_a", ""
-    else:
-        lines = []
-        offset, cond = head[1], f"{head[0]} != _Z24 or "
+    lines, offset, cond = _offset(head)
     lines += [
         f"_s = {offset} + 32",
         f'_l = _ifb(data[{offset}:_s])',
@@ -577,11 +573,15 @@ def _dynamic_decode(
     ]
 
 
-def _lone_offset() -> list[str]:
-    """Statements setting ``_a`` to the offset of an event's only data parameter, a dynamic
-    one: its word is first matched as bytes against the 32 every ABI encoder writes there
-    (just past the one-word head); converting 32 bytes to an int costs ~3x the comparison."""
-    return ["_a = data[0:32]", "_a = 32 if _a == _W32 else _ifb(_a)"]
+def _offset(head: tuple[str, str] | None) -> tuple[list[str], str, str]:
+    """(statements, the offset's expression, a condition prefix that fails a bad offset) for a
+    dynamic value's offset word. With a head struct (``head``: the names of the word's high 24
+    and low 8 bytes) the high bytes must be zero. Without one the value is the event's only
+    data parameter: its word is first matched as bytes against the 32 every ABI encoder writes
+    there (just past the one-word head); converting 32 bytes to an int costs ~3x that."""
+    if head is None:
+        return ["_a = data[0:32]", "_a = 32 if _a == _W32 else _ifb(_a)"], "_a", ""
+    return [], head[1], f"{head[0]} != _Z24 or "
 
 
 def _is_word_array(t: AbiType) -> bool:
@@ -617,11 +617,7 @@ def _array_decode(
     """
     assert t.item is not None
     fail = "raise _rt.fail(cls, "
-    if head is None:
-        lines, offset, cond = _lone_offset(), "_a", ""
-    else:
-        lines = []
-        offset, cond = head[1], f"{head[0]} != _Z24 or "
+    lines, offset, cond = _offset(head)
     item_fmt, item_lines = _array_items(t.item, var, label, zeros)
     return lines + [
         f"# {label}: {t.canonical}, a length word at its offset, then one word per item",

@@ -32,10 +32,12 @@ class _Waiting(MemoryChain):
 class _Computing(MemoryChain):
     """A chain whose logs() computes for 30 ms (like parsing a file or running an EVM)."""
 
-    callers: list[str]
+    def __init__(self, **kwargs) -> None:  # noqa: ANN003
+        super().__init__(**kwargs)
+        self.callers: list[str] = []  # the thread of every logs() call
 
     def logs(self, *args, **kwargs):  # noqa: ANN002, ANN003, ANN201
-        self.__dict__.setdefault("callers", []).append(threading.current_thread().name)
+        self.callers.append(threading.current_thread().name)
         until = time.thread_time() + 0.03
         while time.thread_time() < until:
             pass
