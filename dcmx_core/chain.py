@@ -11,6 +11,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import NamedTuple, Protocol, runtime_checkable
 
+from .errors import InconsistentAnswer
+
 
 @dataclass(frozen=True, slots=True)
 class Header:
@@ -48,6 +50,10 @@ class Source(Protocol):
     process (a file, an in-process chain) rather than waited for from a node; the indexer then
     fetches ahead while a batch commits instead of while it is written
     (``Indexer._prefetch_next``).
+
+    Optional method: ``opener()``, a picklable callable without arguments that opens an
+    equivalent source in another process. With it, a long backfill fetches and decodes in a
+    worker process while the main one writes (:class:`dcmx_core.prefetch.Worker`).
     """
 
     def head(self) -> int: ...
@@ -65,3 +71,13 @@ class Source(Protocol):
     ) -> list[Log]: ...
 
     def close(self) -> None: ...
+
+
+def check_headers(headers: list[Header], start: int, end: int) -> None:
+    """Raise :class:`~dcmx_core.errors.InconsistentAnswer` unless ``headers`` are the blocks
+    ``start``..``end``, each linking to the one before it."""
+    if [h.number for h in headers] != list(range(start, end + 1)):
+        raise InconsistentAnswer(f"asked for headers {start}..{end}, got {len(headers)} others")
+    for prev, h in zip(headers, headers[1:], strict=False):
+        if h.parent_hash != prev.hash:
+            raise InconsistentAnswer(f"block {h.number} does not link to block {prev.number}")

@@ -22,46 +22,23 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from types import ModuleType
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from .addresses import Profile, renderer
+from .addresses import Profile
 from .batch import Batch, Decoded
-from .chain import Header, Log, Source
-from .errors import (
-    ConfigError,
-    DecodeError,
-    DeepForkError,
-    InconsistentAnswer,
-    SourceError,
-    StoreError,
-)
+from .chain import Header, Log, Source, check_headers
+from .decode import CHAIN_COLUMNS, Contract, Decoder, TableRows
+from .errors import ConfigError, DeepForkError, InconsistentAnswer, SourceError, StoreError
 from .plugins import PluginHost
-from .store import Store, _identity, create_engine, events_table, forks_table
+from .prefetch import ThreadPrefetch, Worker
+from .store import Store, create_engine, events_table, forks_table
 
 log = logging.getLogger("dcmx.indexer")
 
-CHAIN_COLUMNS = (
-    "block_number",
-    "block_hash",
-    "block_timestamp",
-    "tx_hash",
-    "tx_index",
-    "log_index",
-    "contract_address",
-)
-
-
-@dataclass(frozen=True, slots=True)
-class Contract:
-    """A contract to index: its generated module and the addresses it is deployed at."""
-
-    name: str
-    module: ModuleType
-    addresses: tuple[bytes, ...]
-
+# Ranges of final blocks that must lie ahead for a fetch worker process to be worth starting.
+WORKER_MIN_RANGES = 4
 
 @dataclass(frozen=True, slots=True)
 class BatchReport:
@@ -82,33 +59,6 @@ class ForkReport:
     common_ancestor: int
     depth: int
     undone_writes: int
-
-
-class _Prefetch:
-    """The fetch and decode of one finalized range, run in a thread (see _prefetch_next)."""
-
-    def __init__(self, start: int, end: int, fetch: Callable[[int, int], tuple]):
-        self.start, self.end = start, end
-        self._result: tuple | None = None
-        self._thread = threading.Thread(
-            target=self._run, args=(fetch,), name="dcmx-prefetch", daemon=True
-        )
-        self._thread.start()
-
-    def _run(self, fetch: Callable[[int, int], tuple]) -> None:
-        try:
-            self._result = fetch(self.start, self.end)
-        except Exception as exc:  # noqa: BLE001 - the step fetches again and meets it itself
-            log.debug("prefetch of %d..%d failed: %s", self.start, self.end, exc)
-
-    def wait(self) -> None:
-        self._thread.join()
-
-    def take(self, start: int, target: int) -> tuple[int, list[Header], list[Decoded]] | None:
-        """(end, headers, events) when this is the range a step starting at ``start`` needs."""
-        if self._result is None or start != self.start or self.end > target:
-            return None
-        return (self.end, *self._result)
 
 
 @contextmanager
@@ -167,7 +117,6 @@ class Indexer:
         self.source = source
         self.engine = create_engine(database) if isinstance(database, str) else database
         self.contracts = list(contracts)
-        self.render = renderer(profile)
         self.window = window
         self.start_block = start_block
         self.batch_blocks = max(1, batch_blocks)
@@ -178,20 +127,21 @@ class Indexer:
         self.on_batch = on_batch
         self.on_fork = on_fork
         self.plugins = PluginHost(plugins, entry_points=entry_points, only=only_plugins)
-        self._by_address: dict[bytes, Contract] = {}
+        seen: dict[bytes, str] = {}
         for c in self.contracts:
             for a in c.addresses:
-                if a in self._by_address:
+                if a in seen:
                     raise ConfigError(
-                        f"address 0x{a.hex()} is configured for both {self._by_address[a].name} "
-                        f"and {c.name}"
+                        f"address 0x{a.hex()} is configured for both {seen[a]} and {c.name}"
                     )
-                self._by_address[a] = c
+                seen[a] = c.name
         self._check_plugin_contracts()
         # blockchain_events is what rebuild replays into the plugins: without plugins the raw
         # event tables alone are the record, and an audit copy of every row would cost as
         # much again as the row itself. setup() keeps it going where a database has it.
-        self.audit = bool(self.plugins.plugins)
+        self.decoder = Decoder(
+            self.contracts, profile, self.engine.dialect, audit=bool(self.plugins.plugins)
+        )
         self._tables = [(cls.TABLE, c.name) for c in self.contracts for cls in c.module.EVENTS]
         self._tables += [
             (t, p.declaration.name) for p in self.plugins.plugins for t in p.declaration.tables
@@ -205,7 +155,6 @@ class Indexer:
                     f"(its table must start with the chain columns {', '.join(CHAIN_COLUMNS)}, "
                     "and it must have args_json); regenerate the code with dcmx-codegen"
                 )
-        self._converters: dict[type, Callable[[tuple], tuple]] = {}
         self._safe = -1
         # Read by health checks and metrics from other threads; plain attributes suffice.
         self.head: int | None = None
@@ -214,11 +163,25 @@ class Indexer:
         self._ready = False
         # Fetch the next finalized range while the current one is written (_prefetch_next).
         self.prefetch = prefetch
-        self._ahead: _Prefetch | None = None
+        self._ahead: ThreadPrefetch | Worker | None = None
         self._prefetch_at_commit = bool(getattr(source, "in_process", False))  # see _prefetch_next
+        self._worker: Worker | None = None  # started for a long backfill (_prefetch_next)
+        self._no_worker = False  # set when one could not be started or died
+        self._tables_by_name = {t.name: t for t, _ in self._tables} | {
+            events_table.name: events_table
+        }
         # Whether a backfill is under way (Store.enter_backfill); read from the database by
         # setup(), since a process killed during a backfill leaves one.
         self._backfilling = False
+
+    @property
+    def audit(self) -> bool:
+        """Whether every event is also written to ``blockchain_events``."""
+        return self.decoder.audit
+
+    @audit.setter
+    def audit(self, value: bool) -> None:
+        self.decoder.audit = value
 
     def _make_store(self) -> Store:
         return Store(self.engine, [(events_table, "dcmx")] * self.audit + self._tables)
@@ -402,6 +365,12 @@ class Indexer:
         ahead, self._ahead = self._ahead, None
         if ahead is not None:
             ahead.wait()
+        self._stop_worker()
+
+    def _stop_worker(self) -> None:
+        worker, self._worker = self._worker, None
+        if worker is not None:
+            worker.close()
 
     @property
     def safe(self) -> int:
@@ -471,27 +440,29 @@ class Indexer:
             return self._check_tip(cursor, head)
         final = start <= self._safe
         if not final:
+            self._stop_worker()
             self._leave_backfill()
         fetched = ahead.take(start, target) if ahead is not None and final else None
         t0 = time.perf_counter()
+        rows: list[TableRows] | None = None
         if fetched is not None:
-            end, headers, events = fetched
+            end, headers, events, rows, count = fetched
         else:
             if final:
                 end = min(self._safe, target, start + self.batch_blocks - 1)
             else:
                 end = min(target, start + self.window - 1)
             headers = self.source.headers(start, end)
-        self._check_headers(headers, start, end)
+        check_headers(headers, start, end)
         if cursor and headers[0].parent_hash != cursor.block_hash:
             self._handle_fork(cursor, head)
             return True
         if fetched is None:
             events = self._fetch_logs(headers, start, end)
+            count = len(events)
         if final:
-            self._adapt(len(events), end - start + 1)
-            if not self._prefetch_at_commit:
-                self._prefetch_next(end + 1, target)
+            self._adapt(count, end - start + 1)
+            self._prefetch_next(end + 1, target, committing=False)
         enter = final and not self._backfilling and self._worth_backfill(start, end, target)
         with self.store.transaction() as conn:
             again = Store.cursor(conn)
@@ -503,14 +474,14 @@ class Indexer:
             if enter:
                 self.store.enter_backfill(conn)
             if final:
-                self._write(conn, Batch(start, end, events, True))
+                self._write(conn, Batch(start, end, events, True), rows)
                 Store.add_blocks(conn, headers[-1:])
             else:
                 self._write_blocks(conn, headers, events)
             Store.set_cursor(conn, end, headers[-1].hash)
             self.store.finalize(conn, self._safe)
-            if final and self._prefetch_at_commit:
-                self._prefetch_next(end + 1, target)
+            if final:
+                self._prefetch_next(end + 1, target, committing=True)
         if enter:
             self._backfilling = True
             log.info(
@@ -518,17 +489,17 @@ class Indexer:
                 extra={"from_block": start, "safe": self._safe},
             )
         seconds = time.perf_counter() - t0
-        report = BatchReport(start, end, len(events), final, seconds, head, self._safe)
+        report = BatchReport(start, end, count, final, seconds, head, self._safe)
         log.info(
             "indexed blocks %d..%d: %d events in %.3f s",
             start,
             end,
-            len(events),
+            count,
             seconds,
             extra={
                 "start": start,
                 "end": end,
-                "events": len(events),
+                "events": count,
                 "seconds": seconds,
                 "final": final,
                 "head": head,
@@ -539,31 +510,63 @@ class Indexer:
         return True
 
     def _fetch_logs(self, headers: list[Header], start: int, end: int) -> list[Decoded]:
-        logs = self.source.logs(start, end, list(self._by_address)) if self._by_address else []
-        return self._decode(logs, headers, start)
+        addresses = list(self.decoder.by_address)
+        logs = self.source.logs(start, end, addresses) if addresses else []
+        return self.decoder.decode(logs, headers, start)
 
-    def _prefetch_next(self, start: int, target: int) -> None:
-        """Fetch and decode the next range in a thread while this one is written.
+    def _prefetch_next(self, start: int, target: int, committing: bool) -> None:
+        """Fetch and decode the next range while this one is written; called twice a step,
+        before the writes (``committing`` False) and as the batch commits.
 
         Only a range entirely below the safe height, where blocks cannot change: the step that
         takes it still checks that it links to the cursor like any other. The window near the
         head stays sequential (fetch, check, write) so that fork checks see fresh answers.
 
-        When: a fetch that waits on a node starts before the write, so that the wait overlaps
-        it. A fetch that computes (a source ``in_process``: a file, an in-process chain) starts
-        at the commit instead, which runs without the GIL: during the writes, every SQLite row
-        step lets the GIL go and then waits to get it back from a computing thread, which
-        costs more than the thread's work saves (bench/RESULTS.md). Measuring the thread's
-        CPU share instead was tried: CPU contention or a slow hour of the VM made a computing
-        fetch look like a waiting one.
+        Where: in the worker process when no plugin needs the events, the source can be opened
+        there and many ranges lie ahead (starting it costs the other core about half a second
+        of imports; until it is ready, threads fetch); else in a thread.
+
+        When: the worker and a thread whose fetch waits on a node start before the writes, so
+        that the fetch overlaps them. A thread whose fetch computes (a source ``in_process``:
+        a file, an in-process chain) starts at the commit instead, which runs without the GIL:
+        during the writes, every SQLite row step lets the GIL go and then waits to get it back
+        from a computing thread, which costs more than the thread's work saves
+        (bench/RESULTS.md).
         """
         end = min(self._safe, target, start + self.batch_blocks - 1)
-        if self.prefetch and start <= end:
-            self._ahead = _Prefetch(start, end, self._fetch_range)
+        if not self.prefetch or start > end or self._ahead is not None:
+            return
+        worker = self._worker_for(end, target)
+        if worker is not None and worker.ready:
+            self._ahead = worker.fetch(start, end)
+        elif committing == self._prefetch_at_commit:
+            self._ahead = ThreadPrefetch(start, end, self._fetch_range)
+
+    def _worker_for(self, end: int, target: int) -> Worker | None:
+        """The fetch worker, started when no plugin needs the decoded events, the source can
+        be opened in another process and at least ``WORKER_MIN_RANGES`` ranges of final blocks
+        lie ahead."""
+        if self._worker is not None:
+            if not self._worker.failed:
+                return self._worker
+            self._stop_worker()
+            self._no_worker = True
+        opener = getattr(self.source, "opener", None)
+        if self._no_worker or opener is None or self.plugins.plugins:
+            return None
+        if min(self._safe, target) - end < WORKER_MIN_RANGES * self.batch_blocks:
+            return None
+        spec = self.decoder.spec()
+        if spec is None:
+            self._no_worker = True  # a contract module only this process can import
+            return None
+        self._worker = Worker(opener(), self.decoder)
+        log.info("fetching ahead in a worker process", extra={"from_block": end + 1})
+        return self._worker
 
     def _fetch_range(self, start: int, end: int) -> tuple[list[Header], list[Decoded]]:
         headers = self.source.headers(start, end)
-        self._check_headers(headers, start, end)
+        check_headers(headers, start, end)
         return headers, self._fetch_logs(headers, start, end)
 
     def _worth_backfill(self, start: int, end: int, target: int) -> bool:
@@ -613,91 +616,24 @@ class Indexer:
         if probe not in stored:
             return False
         seen = self.source.headers(probe, probe)
-        self._check_headers(seen, probe, probe)
+        check_headers(seen, probe, probe)
         if seen[0].hash == stored[probe]:
             return False  # a lagging node (head behind our cursor) is not a fork
         self._handle_fork(cursor, head)
         return True
 
-    @staticmethod
-    def _check_headers(headers: list[Header], start: int, end: int) -> None:
-        if [h.number for h in headers] != list(range(start, end + 1)):
-            raise InconsistentAnswer(f"asked for headers {start}..{end}, got {len(headers)} others")
-        for prev, h in zip(headers, headers[1:], strict=False):
-            if h.parent_hash != prev.hash:
-                raise InconsistentAnswer(f"block {h.number} does not link to block {prev.number}")
-
-    def _decode(self, logs: list[Log], headers: list[Header], start: int) -> list[Decoded]:
-        out = []
-        render = self.render
-        for entry in logs:
-            i = entry.block_number - start
-            if not 0 <= i < len(headers):
-                raise InconsistentAnswer(
-                    f"log of block {entry.block_number} outside the range asked"
-                )
-            header = headers[i]
-            if entry.block_hash != header.hash:
-                raise InconsistentAnswer(
-                    f"log of block {entry.block_number} carries hash 0x{entry.block_hash.hex()}, "
-                    f"the header says 0x{header.hash.hex()}"
-                )
-            contract = self._by_address.get(entry.address)
-            if contract is None:
-                continue  # not configured: an impostor emitting the same event never gets in
-            try:
-                event = contract.module.decode_log(entry.topics, entry.data)
-            except DecodeError as exc:
-                log.warning(
-                    "skipping undecodable log",
-                    extra={
-                        "block": entry.block_number,
-                        "log_index": entry.log_index,
-                        "error": str(exc),
-                    },
-                )
-                continue
-            if event is not None:
-                out.append(Decoded(event, entry, header.timestamp, render(entry.address)))
-        return out
-
     # -- writing ------------------------------------------------------------------------------
 
-    def _write(self, conn: Connection, batch: Batch) -> None:
+    def _write(
+        self, conn: Connection, batch: Batch, rows: list[TableRows] | None = None
+    ) -> None:
         # Rows are plain tuples handed to the driver in bulk (executemany on SQLite, COPY on
         # PostgreSQL): SQLAlchemy's per-row parameter processing cost more than the database's
-        # own work (profiled: ~60% of a raw run).
-        writer = self.store.writer
-        for cls in batch.classes():
-            writer.insert(conn, cls.TABLE, self._raw_rows(cls, batch.of(cls)))
-        if self.audit:
-            writer.insert(conn, events_table, _audit_rows(batch.events))
+        # own work (profiled: ~60% of a raw run). The fetch worker sends them ready-made.
+        writer, tables = self.store.writer, self._tables_by_name
+        for name, table_rows in self.decoder.rows(batch.events) if rows is None else rows:
+            writer.insert(conn, tables[name], table_rows)
         self.plugins.handle(batch, conn)
-
-    def _raw_rows(self, cls: type, events: list[Decoded]) -> list[tuple]:
-        convert = self._converters.get(cls)
-        if convert is None:
-            convert = self._converters[cls] = self.store.writer.converter(
-                cls.TABLE.columns[len(CHAIN_COLUMNS) :]
-            )
-        rows = []
-        append = rows.append
-        for d in events:
-            lg = d.log
-            values = d.event.sql_values()
-            append(
-                (
-                    lg.block_number,
-                    lg.block_hash,
-                    d.timestamp,
-                    lg.tx_hash,
-                    lg.tx_index,
-                    lg.log_index,
-                    d.contract_address,
-                    *(values if convert is _identity else convert(values)),
-                )
-            )
-        return rows
 
     def _write_blocks(self, conn: Connection, headers: list[Header], events: list[Decoded]) -> None:
         """Inside the window: journal each block's writes under its own number."""
@@ -758,32 +694,6 @@ class Indexer:
         )
         if self.on_fork:
             self.on_fork(report)
-
-
-def _audit_rows(events: list[Decoded]) -> list[tuple]:
-    """The ``blockchain_events`` rows of ``events``."""
-    rows = []
-    append, join = rows.append, b"".join
-    for d in events:
-        lg, event = d.log, d.event
-        cls = type(event)
-        append(
-            (
-                lg.block_number,
-                lg.log_index,
-                lg.block_hash,
-                d.timestamp,
-                lg.tx_hash,
-                lg.tx_index,
-                d.contract_address,
-                cls.CONTRACT,
-                cls.__name__,
-                event.args_json(),
-                join(lg.topics),
-                lg.data,
-            )
-        )
-    return rows
 
 
 def last_fork(engine: Engine) -> dict | None:

@@ -10,10 +10,11 @@ change with a fork like everything else in a replaced block.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import struct
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from hashlib import sha256
 from pathlib import Path
@@ -336,6 +337,10 @@ class FileChain:
             self._offsets.append(f.tell())
             self._lengths.append(length)
             f.seek(length, 1)
+
+    def opener(self) -> Callable[[], FileChain]:
+        """Opens this file again in another process (see :class:`~dcmx_core.chain.Source`)."""
+        return functools.partial(FileChain, self.path)
 
     @property
     def log_count(self) -> int:

@@ -1,0 +1,212 @@
+"""From a source's logs to what the database gets: decoded events and the rows of the core's
+tables (each event's raw table, and ``blockchain_events`` when plugins are loaded).
+
+Kept apart from the indexing loop because it also runs in the fetch worker process
+(:mod:`dcmx_core.prefetch`): a :class:`Decoder` is rebuilt there from its picklable
+:meth:`Decoder.spec`, so both sides decode and build rows with the same code.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from types import ModuleType
+
+import sqlalchemy as sa
+
+from .addresses import Profile, renderer
+from .batch import Decoded
+from .chain import Header, Log
+from .errors import DecodeError, InconsistentAnswer
+from .store import RowWriter, _identity, events_table
+
+log = logging.getLogger("dcmx.indexer")
+
+CHAIN_COLUMNS = (
+    "block_number",
+    "block_hash",
+    "block_timestamp",
+    "tx_hash",
+    "tx_index",
+    "log_index",
+    "contract_address",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Contract:
+    """A contract to index: its generated module and the addresses it is deployed at."""
+
+    name: str
+    module: ModuleType
+    addresses: tuple[bytes, ...]
+
+
+# (table name, rows as tuples in the table's column order, in the driver's form)
+TableRows = tuple[str, list[tuple]]
+
+
+class Decoder:
+    """Decodes the logs of configured contracts and builds the core's rows for them."""
+
+    def __init__(
+        self,
+        contracts: Sequence[Contract],
+        profile: Profile,
+        dialect: sa.engine.Dialect,
+        audit: bool,
+    ) -> None:
+        self.contracts = list(contracts)
+        self.profile = profile
+        self.dialect = dialect
+        self.audit = audit  # whether blockchain_events rows are built
+        self.render = renderer(profile)
+        self.by_address = {a: c for c in self.contracts for a in c.addresses}
+        self._writer = RowWriter(dialect)
+        self._converters: dict[type, Callable[[tuple], tuple]] = {}
+
+    # -- in another process -------------------------------------------------------------------
+
+    def spec(self) -> tuple | None:
+        """What :meth:`from_spec` needs to rebuild this decoder in another process, or None
+        when a contract's module cannot be imported by name there (built at run time)."""
+        contracts = []
+        for c in self.contracts:
+            if not _importable(c.module):
+                return None
+            contracts.append((c.name, c.module.__name__, c.addresses))
+        driver = f"{self.dialect.name}+{self.dialect.driver}"
+        return (contracts, self.profile, driver, self.audit)
+
+    @classmethod
+    def from_spec(cls, spec: tuple) -> Decoder:
+        contracts, profile, driver, audit = spec
+        dialect = sa.engine.make_url(f"{driver}://").get_dialect()()
+        return cls(
+            [Contract(name, importlib.import_module(module), addresses)
+             for name, module, addresses in contracts],
+            profile,
+            dialect,
+            audit,
+        )
+
+    # -- decoding -----------------------------------------------------------------------------
+
+    def decode(self, logs: list[Log], headers: list[Header], start: int) -> list[Decoded]:
+        """The events of ``logs`` (of blocks ``headers``, the first numbered ``start``).
+
+        A log of a block outside the range, or carrying another hash than its header, is an
+        inconsistent answer; a log of an unconfigured address is dropped (an impostor emitting
+        the same event never gets in); an undecodable one is skipped with a warning.
+        """
+        out = []
+        render, by_address = self.render, self.by_address
+        for entry in logs:
+            i = entry.block_number - start
+            if not 0 <= i < len(headers):
+                raise InconsistentAnswer(
+                    f"log of block {entry.block_number} outside the range asked"
+                )
+            header = headers[i]
+            if entry.block_hash != header.hash:
+                raise InconsistentAnswer(
+                    f"log of block {entry.block_number} carries hash 0x{entry.block_hash.hex()}, "
+                    f"the header says 0x{header.hash.hex()}"
+                )
+            contract = by_address.get(entry.address)
+            if contract is None:
+                continue
+            try:
+                event = contract.module.decode_log(entry.topics, entry.data)
+            except DecodeError as exc:
+                log.warning(
+                    "skipping undecodable log",
+                    extra={
+                        "block": entry.block_number,
+                        "log_index": entry.log_index,
+                        "error": str(exc),
+                    },
+                )
+                continue
+            if event is not None:
+                out.append(Decoded(event, entry, header.timestamp, render(entry.address)))
+        return out
+
+    # -- rows ---------------------------------------------------------------------------------
+
+    def rows(self, events: list[Decoded]) -> list[TableRows]:
+        """The core's rows for ``events``: each event class's raw table (in the order of the
+        classes' first events), then ``blockchain_events`` when auditing."""
+        by_class: dict[type, list[Decoded]] = {}
+        for d in events:
+            by_class.setdefault(type(d.event), []).append(d)
+        # str(): a table's name is SQLAlchemy's quoted_name, which marshal refuses.
+        out = [(str(cls.TABLE.name), self.raw_rows(cls, of)) for cls, of in by_class.items()]
+        if self.audit and events:
+            out.append((str(events_table.name), audit_rows(events)))
+        return out
+
+    def raw_rows(self, cls: type, events: list[Decoded]) -> list[tuple]:
+        convert = self._converters.get(cls)
+        if convert is None:
+            convert = self._converters[cls] = self._writer.converter(
+                cls.TABLE.columns[len(CHAIN_COLUMNS) :]
+            )
+        rows = []
+        append = rows.append
+        for d in events:
+            lg = d.log
+            values = d.event.sql_values()
+            append(
+                (
+                    lg.block_number,
+                    lg.block_hash,
+                    d.timestamp,
+                    lg.tx_hash,
+                    lg.tx_index,
+                    lg.log_index,
+                    d.contract_address,
+                    *(values if convert is _identity else convert(values)),
+                )
+            )
+        return rows
+
+
+def _importable(module: ModuleType) -> bool:
+    """Whether another process importing ``module``'s name gets this module's file."""
+    try:
+        found = importlib.util.find_spec(module.__name__)
+    except (ImportError, ValueError):
+        return False
+    origin = getattr(module, "__file__", None)
+    return found is not None and origin is not None and found.origin == origin
+
+
+def audit_rows(events: list[Decoded]) -> list[tuple]:
+    """The ``blockchain_events`` rows of ``events``."""
+    rows = []
+    append, join = rows.append, b"".join
+    for d in events:
+        lg, event = d.log, d.event
+        cls = type(event)
+        append(
+            (
+                lg.block_number,
+                lg.log_index,
+                lg.block_hash,
+                d.timestamp,
+                lg.tx_hash,
+                lg.tx_index,
+                d.contract_address,
+                cls.CONTRACT,
+                cls.__name__,
+                event.args_json(),
+                join(lg.topics),
+                lg.data,
+            )
+        )
+    return rows
+
