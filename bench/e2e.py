@@ -335,6 +335,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--baseline-events", type=int, default=20_000)
     parser.add_argument("--db", choices=("sqlite", "postgresql", "both"), default="both")
     parser.add_argument("--no-raw", action="store_true", help="skip the plugins-off run")
+    parser.add_argument(
+        "--replay-events", type=int, default=100_000,
+        help="events of the database-alone replays (default 100,000; they hold every "
+             "statement in memory)",
+    )
     args = parser.parse_args(argv)
     print(f"machine: {machine()}")
     path = chainmix.cached(args.events)
@@ -354,7 +359,7 @@ def main(argv: list[str] | None = None) -> int:
         if db == "sqlite":
             # The database's own share of the work (see sqlite_replay), on the first 100,000
             # events: the ceiling of any pipeline into SQLite on this machine.
-            end = first_events_block(path, min(args.events, 100_000))
+            end = first_events_block(path, min(args.events, args.replay_events))
             for title, plugins, _ in runs:
                 with make() as url:
                     n, dcmx_s, db_s = sqlite_replay(path, url, plugins, end)
@@ -364,7 +369,7 @@ def main(argv: list[str] | None = None) -> int:
         else:
             # The same for PostgreSQL (see postgres_replay): one connection sending dcmx's
             # statements back to back, the server's part of it in CPU seconds.
-            end = first_events_block(path, min(args.events, 100_000))
+            end = first_events_block(path, min(args.events, args.replay_events))
             with make() as url:
                 n, dcmx_s, db_s, busy = postgres_replay(path, url, end)
             server = "" if busy is None else f" (server CPU {busy:.1f} s of {db_s:.1f} s)"
