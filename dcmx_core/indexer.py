@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import gc
 import logging
+import pickle
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -560,7 +561,12 @@ class Indexer:
         if spec is None:
             self._no_worker = True  # a contract module only this process can import
             return None
-        self._worker = Worker(opener(), self.decoder)
+        try:
+            self._worker = Worker(opener(), self.decoder)
+        except (OSError, pickle.PicklingError, TypeError, AttributeError) as exc:
+            log.warning("no fetch worker process (%s); fetching in a thread", exc)
+            self._no_worker = True
+            return None
         log.info("fetching ahead in a worker process", extra={"from_block": end + 1})
         return self._worker
 

@@ -81,6 +81,7 @@ class Worker:
     """
 
     def __init__(self, opener: Callable[[], object], decoder: Decoder) -> None:
+        setup = pickle.dumps((opener, decoder.spec()))  # before starting: it may fail
         # A new interpreter, not multiprocessing: fork is unsafe in a program with threads,
         # and multiprocessing's spawn runs the embedding program's main module again.
         ours, theirs = socket.socketpair()
@@ -90,7 +91,7 @@ class Worker:
         )
         theirs.close()
         self._conn = Connection(ours.detach())
-        self._conn.send_bytes(pickle.dumps((opener, decoder.spec())))
+        self._conn.send_bytes(setup)
         self._ready = False
         self.failed = False
         self.start = self.end = -1

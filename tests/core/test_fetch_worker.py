@@ -114,3 +114,12 @@ def test_no_worker_for_a_contract_module_made_at_run_time(chain_file, sqlite_url
     ix.run()
     assert ix.cursor() == BLOCKS
     assert "worker process" not in caplog.text
+
+
+def test_no_worker_for_an_opener_that_cannot_be_sent(chain_file, sqlite_url, caplog):
+    caplog.set_level(logging.INFO, logger="dcmx.indexer")
+    source = CountingFileChain(chain_file, opener=lambda: None)  # a lambda does not pickle
+    ix = _run(source, sqlite_url)
+    assert ix.cursor() == BLOCKS
+    assert "no fetch worker process" in caplog.text
+    assert source.reads >= BLOCKS // 5
