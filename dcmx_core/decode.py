@@ -18,7 +18,7 @@ from types import ModuleType
 import sqlalchemy as sa
 
 from .addresses import Profile, renderer
-from .batch import Decoded
+from .batch import Batch, Decoded
 from .chain import Header, Log
 from .errors import DecodeError, InconsistentAnswer
 from .store import RowWriter, _identity, events_table
@@ -137,16 +137,13 @@ class Decoder:
 
     # -- rows ---------------------------------------------------------------------------------
 
-    def rows(self, events: list[Decoded]) -> list[TableRows]:
-        """The core's rows for ``events``: each event class's raw table (in the order of the
+    def rows(self, batch: Batch) -> list[TableRows]:
+        """The core's rows for ``batch``: each event class's raw table (in the order of the
         classes' first events), then ``blockchain_events`` when auditing."""
-        by_class: dict[type, list[Decoded]] = {}
-        for d in events:
-            by_class.setdefault(type(d.event), []).append(d)
         # str(): a table's name is SQLAlchemy's quoted_name, which marshal refuses.
-        out = [(str(cls.TABLE.name), self.raw_rows(cls, of)) for cls, of in by_class.items()]
-        if self.audit and events:
-            out.append((str(events_table.name), audit_rows(events)))
+        out = [(str(cls.TABLE.name), self.raw_rows(cls, batch.of(cls))) for cls in batch.classes()]
+        if self.audit and batch.events:
+            out.append((str(events_table.name), audit_rows(batch.events)))
         return out
 
     def raw_rows(self, cls: type, events: list[Decoded]) -> list[tuple]:

@@ -168,9 +168,6 @@ class Indexer:
         self._prefetch_at_commit = bool(getattr(source, "in_process", False))  # see _prefetch_next
         self._worker: Worker | None = None  # started for a long backfill (_prefetch_next)
         self._no_worker = False  # set when one could not be started or died
-        self._tables_by_name = {t.name: t for t, _ in self._tables} | {
-            events_table.name: events_table
-        }
         # Whether a backfill is under way (Store.enter_backfill); read from the database by
         # setup(), since a process killed during a backfill leaves one.
         self._backfilling = False
@@ -636,8 +633,8 @@ class Indexer:
         # Rows are plain tuples handed to the driver in bulk (executemany on SQLite, COPY on
         # PostgreSQL): SQLAlchemy's per-row parameter processing cost more than the database's
         # own work (profiled: ~60% of a raw run). The fetch worker sends them ready-made.
-        writer, tables = self.store.writer, self._tables_by_name
-        for name, table_rows in self.decoder.rows(batch.events) if rows is None else rows:
+        writer, tables = self.store.writer, self.store.by_name
+        for name, table_rows in self.decoder.rows(batch) if rows is None else rows:
             writer.insert(conn, tables[name], table_rows)
         self.plugins.handle(batch, conn)
 

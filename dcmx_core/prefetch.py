@@ -32,7 +32,7 @@ import threading
 from collections.abc import Callable
 from multiprocessing.connection import Connection
 
-from .batch import Decoded
+from .batch import Batch, Decoded
 from .chain import Header, check_headers
 from .decode import Decoder, TableRows
 
@@ -195,7 +195,7 @@ def _serve(fd: int) -> None:
                     (
                         [(h.number, h.hash, h.parent_hash, h.timestamp) for h in headers],
                         len(events),
-                        decoder.rows(events),
+                        decoder.rows(Batch(start, end, events, True)),
                     )
                 )
             except Exception as exc:  # noqa: BLE001 - the main process fetches it itself

@@ -313,6 +313,7 @@ class Store:
             raise ConfigError(f"two owners declare the same table: {owners}; rename one")
         self.owners = {t.name: owner for t, owner in owned}
         self.tables = [t for t, _ in owned]
+        self.by_name = {t.name: t for t in self.tables}
         self.journal = Journal(self.tables)
         self.writer = RowWriter(engine.dialect)
 
