@@ -10,8 +10,6 @@ of the backfill.)
 - **backfill**: secondary indexes and journal triggers dropped while far behind
   (``Store.enter_backfill``), built once when caught up;
 - **gc paused**: the cyclic garbage collector held off during a step (``indexer._gc_paused``);
-- **no audit copy without plugins**: ``blockchain_events`` is written only when plugins are
-  loaded (it is what ``rebuild`` replays into them);
 - **prefetch at the commit**: the prefetch of an in-process source (this file) starts when
   the batch commits instead of before its writes (``Indexer._prefetch_next``).
 """
@@ -38,16 +36,13 @@ def configure(variant: str) -> None:
 
     def init(self, *a, **k):  # noqa: ANN001, ANN002, ANN003
         INIT(self, *a, **k)
-        if variant == "audit copy kept":
-            self.audit = True
-            self.store = self._make_store()
         if variant == "prefetch before writes":
             self._prefetch_at_commit = False  # as for a node: before the writes, not at the commit
 
     ix.Indexer.__init__ = init
 
 
-VARIANTS = ("after", "no backfill", "gc on", "audit copy kept", "prefetch before writes")
+VARIANTS = ("after", "no backfill", "gc on", "prefetch before writes")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -57,7 +52,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     path = chainmix.cached(args.events)
     for plugins in (False, True):
-        variants = [v for v in VARIANTS if plugins is False or v != "audit copy kept"]
+        variants = VARIANTS
         best: dict[str, float] = {}
         for _ in range(args.rounds):
             for v in variants:

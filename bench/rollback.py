@@ -1,7 +1,7 @@
 """Rollback cost does not grow with the database: undo 10 blocks on 10,000 and on 1,000,000 rows.
 
 A :class:`MemoryChain` of token Transfer events (100 per block, 1,000 wallets) is indexed into
-SQLite with the ``token`` plugin (raw event rows, the audit table, ``transaction_index``,
+SQLite with the ``token`` plugin (raw event rows, ``transaction_index``,
 balances upserted per wallet); then the last 10 blocks are replaced (``fork``) and the step
 that finds the fork and rolls every table back is timed (``Store.rollback_to``, the undo
 itself, and the whole step). Forks alternate between the two sizes; best of ``--forks``.
@@ -70,7 +70,7 @@ class Sized:
         with self.indexer.engine.connect() as conn:
             return sum(
                 conn.exec_driver_sql(f'SELECT count(*) FROM "{t}"').scalar()
-                for t in ("blockchain_events", "dcmx_token__transfer", "transaction_index")
+                for t in ("dcmx_token__transfer", "transaction_index")
             )
 
 
@@ -86,7 +86,7 @@ def main(argv: list[str] | None = None) -> int:
             for x in indexes:
                 x.fork()
         for x in indexes:
-            print(f"{x.events:>9,} events ({x.rows():,} rows in the three big tables): rollback "
+            print(f"{x.events:>9,} events ({x.rows():,} rows in the two big tables): rollback "
                   f"of {DEPTH} blocks {min(x.undo) * 1e3:7.1f} ms (whole step "
                   f"{min(x.step) * 1e3:7.1f} ms; best of {args.forks})")
             x.indexer.engine.dispose()

@@ -24,6 +24,7 @@ from . import naming
 from .abi import AbiType, Contract, Event, Function
 from .types import (
     convert_expr,
+    from_json_expr,
     input_annotation,
     is_json_column,
     prepare_spec,
@@ -100,6 +101,7 @@ class _Struct:
     doc: str
     fields: list[_Field]
     members: list[str] = field(default_factory=list)
+    json_members: list[str] = field(default_factory=list)  # from_json(): to_json()'s inverse
 
 
 @dataclass
@@ -124,6 +126,7 @@ class _Event:
     head_struct: str | None = None
     reads_arrays: bool = False
     args_json_lines: list[str] = field(default_factory=list)
+    from_sql_lines: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -227,6 +230,10 @@ class _Planner:
                     [
                         convert_expr(m.type, f"v[{i}]", self.struct_of)
                         for i, m in enumerate(t.components)
+                    ],
+                    [
+                        from_json_expr(m.type, f"v[{k}]", self.struct_of)
+                        for m, k in zip(t.components, keys, strict=True)
                     ],
                 )
             )
@@ -375,6 +382,10 @@ class _Planner:
         sql_items = [
             f"_rt.json_safe(self.{f.name})" if f.json else f"self.{f.name}" for f in fields
         ]
+        from_sql_items = [
+            from_json_expr(p.type, f"_v{i}", so) if f.json else f"_v{i}"
+            for i, (p, f) in enumerate(zip(e.inputs, fields, strict=True))
+        ]
         types_doc = ",".join(
             ("bytes32" if p.indexed and p.type.is_hashed_when_indexed else p.type.canonical)
             for p in e.inputs
@@ -407,6 +418,7 @@ class _Planner:
             head_struct=head_struct,
             reads_arrays=reads_arrays,
             args_json_lines=_args_json(cls, fields),
+            from_sql_lines=_from_sql(from_sql_items),
         )
 
     # --- functions ---
@@ -707,6 +719,28 @@ def _construct(cls: str, names: list[str], values: list[str]) -> list[str]:
     ]
     lines += [f"_o.{n} = {v}" for n, v in zip(names, values, strict=True)]
     return lines + [f"_o.__class__ = {cls}", "return _o"]
+
+
+def _from_sql(items: list[str]) -> list[str]:
+    """The body of ``from_sql(values)``: the constructor (the path ``decode`` takes for a
+    subclass) called with the column values, those of JSON columns converted back by
+    :func:`~.types.from_json_expr` (``items``: the argument of each column, ``_v<i>`` or its
+    conversion). Every other column type comes back from SQLAlchemy as the field's own value
+    (LargeBinary as bytes whatever the driver: SQLAlchemy applies ``bytes()`` itself for
+    drivers that do not return bytes), so an event without JSON columns is ``cls(*values)``.
+    """
+    names = [f"_v{i}" for i in range(len(items))]
+    if items == names:
+        return ["return cls(*values)"]
+    unpack = f"{', '.join(names)}{',' if len(names) == 1 else ''} = values"
+    if len(unpack) > 88:
+        lines = ["(", *(f"    {n}," for n in names), ") = values"]
+    else:
+        lines = [unpack]
+    call = f"return cls({', '.join(items)})"
+    if len(call) <= 100 - 8:
+        return [*lines, call]
+    return [*lines, "return cls(", *(f"    {x}," for x in items), ")"]
 
 
 def _params_code(params: list[str], indent: int, used: int) -> str:

@@ -15,6 +15,7 @@ __all__ = [
     "is_json_column",
     "needs_conversion",
     "convert_expr",
+    "from_json_expr",
     "word_decode",
     "prepare_spec",
     "head_size",
@@ -95,6 +96,32 @@ def convert_expr(t: AbiType, expr: str, struct_of: dict[AbiType, str], depth: in
         inner = convert_expr(t.item, var, struct_of, depth + 1)
         return f"tuple([{inner} for {var} in {expr}])"
     return f"{struct_of[t]}.from_abi({expr})"
+
+
+def from_json_expr(
+    t: AbiType, expr: str, struct_of: dict[AbiType, str], depth: int = 0
+) -> str:
+    """Code turning ``expr``, a value of type ``t`` as ``_rt.json_safe`` wrote it and a JSON
+    column gives it back (lists, ``to_json()`` dicts, ``"0x.."`` text for bytes), into the
+    generated Python value: ``json_safe``'s inverse for the values of JSON columns
+    (:func:`is_json_column`). ints, bools, strings and addresses come back as they went in."""
+    if t.kind in ("bytes", "fixed_bytes"):
+        return f"_rt.from_hex({expr})"
+    if t.kind == "array":
+        assert t.item is not None
+        if t.item.kind in _JSON_AS_IS:
+            return f"tuple({expr})"
+        var = f"_x{depth}"
+        inner = from_json_expr(t.item, var, struct_of, depth + 1)
+        return f"tuple([{inner} for {var} in {expr}])"
+    if t.kind == "tuple":
+        return f"{struct_of[t]}.from_json({expr})"
+    assert t.kind in _JSON_AS_IS, t.kind
+    return expr
+
+
+# kinds whose values are the same in Python and in JSON (json_safe leaves them as they are)
+_JSON_AS_IS = ("uint", "int", "address", "bool", "string")
 
 
 def word_decode(t: AbiType, word: str, var: str, label: str) -> list[str]:

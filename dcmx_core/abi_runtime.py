@@ -3,7 +3,7 @@
 Kept small and stable: generated modules depend on these names. Static words are decoded by the
 generated code itself; this module holds what is shared: strict readers for top-level
 ``bytes``/``string`` values, eth-abi decoders built once per type list, argument preparation
-for calldata encoding, and JSON-safe conversion for SQL JSON columns and audit rows.
+for calldata encoding, and JSON-safe conversion for SQL JSON columns.
 """
 
 from __future__ import annotations
@@ -37,6 +37,7 @@ __all__ = [
     "encode_args",
     "prepare",
     "json_safe",
+    "from_hex",
 ]
 
 ZERO12 = bytes(12)
@@ -173,3 +174,10 @@ def json_safe(value: Any) -> Any:
     if to_json is not None:
         return to_json()
     return value
+
+
+def from_hex(text: str) -> bytes:
+    """The bytes that :func:`json_safe` wrote as ``"0x.."`` text (read back by ``from_sql``)."""
+    if text[:2] != "0x":
+        raise ValueError(f"expected 0x-prefixed hex, got {text[:20]!r}")
+    return bytes.fromhex(text[2:])

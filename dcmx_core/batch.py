@@ -23,6 +23,10 @@ class Declaration:
 class Decoded(NamedTuple):
     """One decoded log: the generated event object, the raw log and its block's timestamp.
 
+    Events replayed from the raw tables (``Indexer.rebuild``, plugins added to an indexed
+    database) come with a log whose ``topics`` and ``data`` are empty: only their decoded
+    values are stored, in ``event``.
+
     A named tuple for the reason :class:`~dcmx_core.chain.Log` is one: one per event.
     """
 

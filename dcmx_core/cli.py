@@ -779,7 +779,7 @@ def rollback_database(engine: sa.Engine, to_block: int) -> tuple[int, int]:
 @click.option("--plugins", default=None, help="Only these plugins (comma-separated).")
 @click.pass_obj
 def rebuild(obj: _Obj, database_url: str | None, plugins: str | None) -> None:
-    """Drop every plugin table and rebuild it from blockchain_events (no chain access)."""
+    """Drop every plugin table and rebuild it from the raw event tables (no chain access)."""
     from dcmx_plugins import platform_contracts
 
     from .indexer import Indexer
@@ -812,11 +812,11 @@ def _contracts_from_events(engine: sa.Engine, profile: str) -> dict[str, bytes]:
     from dcmx_generated import CONTRACTS
 
     from .addresses import parse
-    from .store import events_table
+    from .events_view import NAME
 
-    e = events_table.c
+    view = sa.table(NAME, sa.column("contract"), sa.column("contract_address"))
     with engine.connect() as conn:
-        rows = conn.execute(sa.select(e.contract, e.contract_address).distinct()).all()
+        rows = conn.execute(sa.select(view.c.contract, view.c.contract_address).distinct()).all()
     found = {name: parse(addr) for name, addr in rows}
     for i, name in enumerate(sorted(CONTRACTS)):
         found.setdefault(name, b"\xff" * 19 + bytes([i]))

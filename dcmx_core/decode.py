@@ -1,5 +1,5 @@
-"""From a source's logs to what the database gets: decoded events and the rows of the core's
-tables (each event's raw table, and ``blockchain_events`` when plugins are loaded).
+"""From a source's logs to what the database gets: decoded events and the rows of their raw
+event tables.
 
 Kept apart from the indexing loop because it also runs in the fetch worker process
 (:mod:`dcmx_core.prefetch`): a :class:`Decoder` is rebuilt there from its picklable
@@ -21,7 +21,7 @@ from .addresses import Profile, renderer
 from .batch import Batch, Decoded
 from .chain import Header, Log
 from .errors import DecodeError, InconsistentAnswer
-from .store import RowWriter, _identity, events_table
+from .store import RowWriter, _identity
 
 log = logging.getLogger("dcmx.indexer")
 
@@ -57,12 +57,10 @@ class Decoder:
         contracts: Sequence[Contract],
         profile: Profile,
         dialect: sa.engine.Dialect,
-        audit: bool,
     ) -> None:
         self.contracts = list(contracts)
         self.profile = profile
         self.dialect = dialect
-        self.audit = audit  # whether blockchain_events rows are built
         self.render = renderer(profile)
         self.by_address = {a: c for c in self.contracts for a in c.addresses}
         self._writer = RowWriter(dialect)
@@ -79,18 +77,17 @@ class Decoder:
                 return None
             contracts.append((c.name, c.module.__name__, c.addresses))
         driver = f"{self.dialect.name}+{self.dialect.driver}"
-        return (contracts, self.profile, driver, self.audit)
+        return (contracts, self.profile, driver)
 
     @classmethod
     def from_spec(cls, spec: tuple) -> Decoder:
-        contracts, profile, driver, audit = spec
+        contracts, profile, driver = spec
         dialect = sa.engine.make_url(f"{driver}://").get_dialect()()
         return cls(
             [Contract(name, importlib.import_module(module), addresses)
              for name, module, addresses in contracts],
             profile,
             dialect,
-            audit,
         )
 
     # -- decoding -----------------------------------------------------------------------------
@@ -138,13 +135,10 @@ class Decoder:
     # -- rows ---------------------------------------------------------------------------------
 
     def rows(self, batch: Batch) -> list[TableRows]:
-        """The core's rows for ``batch``: each event class's raw table (in the order of the
-        classes' first events), then ``blockchain_events`` when auditing."""
+        """The raw tables' rows for ``batch``, a table per event class (in the order of the
+        classes' first events)."""
         # str(): a table's name is SQLAlchemy's quoted_name, which marshal refuses.
-        out = [(str(cls.TABLE.name), self.raw_rows(cls, batch.of(cls))) for cls in batch.classes()]
-        if self.audit and batch.events:
-            out.append((str(events_table.name), audit_rows(batch.events)))
-        return out
+        return [(str(cls.TABLE.name), self.raw_rows(cls, batch.of(cls))) for cls in batch.classes()]
 
     def raw_rows(self, cls: type, events: list[Decoded]) -> list[tuple]:
         convert = self._converters.get(cls)
@@ -180,30 +174,4 @@ def _importable(module: ModuleType) -> bool:
         return False
     origin = getattr(module, "__file__", None)
     return found is not None and origin is not None and found.origin == origin
-
-
-def audit_rows(events: list[Decoded]) -> list[tuple]:
-    """The ``blockchain_events`` rows of ``events``."""
-    rows = []
-    append, join = rows.append, b"".join
-    for d in events:
-        lg, event = d.log, d.event
-        cls = type(event)
-        append(
-            (
-                lg.block_number,
-                lg.log_index,
-                lg.block_hash,
-                d.timestamp,
-                lg.tx_hash,
-                lg.tx_index,
-                d.contract_address,
-                cls.CONTRACT,
-                cls.__name__,
-                event.args_json(),
-                join(lg.topics),
-                lg.data,
-            )
-        )
-    return rows
 

@@ -2,11 +2,12 @@
 # generator: dcmx-codegen 0.1.0
 # source: 'contracts/build/ComplianceRegistry.json'
 #   sha256 56d075c2d7d03d1220eceb370532d3ba9e0f835f0e519c836adafbba3e9af4e8
-# ruff: noqa: E501 - generated lines follow the lengths of ABI names
 """Typed bindings of the ComplianceRegistry contract (chain profile tron).
 
-Events: one frozen dataclass per event with ``decode(topics, data)``, ``sql_values()``,
-``args()`` and ``args_json()`` (the same as compact JSON text); ``EVENTS``, ``DISPATCH`` and ``decode_log(topics, data)`` pick the event of a log.
+Events: one frozen dataclass per event with ``decode(topics, data)``, ``sql_values()`` (the
+values of its table's parameter columns) and its inverse ``from_sql(values)``, ``args()`` and
+``args_json()`` (the same as compact JSON text); ``EVENTS``, ``DISPATCH`` and
+``decode_log(topics, data)`` pick the event of a log.
 ``decode_log`` looks a log up by (topic0, number of topics) first; only when nothing matches
 does it try an anonymous event, and only the one whose topic count is unique among this
 contract's anonymous events; a log that does not decode as that event gives None.
@@ -103,6 +104,19 @@ class AuditEntry:
             'timestamp': _rt.json_safe(self.timestamp_),
         }
 
+    @classmethod
+    def from_json(cls, v: dict[str, Any]) -> AuditEntry:
+        """From ``to_json()``'s dict as a JSON column gives it back: its inverse."""
+        return cls(
+            v['action'],
+            v['docType'],
+            v['version'],
+            _rt.from_hex(v['docHash']),
+            v['requestId'],
+            v['kycStatus'],
+            v['timestamp'],
+        )
+
 
 @dataclass(frozen=True, slots=True)
 class DeletionRequest:
@@ -133,6 +147,17 @@ class DeletionRequest:
             'reason': _rt.json_safe(self.reason),
         }
 
+    @classmethod
+    def from_json(cls, v: dict[str, Any]) -> DeletionRequest:
+        """From ``to_json()``'s dict as a JSON column gives it back: its inverse."""
+        return cls(
+            v['user'],
+            v['status'],
+            v['requestedAt'],
+            v['processedAt'],
+            v['reason'],
+        )
+
 
 @dataclass(frozen=True, slots=True)
 class Document:
@@ -153,6 +178,14 @@ class Document:
             'docHash': _rt.json_safe(self.doc_hash),
             'publishedAt': _rt.json_safe(self.published_at),
         }
+
+    @classmethod
+    def from_json(cls, v: dict[str, Any]) -> Document:
+        """From ``to_json()``'s dict as a JSON column gives it back: its inverse."""
+        return cls(
+            _rt.from_hex(v['docHash']),
+            v['publishedAt'],
+        )
 
 
 _HEAD_0 = _struct.Struct('>24sQ32s32s')
@@ -234,6 +267,12 @@ class AcceptanceRecorded:
 
     def sql_values(self) -> tuple[Any, ...]:
         return (self.user_, self.doc_type, self.version, self.doc_hash, self.timestamp_)
+
+    @classmethod
+    def from_sql(cls, values: Sequence[Any]) -> AcceptanceRecorded:
+        """The event from the values of its table's parameter columns (after the chain columns),
+        as SQLAlchemy returns them: the inverse of ``sql_values``."""
+        return cls(*values)
 
     def args(self) -> dict[str, Any]:
         return {
@@ -340,6 +379,12 @@ class DeletionProcessed:
 
     def sql_values(self) -> tuple[Any, ...]:
         return (self.request_id, self.user_, self.approved, self.processor, self.timestamp_)
+
+    @classmethod
+    def from_sql(cls, values: Sequence[Any]) -> DeletionProcessed:
+        """The event from the values of its table's parameter columns (after the chain columns),
+        as SQLAlchemy returns them: the inverse of ``sql_values``."""
+        return cls(*values)
 
     def args(self) -> dict[str, Any]:
         return {
@@ -448,6 +493,12 @@ class DeletionRequested:
 
     def sql_values(self) -> tuple[Any, ...]:
         return (self.request_id, self.user_, self.reason, self.timestamp_)
+
+    @classmethod
+    def from_sql(cls, values: Sequence[Any]) -> DeletionRequested:
+        """The event from the values of its table's parameter columns (after the chain columns),
+        as SQLAlchemy returns them: the inverse of ``sql_values``."""
+        return cls(*values)
 
     def args(self) -> dict[str, Any]:
         return {
@@ -559,6 +610,12 @@ class DocumentPublished:
     def sql_values(self) -> tuple[Any, ...]:
         return (self.doc_type, self.version, self.doc_hash, self.publisher, self.timestamp_)
 
+    @classmethod
+    def from_sql(cls, values: Sequence[Any]) -> DocumentPublished:
+        """The event from the values of its table's parameter columns (after the chain columns),
+        as SQLAlchemy returns them: the inverse of ``sql_values``."""
+        return cls(*values)
+
     def args(self) -> dict[str, Any]:
         return {
             'docType': self.doc_type,
@@ -664,6 +721,12 @@ class KycStatusChanged:
     def sql_values(self) -> tuple[Any, ...]:
         return (self.wallet, self.previous_status, self.new_status, self.officer, self.timestamp_)
 
+    @classmethod
+    def from_sql(cls, values: Sequence[Any]) -> KycStatusChanged:
+        """The event from the values of its table's parameter columns (after the chain columns),
+        as SQLAlchemy returns them: the inverse of ``sql_values``."""
+        return cls(*values)
+
     def args(self) -> dict[str, Any]:
         return {
             'wallet': self.wallet,
@@ -754,6 +817,12 @@ class RoleGranted:
     def sql_values(self) -> tuple[Any, ...]:
         return (self.role, self.account, self.sender)
 
+    @classmethod
+    def from_sql(cls, values: Sequence[Any]) -> RoleGranted:
+        """The event from the values of its table's parameter columns (after the chain columns),
+        as SQLAlchemy returns them: the inverse of ``sql_values``."""
+        return cls(*values)
+
     def args(self) -> dict[str, Any]:
         return {
             'role': _rt.json_safe(self.role),
@@ -834,6 +903,12 @@ class RoleRevoked:
 
     def sql_values(self) -> tuple[Any, ...]:
         return (self.role, self.account, self.sender)
+
+    @classmethod
+    def from_sql(cls, values: Sequence[Any]) -> RoleRevoked:
+        """The event from the values of its table's parameter columns (after the chain columns),
+        as SQLAlchemy returns them: the inverse of ``sql_values``."""
+        return cls(*values)
 
     def args(self) -> dict[str, Any]:
         return {

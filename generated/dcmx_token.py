@@ -2,11 +2,12 @@
 # generator: dcmx-codegen 0.1.0
 # source: 'contracts/build/DCMXToken.json'
 #   sha256 04919fa74b6b5f530426086bd8f572c53c553d21896cf35fef4dd18e51dc6d46
-# ruff: noqa: E501 - generated lines follow the lengths of ABI names
 """Typed bindings of the DCMXToken contract (chain profile tron).
 
-Events: one frozen dataclass per event with ``decode(topics, data)``, ``sql_values()``,
-``args()`` and ``args_json()`` (the same as compact JSON text); ``EVENTS``, ``DISPATCH`` and ``decode_log(topics, data)`` pick the event of a log.
+Events: one frozen dataclass per event with ``decode(topics, data)``, ``sql_values()`` (the
+values of its table's parameter columns) and its inverse ``from_sql(values)``, ``args()`` and
+``args_json()`` (the same as compact JSON text); ``EVENTS``, ``DISPATCH`` and
+``decode_log(topics, data)`` pick the event of a log.
 ``decode_log`` looks a log up by (topic0, number of topics) first; only when nothing matches
 does it try an anonymous event, and only the one whose topic count is unique among this
 contract's anonymous events; a log that does not decode as that event gives None.
@@ -122,6 +123,12 @@ class Approval:
     def sql_values(self) -> tuple[Any, ...]:
         return (self.owner, self.spender, self.value)
 
+    @classmethod
+    def from_sql(cls, values: Sequence[Any]) -> Approval:
+        """The event from the values of its table's parameter columns (after the chain columns),
+        as SQLAlchemy returns them: the inverse of ``sql_values``."""
+        return cls(*values)
+
     def args(self) -> dict[str, Any]:
         return {
             'owner': self.owner,
@@ -197,6 +204,12 @@ class RoleGranted:
 
     def sql_values(self) -> tuple[Any, ...]:
         return (self.role, self.account, self.sender)
+
+    @classmethod
+    def from_sql(cls, values: Sequence[Any]) -> RoleGranted:
+        """The event from the values of its table's parameter columns (after the chain columns),
+        as SQLAlchemy returns them: the inverse of ``sql_values``."""
+        return cls(*values)
 
     def args(self) -> dict[str, Any]:
         return {
@@ -279,6 +292,12 @@ class RoleRevoked:
     def sql_values(self) -> tuple[Any, ...]:
         return (self.role, self.account, self.sender)
 
+    @classmethod
+    def from_sql(cls, values: Sequence[Any]) -> RoleRevoked:
+        """The event from the values of its table's parameter columns (after the chain columns),
+        as SQLAlchemy returns them: the inverse of ``sql_values``."""
+        return cls(*values)
+
     def args(self) -> dict[str, Any]:
         return {
             'role': _rt.json_safe(self.role),
@@ -360,6 +379,12 @@ class Transfer:
 
     def sql_values(self) -> tuple[Any, ...]:
         return (self.from_, self.to_, self.value)
+
+    @classmethod
+    def from_sql(cls, values: Sequence[Any]) -> Transfer:
+        """The event from the values of its table's parameter columns (after the chain columns),
+        as SQLAlchemy returns them: the inverse of ``sql_values``."""
+        return cls(*values)
 
     def args(self) -> dict[str, Any]:
         return {

@@ -2,11 +2,12 @@
 # generator: dcmx-codegen 0.1.0
 # source: 'contracts/build/MusicNFT.json'
 #   sha256 6407f3766bb194f2a9e698bb6223b44644a3f516f4f7b7aa153b08c9a617765c
-# ruff: noqa: E501 - generated lines follow the lengths of ABI names
 """Typed bindings of the MusicNFT contract (chain profile tron).
 
-Events: one frozen dataclass per event with ``decode(topics, data)``, ``sql_values()``,
-``args()`` and ``args_json()`` (the same as compact JSON text); ``EVENTS``, ``DISPATCH`` and ``decode_log(topics, data)`` pick the event of a log.
+Events: one frozen dataclass per event with ``decode(topics, data)``, ``sql_values()`` (the
+values of its table's parameter columns) and its inverse ``from_sql(values)``, ``args()`` and
+``args_json()`` (the same as compact JSON text); ``EVENTS``, ``DISPATCH`` and
+``decode_log(topics, data)`` pick the event of a log.
 ``decode_log`` looks a log up by (topic0, number of topics) first; only when nothing matches
 does it try an anonymous event, and only the one whose topic count is unique among this
 contract's anonymous events; a log that does not decode as that event gives None.
@@ -107,6 +108,20 @@ class TokenMetadata:
             'mintedAt': _rt.json_safe(self.minted_at),
         }
 
+    @classmethod
+    def from_json(cls, v: dict[str, Any]) -> TokenMetadata:
+        """From ``to_json()``'s dict as a JSON column gives it back: its inverse."""
+        return cls(
+            v['title'],
+            v['artist'],
+            v['genre'],
+            _rt.from_hex(v['contentHash']),
+            v['edition'],
+            v['maxEditions'],
+            v['creator'],
+            v['mintedAt'],
+        )
+
 
 @dataclass(frozen=True, slots=True)
 class Approval:
@@ -163,6 +178,12 @@ class Approval:
 
     def sql_values(self) -> tuple[Any, ...]:
         return (self.owner, self.approved, self.token_id)
+
+    @classmethod
+    def from_sql(cls, values: Sequence[Any]) -> Approval:
+        """The event from the values of its table's parameter columns (after the chain columns),
+        as SQLAlchemy returns them: the inverse of ``sql_values``."""
+        return cls(*values)
 
     def args(self) -> dict[str, Any]:
         return {
@@ -244,6 +265,12 @@ class ApprovalForAll:
     def sql_values(self) -> tuple[Any, ...]:
         return (self.owner, self.operator, self.approved)
 
+    @classmethod
+    def from_sql(cls, values: Sequence[Any]) -> ApprovalForAll:
+        """The event from the values of its table's parameter columns (after the chain columns),
+        as SQLAlchemy returns them: the inverse of ``sql_values``."""
+        return cls(*values)
+
     def args(self) -> dict[str, Any]:
         return {
             'owner': self.owner,
@@ -322,6 +349,12 @@ class BaseURIUpdated:
 
     def sql_values(self) -> tuple[Any, ...]:
         return (self.base_uri,)
+
+    @classmethod
+    def from_sql(cls, values: Sequence[Any]) -> BaseURIUpdated:
+        """The event from the values of its table's parameter columns (after the chain columns),
+        as SQLAlchemy returns them: the inverse of ``sql_values``."""
+        return cls(*values)
 
     def args(self) -> dict[str, Any]:
         return {
@@ -493,6 +526,12 @@ class Minted:
             self.royalty_bps,
         )
 
+    @classmethod
+    def from_sql(cls, values: Sequence[Any]) -> Minted:
+        """The event from the values of its table's parameter columns (after the chain columns),
+        as SQLAlchemy returns them: the inverse of ``sql_values``."""
+        return cls(*values)
+
     def args(self) -> dict[str, Any]:
         return {
             'to': self.to_,
@@ -599,6 +638,12 @@ class RoleGranted:
     def sql_values(self) -> tuple[Any, ...]:
         return (self.role, self.account, self.sender)
 
+    @classmethod
+    def from_sql(cls, values: Sequence[Any]) -> RoleGranted:
+        """The event from the values of its table's parameter columns (after the chain columns),
+        as SQLAlchemy returns them: the inverse of ``sql_values``."""
+        return cls(*values)
+
     def args(self) -> dict[str, Any]:
         return {
             'role': _rt.json_safe(self.role),
@@ -680,6 +725,12 @@ class RoleRevoked:
     def sql_values(self) -> tuple[Any, ...]:
         return (self.role, self.account, self.sender)
 
+    @classmethod
+    def from_sql(cls, values: Sequence[Any]) -> RoleRevoked:
+        """The event from the values of its table's parameter columns (after the chain columns),
+        as SQLAlchemy returns them: the inverse of ``sql_values``."""
+        return cls(*values)
+
     def args(self) -> dict[str, Any]:
         return {
             'role': _rt.json_safe(self.role),
@@ -760,6 +811,12 @@ class Transfer:
 
     def sql_values(self) -> tuple[Any, ...]:
         return (self.from_, self.to_, self.token_id)
+
+    @classmethod
+    def from_sql(cls, values: Sequence[Any]) -> Transfer:
+        """The event from the values of its table's parameter columns (after the chain columns),
+        as SQLAlchemy returns them: the inverse of ``sql_values``."""
+        return cls(*values)
 
     def args(self) -> dict[str, Any]:
         return {

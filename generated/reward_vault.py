@@ -2,11 +2,12 @@
 # generator: dcmx-codegen 0.1.0
 # source: 'contracts/build/RewardVault.json'
 #   sha256 f6cb4a01cbbc6615bc7ed65e563de6284aeb0322339ea6152e09f7318767d558
-# ruff: noqa: E501 - generated lines follow the lengths of ABI names
 """Typed bindings of the RewardVault contract (chain profile tron).
 
-Events: one frozen dataclass per event with ``decode(topics, data)``, ``sql_values()``,
-``args()`` and ``args_json()`` (the same as compact JSON text); ``EVENTS``, ``DISPATCH`` and ``decode_log(topics, data)`` pick the event of a log.
+Events: one frozen dataclass per event with ``decode(topics, data)``, ``sql_values()`` (the
+values of its table's parameter columns) and its inverse ``from_sql(values)``, ``args()`` and
+``args_json()`` (the same as compact JSON text); ``EVENTS``, ``DISPATCH`` and
+``decode_log(topics, data)`` pick the event of a log.
 ``decode_log`` looks a log up by (topic0, number of topics) first; only when nothing matches
 does it try an anonymous event, and only the one whose topic count is unique among this
 contract's anonymous events; a log that does not decode as that event gives None.
@@ -98,6 +99,18 @@ class Claim:
             'amount': _rt.json_safe(self.amount),
         }
 
+    @classmethod
+    def from_json(cls, v: dict[str, Any]) -> Claim:
+        """From ``to_json()``'s dict as a JSON column gives it back: its inverse."""
+        return cls(
+            v['user'],
+            v['rewardType'],
+            v['status'],
+            v['submittedAt'],
+            _rt.from_hex(v['proofHash']),
+            v['amount'],
+        )
+
 
 @dataclass(frozen=True, slots=True)
 class Pool:
@@ -121,6 +134,15 @@ class Pool:
             'maxPerClaim': _rt.json_safe(self.max_per_claim),
             'approvedTotal': _rt.json_safe(self.approved_total),
         }
+
+    @classmethod
+    def from_json(cls, v: dict[str, Any]) -> Pool:
+        """From ``to_json()``'s dict as a JSON column gives it back: its inverse."""
+        return cls(
+            v['budget'],
+            v['maxPerClaim'],
+            v['approvedTotal'],
+        )
 
 
 _HEAD_0 = _struct.Struct('>32s32s')
@@ -192,6 +214,12 @@ class ClaimSubmitted:
 
     def sql_values(self) -> tuple[Any, ...]:
         return (self.claim_id, self.user_, self.reward_type, self.proof_hash, self.amount)
+
+    @classmethod
+    def from_sql(cls, values: Sequence[Any]) -> ClaimSubmitted:
+        """The event from the values of its table's parameter columns (after the chain columns),
+        as SQLAlchemy returns them: the inverse of ``sql_values``."""
+        return cls(*values)
 
     def args(self) -> dict[str, Any]:
         return {
@@ -287,6 +315,12 @@ class ClaimVerified:
     def sql_values(self) -> tuple[Any, ...]:
         return (self.claim_id, self.approved, self.verifier)
 
+    @classmethod
+    def from_sql(cls, values: Sequence[Any]) -> ClaimVerified:
+        """The event from the values of its table's parameter columns (after the chain columns),
+        as SQLAlchemy returns them: the inverse of ``sql_values``."""
+        return cls(*values)
+
     def args(self) -> dict[str, Any]:
         return {
             'claimId': self.claim_id,
@@ -370,6 +404,12 @@ class PoolConfigured:
     def sql_values(self) -> tuple[Any, ...]:
         return (self.reward_type, self.budget, self.max_per_claim)
 
+    @classmethod
+    def from_sql(cls, values: Sequence[Any]) -> PoolConfigured:
+        """The event from the values of its table's parameter columns (after the chain columns),
+        as SQLAlchemy returns them: the inverse of ``sql_values``."""
+        return cls(*values)
+
     def args(self) -> dict[str, Any]:
         return {
             'rewardType': self.reward_type,
@@ -449,6 +489,12 @@ class RewardsClaimed:
 
     def sql_values(self) -> tuple[Any, ...]:
         return (self.claim_id, self.user_, self.amount)
+
+    @classmethod
+    def from_sql(cls, values: Sequence[Any]) -> RewardsClaimed:
+        """The event from the values of its table's parameter columns (after the chain columns),
+        as SQLAlchemy returns them: the inverse of ``sql_values``."""
+        return cls(*values)
 
     def args(self) -> dict[str, Any]:
         return {
@@ -531,6 +577,12 @@ class RoleGranted:
     def sql_values(self) -> tuple[Any, ...]:
         return (self.role, self.account, self.sender)
 
+    @classmethod
+    def from_sql(cls, values: Sequence[Any]) -> RoleGranted:
+        """The event from the values of its table's parameter columns (after the chain columns),
+        as SQLAlchemy returns them: the inverse of ``sql_values``."""
+        return cls(*values)
+
     def args(self) -> dict[str, Any]:
         return {
             'role': _rt.json_safe(self.role),
@@ -611,6 +663,12 @@ class RoleRevoked:
 
     def sql_values(self) -> tuple[Any, ...]:
         return (self.role, self.account, self.sender)
+
+    @classmethod
+    def from_sql(cls, values: Sequence[Any]) -> RoleRevoked:
+        """The event from the values of its table's parameter columns (after the chain columns),
+        as SQLAlchemy returns them: the inverse of ``sql_values``."""
+        return cls(*values)
 
     def args(self) -> dict[str, Any]:
         return {

@@ -2,11 +2,12 @@
 # generator: dcmx-codegen 0.1.0
 # source: 'contracts/build/RoyaltyDistributor.json'
 #   sha256 d54832bfdd94fd9a56e9c167f2d88ab925644c4001421b67225dbc7ceee4f5e1
-# ruff: noqa: E501 - generated lines follow the lengths of ABI names
 """Typed bindings of the RoyaltyDistributor contract (chain profile tron).
 
-Events: one frozen dataclass per event with ``decode(topics, data)``, ``sql_values()``,
-``args()`` and ``args_json()`` (the same as compact JSON text); ``EVENTS``, ``DISPATCH`` and ``decode_log(topics, data)`` pick the event of a log.
+Events: one frozen dataclass per event with ``decode(topics, data)``, ``sql_values()`` (the
+values of its table's parameter columns) and its inverse ``from_sql(values)``, ``args()`` and
+``args_json()`` (the same as compact JSON text); ``EVENTS``, ``DISPATCH`` and
+``decode_log(topics, data)`` pick the event of a log.
 ``decode_log`` looks a log up by (topic0, number of topics) first; only when nothing matches
 does it try an anonymous event, and only the one whose topic count is unique among this
 contract's anonymous events; a log that does not decode as that event gives None.
@@ -101,6 +102,18 @@ class Sale:
             'distributed': _rt.json_safe(self.distributed),
         }
 
+    @classmethod
+    def from_json(cls, v: dict[str, Any]) -> Sale:
+        """From ``to_json()``'s dict as a JSON column gives it back: its inverse."""
+        return cls(
+            v['nftTokenId'],
+            v['buyer'],
+            v['seller'],
+            v['amount'],
+            v['splitVersion'],
+            v['distributed'],
+        )
+
 
 @dataclass(frozen=True, slots=True)
 class RoleGranted:
@@ -157,6 +170,12 @@ class RoleGranted:
 
     def sql_values(self) -> tuple[Any, ...]:
         return (self.role, self.account, self.sender)
+
+    @classmethod
+    def from_sql(cls, values: Sequence[Any]) -> RoleGranted:
+        """The event from the values of its table's parameter columns (after the chain columns),
+        as SQLAlchemy returns them: the inverse of ``sql_values``."""
+        return cls(*values)
 
     def args(self) -> dict[str, Any]:
         return {
@@ -238,6 +257,12 @@ class RoleRevoked:
 
     def sql_values(self) -> tuple[Any, ...]:
         return (self.role, self.account, self.sender)
+
+    @classmethod
+    def from_sql(cls, values: Sequence[Any]) -> RoleRevoked:
+        """The event from the values of its table's parameter columns (after the chain columns),
+        as SQLAlchemy returns them: the inverse of ``sql_values``."""
+        return cls(*values)
 
     def args(self) -> dict[str, Any]:
         return {
@@ -325,6 +350,12 @@ class RoyaltiesDistributed:
     def sql_values(self) -> tuple[Any, ...]:
         return (self.sale_id, self.nft_token_id, self.amount, self.recipients)
 
+    @classmethod
+    def from_sql(cls, values: Sequence[Any]) -> RoyaltiesDistributed:
+        """The event from the values of its table's parameter columns (after the chain columns),
+        as SQLAlchemy returns them: the inverse of ``sql_values``."""
+        return cls(*values)
+
     def args(self) -> dict[str, Any]:
         return {
             'saleId': self.sale_id,
@@ -403,6 +434,12 @@ class RoyaltiesWithdrawn:
     def sql_values(self) -> tuple[Any, ...]:
         return (self.recipient, self.amount)
 
+    @classmethod
+    def from_sql(cls, values: Sequence[Any]) -> RoyaltiesWithdrawn:
+        """The event from the values of its table's parameter columns (after the chain columns),
+        as SQLAlchemy returns them: the inverse of ``sql_values``."""
+        return cls(*values)
+
     def args(self) -> dict[str, Any]:
         return {
             'recipient': self.recipient,
@@ -475,6 +512,12 @@ class RoyaltyCredited:
 
     def sql_values(self) -> tuple[Any, ...]:
         return (self.sale_id, self.recipient, self.amount)
+
+    @classmethod
+    def from_sql(cls, values: Sequence[Any]) -> RoyaltyCredited:
+        """The event from the values of its table's parameter columns (after the chain columns),
+        as SQLAlchemy returns them: the inverse of ``sql_values``."""
+        return cls(*values)
 
     def args(self) -> dict[str, Any]:
         return {
@@ -597,6 +640,13 @@ class RoyaltySplitsSet:
             self.setter,
         )
 
+    @classmethod
+    def from_sql(cls, values: Sequence[Any]) -> RoyaltySplitsSet:
+        """The event from the values of its table's parameter columns (after the chain columns),
+        as SQLAlchemy returns them: the inverse of ``sql_values``."""
+        _v0, _v1, _v2, _v3, _v4 = values
+        return cls(_v0, _v1, tuple(_v2), tuple(_v3), _v4)
+
     def args(self) -> dict[str, Any]:
         return {
             'nftTokenId': self.nft_token_id,
@@ -715,6 +765,12 @@ class SaleRecorded:
             self.amount,
             self.split_version,
         )
+
+    @classmethod
+    def from_sql(cls, values: Sequence[Any]) -> SaleRecorded:
+        """The event from the values of its table's parameter columns (after the chain columns),
+        as SQLAlchemy returns them: the inverse of ``sql_values``."""
+        return cls(*values)
 
     def args(self) -> dict[str, Any]:
         return {

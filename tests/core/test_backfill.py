@@ -1,14 +1,13 @@
-"""A backfill drops the secondary indexes and builds them once caught up; blockchain_events is
-kept exactly when plugins need it."""
+"""A backfill drops the secondary indexes and builds them once caught up; plugins added to an
+indexed database are built from its raw event tables."""
 
 from __future__ import annotations
 
-import pytest
 import sqlalchemy as sa
 
-from dcmx_core import Contract, Indexer, StoreError
+from dcmx_core import Contract, Indexer
 from dcmx_core.sources.memory import MemoryChain, transfer_log
-from dcmx_core.store import Store
+from dcmx_core.store import Store, framework
 from dcmx_generated import dcmx_token
 from dcmx_plugins import token
 
@@ -66,7 +65,7 @@ def test_backfill_drops_indexes_and_triggers_and_builds_them_when_caught_up(db_u
     chain = _chain(200)
     indexer = _indexer(chain, db_url, batch_blocks=20, max_batch_blocks=20)
     declared = {ix.name for ix in indexer.store.deferrable_indexes()}
-    assert {"ix_transaction_index_from_address", "ix_blockchain_events_tx_hash"} <= declared
+    assert {"ix_transaction_index_from_address", "ix_dcmx_token__transfer__to_"} <= declared
     indexer.setup()  # a new database starts as a backfill: nothing made only to be dropped
     assert _state(indexer) == (_indexes(indexer.engine) - declared, 0, True)
     triggers = 3 * len(indexer.store.tables) if "sqlite" in db_url else len(indexer.store.tables)
@@ -132,24 +131,50 @@ def _tables(url: str) -> set[str]:
     return set(sa.inspect(sa.create_engine(url)).get_table_names())
 
 
-def test_blockchain_events_is_kept_only_for_plugins(sqlite_url, tmp_path):
+def test_plugins_added_later_are_built_from_the_raw_tables(db_url, tmp_path):
+    """A database indexed without plugins takes them later: their tables are built from the
+    raw event tables (the last blocks under the journal), equal to indexing with them."""
     chain = _chain(40)
-    raw = _indexer(chain, sqlite_url, plugins=())
-    raw.run()
-    assert "blockchain_events" not in _tables(sqlite_url)
-    assert "dcmx_token__transfer" in _tables(sqlite_url)
-    # Plugins on a database indexed without them would see only what comes next: refused.
-    with pytest.raises(StoreError, match="without plugins"):
-        _indexer(chain, sqlite_url).run()
-    assert raw.rebuild() == 0
+    _indexer(chain, db_url, plugins=()).run(to_block=30)
+    later = _indexer(chain, db_url)
+    later.setup()
+    later.run()
+    fresh = f"sqlite:///{tmp_path / 'fresh.db'}"
+    _indexer(chain, fresh).run()
+    plugin_tables = {t.name for t in token.metadata.sorted_tables}
+    got, want = dump_tables(later.engine), dump_tables(sa.create_engine(fresh))
+    assert plugin_tables <= set(want)
+    assert {t: got[t] for t in plugin_tables} == {t: want[t] for t in plugin_tables}
+    assert later.rebuild() == 2 * 40
+    assert dump_tables(later.engine) == got
+    # and a fork inside the window after it rolls the rebuilt tables back exactly
+    chain.fork(3)
+    later.run()
+    _fresh_after_fork = f"sqlite:///{tmp_path / 'fork.db'}"
+    _indexer(chain, _fresh_after_fork).run()
+    got, want = dump_tables(later.engine), dump_tables(sa.create_engine(_fresh_after_fork))
+    assert {t: got[t] for t in plugin_tables} == {t: want[t] for t in plugin_tables}
 
-    # A database indexed with plugins keeps its blockchain_events complete without them.
-    both = f"sqlite:///{tmp_path / 'both.db'}"
-    _indexer(chain, both).run(to_block=20)
-    _indexer(chain, both, plugins=()).run()
-    engine = sa.create_engine(both)
-    with engine.connect() as conn:
-        events = conn.execute(sa.text("SELECT count(*) FROM blockchain_events")).scalar()
-    assert events == 2 * 40
-    # ... so the plugins can catch up on it: rebuild replays all of it.
-    assert _indexer(chain, both).rebuild() == 2 * 40
+
+def test_the_blockchain_events_table_of_an_older_dcmx_becomes_the_view(db_url):
+    chain = _chain(20)
+    engine = sa.create_engine(db_url)
+    with engine.begin() as conn:  # what dcmx wrote before the view: a table, and its record
+        conn.exec_driver_sql(
+            "CREATE TABLE blockchain_events (block_number BIGINT, log_index INTEGER, "
+            "args TEXT, PRIMARY KEY (block_number, log_index))"
+        )
+        framework.create_all(conn)
+        conn.exec_driver_sql(
+            "INSERT INTO dcmx_schema (table_name, owner, hash) VALUES ('blockchain_events', "
+            "'dcmx', 'old')"
+        )
+    indexer = _indexer(chain, db_url)
+    indexer.run()
+    inspector = sa.inspect(indexer.engine)
+    assert "blockchain_events" not in inspector.get_table_names()
+    assert "blockchain_events" in inspector.get_view_names()
+    with indexer.engine.connect() as conn:
+        events = conn.exec_driver_sql("SELECT count(*) FROM blockchain_events").scalar()
+        recorded = conn.exec_driver_sql("SELECT table_name FROM dcmx_schema").scalars().all()
+    assert events == 2 * 20 and "blockchain_events" not in recorded

@@ -1,4 +1,5 @@
-"""A changed plugin table is rebuilt from blockchain_events; a changed raw table stops indexing."""
+"""A changed plugin table is rebuilt from the raw event tables; a changed raw table stops
+indexing."""
 
 from __future__ import annotations
 
