@@ -107,7 +107,7 @@ class Indexer:
         start_block: int = 0,
         batch_blocks: int = 500,
         max_batch_blocks: int = 20_000,
-        target_events: int = 20_000,
+        target_events: int = 40_000,
         poll_interval: float = 3.0,
         retries: int = 5,
         prefetch: bool = True,
