@@ -15,6 +15,9 @@ JSON values, per column type:
   a number where SQL can do it exactly: every value >= 0 and negatives above -10**18; a more
   negative value (only int72..int256 can hold one) stays the sortable text of the raw table.
 * bytes: ``"0x..."`` hex; booleans: true/false; arrays and structs: as stored (JSON).
+
+On PostgreSQL the JSON is of type ``json`` (``jsonb`` refuses the ``\u0000`` that a string
+with a NUL has in a JSON column), ``jsonb`` only for an event of over 40 parameters.
 """
 
 from __future__ import annotations
@@ -52,12 +55,15 @@ def view_sql(conn: Connection, events: Sequence[type]) -> str | None:
         params = list(table.columns)[len(_CHAIN) :]
         pairs = [f"{_literal(c.name)}, {_value(c, q(c.name), postgresql)}" for c in params]
         objects = [
-            ("jsonb_build_object(" if postgresql else "json_object(") + ", ".join(chunk) + ")"
+            ("jsonb_build_object(" if postgresql and len(pairs) > _PAIRS else
+             "json_build_object(" if postgresql else "json_object(") + ", ".join(chunk) + ")"
             for chunk in (pairs[i : i + _PAIRS] for i in range(0, max(len(pairs), 1), _PAIRS))
         ]
         args = objects[0]
         for more in objects[1:]:
             args = f"{args} || {more}" if postgresql else f"json_patch({args}, {more})"
+        if postgresql and len(objects) > 1:
+            args = f"({args})::json"
         text = "::text" if postgresql else ""
         parts.append(
             f"SELECT {', '.join(q(c) for c in _CHAIN)}, "

@@ -102,6 +102,10 @@ class RowWriter:
         position of None writes NULL. Per column: ExactInt to the sortable text on SQLite
         (PostgreSQL's NUMERIC takes the int), JSON to compact text, any other type with a bind
         processor (Booleans and bytes aside: both drivers take them) through it; None stays None.
+        On PostgreSQL, a NUL in a ``Text`` value (an ABI ``string`` is one) becomes U+FFFD:
+        PostgreSQL text cannot hold it, and one event whose string has a NUL (any minter can
+        put one in a title) would otherwise stop the indexer for good. (JSON text escapes it,
+        and the ``json`` type keeps it.)
         Compiled into one tuple expression: a loop over the columns of every row shows in the
         profile at tens of thousands of rows a batch. Returns ``_identity`` when nothing
         changes.
@@ -125,7 +129,11 @@ class RowWriter:
                 fn = None  # both drivers take a bool and bytes as they are
             else:
                 fn = col.type.bind_processor(self.dialect)
-            if fn is None:
+            if fn is None and self.postgresql and isinstance(col.type, sa.Text):
+                parts.append(f"(r[{i}] if r[{i}] is None or NUL not in r[{i}] else "
+                             f"r[{i}].replace(NUL, REPLACEMENT))")
+                funcs.update(NUL="\x00", REPLACEMENT="\ufffd")
+            elif fn is None:
                 parts.append(f"r[{i}]")
             else:
                 funcs[f"f{i}"] = fn

@@ -12,6 +12,7 @@ from util import module_for
 from dcmx_core import events_view
 from dcmx_core.abi_runtime import json_safe
 from dcmx_core.sqltypes import ExactInt, encode_sortable
+from dcmx_core.store import RowWriter
 
 ABI = [
     {
@@ -27,6 +28,7 @@ ABI = [
             {"name": "tag", "type": "bytes4", "indexed": False},
             {"name": "blob", "type": "bytes", "indexed": False},
             {"name": "note", "type": "string", "indexed": False},
+            {"name": "names", "type": "string[]", "indexed": False},
             {"name": "ids", "type": "uint256[]", "indexed": False},
             {
                 "name": "pair",
@@ -60,6 +62,8 @@ def _ints(rng: random.Random) -> list[int]:
 def _expected(cls, event, sqlite: bool) -> dict:
     out = {}
     for column, value in zip(cls.TABLE.columns[7:], event.sql_values(), strict=True):
+        if isinstance(value, str) and isinstance(column.type, sa.Text) and not sqlite:
+            value = value.replace("\x00", "\ufffd")  # PostgreSQL text cannot hold a NUL
         if isinstance(value, bytes):
             value = "0x" + value.hex()
         elif isinstance(column.type, ExactInt) and sqlite and value < -(10**18):
@@ -74,16 +78,14 @@ def test_view_shows_every_event_with_exact_arguments(db_url):
     events = _events(mod, rng)
     engine = sa.create_engine(db_url)
     mod.metadata.create_all(engine)
-    chain = ("block_number", "block_hash", "block_timestamp", "tx_hash", "tx_index",
-             "log_index", "contract_address")
+    writer = RowWriter(engine.dialect)  # how the core writes raw rows
     with engine.begin() as conn:
         for i, ev in enumerate(events):
             table = type(ev).TABLE
-            values = (i // 3, bytes([i % 256]) * 32, 1_700_000_000 + i, bytes(32), 0, i % 3,
-                      "T" + "1" * 33)
-            row = dict(zip(chain, values, strict=True))
-            row |= {c.name: v for c, v in zip(table.columns[7:], ev.sql_values(), strict=True)}
-            conn.execute(table.insert(), [row])
+            chain = (i // 3, bytes([i % 256]) * 32, 1_700_000_000 + i, bytes(32), 0, i % 3,
+                     "T" + "1" * 33)
+            row = writer.converter(table.columns)((*chain, *ev.sql_values()))
+            writer.insert(conn, table, [row])
         classes = [mod.Wide, mod.Bare, mod.Many]
         events_view.create(conn, classes)
         sent: list[str] = []
@@ -116,11 +118,11 @@ def _events(mod, rng: random.Random) -> list:
     out = []
     for d in _ints(rng):
         data = eth_abi.encode(
-            ["int256", "uint256", "int64", "bool", "bytes4", "bytes", "string", "uint256[]",
-             "(address,int256)"],
+            ["int256", "uint256", "int64", "bool", "bytes4", "bytes", "string", "string[]",
+             "uint256[]", "(address,int256)"],
             [d, abs(d), rng.randrange(-(2**63), 2**63), d % 2 == 0, rng.randbytes(4),
-             rng.randbytes(rng.randrange(5)), "é'\"" * (abs(d) % 3), [2**256 - 1, abs(d)],
-             (rng.randbytes(20), d)],
+             rng.randbytes(rng.randrange(5)), "é'\"\x00" * (abs(d) % 3), ["a\x00b", ""],
+             [2**256 - 1, abs(d)], (rng.randbytes(20), d)],
         )
         topics = [mod.Wide.TOPIC0, bytes(12) + rng.randbytes(20), rng.randbytes(32)]
         out.append(mod.Wide.decode(topics, data))
