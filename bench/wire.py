@@ -169,7 +169,7 @@ def child(url: str, emitter: str, head: int, sender: str) -> None:
                           entry_points=True, only_plugins=["token"], poll_interval=POLL,
                           batch_blocks=32)
         indexer.prefetch = os.environ.get("DCMX_BENCH_PREFETCH", "1") == "1"
-        indexer.setup()  # may replace indexer.store: wrapped after it
+        indexer.setup()
         indexer.decoder.decode = timed("decode", indexer.decoder.decode)
         indexer.store.transaction = timed_cm("write", indexer.store.transaction)
         busy.update(node=0.0, decode=0.0, write=0.0)
