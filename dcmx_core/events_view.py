@@ -30,7 +30,7 @@ from sqlalchemy.engine import Connection
 
 from .sqltypes import ExactInt
 
-__all__ = ["NAME", "view_sql"]
+__all__ = ["NAME", "create", "view_sql"]
 
 NAME = "blockchain_events"
 
@@ -54,11 +54,12 @@ def view_sql(conn: Connection, events: Sequence[type]) -> str | None:
         table: sa.Table = cls.TABLE
         params = list(table.columns)[len(_CHAIN) :]
         pairs = [f"{_literal(c.name)}, {_value(c, q(c.name), postgresql)}" for c in params]
-        objects = [
-            ("jsonb_build_object(" if postgresql and len(pairs) > _PAIRS else
-             "json_build_object(" if postgresql else "json_object(") + ", ".join(chunk) + ")"
-            for chunk in (pairs[i : i + _PAIRS] for i in range(0, max(len(pairs), 1), _PAIRS))
-        ]
+        if not postgresql:
+            build = "json_object"
+        else:  # jsonb only where its || is needed to merge the parts
+            build = "jsonb_build_object" if len(pairs) > _PAIRS else "json_build_object"
+        chunks = [pairs[i : i + _PAIRS] for i in range(0, len(pairs), _PAIRS)] or [[]]
+        objects = [f"{build}({', '.join(chunk)})" for chunk in chunks]
         args = objects[0]
         for more in objects[1:]:
             args = f"{args} || {more}" if postgresql else f"json_patch({args}, {more})"
