@@ -46,6 +46,8 @@ import re
 import unicodedata
 from collections.abc import Iterable
 
+from dcmx_core.chain import CHAIN_COLUMNS
+
 __all__ = [
     "MAX_IDENTIFIER",
     "CHAIN_COLUMNS",
@@ -64,16 +66,6 @@ __all__ = [
 ]
 
 MAX_IDENTIFIER = 63
-
-CHAIN_COLUMNS = (
-    "block_number",
-    "block_hash",
-    "block_timestamp",
-    "tx_hash",
-    "tx_index",
-    "log_index",
-    "contract_address",
-)
 
 # PostgreSQL reserved keywords (incl. "can be function or type" and the column-name-restricted
 # ones) and SQLite keywords, lower case. Over-inclusive on purpose: a suffix costs nothing,

@@ -27,6 +27,7 @@ from .types import (
     from_json_expr,
     input_annotation,
     is_json_column,
+    is_json_plain,
     prepare_spec,
     python_annotation,
     sql_type,
@@ -288,7 +289,7 @@ class _Planner:
                     sql_type(p.type, hashed),
                     repr(n),
                     f"_rt.json_safe(self.{n})"
-                    if (hashed or not _json_plain(p.type))
+                    if (hashed or not is_json_plain(p.type))
                     else f"self.{n}",
                     json_col,
                     # ensure_ascii escaping, as the encoder of args() does it: only printable
@@ -758,11 +759,6 @@ def _wrapped_tuple(items: list[str], used: int, indent: int) -> str:
         return one
     pad = " " * (indent + 4)
     return "(\n" + "".join(f"{pad}{i},\n" for i in items) + " " * indent + ")"
-
-
-def _json_plain(t: AbiType) -> bool:
-    """Values that are JSON-safe as they are (no bytes, tuples or structs inside)."""
-    return t.kind in ("uint", "int", "address", "bool", "string")
 
 
 def _json_kind(t: AbiType, hashed: bool) -> str:

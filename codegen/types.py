@@ -13,6 +13,7 @@ __all__ = [
     "input_annotation",
     "sql_type",
     "is_json_column",
+    "is_json_plain",
     "needs_conversion",
     "convert_expr",
     "from_json_expr",
@@ -109,19 +110,21 @@ def from_json_expr(
         return f"_rt.from_hex({expr})"
     if t.kind == "array":
         assert t.item is not None
-        if t.item.kind in _JSON_AS_IS:
+        if is_json_plain(t.item):
             return f"tuple({expr})"
         var = f"_x{depth}"
         inner = from_json_expr(t.item, var, struct_of, depth + 1)
         return f"tuple([{inner} for {var} in {expr}])"
     if t.kind == "tuple":
         return f"{struct_of[t]}.from_json({expr})"
-    assert t.kind in _JSON_AS_IS, t.kind
+    assert is_json_plain(t), t.kind
     return expr
 
 
-# kinds whose values are the same in Python and in JSON (json_safe leaves them as they are)
-_JSON_AS_IS = ("uint", "int", "address", "bool", "string")
+def is_json_plain(t: AbiType) -> bool:
+    """Values that are JSON-safe as they are, the same in Python and in JSON (no bytes,
+    tuples or structs inside: ``json_safe`` leaves them alone)."""
+    return t.kind in ("uint", "int", "address", "bool", "string")
 
 
 def word_decode(t: AbiType, word: str, var: str, label: str) -> list[str]:

@@ -13,6 +13,18 @@ from typing import NamedTuple, Protocol, runtime_checkable
 
 from .errors import InconsistentAnswer
 
+# The columns every raw event table starts with: a log's place on the chain (the generated
+# tables are made with them, and the indexer writes them from the Log and its Header).
+CHAIN_COLUMNS = (
+    "block_number",
+    "block_hash",
+    "block_timestamp",
+    "tx_hash",
+    "tx_index",
+    "log_index",
+    "contract_address",
+)
+
 
 @dataclass(frozen=True, slots=True)
 class Header:

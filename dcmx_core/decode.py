@@ -19,21 +19,11 @@ import sqlalchemy as sa
 
 from .addresses import Profile, renderer
 from .batch import Batch, Decoded
-from .chain import Header, Log
+from .chain import CHAIN_COLUMNS, Header, Log
 from .errors import DecodeError, InconsistentAnswer
 from .store import RowWriter, _identity
 
 log = logging.getLogger("dcmx.indexer")
-
-CHAIN_COLUMNS = (
-    "block_number",
-    "block_hash",
-    "block_timestamp",
-    "tx_hash",
-    "tx_index",
-    "log_index",
-    "contract_address",
-)
 
 
 @dataclass(frozen=True, slots=True)

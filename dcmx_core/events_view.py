@@ -28,12 +28,14 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from .chain import CHAIN_COLUMNS
 from .sqltypes import ExactInt
 
 __all__ = ["NAME", "create", "view_sql"]
 
 NAME = "blockchain_events"
 
+# The chain columns (chain.CHAIN_COLUMNS) in the order the view shows them: the key first.
 _CHAIN = (
     "block_number", "log_index", "block_hash", "block_timestamp", "tx_hash", "tx_index",
     "contract_address",
@@ -52,7 +54,7 @@ def view_sql(conn: Connection, events: Sequence[type]) -> str | None:
     parts = []
     for cls in events:
         table: sa.Table = cls.TABLE
-        params = list(table.columns)[len(_CHAIN) :]
+        params = list(table.columns)[len(CHAIN_COLUMNS) :]
         pairs = [f"{_literal(c.name)}, {_value(c, q(c.name), postgresql)}" for c in params]
         if not postgresql:
             build = "json_object"

@@ -30,8 +30,9 @@ from sqlalchemy.engine import Connection, Engine
 
 from .addresses import Profile, parse
 from .batch import Batch, Decoded
-from .chain import Header, Log, Source, check_headers
-from .decode import CHAIN_COLUMNS, Contract, Decoder, TableRows
+from .caches import BoundedCache
+from .chain import CHAIN_COLUMNS, Header, Log, Source, check_headers
+from .decode import Contract, Decoder, TableRows
 from .errors import ConfigError, DeepForkError, InconsistentAnswer, SourceError, StoreError
 from .plugins import PluginHost
 from .prefetch import ThreadPrefetch, Worker
@@ -192,7 +193,7 @@ class Indexer:
         """
         if self._ready:
             return
-        changed = self.store.changed_tables()
+        changed, new = self.store.table_changes()
         derived = {t.name for t in self._plugin_tables()}
         raw = [name for name in changed if name not in derived]
         if raw:
@@ -204,7 +205,7 @@ class Indexer:
             )
         with self.engine.connect() as conn:
             indexed = Store.cursor(conn) is not None
-        added = [n for n in self.store.new_tables() if n in derived] if indexed else []
+        added = [n for n in new if n in derived] if indexed else []
         if changed or added:
             log.warning(
                 "plugin tables %s, building them from the raw event tables: %s",
@@ -269,8 +270,8 @@ class Indexer:
 
     def _stored_events(self, conn: Connection, chunk: int) -> Iterator[Decoded]:
         """Every event of the raw tables, in chain order: the batches plugins saw."""
-        classes = [cls for c in self.contracts for cls in c.module.EVENTS]
-        streams = [_table_events(conn, cls, chunk) for cls in classes]
+        addresses = BoundedCache(parse, 4096)  # contract address text -> its 20 bytes
+        streams = [_table_events(conn, cls, chunk, addresses) for cls in self.store.events]
         return heapq.merge(*streams, key=lambda d: (d.log.block_number, d.log.log_index))
 
     def _replay(self, conn: Connection, events: list[Decoded], final: bool) -> None:
@@ -662,7 +663,9 @@ def last_fork(engine: Engine) -> dict | None:
     return dict(row) if row else None
 
 
-def _table_events(conn: Connection, cls: type, chunk: int) -> Iterator[Decoded]:
+def _table_events(
+    conn: Connection, cls: type, chunk: int, addresses: BoundedCache
+) -> Iterator[Decoded]:
     """The events of ``cls``'s raw table in chain order, read ``chunk`` rows at a time (by
     key, so that no cursor stays open while the plugins write)."""
     t = cls.TABLE
@@ -670,18 +673,15 @@ def _table_events(conn: Connection, cls: type, chunk: int) -> Iterator[Decoded]:
     key = (t.c.block_number, t.c.log_index)
     query = sa.select(*t.columns).order_by(*key).limit(chunk)
     after: tuple[int, int] | None = None
-    addresses: dict[str, bytes] = {}
     while True:
         q = query if after is None else query.where(sa.tuple_(*key) > after)
         rows = conn.execute(q).all()
         for r in rows:
             number, block_hash, timestamp, tx_hash, tx_index, log_index, address = r[:k]
-            raw = addresses.get(address)
-            if raw is None:
-                raw = addresses[address] = parse(address)
             # The log's topics and data are not stored: the event holds their decoded values.
-            lg = Log(number, bytes(block_hash), bytes(tx_hash), tx_index, log_index, raw, (), b"")
+            lg = Log(number, bytes(block_hash), bytes(tx_hash), tx_index, log_index,
+                     addresses[address], (), b"")
             yield Decoded(cls.from_sql(r[k:]), lg, timestamp, address)
         if len(rows) < chunk:
             return
-        after = (rows[-1][0], rows[-1][5])
+        after = (number, log_index)

@@ -369,25 +369,20 @@ class Store:
         self.journal.create_triggers(conn)
         conn.execute(backfill_table.delete())
 
-    def changed_tables(self) -> list[str]:
-        """Tracked tables whose definition differs from the one recorded when they were made."""
+    def table_changes(self) -> tuple[list[str], list[str]]:
+        """(Tracked tables whose definition differs from the one recorded when they were made,
+        tracked tables this database has no recorded definition of: not made yet.)"""
         with self.transaction() as conn:
             framework.create_all(conn)
             recorded = dict(
                 conn.execute(sa.select(schema_table.c.table_name, schema_table.c.hash)).all()
             )
-            return [
+            changed = [
                 t.name
                 for t in self.tables
                 if t.name in recorded and recorded[t.name] != table_hash(t, conn)
             ]
-
-    def new_tables(self) -> list[str]:
-        """Tracked tables this database has no recorded definition of (not made yet)."""
-        with self.transaction() as conn:
-            framework.create_all(conn)
-            recorded = set(conn.execute(sa.select(schema_table.c.table_name)).scalars())
-        return [t.name for t in self.tables if t.name not in recorded]
+        return changed, [t.name for t in self.tables if t.name not in recorded]
 
     def create(self, conn: Connection) -> None:
         """Create the tables, journals and triggers that are missing, and record definitions.
@@ -426,10 +421,7 @@ class Store:
         if name in sa.inspect(conn).get_table_names():
             # An older dcmx kept a copy of every event in a table of that name; the raw tables
             # hold all of it.
-            legacy = sa.Table(name, sa.MetaData(), sa.Column("block_number", primary_key=True))
-            Journal([legacy]).drop(conn, legacy)
-            conn.execute(sa.schema.DropTable(legacy))
-            conn.execute(schema_table.delete().where(schema_table.c.table_name == name))
+            self.drop(conn, [sa.Table(name, sa.MetaData())])
         events_view.create(conn, self.events)
 
     def drop(self, conn: Connection, tables: Iterable[sa.Table]) -> None:

@@ -20,7 +20,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from test_args_json import GENERATED, _values
 from test_reference import VECTOR_FILES, _abi_files, _stem
-from test_roundtrip_hypothesis import _hashed, events
+from test_roundtrip_hypothesis import encoded_log, events
 from util import module_for
 
 from dcmx_codegen.abi import contracts_from_json
@@ -88,18 +88,10 @@ def decoded(draw, cls, abi_event):
 @st.composite
 def random_abi_events(draw):
     """(class, event): one event of a random ABI (the round-trip test's), decoded."""
-    abi, types, indexed, values, topic_hashes = draw(events())
-    mod = module_for(abi, draw(st.sampled_from(["evm", "tron"])), "Probe")
+    case = draw(events())
+    mod = module_for(case[0], draw(st.sampled_from(["evm", "tron"])), "Probe")
     (cls,) = mod.EVENTS
-    topics = [cls.TOPIC0]
-    data_types, data_values = [], []
-    for t, ix, v, h in zip(types, indexed, values, topic_hashes, strict=True):
-        if ix:
-            topics.append(h if _hashed(t) else eth_abi.encode([t], [v]))
-        else:
-            data_types.append(t)
-            data_values.append(v)
-    return cls, cls.decode(topics, eth_abi.encode(data_types, data_values))
+    return cls, cls.decode(*encoded_log(cls, case))
 
 
 def assert_same(back, event) -> None:

@@ -109,6 +109,20 @@ def events(draw):
     return abi, [c for _, c, _ in params], indexed, values, topic_hashes
 
 
+def encoded_log(cls, case) -> tuple[list[bytes], bytes]:
+    """The topics and data of a log of ``cls`` carrying an :func:`events` case's values (an
+    indexed dynamic value as its drawn hash)."""
+    _, types, indexed, values, topic_hashes = case
+    topics, data_types, data_values = [cls.TOPIC0], [], []
+    for t, ix, v, h in zip(types, indexed, values, topic_hashes, strict=True):
+        if ix:
+            topics.append(h if _hashed(t) else eth_abi.encode([t], [v]))
+        else:
+            data_types.append(t)
+            data_values.append(v)
+    return topics, eth_abi.encode(data_types, data_values)
+
+
 @settings(
     max_examples=150,
     deadline=None,
