@@ -12,11 +12,6 @@ from collections.abc import Callable, Sequence
 from dataclasses import fields, is_dataclass
 from typing import Any
 
-from eth_abi import encode as _abi_encode
-from eth_abi.decoding import ContextFramesBytesIO, TupleDecoder
-from eth_abi.exceptions import DecodingError
-from eth_abi.registry import registry as _registry
-
 from .addresses import parse as _parse_address
 from .errors import DecodeError
 
@@ -106,18 +101,37 @@ def read_string(data: bytes, head: int, event: str, param: str) -> str:
 
 
 def tuple_decoder(types: Sequence[str], event: str) -> Callable[[bytes], tuple]:
-    """A strict eth-abi decoder for a list of types, built once (at import of generated code)."""
-    decoder = TupleDecoder(decoders=tuple(_registry.get_decoder(t, strict=True) for t in types))
+    """A strict eth-abi decoder for a list of types, built on its first call.
+
+    Generated modules make one per function output (and per event too complex for the
+    specialised decoders) when they are imported; importing eth-abi (and the eth-utils and
+    pydantic it pulls in) took 140 of the 460 ms a fetch worker process needs to start, and
+    most processes never decode a function's output.
+    """
+    built: tuple | None = None
 
     def decode(data: bytes) -> tuple:
+        nonlocal built
+        if built is None:
+            built = _eth_abi_decoder(types)
+        decoder, frames, decoding_error = built
         try:
-            return decoder(ContextFramesBytesIO(data))
-        except DecodingError as exc:
+            return decoder(frames(data))
+        except decoding_error as exc:
             raise fail(event, str(exc)) from None
         except (ValueError, OverflowError) as exc:  # bad UTF-8 inside nested strings, etc.
             raise fail(event, str(exc)) from None
 
     return decode
+
+
+def _eth_abi_decoder(types: Sequence[str]) -> tuple:
+    from eth_abi.decoding import ContextFramesBytesIO, TupleDecoder
+    from eth_abi.exceptions import DecodingError
+    from eth_abi.registry import registry
+
+    decoders = tuple(registry.get_decoder(t, strict=True) for t in types)
+    return TupleDecoder(decoders=decoders), ContextFramesBytesIO, DecodingError
 
 
 def address_converter(render: Callable[[bytes], str]) -> Callable[[str], str]:
@@ -161,7 +175,9 @@ def prepare(spec: Any, value: Any) -> Any:
 
 
 def encode_args(types: Sequence[str], values: Sequence[Any]) -> bytes:
-    return _abi_encode(types, values)
+    from eth_abi import encode  # imported when first used (see tuple_decoder)
+
+    return encode(types, values)
 
 
 def json_safe(value: Any) -> Any:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from types import ModuleType
 
@@ -89,8 +89,17 @@ class Decoder:
         inconsistent answer; a log of an unconfigured address is dropped (an impostor emitting
         the same event never gets in); an undecodable one is skipped with a warning.
         """
-        out = []
-        render, by_address = self.render, self.by_address
+        render = self.render
+        return [
+            Decoded(event, entry, timestamp, render(entry.address))
+            for entry, timestamp, event in self._events(logs, headers, start)
+        ]
+
+    def _events(
+        self, logs: list[Log], headers: list[Header], start: int
+    ) -> Iterator[tuple[Log, int, object]]:
+        """(log, its block's timestamp, its event) for each log that decodes (see decode)."""
+        by_address = self.by_address
         for entry in logs:
             i = entry.block_number - start
             if not 0 <= i < len(headers):
@@ -119,8 +128,7 @@ class Decoder:
                 )
                 continue
             if event is not None:
-                out.append(Decoded(event, entry, header.timestamp, render(entry.address)))
-        return out
+                yield entry, header.timestamp, event
 
     # -- rows ---------------------------------------------------------------------------------
 
@@ -131,11 +139,7 @@ class Decoder:
         return [(str(cls.TABLE.name), self.raw_rows(cls, batch.of(cls))) for cls in batch.classes()]
 
     def raw_rows(self, cls: type, events: list[Decoded]) -> list[tuple]:
-        convert = self._converters.get(cls)
-        if convert is None:
-            convert = self._converters[cls] = self._writer.converter(
-                cls.TABLE.columns[len(CHAIN_COLUMNS) :]
-            )
+        convert = self._converter(cls)
         rows = []
         append = rows.append
         for d in events:
@@ -154,6 +158,49 @@ class Decoder:
                 )
             )
         return rows
+
+    def decode_rows(
+        self, logs: list[Log], headers: list[Header], start: int
+    ) -> tuple[int, list[TableRows]]:
+        """``rows`` of the batch of ``decode(logs, headers, start)`` and its number of events,
+        in one pass.
+
+        What the fetch worker does when no plugin needs the events: without the Decoded tuple,
+        the batch's grouping and a second loop, a range costs 3.0 instead of 3.9 us an event.
+        """
+        render = self.render
+        tables: dict[type, tuple[list[tuple], Callable[[tuple], tuple]]] = {}
+        count = 0
+        for entry, timestamp, event in self._events(logs, headers, start):
+            cls = type(event)
+            table = tables.get(cls)
+            if table is None:
+                table = tables[cls] = ([], self._converter(cls))
+            rows, convert = table
+            values = event.sql_values()
+            rows.append(
+                (
+                    entry.block_number,
+                    entry.block_hash,
+                    timestamp,
+                    entry.tx_hash,
+                    entry.tx_index,
+                    entry.log_index,
+                    render(entry.address),
+                    *(values if convert is _identity else convert(values)),
+                )
+            )
+            count += 1
+        return count, [(str(cls.TABLE.name), rows) for cls, (rows, _) in tables.items()]
+
+    def _converter(self, cls: type) -> Callable[[tuple], tuple]:
+        """The driver's form of ``cls``'s parameter values (RowWriter.converter)."""
+        convert = self._converters.get(cls)
+        if convert is None:
+            convert = self._converters[cls] = self._writer.converter(
+                cls.TABLE.columns[len(CHAIN_COLUMNS) :]
+            )
+        return convert
 
 
 def _importable(module: ModuleType) -> bool:

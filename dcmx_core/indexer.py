@@ -21,6 +21,7 @@ import logging
 import pickle
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -40,8 +41,12 @@ from .store import Store, create_engine, forks_table
 
 log = logging.getLogger("dcmx.indexer")
 
-# Ranges of final blocks that must lie ahead for a fetch worker process to be worth starting.
+# Ranges of final blocks that must lie ahead for fetch worker processes to be worth starting.
 WORKER_MIN_RANGES = 4
+# How many: each builds a range's rows in about 1.6 times what the main process takes to write
+# them (SQLite, 1M events without plugins), so with one the writer waited a third of the time;
+# two, each a range ahead, keep it busy.
+WORKER_PROCESSES = 2
 
 @dataclass(frozen=True, slots=True)
 class BatchReport:
@@ -162,9 +167,9 @@ class Indexer:
         self._ready = False
         # Fetch the next finalized range while the current one is written (_prefetch_next).
         self.prefetch = prefetch
-        self._ahead: ThreadPrefetch | Worker | None = None
+        self._ahead: deque[ThreadPrefetch | Worker] = deque()  # in flight, in range order
         self._prefetch_at_commit = bool(getattr(source, "in_process", False))  # see _prefetch_next
-        self._worker: Worker | None = None  # started for a long backfill (_prefetch_next)
+        self._workers: list[Worker] = []  # started for a long backfill (_prefetch_next)
         self._no_worker = False  # set when one could not be started or died
         # Whether a backfill is under way (Store.enter_backfill); read from the database by
         # setup(), since a process killed during a backfill leaves one.
@@ -313,15 +318,19 @@ class Indexer:
                 self._drain()
 
     def _drain(self) -> None:
-        """Let a prefetch in flight finish, so that nothing uses the source after we return."""
-        ahead, self._ahead = self._ahead, None
-        if ahead is not None:
-            ahead.wait()
-        self._stop_worker()
+        """Let the prefetches in flight finish, so that nothing uses the source after we
+        return, and stop the workers."""
+        self._drop_ahead()
+        self._stop_workers()
 
-    def _stop_worker(self) -> None:
-        worker, self._worker = self._worker, None
-        if worker is not None:
+    def _drop_ahead(self) -> None:
+        while self._ahead:
+            self._ahead.popleft().wait()
+
+    def _stop_workers(self) -> None:
+        self._drop_ahead()  # the workers' answers are received before they are told to stop
+        workers, self._workers = self._workers, []
+        for worker in workers:
             worker.close()
 
     @property
@@ -378,7 +387,7 @@ class Indexer:
         # A prefetch still running is waited for first: the source is never called from two
         # threads at once (sources need not be thread-safe, and a failover source must not mix
         # nodes within a step).
-        ahead, self._ahead = self._ahead, None
+        ahead = self._ahead.popleft() if self._ahead else None
         if ahead is not None:
             ahead.wait()
         head = self.head = self.source.head()
@@ -392,9 +401,15 @@ class Indexer:
             return self._check_tip(cursor, head)
         final = start <= self._safe
         if not final:
-            self._stop_worker()
+            self._stop_workers()
             self._leave_backfill()
         fetched = ahead.take(start, target) if ahead is not None and final else None
+        if fetched is None:
+            self._drop_ahead()  # ranges after one that was not this step's are not wanted either
+            if final and self.prefetch:
+                # Start the fetch workers now, if this backfill is to have them: their imports
+                # (~0.5 s) then overlap this range's fetch, and they are ready for the next.
+                self._workers_for(start, target)
         t0 = time.perf_counter()
         rows: list[TableRows] | None = None
         if fetched is not None:
@@ -474,52 +489,67 @@ class Indexer:
         takes it still checks that it links to the cursor like any other. The window near the
         head stays sequential (fetch, check, write) so that fork checks see fresh answers.
 
-        Where: in the worker process when no plugin needs the events, the source can be opened
-        there and many ranges lie ahead (starting it costs the other core about half a second
-        of imports; until it is ready, threads fetch); else in a thread.
+        Where: in worker processes when no plugin needs the events, the source can be opened
+        there and many ranges lie ahead (starting one costs a third of a second of imports;
+        until they are ready, threads fetch), each idle worker a range further ahead; else in
+        a thread, one range ahead.
 
-        When: the worker and a thread whose fetch waits on a node start before the writes, so
+        When: the workers and a thread whose fetch waits on a node start before the writes, so
         that the fetch overlaps them. A thread whose fetch computes (a source ``in_process``:
         a file, an in-process chain) starts at the commit instead, which runs without the GIL:
         during the writes, every SQLite row step lets the GIL go and then waits to get it back
         from a computing thread, which costs more than the thread's work saves
         (bench/RESULTS.md).
         """
-        end = min(self._safe, target, start + self.batch_blocks - 1)
-        if not self.prefetch or start > end or self._ahead is not None:
+        if not self.prefetch:
             return
-        worker = self._worker_for(end, target)
-        if worker is not None and worker.ready:
-            self._ahead = worker.fetch(start, end)
-        elif committing == self._prefetch_at_commit:
-            self._ahead = ThreadPrefetch(start, end, self._fetch_range)
+        if self._ahead:
+            start = self._ahead[-1].end + 1  # after the ranges already asked for
+        idle = [w for w in self._workers_for(start, target) if w.ready and w not in self._ahead]
+        while True:
+            end = min(self._safe, target, start + self.batch_blocks - 1)
+            if start > end:
+                return
+            if idle:
+                self._ahead.append(idle.pop(0).fetch(start, end))
+            elif not self._ahead and committing == self._prefetch_at_commit:
+                self._ahead.append(ThreadPrefetch(start, end, self._fetch_range))
+            else:
+                return
+            start = end + 1
 
-    def _worker_for(self, end: int, target: int) -> Worker | None:
-        """The fetch worker, started when no plugin needs the decoded events, the source can
+    def _workers_for(self, start: int, target: int) -> list[Worker]:
+        """The fetch workers, started when no plugin needs the decoded events, the source can
         be opened in another process and at least ``WORKER_MIN_RANGES`` ranges of final blocks
-        lie ahead."""
-        if self._worker is not None:
-            if not self._worker.failed:
-                return self._worker
-            self._stop_worker()
+        lie ahead of ``start``."""
+        if self._workers:
+            if not any(w.failed for w in self._workers):
+                return self._workers
+            self._stop_workers()
             self._no_worker = True
         opener = getattr(self.source, "opener", None)
         if self._no_worker or opener is None or self.plugins.plugins:
-            return None
-        if min(self._safe, target) - end < WORKER_MIN_RANGES * self.batch_blocks:
-            return None
+            return []
+        if min(self._safe, target) - start < WORKER_MIN_RANGES * self.batch_blocks:
+            return []
         spec = self.decoder.spec()
         if spec is None:
             self._no_worker = True  # a contract module only this process can import
-            return None
+            return []
         try:
-            self._worker = Worker(opener(), self.decoder)
+            for _ in range(WORKER_PROCESSES):
+                self._workers.append(Worker(opener(), self.decoder))
         except (OSError, pickle.PicklingError, TypeError, AttributeError) as exc:
             log.warning("no fetch worker process (%s); fetching in a thread", exc)
+            self._stop_workers()
             self._no_worker = True
-            return None
-        log.info("fetching ahead in a worker process", extra={"from_block": end + 1})
-        return self._worker
+            return []
+        log.info(
+            "fetching ahead in %d worker processes",
+            len(self._workers),
+            extra={"from_block": start, "workers": len(self._workers)},
+        )
+        return self._workers
 
     def _fetch_range(self, start: int, end: int) -> tuple[list[Header], list[Decoded]]:
         headers = self.source.headers(start, end)

