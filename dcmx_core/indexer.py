@@ -224,6 +224,7 @@ class Indexer:
                 self.store.create(conn)
         with self.engine.connect() as conn:
             self._backfilling = Store.backfilling(conn)
+        self.store.set_journal(self._backfilling)
         self._ready = True
 
     def _plugin_tables(self) -> list[sa.Table]:
@@ -451,6 +452,7 @@ class Indexer:
                 self._prefetch_next(end + 1, target, committing=True)
         if enter:
             self._backfilling = True
+            self.store.set_journal(True)
             log.info(
                 "backfill: secondary indexes and journal triggers dropped until caught up",
                 extra={"from_block": start, "safe": self._safe},
@@ -579,6 +581,7 @@ class Indexer:
         with self.store.transaction() as conn:
             self.store.leave_backfill(conn)
         self._backfilling = False
+        self.store.set_journal(False)
         seconds = time.perf_counter() - t0
         log.info(
             "backfill done: indexes and journal triggers built in %.1f s",

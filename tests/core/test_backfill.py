@@ -3,11 +3,15 @@ indexed database are built from its raw event tables."""
 
 from __future__ import annotations
 
+import logging
+import sqlite3
+import time
+
 import sqlalchemy as sa
 
 from dcmx_core import Contract, Indexer
 from dcmx_core.sources.memory import MemoryChain, transfer_log
-from dcmx_core.store import Store, framework
+from dcmx_core.store import Store, create_engine, framework
 from dcmx_generated import dcmx_token
 from dcmx_plugins import token
 
@@ -178,3 +182,45 @@ def test_the_blockchain_events_table_of_an_older_dcmx_becomes_the_view(db_url):
         events = conn.exec_driver_sql("SELECT count(*) FROM blockchain_events").scalar()
         recorded = conn.exec_driver_sql("SELECT table_name FROM dcmx_schema").scalars().all()
     assert events == 2 * 20 and "blockchain_events" not in recorded
+
+
+def _journal_mode(path) -> str:  # noqa: ANN001
+    with sqlite3.connect(path) as conn:
+        return conn.execute("PRAGMA journal_mode").fetchone()[0]
+
+
+def test_a_sqlite_backfill_writes_through_a_rollback_journal_then_wal(tmp_path):
+    """Pages written once while backfilling (no WAL to checkpoint), WAL again once caught up:
+    readers then never hold up the writer."""
+    path = tmp_path / "index.db"
+    indexer = _indexer(_chain(200), f"sqlite:///{path}", batch_blocks=20, max_batch_blocks=20)
+    modes: list[tuple[bool, str]] = []
+    indexer.on_batch = lambda r: modes.append((r.finalized, _journal_mode(path)))
+    indexer.run()
+    assert {mode for final, mode in modes if final} == {"delete"}
+    assert {mode for final, mode in modes if not final} == {"wal"}
+    assert _journal_mode(path) == "wal"
+    with indexer.engine.connect() as conn:  # the writer's own connection syncs as WAL needs
+        assert conn.exec_driver_sql("PRAGMA synchronous").scalar() == 1  # NORMAL
+
+
+def test_a_backfill_stays_in_wal_while_another_connection_has_the_database_open(
+    tmp_path, caplog
+):
+    path = tmp_path / "index.db"
+    create_engine(f"sqlite:///{path}").connect().close()  # a new file: WAL
+    reader = sqlite3.connect(path)
+    reader.execute("SELECT count(*) FROM sqlite_master").fetchone()
+    caplog.set_level(logging.INFO, logger="dcmx.indexer")
+    indexer = _indexer(_chain(200), f"sqlite:///{path}", batch_blocks=20, max_batch_blocks=20)
+    modes: list[str] = []
+    indexer.on_batch = lambda r: modes.append(_journal_mode(path))
+    started = time.monotonic()
+    indexer.run()
+    assert time.monotonic() - started < 20  # the switch was not waited for (busy timeout 30 s)
+    assert set(modes) == {"wal"}
+    assert "journal mode left as wal" in caplog.text
+    reader.close()
+    clean = _indexer(_chain(200), f"sqlite:///{tmp_path / 'clean.db'}")
+    clean.run()
+    assert dump_tables(indexer.engine) == dump_tables(clean.engine)
