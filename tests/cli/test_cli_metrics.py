@@ -130,6 +130,10 @@ def test_ready_follows_the_lag_and_health_the_loop(tmp_path):
     try:
         wait_for(lambda: get(base + "/ready")[0] == 200, what="ready")
         assert get(base + "/health")[0] == 200
+        # Ready within ready_lag blocks; wait for the head itself, so that the loop is between
+        # steps when it is held (the step after a backfill builds indexes: its length varies).
+        wait_for(lambda: metric(get(base + "/metrics")[1], "dcmx_cursor_block") == 5,
+                 what="the head")
         gate.clear()  # hold the loop at its next head() call, after a step
         time.sleep(0.3)
         chain.extend(20, [transfer_log(TOKEN, WALLETS[1], WALLETS[2], 2)])
