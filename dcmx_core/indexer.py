@@ -409,7 +409,7 @@ class Indexer:
             self._drop_ahead()  # ranges after one that was not this step's are not wanted either
             if final and self.prefetch:
                 # Start the fetch workers now, if this backfill is to have them: their imports
-                # (~0.5 s) then overlap this range's fetch, and they are ready for the next.
+                # (~0.3 s) then overlap this range's fetch, and they are ready for the next.
                 self._workers_for(start, target)
         t0 = time.perf_counter()
         rows: list[TableRows] | None = None
