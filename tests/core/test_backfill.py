@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import sqlite3
+import threading
 import time
 
 import sqlalchemy as sa
@@ -222,5 +223,40 @@ def test_a_backfill_stays_in_wal_while_another_connection_has_the_database_open(
     assert "journal mode left as wal" in caplog.text
     reader.close()
     clean = _indexer(_chain(200), f"sqlite:///{tmp_path / 'clean.db'}")
+    clean.run()
+    assert dump_tables(indexer.engine) == dump_tables(clean.engine)
+
+
+def test_a_reader_holding_a_transaction_delays_a_backfill_commit_and_loses_nothing(tmp_path):
+    """In rollback-journal mode a reader's open transaction holds up the next commit until it
+    ends (within the busy timeout); the backfill then goes on and the index is complete."""
+    path = tmp_path / "index.db"
+    chain = _chain(200)
+    indexer = _indexer(chain, f"sqlite:///{path}", batch_blocks=20, max_batch_blocks=20)
+    held: list[float] = []
+
+    def read_for_a_while() -> None:
+        with sqlite3.connect(path, isolation_level=None) as reader:
+            reader.execute("BEGIN")
+            reader.execute("SELECT count(*) FROM dcmx_token__transfer").fetchone()
+            time.sleep(0.5)
+            reader.execute("COMMIT")
+        held.append(time.monotonic())
+
+    thread: list[threading.Thread] = []
+    committed: list[float] = []
+
+    def on_batch(report) -> None:  # noqa: ANN001
+        committed.append(time.monotonic())
+        if not thread and report.finalized:
+            thread.append(threading.Thread(target=read_for_a_while))
+            thread[0].start()
+            time.sleep(0.1)  # the reader has its transaction open before the next step writes
+
+    indexer.on_batch = on_batch
+    indexer.run()
+    thread[0].join()
+    assert held and committed[1] >= held[0]  # the next commit waited for the reader
+    clean = _indexer(chain, f"sqlite:///{tmp_path / 'clean.db'}")
     clean.run()
     assert dump_tables(indexer.engine) == dump_tables(clean.engine)
