@@ -414,12 +414,8 @@ class Store:
             # 2 MiB, 1.2-1.5 s with 8 and 1.8 s with the normal 32 (and they cost RSS). Two
             # helper threads sort runs beside it, on a core the fetch workers no longer use:
             # 1.0 -> 0.9 s.
-            import os as _os
-            if _os.environ.get("DCMX_X") == "old":
-                conn.exec_driver_sql("PRAGMA cache_size=-8192")
-            else:
-                conn.exec_driver_sql(f"PRAGMA cache_size=-{SQLITE_BUILD_CACHE_KIB}")
-                conn.exec_driver_sql("PRAGMA threads=2")
+            conn.exec_driver_sql(f"PRAGMA cache_size=-{SQLITE_BUILD_CACHE_KIB}")
+            conn.exec_driver_sql("PRAGMA threads=2")
         try:
             for index in self.deferrable_indexes():
                 conn.execute(sa.schema.CreateIndex(index, if_not_exists=True))
