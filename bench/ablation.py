@@ -26,6 +26,7 @@ from bench.e2e import dcmx_run
 from dcmx_core import indexer as ix
 
 INIT = ix.Indexer.__init__
+SETUP = ix.Indexer.setup
 WORTH = ix.Indexer._worth_backfill
 GC_PAUSED = ix._gc_paused
 
@@ -40,6 +41,14 @@ def configure(variant: str) -> None:
             self._prefetch_at_commit = False  # as for a node: before the writes, not at the commit
 
     ix.Indexer.__init__ = init
+
+    def setup(self) -> None:  # noqa: ANN001
+        SETUP(self)
+        if variant == "no backfill":
+            # A new database starts as a backfill (Store.create): end it before the first batch.
+            self._leave_backfill()
+
+    ix.Indexer.setup = setup
 
 
 VARIANTS = ("after", "no backfill", "gc on", "prefetch before writes")
