@@ -303,7 +303,7 @@ class Indexer:
                         # The node is behind the target (a lagging replica): wait for it.
                         self._stop.wait(min(self.poll_interval, 0.5))
             finally:
-                self._drain()
+                self._stop_workers()
             self._leave_backfill()
         return self.cursor() or -1
 
@@ -316,20 +316,16 @@ class Indexer:
                     if not self.run_once():
                         self._stop.wait(self.poll_interval)
             finally:
-                self._drain()
-
-    def _drain(self) -> None:
-        """Let the prefetches in flight finish, so that nothing uses the source after we
-        return, and stop the workers."""
-        self._drop_ahead()
-        self._stop_workers()
+                self._stop_workers()
 
     def _drop_ahead(self) -> None:
         while self._ahead:
             self._ahead.popleft().wait()
 
     def _stop_workers(self) -> None:
-        self._drop_ahead()  # the workers' answers are received before they are told to stop
+        """Let the prefetches in flight finish (so that nothing uses the source after
+        ``run`` returns, and the workers' answers are received), then stop the workers."""
+        self._drop_ahead()
         workers, self._workers = self._workers, []
         for worker in workers:
             worker.close()

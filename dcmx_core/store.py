@@ -239,6 +239,12 @@ SQLITE_CACHE_KIB = 32_768
 SQLITE_BUILD_CACHE_KIB = 2_048
 
 
+def _set_synchronous(dbapi, journal_mode: str) -> None:  # noqa: ANN001 - cursor or connection
+    """NORMAL cannot corrupt a SQLite database in WAL mode; with a rollback journal FULL is
+    what can never do so."""
+    dbapi.execute(f"PRAGMA synchronous={'NORMAL' if journal_mode == 'wal' else 'FULL'}")
+
+
 @dataclass(frozen=True, slots=True)
 class Cursor:
     block_number: int
@@ -267,15 +273,13 @@ def create_engine(url: str) -> Engine:
             # issue BEGIN so that a batch really is one transaction.
             dbapi_conn.isolation_level = None
             cur = dbapi_conn.cursor()
+            mode = cur.execute("PRAGMA journal_mode").fetchone()[0]
             if parsed.database not in (None, "", ":memory:"):
                 # WAL for a new file; an existing one keeps its mode, which the indexer sets
                 # (Store.set_journal: a rollback journal while a backfill runs).
                 if cur.execute("PRAGMA page_count").fetchone()[0] == 0:
-                    cur.execute("PRAGMA journal_mode=WAL")
-            # NORMAL cannot corrupt a database in WAL mode; with a rollback journal FULL is
-            # what can never do so.
-            mode = cur.execute("PRAGMA journal_mode").fetchone()[0]
-            cur.execute(f"PRAGMA synchronous={'NORMAL' if mode == 'wal' else 'FULL'}")
+                    mode = cur.execute("PRAGMA journal_mode=WAL").fetchone()[0]
+            _set_synchronous(cur, mode)
             # 32 MiB of page cache instead of SQLite's 2 MB: a rollback deletes rows at random
             # places of the secondary indexes, and with 2 MB it spilled and re-read index pages
             # (undoing 10 blocks on 3M rows: 53 -> 38 ms; 64 MiB gave no more, 16 MiB 40 ms).
@@ -367,7 +371,7 @@ class Store:
                 log.info("journal mode left as %s (%s)", mode, exc, extra={"journal": mode})
             finally:
                 raw.execute(f"PRAGMA busy_timeout={timeout}")
-            raw.execute(f"PRAGMA synchronous={'NORMAL' if mode == 'wal' else 'FULL'}")
+            _set_synchronous(raw, mode)
         if mode != want and not backfilling:
             log.warning(
                 "the database stays in %s journal mode, readers held it; the next start tries "
