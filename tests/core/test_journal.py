@@ -161,3 +161,62 @@ def test_table_without_primary_key_is_refused():
         assert "primary key" in str(exc)
     else:
         raise AssertionError("a table without a primary key must be refused")
+
+
+class OlderJournal(Journal):
+    """The journal as dcmx made it before 2026-12: its own columns NOT NULL."""
+
+    def _shadow(self, table: sa.Table) -> sa.Table:
+        shadow = super()._shadow(table)
+        for name in ("_dcmx_block", "_dcmx_op"):
+            shadow.c[name].nullable = False
+        return shadow
+
+    def _relax(self, conn: sa.Connection, table: sa.Table) -> None:
+        pass
+
+
+def not_null(conn: sa.Connection) -> set[str]:
+    return {
+        f"{table}.{column[1]}"
+        for table in ("_dcmx_undo_balances", "_dcmx_undo_pairs")
+        for column in conn.exec_driver_sql(f'PRAGMA table_info("{table}")')
+        if column[3] and column[1] != "_dcmx_seq"  # the key, NOT NULL as every key
+    }
+
+
+def test_journal_made_not_null_by_an_older_dcmx_is_rebuilt_keeping_its_entries(sqlite_url):
+    engine = create_engine(sqlite_url)
+    older = OlderJournal([balances, pairs])
+    with engine.begin() as conn:
+        meta.create_all(conn)
+        older.create(conn)
+        older.create_triggers(conn)
+        states = [snapshot(conn)]
+        for number in (1, 2):
+            older.set_block(conn, number)
+            apply(conn, ("upsert", "w0", number))
+            apply(conn, ("pair", (1, number), "v"))
+            states.append(snapshot(conn))
+        older.set_block(conn, None)
+        assert not_null(conn) == {
+            f"_dcmx_undo_{t}.{c}"
+            for t in ("balances", "pairs")
+            for c in ("_dcmx_block", "_dcmx_op")
+        }
+    journal = Journal([balances, pairs])
+    with engine.begin() as conn:
+        journal.create(conn)
+        journal.create_triggers(conn)
+        assert not_null(conn) == set()
+        journal.set_block(conn, 3)  # recorded by the triggers made again
+        apply(conn, ("delete", "w0", None))
+        apply(conn, ("pair_del", 1, None))
+        journal.set_block(conn, None)
+    with engine.begin() as conn:
+        # Block 2 was journaled before the rebuild, block 3 after it.
+        journal.rollback(conn, 1)
+        assert snapshot(conn) == states[1]
+        journal.rollback(conn, 0)
+        assert snapshot(conn) == states[0]
+    engine.dispose()
