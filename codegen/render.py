@@ -902,7 +902,6 @@ def render_module(plan: ModulePlan, profile: str) -> str:
         zeros=sorted(plan.zeros | {12}),
         uses_struct=any(e.head_struct or e.reads_arrays for e in plan.events),
         uses_arrays=any(e.reads_arrays for e in plan.events),
-        uses_exact=any("_sqlt." in f.sql_type for e in plan.events for f in e.fields),
     )
     if any(len(line) > 100 for line in text.splitlines()):
         # names from the ABI can make lines of any length; say so instead of hiding the file

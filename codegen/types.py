@@ -68,7 +68,7 @@ def sql_type(t: AbiType, hashed: bool) -> str:
             return "_sa.Integer()"
         return "_sa.BigInteger()" if t.size <= 64 else "_sqlt.ExactInt()"
     if t.kind == "address":
-        return "_sa.String(64)"
+        return "_sqlt.address()"
     if t.kind == "bool":
         return "_sa.Boolean()"
     if t.kind == "fixed_bytes":

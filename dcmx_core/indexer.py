@@ -198,6 +198,7 @@ class Indexer:
         """
         if self._ready:
             return
+        self.store.collate_addresses()
         changed, new = self.store.table_changes()
         derived = {t.name for t in self._plugin_tables()}
         raw = [name for name in changed if name not in derived]

@@ -313,9 +313,13 @@ END """
             )
 
 
-def table_hash(table: sa.Table, engine: Engine | Connection) -> str:
-    """A stable fingerprint of a table's definition, to detect schema changes between runs."""
+def table_hash(table: sa.Table, engine: Engine | Connection, collations: bool = True) -> str:
+    """A stable fingerprint of a table's definition, to detect schema changes between runs;
+    ``collations=False``: of the definition without its columns' ``COLLATE "C"``, as dcmx
+    made address columns before (see Store.collate_addresses)."""
     ddl = str(sa.schema.CreateTable(table).compile(dialect=engine.dialect)).strip()
     for index in sorted(table.indexes, key=lambda i: i.name or ""):
         ddl += "\n" + str(sa.schema.CreateIndex(index).compile(dialect=engine.dialect)).strip()
+    if not collations:
+        ddl = ddl.replace(' COLLATE "C"', "")
     return hashlib.sha256(ddl.encode()).hexdigest()

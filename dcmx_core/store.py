@@ -430,6 +430,64 @@ class Store:
         self.journal.create_triggers(conn)
         conn.execute(backfill_table.delete())
 
+    def collate_addresses(self) -> list[str]:
+        """PostgreSQL: give the address columns of tables made by an older dcmx, without
+        ``COLLATE "C"`` (see :func:`~dcmx_core.sqltypes.address`), that collation in place.
+
+        Only tables whose recorded definition is the current one but for that: PostgreSQL
+        rebuilds the columns' indexes, nothing is reindexed. Returns the tables altered.
+        """
+        if self.engine.dialect.name != "postgresql":
+            return []
+        with self.transaction() as conn:
+            if not sa.inspect(conn).has_table(schema_table.name):
+                return []
+            recorded = dict(
+                conn.execute(sa.select(schema_table.c.table_name, schema_table.c.hash)).all()
+            )
+            older = [
+                t
+                for t in self.tables
+                if recorded.get(t.name) not in (None, table_hash(t, conn))
+                and recorded[t.name] == table_hash(t, conn, collations=False)
+            ]
+            if not older:
+                return []
+            q = conn.dialect.identifier_preparer.quote_identifier
+            compile_type = conn.dialect.type_compiler_instance.process
+            # A view keeps the types of the columns it reads; the events view is made again
+            # below, a view of the user's own makes the ALTER fail (and says which).
+            conn.exec_driver_sql(f"DROP VIEW IF EXISTS {q(events_view.NAME)}")
+            for t in older:
+                for c in t.columns:
+                    impl = c.type.dialect_impl(conn.dialect)
+                    if getattr(impl, "collation", None) != "C":
+                        continue
+                    try:
+                        conn.exec_driver_sql(
+                            f"ALTER TABLE {q(t.name)} ALTER COLUMN {q(c.name)} "
+                            f"TYPE {compile_type(impl)}"
+                        )
+                    except sa.exc.DBAPIError as exc:  # the transaction is rolled back whole
+                        raise StoreError(
+                            f"could not give column {c.name!r} of table {t.name!r} the "
+                            f'collation "C" this dcmx declares for addresses ({exc.orig}); if a '
+                            "view of yours reads it, drop the view, run dcmx again and make it "
+                            "again"
+                        ) from None
+                conn.execute(
+                    schema_table.update()
+                    .where(schema_table.c.table_name == t.name)
+                    .values(hash=table_hash(t, conn))
+                )
+            self._create_events_view(conn)
+        log.info(
+            'address columns given the collation "C" in %d tables',
+            len(older),
+            extra={"tables": [t.name for t in older]},
+        )
+        return [t.name for t in older]
+
     def table_changes(self) -> tuple[list[str], list[str]]:
         """(Tracked tables whose definition differs from the one recorded when they were made,
         tracked tables this database has no recorded definition of: not made yet.)"""

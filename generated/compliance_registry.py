@@ -61,7 +61,7 @@ _CHAIN_COLUMNS = (
     lambda: _sa.Column("tx_hash", _sa.LargeBinary(32), nullable=False),
     lambda: _sa.Column("tx_index", _sa.Integer(), nullable=False),
     lambda: _sa.Column("log_index", _sa.Integer(), primary_key=True, autoincrement=False),
-    lambda: _sa.Column("contract_address", _sa.String(64), nullable=False),
+    lambda: _sa.Column("contract_address", _sqlt.address(), nullable=False),
 )
 
 
@@ -207,7 +207,7 @@ class AcceptanceRecorded:
     CONTRACT: ClassVar[str] = CONTRACT_NAME
     TABLE: ClassVar[_sa.Table] = _table(
         'compliance_registry__acceptance_recorded',
-        _sa.Column('user_', _sa.String(64), nullable=False),
+        _sa.Column('user_', _sqlt.address(), nullable=False),
         _sa.Column('doc_type', _sa.Integer(), nullable=False),
         _sa.Column('version', _sa.Text(), nullable=False),
         _sa.Column('doc_hash', _sa.LargeBinary(32), nullable=False),
@@ -328,9 +328,9 @@ class DeletionProcessed:
     TABLE: ClassVar[_sa.Table] = _table(
         'compliance_registry__deletion_processed',
         _sa.Column('request_id', _sqlt.ExactInt(), nullable=False),
-        _sa.Column('user_', _sa.String(64), nullable=False),
+        _sa.Column('user_', _sqlt.address(), nullable=False),
         _sa.Column('approved', _sa.Boolean(), nullable=False),
-        _sa.Column('processor', _sa.String(64), nullable=False),
+        _sa.Column('processor', _sqlt.address(), nullable=False),
         _sa.Column('timestamp_', _sqlt.ExactInt(), nullable=False),
         _sa.Index('ix_compliance_registry__deletion_processed__request_id', 'request_id'),
         _sa.Index('ix_compliance_registry__deletion_processed__user_', 'user_'),
@@ -440,7 +440,7 @@ class DeletionRequested:
     TABLE: ClassVar[_sa.Table] = _table(
         'compliance_registry__deletion_requested',
         _sa.Column('request_id', _sqlt.ExactInt(), nullable=False),
-        _sa.Column('user_', _sa.String(64), nullable=False),
+        _sa.Column('user_', _sqlt.address(), nullable=False),
         _sa.Column('reason', _sa.Text(), nullable=False),
         _sa.Column('timestamp_', _sqlt.ExactInt(), nullable=False),
         _sa.Index('ix_compliance_registry__deletion_requested__request_id', 'request_id'),
@@ -552,7 +552,7 @@ class DocumentPublished:
         _sa.Column('doc_type', _sa.Integer(), nullable=False),
         _sa.Column('version', _sa.Text(), nullable=False),
         _sa.Column('doc_hash', _sa.LargeBinary(32), nullable=False),
-        _sa.Column('publisher', _sa.String(64), nullable=False),
+        _sa.Column('publisher', _sqlt.address(), nullable=False),
         _sa.Column('timestamp_', _sqlt.ExactInt(), nullable=False),
         _sa.Index('ix_compliance_registry__document_published__doc_type', 'doc_type'),
         _sa.Index('ix_compliance_registry__document_published__publisher', 'publisher'),
@@ -669,10 +669,10 @@ class KycStatusChanged:
     CONTRACT: ClassVar[str] = CONTRACT_NAME
     TABLE: ClassVar[_sa.Table] = _table(
         'compliance_registry__kyc_status_changed',
-        _sa.Column('wallet', _sa.String(64), nullable=False),
+        _sa.Column('wallet', _sqlt.address(), nullable=False),
         _sa.Column('previous_status', _sa.Integer(), nullable=False),
         _sa.Column('new_status', _sa.Integer(), nullable=False),
-        _sa.Column('officer', _sa.String(64), nullable=False),
+        _sa.Column('officer', _sqlt.address(), nullable=False),
         _sa.Column('timestamp_', _sqlt.ExactInt(), nullable=False),
         _sa.Index('ix_compliance_registry__kyc_status_changed__wallet', 'wallet'),
         _sa.Index('ix_compliance_registry__kyc_status_changed__officer', 'officer'),
@@ -778,8 +778,8 @@ class RoleGranted:
     TABLE: ClassVar[_sa.Table] = _table(
         'compliance_registry__role_granted',
         _sa.Column('role', _sa.LargeBinary(32), nullable=False),
-        _sa.Column('account', _sa.String(64), nullable=False),
-        _sa.Column('sender', _sa.String(64), nullable=False),
+        _sa.Column('account', _sqlt.address(), nullable=False),
+        _sa.Column('sender', _sqlt.address(), nullable=False),
         _sa.Index('ix_compliance_registry__role_granted__role', 'role'),
         _sa.Index('ix_compliance_registry__role_granted__account', 'account'),
         _sa.Index('ix_compliance_registry__role_granted__sender', 'sender'),
@@ -865,8 +865,8 @@ class RoleRevoked:
     TABLE: ClassVar[_sa.Table] = _table(
         'compliance_registry__role_revoked',
         _sa.Column('role', _sa.LargeBinary(32), nullable=False),
-        _sa.Column('account', _sa.String(64), nullable=False),
-        _sa.Column('sender', _sa.String(64), nullable=False),
+        _sa.Column('account', _sqlt.address(), nullable=False),
+        _sa.Column('sender', _sqlt.address(), nullable=False),
         _sa.Index('ix_compliance_registry__role_revoked__role', 'role'),
         _sa.Index('ix_compliance_registry__role_revoked__account', 'account'),
         _sa.Index('ix_compliance_registry__role_revoked__sender', 'sender'),

@@ -58,7 +58,7 @@ _CHAIN_COLUMNS = (
     lambda: _sa.Column("tx_hash", _sa.LargeBinary(32), nullable=False),
     lambda: _sa.Column("tx_index", _sa.Integer(), nullable=False),
     lambda: _sa.Column("log_index", _sa.Integer(), primary_key=True, autoincrement=False),
-    lambda: _sa.Column("contract_address", _sa.String(64), nullable=False),
+    lambda: _sa.Column("contract_address", _sqlt.address(), nullable=False),
 )
 
 
@@ -82,8 +82,8 @@ class Approval:
     CONTRACT: ClassVar[str] = CONTRACT_NAME
     TABLE: ClassVar[_sa.Table] = _table(
         'dcmx_token__approval',
-        _sa.Column('owner', _sa.String(64), nullable=False),
-        _sa.Column('spender', _sa.String(64), nullable=False),
+        _sa.Column('owner', _sqlt.address(), nullable=False),
+        _sa.Column('spender', _sqlt.address(), nullable=False),
         _sa.Column('value', _sqlt.ExactInt(), nullable=False),
         _sa.Index('ix_dcmx_token__approval__owner', 'owner'),
         _sa.Index('ix_dcmx_token__approval__spender', 'spender'),
@@ -166,8 +166,8 @@ class RoleGranted:
     TABLE: ClassVar[_sa.Table] = _table(
         'dcmx_token__role_granted',
         _sa.Column('role', _sa.LargeBinary(32), nullable=False),
-        _sa.Column('account', _sa.String(64), nullable=False),
-        _sa.Column('sender', _sa.String(64), nullable=False),
+        _sa.Column('account', _sqlt.address(), nullable=False),
+        _sa.Column('sender', _sqlt.address(), nullable=False),
         _sa.Index('ix_dcmx_token__role_granted__role', 'role'),
         _sa.Index('ix_dcmx_token__role_granted__account', 'account'),
         _sa.Index('ix_dcmx_token__role_granted__sender', 'sender'),
@@ -253,8 +253,8 @@ class RoleRevoked:
     TABLE: ClassVar[_sa.Table] = _table(
         'dcmx_token__role_revoked',
         _sa.Column('role', _sa.LargeBinary(32), nullable=False),
-        _sa.Column('account', _sa.String(64), nullable=False),
-        _sa.Column('sender', _sa.String(64), nullable=False),
+        _sa.Column('account', _sqlt.address(), nullable=False),
+        _sa.Column('sender', _sqlt.address(), nullable=False),
         _sa.Index('ix_dcmx_token__role_revoked__role', 'role'),
         _sa.Index('ix_dcmx_token__role_revoked__account', 'account'),
         _sa.Index('ix_dcmx_token__role_revoked__sender', 'sender'),
@@ -339,8 +339,8 @@ class Transfer:
     CONTRACT: ClassVar[str] = CONTRACT_NAME
     TABLE: ClassVar[_sa.Table] = _table(
         'dcmx_token__transfer',
-        _sa.Column('from_', _sa.String(64), nullable=False),
-        _sa.Column('to_', _sa.String(64), nullable=False),
+        _sa.Column('from_', _sqlt.address(), nullable=False),
+        _sa.Column('to_', _sqlt.address(), nullable=False),
         _sa.Column('value', _sqlt.ExactInt(), nullable=False),
         _sa.Index('ix_dcmx_token__transfer__from_', 'from_'),
         _sa.Index('ix_dcmx_token__transfer__to_', 'to_'),

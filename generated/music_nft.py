@@ -62,7 +62,7 @@ _CHAIN_COLUMNS = (
     lambda: _sa.Column("tx_hash", _sa.LargeBinary(32), nullable=False),
     lambda: _sa.Column("tx_index", _sa.Integer(), nullable=False),
     lambda: _sa.Column("log_index", _sa.Integer(), primary_key=True, autoincrement=False),
-    lambda: _sa.Column("contract_address", _sa.String(64), nullable=False),
+    lambda: _sa.Column("contract_address", _sqlt.address(), nullable=False),
 )
 
 
@@ -139,8 +139,8 @@ class Approval:
     CONTRACT: ClassVar[str] = CONTRACT_NAME
     TABLE: ClassVar[_sa.Table] = _table(
         'music_nft__approval',
-        _sa.Column('owner', _sa.String(64), nullable=False),
-        _sa.Column('approved', _sa.String(64), nullable=False),
+        _sa.Column('owner', _sqlt.address(), nullable=False),
+        _sa.Column('approved', _sqlt.address(), nullable=False),
         _sa.Column('token_id', _sqlt.ExactInt(), nullable=False),
         _sa.Index('ix_music_nft__approval__owner', 'owner'),
         _sa.Index('ix_music_nft__approval__approved', 'approved'),
@@ -221,8 +221,8 @@ class ApprovalForAll:
     CONTRACT: ClassVar[str] = CONTRACT_NAME
     TABLE: ClassVar[_sa.Table] = _table(
         'music_nft__approval_for_all',
-        _sa.Column('owner', _sa.String(64), nullable=False),
-        _sa.Column('operator', _sa.String(64), nullable=False),
+        _sa.Column('owner', _sqlt.address(), nullable=False),
+        _sa.Column('operator', _sqlt.address(), nullable=False),
         _sa.Column('approved', _sa.Boolean(), nullable=False),
         _sa.Index('ix_music_nft__approval_for_all__owner', 'owner'),
         _sa.Index('ix_music_nft__approval_for_all__operator', 'operator'),
@@ -394,7 +394,7 @@ class Minted:
     CONTRACT: ClassVar[str] = CONTRACT_NAME
     TABLE: ClassVar[_sa.Table] = _table(
         'music_nft__minted',
-        _sa.Column('to_', _sa.String(64), nullable=False),
+        _sa.Column('to_', _sqlt.address(), nullable=False),
         _sa.Column('token_id', _sqlt.ExactInt(), nullable=False),
         _sa.Column('content_hash', _sa.LargeBinary(32), nullable=False),
         _sa.Column('title', _sa.Text(), nullable=False),
@@ -402,7 +402,7 @@ class Minted:
         _sa.Column('genre', _sa.Text(), nullable=False),
         _sa.Column('edition', _sa.BigInteger(), nullable=False),
         _sa.Column('max_editions', _sa.BigInteger(), nullable=False),
-        _sa.Column('royalty_receiver', _sa.String(64), nullable=False),
+        _sa.Column('royalty_receiver', _sqlt.address(), nullable=False),
         _sa.Column('royalty_bps', _sqlt.ExactInt(), nullable=False),
         _sa.Index('ix_music_nft__minted__to_', 'to_'),
         _sa.Index('ix_music_nft__minted__token_id', 'token_id'),
@@ -599,8 +599,8 @@ class RoleGranted:
     TABLE: ClassVar[_sa.Table] = _table(
         'music_nft__role_granted',
         _sa.Column('role', _sa.LargeBinary(32), nullable=False),
-        _sa.Column('account', _sa.String(64), nullable=False),
-        _sa.Column('sender', _sa.String(64), nullable=False),
+        _sa.Column('account', _sqlt.address(), nullable=False),
+        _sa.Column('sender', _sqlt.address(), nullable=False),
         _sa.Index('ix_music_nft__role_granted__role', 'role'),
         _sa.Index('ix_music_nft__role_granted__account', 'account'),
         _sa.Index('ix_music_nft__role_granted__sender', 'sender'),
@@ -686,8 +686,8 @@ class RoleRevoked:
     TABLE: ClassVar[_sa.Table] = _table(
         'music_nft__role_revoked',
         _sa.Column('role', _sa.LargeBinary(32), nullable=False),
-        _sa.Column('account', _sa.String(64), nullable=False),
-        _sa.Column('sender', _sa.String(64), nullable=False),
+        _sa.Column('account', _sqlt.address(), nullable=False),
+        _sa.Column('sender', _sqlt.address(), nullable=False),
         _sa.Index('ix_music_nft__role_revoked__role', 'role'),
         _sa.Index('ix_music_nft__role_revoked__account', 'account'),
         _sa.Index('ix_music_nft__role_revoked__sender', 'sender'),
@@ -772,8 +772,8 @@ class Transfer:
     CONTRACT: ClassVar[str] = CONTRACT_NAME
     TABLE: ClassVar[_sa.Table] = _table(
         'music_nft__transfer',
-        _sa.Column('from_', _sa.String(64), nullable=False),
-        _sa.Column('to_', _sa.String(64), nullable=False),
+        _sa.Column('from_', _sqlt.address(), nullable=False),
+        _sa.Column('to_', _sqlt.address(), nullable=False),
         _sa.Column('token_id', _sqlt.ExactInt(), nullable=False),
         _sa.Index('ix_music_nft__transfer__from_', 'from_'),
         _sa.Index('ix_music_nft__transfer__to_', 'to_'),

@@ -59,7 +59,7 @@ _CHAIN_COLUMNS = (
     lambda: _sa.Column("tx_hash", _sa.LargeBinary(32), nullable=False),
     lambda: _sa.Column("tx_index", _sa.Integer(), nullable=False),
     lambda: _sa.Column("log_index", _sa.Integer(), primary_key=True, autoincrement=False),
-    lambda: _sa.Column("contract_address", _sa.String(64), nullable=False),
+    lambda: _sa.Column("contract_address", _sqlt.address(), nullable=False),
 )
 
 
@@ -165,7 +165,7 @@ class ClaimSubmitted:
     TABLE: ClassVar[_sa.Table] = _table(
         'reward_vault__claim_submitted',
         _sa.Column('claim_id', _sqlt.ExactInt(), nullable=False),
-        _sa.Column('user_', _sa.String(64), nullable=False),
+        _sa.Column('user_', _sqlt.address(), nullable=False),
         _sa.Column('reward_type', _sa.Integer(), nullable=False),
         _sa.Column('proof_hash', _sa.LargeBinary(32), nullable=False),
         _sa.Column('amount', _sqlt.ExactInt(), nullable=False),
@@ -276,7 +276,7 @@ class ClaimVerified:
         'reward_vault__claim_verified',
         _sa.Column('claim_id', _sqlt.ExactInt(), nullable=False),
         _sa.Column('approved', _sa.Boolean(), nullable=False),
-        _sa.Column('verifier', _sa.String(64), nullable=False),
+        _sa.Column('verifier', _sqlt.address(), nullable=False),
         _sa.Index('ix_reward_vault__claim_verified__claim_id', 'claim_id'),
     )
     claim_id: int
@@ -452,7 +452,7 @@ class RewardsClaimed:
     TABLE: ClassVar[_sa.Table] = _table(
         'reward_vault__rewards_claimed',
         _sa.Column('claim_id', _sqlt.ExactInt(), nullable=False),
-        _sa.Column('user_', _sa.String(64), nullable=False),
+        _sa.Column('user_', _sqlt.address(), nullable=False),
         _sa.Column('amount', _sqlt.ExactInt(), nullable=False),
         _sa.Index('ix_reward_vault__rewards_claimed__claim_id', 'claim_id'),
         _sa.Index('ix_reward_vault__rewards_claimed__user_', 'user_'),
@@ -538,8 +538,8 @@ class RoleGranted:
     TABLE: ClassVar[_sa.Table] = _table(
         'reward_vault__role_granted',
         _sa.Column('role', _sa.LargeBinary(32), nullable=False),
-        _sa.Column('account', _sa.String(64), nullable=False),
-        _sa.Column('sender', _sa.String(64), nullable=False),
+        _sa.Column('account', _sqlt.address(), nullable=False),
+        _sa.Column('sender', _sqlt.address(), nullable=False),
         _sa.Index('ix_reward_vault__role_granted__role', 'role'),
         _sa.Index('ix_reward_vault__role_granted__account', 'account'),
         _sa.Index('ix_reward_vault__role_granted__sender', 'sender'),
@@ -625,8 +625,8 @@ class RoleRevoked:
     TABLE: ClassVar[_sa.Table] = _table(
         'reward_vault__role_revoked',
         _sa.Column('role', _sa.LargeBinary(32), nullable=False),
-        _sa.Column('account', _sa.String(64), nullable=False),
-        _sa.Column('sender', _sa.String(64), nullable=False),
+        _sa.Column('account', _sqlt.address(), nullable=False),
+        _sa.Column('sender', _sqlt.address(), nullable=False),
         _sa.Index('ix_reward_vault__role_revoked__role', 'role'),
         _sa.Index('ix_reward_vault__role_revoked__account', 'account'),
         _sa.Index('ix_reward_vault__role_revoked__sender', 'sender'),

@@ -62,7 +62,7 @@ _CHAIN_COLUMNS = (
     lambda: _sa.Column("tx_hash", _sa.LargeBinary(32), nullable=False),
     lambda: _sa.Column("tx_index", _sa.Integer(), nullable=False),
     lambda: _sa.Column("log_index", _sa.Integer(), primary_key=True, autoincrement=False),
-    lambda: _sa.Column("contract_address", _sa.String(64), nullable=False),
+    lambda: _sa.Column("contract_address", _sqlt.address(), nullable=False),
 )
 
 
@@ -132,8 +132,8 @@ class RoleGranted:
     TABLE: ClassVar[_sa.Table] = _table(
         'royalty_distributor__role_granted',
         _sa.Column('role', _sa.LargeBinary(32), nullable=False),
-        _sa.Column('account', _sa.String(64), nullable=False),
-        _sa.Column('sender', _sa.String(64), nullable=False),
+        _sa.Column('account', _sqlt.address(), nullable=False),
+        _sa.Column('sender', _sqlt.address(), nullable=False),
         _sa.Index('ix_royalty_distributor__role_granted__role', 'role'),
         _sa.Index('ix_royalty_distributor__role_granted__account', 'account'),
         _sa.Index('ix_royalty_distributor__role_granted__sender', 'sender'),
@@ -219,8 +219,8 @@ class RoleRevoked:
     TABLE: ClassVar[_sa.Table] = _table(
         'royalty_distributor__role_revoked',
         _sa.Column('role', _sa.LargeBinary(32), nullable=False),
-        _sa.Column('account', _sa.String(64), nullable=False),
-        _sa.Column('sender', _sa.String(64), nullable=False),
+        _sa.Column('account', _sqlt.address(), nullable=False),
+        _sa.Column('sender', _sqlt.address(), nullable=False),
         _sa.Index('ix_royalty_distributor__role_revoked__role', 'role'),
         _sa.Index('ix_royalty_distributor__role_revoked__account', 'account'),
         _sa.Index('ix_royalty_distributor__role_revoked__sender', 'sender'),
@@ -400,7 +400,7 @@ class RoyaltiesWithdrawn:
     CONTRACT: ClassVar[str] = CONTRACT_NAME
     TABLE: ClassVar[_sa.Table] = _table(
         'royalty_distributor__royalties_withdrawn',
-        _sa.Column('recipient', _sa.String(64), nullable=False),
+        _sa.Column('recipient', _sqlt.address(), nullable=False),
         _sa.Column('amount', _sqlt.ExactInt(), nullable=False),
         _sa.Index('ix_royalty_distributor__royalties_withdrawn__recipient', 'recipient'),
     )
@@ -475,7 +475,7 @@ class RoyaltyCredited:
     TABLE: ClassVar[_sa.Table] = _table(
         'royalty_distributor__royalty_credited',
         _sa.Column('sale_id', _sqlt.ExactInt(), nullable=False),
-        _sa.Column('recipient', _sa.String(64), nullable=False),
+        _sa.Column('recipient', _sqlt.address(), nullable=False),
         _sa.Column('amount', _sqlt.ExactInt(), nullable=False),
         _sa.Index('ix_royalty_distributor__royalty_credited__sale_id', 'sale_id'),
         _sa.Index('ix_royalty_distributor__royalty_credited__recipient', 'recipient'),
@@ -567,7 +567,7 @@ class RoyaltySplitsSet:
         _sa.Column('version', _sqlt.ExactInt(), nullable=False),
         _sa.Column('recipients', _sa.JSON(), nullable=False),
         _sa.Column('bps', _sa.JSON(), nullable=False),
-        _sa.Column('setter', _sa.String(64), nullable=False),
+        _sa.Column('setter', _sqlt.address(), nullable=False),
         _sa.Index('ix_royalty_distributor__royalty_splits_set__nft_token_id', 'nft_token_id'),
         _sa.Index('ix_royalty_distributor__royalty_splits_set__setter', 'setter'),
     )
@@ -706,8 +706,8 @@ class SaleRecorded:
         'royalty_distributor__sale_recorded',
         _sa.Column('sale_id', _sqlt.ExactInt(), nullable=False),
         _sa.Column('nft_token_id', _sqlt.ExactInt(), nullable=False),
-        _sa.Column('buyer', _sa.String(64), nullable=False),
-        _sa.Column('seller', _sa.String(64), nullable=False),
+        _sa.Column('buyer', _sqlt.address(), nullable=False),
+        _sa.Column('seller', _sqlt.address(), nullable=False),
         _sa.Column('amount', _sqlt.ExactInt(), nullable=False),
         _sa.Column('split_version', _sqlt.ExactInt(), nullable=False),
         _sa.Index('ix_royalty_distributor__sale_recorded__sale_id', 'sale_id'),

@@ -18,8 +18,8 @@ CREATE TABLE compliance_registry__acceptance_recorded (
 	tx_hash BYTEA NOT NULL, 
 	tx_index INTEGER NOT NULL, 
 	log_index INTEGER NOT NULL, 
-	contract_address VARCHAR(64) NOT NULL, 
-	user_ VARCHAR(64) NOT NULL, 
+	contract_address VARCHAR(64) COLLATE "C" NOT NULL, 
+	user_ VARCHAR(64) COLLATE "C" NOT NULL, 
 	doc_type INTEGER NOT NULL, 
 	version TEXT NOT NULL, 
 	doc_hash BYTEA NOT NULL, 
@@ -38,11 +38,11 @@ CREATE TABLE compliance_registry__deletion_processed (
 	tx_hash BYTEA NOT NULL, 
 	tx_index INTEGER NOT NULL, 
 	log_index INTEGER NOT NULL, 
-	contract_address VARCHAR(64) NOT NULL, 
+	contract_address VARCHAR(64) COLLATE "C" NOT NULL, 
 	request_id NUMERIC(78, 0) NOT NULL, 
-	user_ VARCHAR(64) NOT NULL, 
+	user_ VARCHAR(64) COLLATE "C" NOT NULL, 
 	approved BOOLEAN NOT NULL, 
-	processor VARCHAR(64) NOT NULL, 
+	processor VARCHAR(64) COLLATE "C" NOT NULL, 
 	timestamp_ NUMERIC(78, 0) NOT NULL, 
 	PRIMARY KEY (block_number, log_index)
 );
@@ -60,9 +60,9 @@ CREATE TABLE compliance_registry__deletion_requested (
 	tx_hash BYTEA NOT NULL, 
 	tx_index INTEGER NOT NULL, 
 	log_index INTEGER NOT NULL, 
-	contract_address VARCHAR(64) NOT NULL, 
+	contract_address VARCHAR(64) COLLATE "C" NOT NULL, 
 	request_id NUMERIC(78, 0) NOT NULL, 
-	user_ VARCHAR(64) NOT NULL, 
+	user_ VARCHAR(64) COLLATE "C" NOT NULL, 
 	reason TEXT NOT NULL, 
 	timestamp_ NUMERIC(78, 0) NOT NULL, 
 	PRIMARY KEY (block_number, log_index)
@@ -79,11 +79,11 @@ CREATE TABLE compliance_registry__document_published (
 	tx_hash BYTEA NOT NULL, 
 	tx_index INTEGER NOT NULL, 
 	log_index INTEGER NOT NULL, 
-	contract_address VARCHAR(64) NOT NULL, 
+	contract_address VARCHAR(64) COLLATE "C" NOT NULL, 
 	doc_type INTEGER NOT NULL, 
 	version TEXT NOT NULL, 
 	doc_hash BYTEA NOT NULL, 
-	publisher VARCHAR(64) NOT NULL, 
+	publisher VARCHAR(64) COLLATE "C" NOT NULL, 
 	timestamp_ NUMERIC(78, 0) NOT NULL, 
 	PRIMARY KEY (block_number, log_index)
 );
@@ -99,11 +99,11 @@ CREATE TABLE compliance_registry__kyc_status_changed (
 	tx_hash BYTEA NOT NULL, 
 	tx_index INTEGER NOT NULL, 
 	log_index INTEGER NOT NULL, 
-	contract_address VARCHAR(64) NOT NULL, 
-	wallet VARCHAR(64) NOT NULL, 
+	contract_address VARCHAR(64) COLLATE "C" NOT NULL, 
+	wallet VARCHAR(64) COLLATE "C" NOT NULL, 
 	previous_status INTEGER NOT NULL, 
 	new_status INTEGER NOT NULL, 
-	officer VARCHAR(64) NOT NULL, 
+	officer VARCHAR(64) COLLATE "C" NOT NULL, 
 	timestamp_ NUMERIC(78, 0) NOT NULL, 
 	PRIMARY KEY (block_number, log_index)
 );
@@ -119,10 +119,10 @@ CREATE TABLE compliance_registry__role_granted (
 	tx_hash BYTEA NOT NULL, 
 	tx_index INTEGER NOT NULL, 
 	log_index INTEGER NOT NULL, 
-	contract_address VARCHAR(64) NOT NULL, 
+	contract_address VARCHAR(64) COLLATE "C" NOT NULL, 
 	role BYTEA NOT NULL, 
-	account VARCHAR(64) NOT NULL, 
-	sender VARCHAR(64) NOT NULL, 
+	account VARCHAR(64) COLLATE "C" NOT NULL, 
+	sender VARCHAR(64) COLLATE "C" NOT NULL, 
 	PRIMARY KEY (block_number, log_index)
 );
 
@@ -139,10 +139,10 @@ CREATE TABLE compliance_registry__role_revoked (
 	tx_hash BYTEA NOT NULL, 
 	tx_index INTEGER NOT NULL, 
 	log_index INTEGER NOT NULL, 
-	contract_address VARCHAR(64) NOT NULL, 
+	contract_address VARCHAR(64) COLLATE "C" NOT NULL, 
 	role BYTEA NOT NULL, 
-	account VARCHAR(64) NOT NULL, 
-	sender VARCHAR(64) NOT NULL, 
+	account VARCHAR(64) COLLATE "C" NOT NULL, 
+	sender VARCHAR(64) COLLATE "C" NOT NULL, 
 	PRIMARY KEY (block_number, log_index)
 );
 
@@ -159,9 +159,9 @@ CREATE TABLE dcmx_token__approval (
 	tx_hash BYTEA NOT NULL, 
 	tx_index INTEGER NOT NULL, 
 	log_index INTEGER NOT NULL, 
-	contract_address VARCHAR(64) NOT NULL, 
-	owner VARCHAR(64) NOT NULL, 
-	spender VARCHAR(64) NOT NULL, 
+	contract_address VARCHAR(64) COLLATE "C" NOT NULL, 
+	owner VARCHAR(64) COLLATE "C" NOT NULL, 
+	spender VARCHAR(64) COLLATE "C" NOT NULL, 
 	value NUMERIC(78, 0) NOT NULL, 
 	PRIMARY KEY (block_number, log_index)
 );
@@ -177,10 +177,10 @@ CREATE TABLE dcmx_token__role_granted (
 	tx_hash BYTEA NOT NULL, 
 	tx_index INTEGER NOT NULL, 
 	log_index INTEGER NOT NULL, 
-	contract_address VARCHAR(64) NOT NULL, 
+	contract_address VARCHAR(64) COLLATE "C" NOT NULL, 
 	role BYTEA NOT NULL, 
-	account VARCHAR(64) NOT NULL, 
-	sender VARCHAR(64) NOT NULL, 
+	account VARCHAR(64) COLLATE "C" NOT NULL, 
+	sender VARCHAR(64) COLLATE "C" NOT NULL, 
 	PRIMARY KEY (block_number, log_index)
 );
 
@@ -197,10 +197,10 @@ CREATE TABLE dcmx_token__role_revoked (
 	tx_hash BYTEA NOT NULL, 
 	tx_index INTEGER NOT NULL, 
 	log_index INTEGER NOT NULL, 
-	contract_address VARCHAR(64) NOT NULL, 
+	contract_address VARCHAR(64) COLLATE "C" NOT NULL, 
 	role BYTEA NOT NULL, 
-	account VARCHAR(64) NOT NULL, 
-	sender VARCHAR(64) NOT NULL, 
+	account VARCHAR(64) COLLATE "C" NOT NULL, 
+	sender VARCHAR(64) COLLATE "C" NOT NULL, 
 	PRIMARY KEY (block_number, log_index)
 );
 
@@ -217,9 +217,9 @@ CREATE TABLE dcmx_token__transfer (
 	tx_hash BYTEA NOT NULL, 
 	tx_index INTEGER NOT NULL, 
 	log_index INTEGER NOT NULL, 
-	contract_address VARCHAR(64) NOT NULL, 
-	from_ VARCHAR(64) NOT NULL, 
-	to_ VARCHAR(64) NOT NULL, 
+	contract_address VARCHAR(64) COLLATE "C" NOT NULL, 
+	from_ VARCHAR(64) COLLATE "C" NOT NULL, 
+	to_ VARCHAR(64) COLLATE "C" NOT NULL, 
 	value NUMERIC(78, 0) NOT NULL, 
 	PRIMARY KEY (block_number, log_index)
 );
@@ -235,9 +235,9 @@ CREATE TABLE music_nft__approval (
 	tx_hash BYTEA NOT NULL, 
 	tx_index INTEGER NOT NULL, 
 	log_index INTEGER NOT NULL, 
-	contract_address VARCHAR(64) NOT NULL, 
-	owner VARCHAR(64) NOT NULL, 
-	approved VARCHAR(64) NOT NULL, 
+	contract_address VARCHAR(64) COLLATE "C" NOT NULL, 
+	owner VARCHAR(64) COLLATE "C" NOT NULL, 
+	approved VARCHAR(64) COLLATE "C" NOT NULL, 
 	token_id NUMERIC(78, 0) NOT NULL, 
 	PRIMARY KEY (block_number, log_index)
 );
@@ -255,9 +255,9 @@ CREATE TABLE music_nft__approval_for_all (
 	tx_hash BYTEA NOT NULL, 
 	tx_index INTEGER NOT NULL, 
 	log_index INTEGER NOT NULL, 
-	contract_address VARCHAR(64) NOT NULL, 
-	owner VARCHAR(64) NOT NULL, 
-	operator VARCHAR(64) NOT NULL, 
+	contract_address VARCHAR(64) COLLATE "C" NOT NULL, 
+	owner VARCHAR(64) COLLATE "C" NOT NULL, 
+	operator VARCHAR(64) COLLATE "C" NOT NULL, 
 	approved BOOLEAN NOT NULL, 
 	PRIMARY KEY (block_number, log_index)
 );
@@ -273,7 +273,7 @@ CREATE TABLE music_nft__base_uri_updated (
 	tx_hash BYTEA NOT NULL, 
 	tx_index INTEGER NOT NULL, 
 	log_index INTEGER NOT NULL, 
-	contract_address VARCHAR(64) NOT NULL, 
+	contract_address VARCHAR(64) COLLATE "C" NOT NULL, 
 	base_uri TEXT NOT NULL, 
 	PRIMARY KEY (block_number, log_index)
 );
@@ -285,8 +285,8 @@ CREATE TABLE music_nft__minted (
 	tx_hash BYTEA NOT NULL, 
 	tx_index INTEGER NOT NULL, 
 	log_index INTEGER NOT NULL, 
-	contract_address VARCHAR(64) NOT NULL, 
-	to_ VARCHAR(64) NOT NULL, 
+	contract_address VARCHAR(64) COLLATE "C" NOT NULL, 
+	to_ VARCHAR(64) COLLATE "C" NOT NULL, 
 	token_id NUMERIC(78, 0) NOT NULL, 
 	content_hash BYTEA NOT NULL, 
 	title TEXT NOT NULL, 
@@ -294,7 +294,7 @@ CREATE TABLE music_nft__minted (
 	genre TEXT NOT NULL, 
 	edition BIGINT NOT NULL, 
 	max_editions BIGINT NOT NULL, 
-	royalty_receiver VARCHAR(64) NOT NULL, 
+	royalty_receiver VARCHAR(64) COLLATE "C" NOT NULL, 
 	royalty_bps NUMERIC(78, 0) NOT NULL, 
 	PRIMARY KEY (block_number, log_index)
 );
@@ -312,10 +312,10 @@ CREATE TABLE music_nft__role_granted (
 	tx_hash BYTEA NOT NULL, 
 	tx_index INTEGER NOT NULL, 
 	log_index INTEGER NOT NULL, 
-	contract_address VARCHAR(64) NOT NULL, 
+	contract_address VARCHAR(64) COLLATE "C" NOT NULL, 
 	role BYTEA NOT NULL, 
-	account VARCHAR(64) NOT NULL, 
-	sender VARCHAR(64) NOT NULL, 
+	account VARCHAR(64) COLLATE "C" NOT NULL, 
+	sender VARCHAR(64) COLLATE "C" NOT NULL, 
 	PRIMARY KEY (block_number, log_index)
 );
 
@@ -332,10 +332,10 @@ CREATE TABLE music_nft__role_revoked (
 	tx_hash BYTEA NOT NULL, 
 	tx_index INTEGER NOT NULL, 
 	log_index INTEGER NOT NULL, 
-	contract_address VARCHAR(64) NOT NULL, 
+	contract_address VARCHAR(64) COLLATE "C" NOT NULL, 
 	role BYTEA NOT NULL, 
-	account VARCHAR(64) NOT NULL, 
-	sender VARCHAR(64) NOT NULL, 
+	account VARCHAR(64) COLLATE "C" NOT NULL, 
+	sender VARCHAR(64) COLLATE "C" NOT NULL, 
 	PRIMARY KEY (block_number, log_index)
 );
 
@@ -352,9 +352,9 @@ CREATE TABLE music_nft__transfer (
 	tx_hash BYTEA NOT NULL, 
 	tx_index INTEGER NOT NULL, 
 	log_index INTEGER NOT NULL, 
-	contract_address VARCHAR(64) NOT NULL, 
-	from_ VARCHAR(64) NOT NULL, 
-	to_ VARCHAR(64) NOT NULL, 
+	contract_address VARCHAR(64) COLLATE "C" NOT NULL, 
+	from_ VARCHAR(64) COLLATE "C" NOT NULL, 
+	to_ VARCHAR(64) COLLATE "C" NOT NULL, 
 	token_id NUMERIC(78, 0) NOT NULL, 
 	PRIMARY KEY (block_number, log_index)
 );
@@ -372,9 +372,9 @@ CREATE TABLE reward_vault__claim_submitted (
 	tx_hash BYTEA NOT NULL, 
 	tx_index INTEGER NOT NULL, 
 	log_index INTEGER NOT NULL, 
-	contract_address VARCHAR(64) NOT NULL, 
+	contract_address VARCHAR(64) COLLATE "C" NOT NULL, 
 	claim_id NUMERIC(78, 0) NOT NULL, 
-	user_ VARCHAR(64) NOT NULL, 
+	user_ VARCHAR(64) COLLATE "C" NOT NULL, 
 	reward_type INTEGER NOT NULL, 
 	proof_hash BYTEA NOT NULL, 
 	amount NUMERIC(78, 0) NOT NULL, 
@@ -394,10 +394,10 @@ CREATE TABLE reward_vault__claim_verified (
 	tx_hash BYTEA NOT NULL, 
 	tx_index INTEGER NOT NULL, 
 	log_index INTEGER NOT NULL, 
-	contract_address VARCHAR(64) NOT NULL, 
+	contract_address VARCHAR(64) COLLATE "C" NOT NULL, 
 	claim_id NUMERIC(78, 0) NOT NULL, 
 	approved BOOLEAN NOT NULL, 
-	verifier VARCHAR(64) NOT NULL, 
+	verifier VARCHAR(64) COLLATE "C" NOT NULL, 
 	PRIMARY KEY (block_number, log_index)
 );
 
@@ -410,7 +410,7 @@ CREATE TABLE reward_vault__pool_configured (
 	tx_hash BYTEA NOT NULL, 
 	tx_index INTEGER NOT NULL, 
 	log_index INTEGER NOT NULL, 
-	contract_address VARCHAR(64) NOT NULL, 
+	contract_address VARCHAR(64) COLLATE "C" NOT NULL, 
 	reward_type INTEGER NOT NULL, 
 	budget NUMERIC(78, 0) NOT NULL, 
 	max_per_claim NUMERIC(78, 0) NOT NULL, 
@@ -426,9 +426,9 @@ CREATE TABLE reward_vault__rewards_claimed (
 	tx_hash BYTEA NOT NULL, 
 	tx_index INTEGER NOT NULL, 
 	log_index INTEGER NOT NULL, 
-	contract_address VARCHAR(64) NOT NULL, 
+	contract_address VARCHAR(64) COLLATE "C" NOT NULL, 
 	claim_id NUMERIC(78, 0) NOT NULL, 
-	user_ VARCHAR(64) NOT NULL, 
+	user_ VARCHAR(64) COLLATE "C" NOT NULL, 
 	amount NUMERIC(78, 0) NOT NULL, 
 	PRIMARY KEY (block_number, log_index)
 );
@@ -444,10 +444,10 @@ CREATE TABLE reward_vault__role_granted (
 	tx_hash BYTEA NOT NULL, 
 	tx_index INTEGER NOT NULL, 
 	log_index INTEGER NOT NULL, 
-	contract_address VARCHAR(64) NOT NULL, 
+	contract_address VARCHAR(64) COLLATE "C" NOT NULL, 
 	role BYTEA NOT NULL, 
-	account VARCHAR(64) NOT NULL, 
-	sender VARCHAR(64) NOT NULL, 
+	account VARCHAR(64) COLLATE "C" NOT NULL, 
+	sender VARCHAR(64) COLLATE "C" NOT NULL, 
 	PRIMARY KEY (block_number, log_index)
 );
 
@@ -464,10 +464,10 @@ CREATE TABLE reward_vault__role_revoked (
 	tx_hash BYTEA NOT NULL, 
 	tx_index INTEGER NOT NULL, 
 	log_index INTEGER NOT NULL, 
-	contract_address VARCHAR(64) NOT NULL, 
+	contract_address VARCHAR(64) COLLATE "C" NOT NULL, 
 	role BYTEA NOT NULL, 
-	account VARCHAR(64) NOT NULL, 
-	sender VARCHAR(64) NOT NULL, 
+	account VARCHAR(64) COLLATE "C" NOT NULL, 
+	sender VARCHAR(64) COLLATE "C" NOT NULL, 
 	PRIMARY KEY (block_number, log_index)
 );
 
@@ -484,10 +484,10 @@ CREATE TABLE royalty_distributor__role_granted (
 	tx_hash BYTEA NOT NULL, 
 	tx_index INTEGER NOT NULL, 
 	log_index INTEGER NOT NULL, 
-	contract_address VARCHAR(64) NOT NULL, 
+	contract_address VARCHAR(64) COLLATE "C" NOT NULL, 
 	role BYTEA NOT NULL, 
-	account VARCHAR(64) NOT NULL, 
-	sender VARCHAR(64) NOT NULL, 
+	account VARCHAR(64) COLLATE "C" NOT NULL, 
+	sender VARCHAR(64) COLLATE "C" NOT NULL, 
 	PRIMARY KEY (block_number, log_index)
 );
 
@@ -504,10 +504,10 @@ CREATE TABLE royalty_distributor__role_revoked (
 	tx_hash BYTEA NOT NULL, 
 	tx_index INTEGER NOT NULL, 
 	log_index INTEGER NOT NULL, 
-	contract_address VARCHAR(64) NOT NULL, 
+	contract_address VARCHAR(64) COLLATE "C" NOT NULL, 
 	role BYTEA NOT NULL, 
-	account VARCHAR(64) NOT NULL, 
-	sender VARCHAR(64) NOT NULL, 
+	account VARCHAR(64) COLLATE "C" NOT NULL, 
+	sender VARCHAR(64) COLLATE "C" NOT NULL, 
 	PRIMARY KEY (block_number, log_index)
 );
 
@@ -524,7 +524,7 @@ CREATE TABLE royalty_distributor__royalties_distributed (
 	tx_hash BYTEA NOT NULL, 
 	tx_index INTEGER NOT NULL, 
 	log_index INTEGER NOT NULL, 
-	contract_address VARCHAR(64) NOT NULL, 
+	contract_address VARCHAR(64) COLLATE "C" NOT NULL, 
 	sale_id NUMERIC(78, 0) NOT NULL, 
 	nft_token_id NUMERIC(78, 0) NOT NULL, 
 	amount NUMERIC(78, 0) NOT NULL, 
@@ -543,8 +543,8 @@ CREATE TABLE royalty_distributor__royalties_withdrawn (
 	tx_hash BYTEA NOT NULL, 
 	tx_index INTEGER NOT NULL, 
 	log_index INTEGER NOT NULL, 
-	contract_address VARCHAR(64) NOT NULL, 
-	recipient VARCHAR(64) NOT NULL, 
+	contract_address VARCHAR(64) COLLATE "C" NOT NULL, 
+	recipient VARCHAR(64) COLLATE "C" NOT NULL, 
 	amount NUMERIC(78, 0) NOT NULL, 
 	PRIMARY KEY (block_number, log_index)
 );
@@ -558,9 +558,9 @@ CREATE TABLE royalty_distributor__royalty_credited (
 	tx_hash BYTEA NOT NULL, 
 	tx_index INTEGER NOT NULL, 
 	log_index INTEGER NOT NULL, 
-	contract_address VARCHAR(64) NOT NULL, 
+	contract_address VARCHAR(64) COLLATE "C" NOT NULL, 
 	sale_id NUMERIC(78, 0) NOT NULL, 
-	recipient VARCHAR(64) NOT NULL, 
+	recipient VARCHAR(64) COLLATE "C" NOT NULL, 
 	amount NUMERIC(78, 0) NOT NULL, 
 	PRIMARY KEY (block_number, log_index)
 );
@@ -576,12 +576,12 @@ CREATE TABLE royalty_distributor__royalty_splits_set (
 	tx_hash BYTEA NOT NULL, 
 	tx_index INTEGER NOT NULL, 
 	log_index INTEGER NOT NULL, 
-	contract_address VARCHAR(64) NOT NULL, 
+	contract_address VARCHAR(64) COLLATE "C" NOT NULL, 
 	nft_token_id NUMERIC(78, 0) NOT NULL, 
 	version NUMERIC(78, 0) NOT NULL, 
 	recipients JSON NOT NULL, 
 	bps JSON NOT NULL, 
-	setter VARCHAR(64) NOT NULL, 
+	setter VARCHAR(64) COLLATE "C" NOT NULL, 
 	PRIMARY KEY (block_number, log_index)
 );
 
@@ -596,11 +596,11 @@ CREATE TABLE royalty_distributor__sale_recorded (
 	tx_hash BYTEA NOT NULL, 
 	tx_index INTEGER NOT NULL, 
 	log_index INTEGER NOT NULL, 
-	contract_address VARCHAR(64) NOT NULL, 
+	contract_address VARCHAR(64) COLLATE "C" NOT NULL, 
 	sale_id NUMERIC(78, 0) NOT NULL, 
 	nft_token_id NUMERIC(78, 0) NOT NULL, 
-	buyer VARCHAR(64) NOT NULL, 
-	seller VARCHAR(64) NOT NULL, 
+	buyer VARCHAR(64) COLLATE "C" NOT NULL, 
+	seller VARCHAR(64) COLLATE "C" NOT NULL, 
 	amount NUMERIC(78, 0) NOT NULL, 
 	split_version NUMERIC(78, 0) NOT NULL, 
 	PRIMARY KEY (block_number, log_index)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 
 import dcmx_core
+from dcmx_core.sqltypes import address
 from dcmx_generated import compliance_registry as cr
 
 from ._sql import insert_rows, update_rows, upsert_rows
@@ -20,7 +21,7 @@ compliance_index = sa.Table(
     sa.Column("log_index", sa.Integer, primary_key=True, autoincrement=False),
     sa.Column("tx_hash", sa.LargeBinary(32), nullable=False),
     sa.Column("block_timestamp", sa.BigInteger, nullable=False),
-    sa.Column("wallet", sa.String(64), nullable=False),
+    sa.Column("wallet", address(), nullable=False),
     sa.Column("action", sa.String(32), nullable=False),
     sa.Column("doc_type", sa.Integer, nullable=True),
     sa.Column("version", sa.Text, nullable=True),
@@ -28,7 +29,7 @@ compliance_index = sa.Table(
     sa.Column("request_id", sa.BigInteger, nullable=True),
     sa.Column("reason", sa.Text, nullable=True),
     sa.Column("kyc_status", sa.Integer, nullable=True),
-    sa.Column("actor", sa.String(64), nullable=True),
+    sa.Column("actor", address(), nullable=True),
     sa.Index("ix_compliance_index_wallet", "wallet", "block_number", "log_index"),
 )
 
@@ -38,14 +39,14 @@ compliance_documents = sa.Table(
     sa.Column("doc_type", sa.Integer, primary_key=True, autoincrement=False),
     sa.Column("version", sa.String(256), primary_key=True),
     sa.Column("doc_hash", sa.LargeBinary(32), nullable=False),
-    sa.Column("publisher", sa.String(64), nullable=False),
+    sa.Column("publisher", address(), nullable=False),
     sa.Column("published_at", sa.BigInteger, nullable=False),
 )
 
 acceptances = sa.Table(
     "compliance_acceptances",
     metadata,
-    sa.Column("wallet", sa.String(64), primary_key=True),
+    sa.Column("wallet", address(), primary_key=True),
     sa.Column("doc_type", sa.Integer, primary_key=True, autoincrement=False),
     sa.Column("version", sa.String(256), primary_key=True),
     sa.Column("doc_hash", sa.LargeBinary(32), nullable=False),
@@ -56,20 +57,20 @@ deletion_requests = sa.Table(
     "deletion_requests",
     metadata,
     sa.Column("request_id", sa.BigInteger, primary_key=True, autoincrement=False),
-    sa.Column("wallet", sa.String(64), nullable=False, index=True),
+    sa.Column("wallet", address(), nullable=False, index=True),
     sa.Column("reason", sa.Text, nullable=False),
     sa.Column("status", sa.String(16), nullable=False, index=True),  # pending|approved|rejected
     sa.Column("requested_at", sa.BigInteger, nullable=False),
     sa.Column("processed_at", sa.BigInteger, nullable=True),
-    sa.Column("processor", sa.String(64), nullable=True),
+    sa.Column("processor", address(), nullable=True),
 )
 
 kyc_status = sa.Table(
     "kyc_status",
     metadata,
-    sa.Column("wallet", sa.String(64), primary_key=True),
+    sa.Column("wallet", address(), primary_key=True),
     sa.Column("status", sa.Integer, nullable=False),
-    sa.Column("officer", sa.String(64), nullable=False),
+    sa.Column("officer", address(), nullable=False),
     sa.Column("updated_at", sa.BigInteger, nullable=False),
 )
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 
 import dcmx_core
-from dcmx_core.sqltypes import ExactInt
+from dcmx_core.sqltypes import ExactInt, address
 from dcmx_generated import music_nft, royalty_distributor
 
 from ._sql import ZERO_ADDRESSES, fetch_rows, insert_rows, upsert_rows
@@ -16,17 +16,17 @@ nft_index = sa.Table(
     "nft_index",
     metadata,
     sa.Column("token_id", ExactInt, primary_key=True),
-    sa.Column("contract_address", sa.String(64), nullable=False),
-    sa.Column("owner", sa.String(64), nullable=False),
+    sa.Column("contract_address", address(), nullable=False),
+    sa.Column("owner", address(), nullable=False),
     sa.Column("artist", sa.Text, nullable=False),
     sa.Column("title", sa.Text, nullable=False),
     sa.Column("genre", sa.Text, nullable=False),
     sa.Column("content_hash", sa.LargeBinary(32), nullable=False, index=True),
     sa.Column("edition", sa.Integer, nullable=False),
     sa.Column("max_editions", sa.Integer, nullable=False),
-    sa.Column("royalty_receiver", sa.String(64), nullable=False),
+    sa.Column("royalty_receiver", address(), nullable=False),
     sa.Column("royalty_bps", sa.Integer, nullable=False),
-    sa.Column("minted_to", sa.String(64), nullable=False),
+    sa.Column("minted_to", address(), nullable=False),
     sa.Column("minted_at", sa.BigInteger, nullable=False),
     sa.Column("minted_block", sa.BigInteger, nullable=False),
     sa.Column("transfers", sa.Integer, nullable=False),

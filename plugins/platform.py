@@ -5,7 +5,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 
 import dcmx_core
-from dcmx_core.sqltypes import ExactInt
+from dcmx_core.sqltypes import ExactInt, address
 from dcmx_generated import compliance_registry as cr
 from dcmx_generated import dcmx_token as tok
 from dcmx_generated import music_nft as nft
@@ -19,7 +19,7 @@ metadata = sa.MetaData()
 user_profiles = sa.Table(
     "user_profiles",
     metadata,
-    sa.Column("wallet", sa.String(64), primary_key=True),
+    sa.Column("wallet", address(), primary_key=True),
     sa.Column("first_seen_at", sa.BigInteger, nullable=False),
     sa.Column("last_seen_at", sa.BigInteger, nullable=False, index=True),
     sa.Column("first_block", sa.BigInteger, nullable=False),
@@ -55,7 +55,7 @@ wallet_days = sa.Table(
     "analytics_wallet_days",
     metadata,
     sa.Column("day", sa.String(10), primary_key=True),
-    sa.Column("wallet", sa.String(64), primary_key=True),
+    sa.Column("wallet", address(), primary_key=True),
 )
 
 # The wallets each event makes active (role changes and approvals by admins are left out).

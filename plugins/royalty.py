@@ -5,7 +5,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 
 import dcmx_core
-from dcmx_core.sqltypes import ExactInt
+from dcmx_core.sqltypes import ExactInt, address
 from dcmx_generated import royalty_distributor as rd
 
 from ._sql import fetch_columns, insert_rows, upsert_rows
@@ -17,7 +17,7 @@ royalty_splits = sa.Table(  # the current split of each NFT, in split order
     metadata,
     sa.Column("nft_token_id", ExactInt, primary_key=True),
     sa.Column("position", sa.Integer, primary_key=True, autoincrement=False),
-    sa.Column("recipient", sa.String(64), nullable=False, index=True),
+    sa.Column("recipient", address(), nullable=False, index=True),
     sa.Column("bps", sa.Integer, nullable=False),
     sa.Column("version", sa.Integer, nullable=False),
 )
@@ -27,8 +27,8 @@ royalty_sales = sa.Table(
     metadata,
     sa.Column("sale_id", sa.BigInteger, primary_key=True, autoincrement=False),
     sa.Column("nft_token_id", ExactInt, nullable=False, index=True),
-    sa.Column("buyer", sa.String(64), nullable=False, index=True),
-    sa.Column("seller", sa.String(64), nullable=False, index=True),
+    sa.Column("buyer", address(), nullable=False, index=True),
+    sa.Column("seller", address(), nullable=False, index=True),
     sa.Column("amount", ExactInt, nullable=False),
     sa.Column("split_version", sa.Integer, nullable=False),
     sa.Column("distributed", sa.Boolean, nullable=False),
@@ -42,7 +42,7 @@ royalty_credits = sa.Table(
     sa.Column("block_number", sa.BigInteger, primary_key=True, autoincrement=False),
     sa.Column("log_index", sa.Integer, primary_key=True, autoincrement=False),
     sa.Column("sale_id", sa.BigInteger, nullable=False, index=True),
-    sa.Column("recipient", sa.String(64), nullable=False, index=True),
+    sa.Column("recipient", address(), nullable=False, index=True),
     sa.Column("amount", ExactInt, nullable=False),
     sa.Column("credited_at", sa.BigInteger, nullable=False),
 )
@@ -52,7 +52,7 @@ royalty_withdrawals = sa.Table(
     metadata,
     sa.Column("block_number", sa.BigInteger, primary_key=True, autoincrement=False),
     sa.Column("log_index", sa.Integer, primary_key=True, autoincrement=False),
-    sa.Column("recipient", sa.String(64), nullable=False, index=True),
+    sa.Column("recipient", address(), nullable=False, index=True),
     sa.Column("amount", ExactInt, nullable=False),
     sa.Column("withdrawn_at", sa.BigInteger, nullable=False),
 )
@@ -60,7 +60,7 @@ royalty_withdrawals = sa.Table(
 royalty_balances = sa.Table(
     "royalty_balances",
     metadata,
-    sa.Column("recipient", sa.String(64), primary_key=True),
+    sa.Column("recipient", address(), primary_key=True),
     sa.Column("pending", ExactInt, nullable=False),
     sa.Column("total_credited", ExactInt, nullable=False),
     sa.Column("total_withdrawn", ExactInt, nullable=False),

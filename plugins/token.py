@@ -5,7 +5,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 
 import dcmx_core
-from dcmx_core.sqltypes import ExactInt
+from dcmx_core.sqltypes import ExactInt, address
 from dcmx_generated import dcmx_token
 
 from ._sql import ZERO_ADDRESSES, fetch_columns, insert_rows, upsert_rows
@@ -19,10 +19,10 @@ transaction_index = sa.Table(
     sa.Column("log_index", sa.Integer, primary_key=True, autoincrement=False),
     sa.Column("tx_hash", sa.LargeBinary(32), nullable=False),
     sa.Column("block_timestamp", sa.BigInteger, nullable=False),
-    sa.Column("token", sa.String(64), nullable=False),
+    sa.Column("token", address(), nullable=False),
     sa.Column("kind", sa.String(8), nullable=False),  # transfer | mint | burn
-    sa.Column("from_address", sa.String(64), nullable=False),
-    sa.Column("to_address", sa.String(64), nullable=False),
+    sa.Column("from_address", address(), nullable=False),
+    sa.Column("to_address", address(), nullable=False),
     sa.Column("amount", ExactInt, nullable=False),
     # wallet_transactions: newest first per address, one ordered index scan per side
     sa.Index("ix_transaction_index_from_address", "from_address", "block_number", "log_index"),
@@ -32,7 +32,7 @@ transaction_index = sa.Table(
 token_balances = sa.Table(
     "token_balances",
     metadata,
-    sa.Column("wallet", sa.String(64), primary_key=True),
+    sa.Column("wallet", address(), primary_key=True),
     sa.Column("balance", ExactInt, nullable=False),
     sa.Column("updated_block", sa.BigInteger, nullable=False),
 )
@@ -40,7 +40,7 @@ token_balances = sa.Table(
 token_supply = sa.Table(
     "token_supply",
     metadata,
-    sa.Column("token", sa.String(64), primary_key=True),
+    sa.Column("token", address(), primary_key=True),
     sa.Column("total_supply", ExactInt, nullable=False),
     sa.Column("minted", ExactInt, nullable=False),
     sa.Column("burned", ExactInt, nullable=False),

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 
 import dcmx_core
-from dcmx_core.sqltypes import ExactInt
+from dcmx_core.sqltypes import ExactInt, address
 from dcmx_generated import reward_vault as rv
 
 from ._sql import fetch_rows, upsert_rows
@@ -18,7 +18,7 @@ reward_claims_index = sa.Table(
     "reward_claims_index",
     metadata,
     sa.Column("claim_id", sa.BigInteger, primary_key=True, autoincrement=False),
-    sa.Column("wallet", sa.String(64), nullable=False, index=True),
+    sa.Column("wallet", address(), nullable=False, index=True),
     sa.Column("reward_type", sa.Integer, nullable=False),
     sa.Column("pool", sa.String(16), nullable=False),
     sa.Column("proof_hash", sa.LargeBinary(32), nullable=False),
@@ -27,7 +27,7 @@ reward_claims_index = sa.Table(
     sa.Column("submitted_at", sa.BigInteger, nullable=False),
     sa.Column("submitted_block", sa.BigInteger, nullable=False),
     sa.Column("verified_at", sa.BigInteger, nullable=True),
-    sa.Column("verifier", sa.String(64), nullable=True),
+    sa.Column("verifier", address(), nullable=True),
     sa.Column("claimed_at", sa.BigInteger, nullable=True),
     sa.Index("ix_reward_claims_index_status", "status", "claim_id"),
 )

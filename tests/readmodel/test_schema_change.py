@@ -17,7 +17,7 @@ from dcmx_core import Contract, StoreError
 from dcmx_generated import dcmx_token
 from dcmx_plugins import compliance, nft, platform_contracts, royalty, token, vault
 
-from .conftest import PLUGINS, make_indexer
+from .conftest import PLUGINS, assert_matches_chain, make_indexer
 
 
 def _changed_copy(module: types.ModuleType, name: str, old: str, new: str) -> types.ModuleType:
@@ -94,3 +94,93 @@ def test_changed_raw_event_table_is_refused(simulated, db_url):
         indexer.run()
     assert "dcmx_token__approval" not in str(info.value)
     assert dcmx_plugins  # the package the copies were made in
+
+
+def _addresses(engine: sa.Engine, collation: str | None) -> list[tuple[str, str]]:
+    """(table, column) of the address columns (VARCHAR(64)) of the tracked tables with
+    ``collation``."""
+    with engine.connect() as conn:
+        return conn.exec_driver_sql(
+            "SELECT table_name, column_name FROM information_schema.columns "
+            "WHERE table_schema = current_schema() AND character_maximum_length = 64 "
+            "AND collation_name IS NOT DISTINCT FROM %s AND table_name NOT LIKE '\\_dcmx%%' "
+            "AND table_name <> 'dcmx_schema' "  # its sha256 column is no address
+            "AND table_name IN (SELECT table_name FROM information_schema.tables "
+            "WHERE table_schema = current_schema() AND table_type = 'BASE TABLE') "
+            "ORDER BY 1, 2",
+            (collation,),
+        ).all()
+
+
+def _as_made_before_collation_c(indexer) -> int:  # noqa: ANN001 - Indexer
+    """Turn a database this dcmx made into one an older dcmx made: address columns in the
+    database's collation, definitions recorded without ``COLLATE "C"``."""
+    from dcmx_core.journal import table_hash
+    from dcmx_core.store import schema_table
+
+    columns = _addresses(indexer.engine, "C")
+    with indexer.engine.begin() as conn:
+        conn.exec_driver_sql("DROP VIEW blockchain_events")
+        for table, column in columns:
+            conn.exec_driver_sql(
+                f'ALTER TABLE "{table}" ALTER COLUMN "{column}" TYPE VARCHAR(64) COLLATE "default"'
+            )
+        for t in indexer.store.tables:
+            conn.execute(
+                schema_table.update()
+                .where(schema_table.c.table_name == t.name)
+                .values(hash=table_hash(t, conn, collations=False))
+            )
+        conn.exec_driver_sql(
+            "CREATE VIEW blockchain_events AS SELECT block_number FROM dcmx_token__transfer"
+        )
+    return len(columns)
+
+
+def test_older_postgresql_database_gets_collation_c_without_reindexing(simulated, pg_url):
+    head = simulated.chain.head
+    first = make_indexer(simulated, pg_url)
+    first.run(to_block=head // 2)
+    altered = _as_made_before_collation_c(first)
+    assert altered > 60 and _addresses(first.engine, "C") == []
+    older = dump_tables(first.engine)
+    first.engine.dispose()
+
+    second = make_indexer(simulated, pg_url)
+    second.setup()
+    assert len(_addresses(second.engine, "C")) == altered
+    assert _addresses(second.engine, None) == []
+    assert dump_tables(second.engine) == older  # nothing reindexed, nothing lost
+    with second.engine.connect() as conn:  # the events view made again, whole
+        assert conn.exec_driver_sql("SELECT count(*) FROM blockchain_events").scalar() == sum(
+            conn.exec_driver_sql(f'SELECT count(*) FROM "{cls.TABLE.name}"').scalar()
+            for cls in second.store.events
+        )
+    assert second.run() == head
+    assert_matches_chain(second.engine, simulated)
+    assert second.store.table_changes() == ([], [])  # the recorded definitions are current
+    second.engine.dispose()
+
+
+def test_collation_change_blocked_by_a_users_view_changes_nothing(simulated, pg_url):
+    first = make_indexer(simulated, pg_url)
+    first.run(to_block=simulated.chain.head // 2)
+    _as_made_before_collation_c(first)
+    with first.engine.begin() as conn:
+        conn.exec_driver_sql(
+            "CREATE VIEW my_senders AS SELECT DISTINCT from_ FROM dcmx_token__transfer"
+        )
+    before = dump_tables(first.engine)
+    first.engine.dispose()
+
+    blocked = make_indexer(simulated, pg_url)
+    blocked_by = "(?s)'from_' of table 'dcmx_token__transfer'.*my_senders.*drop the view"
+    with pytest.raises(StoreError, match=blocked_by):
+        blocked.run()
+    blocked.engine.dispose()
+    again = make_indexer(simulated, pg_url)
+    assert dump_tables(again.engine) == before and _addresses(again.engine, "C") == []
+    with again.engine.begin() as conn:
+        conn.exec_driver_sql("DROP VIEW my_senders")
+    assert again.run() == simulated.chain.head
+    assert_matches_chain(again.engine, simulated)
