@@ -357,6 +357,8 @@ class Indexer:
                 with _gc_paused():
                     progressed = self._step(to_block)
                 self.last_step_at = time.monotonic()
+                if not progressed:
+                    self.store.checkpoint()  # caught up: the wait for new blocks follows
                 return progressed
             except InconsistentAnswer as why:
                 if last:

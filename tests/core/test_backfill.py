@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import sqlite3
+import sys
 import threading
 import time
 
@@ -260,3 +261,27 @@ def test_a_reader_holding_a_transaction_delays_a_backfill_commit_and_loses_nothi
     clean = _indexer(chain, f"sqlite:///{tmp_path / 'clean.db'}")
     clean.run()
     assert dump_tables(indexer.engine) == dump_tables(clean.engine)
+
+
+def _wal_frames(path) -> tuple[int, int]:  # noqa: ANN001
+    """(frames in the WAL, frames of it copied into the database), read from the wal-index
+    header in the -shm file (sqlite.org/walformat.html: mxFrame at byte 16, nBackfill at 96),
+    without a checkpoint of our own."""
+    shm = (path.parent / (path.name + "-shm")).read_bytes()
+    return int.from_bytes(shm[16:20], sys.byteorder), int.from_bytes(shm[96:100], sys.byteorder)
+
+
+def test_wal_is_checkpointed_when_caught_up_not_in_the_steps_commits(tmp_path):
+    path = tmp_path / "index.db"
+    chain = _chain(40)
+    indexer = _indexer(chain, f"sqlite:///{path}")
+    indexer.run()
+    assert _journal_mode(path) == "wal"
+    for n in range(30):  # live steps, each committing its blocks to the WAL
+        chain.append_block([transfer_log(TOKEN, WALLETS[n % 5], WALLETS[(n + 1) % 5], n)])
+        assert indexer.run_once()
+    frames, copied = _wal_frames(path)
+    assert frames > copied  # the commits left the log to be copied later
+    assert not indexer.run_once()  # caught up: the log is copied while nothing else happens
+    frames, copied = _wal_frames(path)
+    assert frames == copied > 0
