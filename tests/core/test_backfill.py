@@ -204,6 +204,7 @@ def test_a_sqlite_backfill_writes_through_a_rollback_journal_then_wal(tmp_path):
     assert _journal_mode(path) == "wal"
     with indexer.engine.connect() as conn:  # the writer's own connection syncs as WAL needs
         assert conn.exec_driver_sql("PRAGMA synchronous").scalar() == 1  # NORMAL
+        assert conn.exec_driver_sql("PRAGMA page_size").scalar() == 8192  # a new file's
 
 
 def test_a_backfill_stays_in_wal_while_another_connection_has_the_database_open(
