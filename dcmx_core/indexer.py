@@ -198,8 +198,8 @@ class Indexer:
         """
         if self._ready:
             return
-        self.store.collate_addresses()
         changed, new = self.store.table_changes()
+        changed = self.store.collate_addresses(changed)
         derived = {t.name for t in self._plugin_tables()}
         raw = [name for name in changed if name not in derived]
         if raw:

@@ -26,7 +26,6 @@ from sqlalchemy.types import TypeDecorator, TypeEngine
 __all__ = ["ExactInt", "address", "encode_sortable", "decode_sortable"]
 
 
-
 def address() -> TypeEngine:
     """The column type of an address as rendered (base58 or 0x hex): ``VARCHAR(64)`` compared
     byte by byte, the order anyone expects of such text.

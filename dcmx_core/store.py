@@ -248,6 +248,13 @@ SQLITE_BUILD_CACHE_KIB = 2_048
 SQLITE_WAL_AUTOCHECKPOINT = 10_000
 
 
+def _sqlite_file(url: sa.URL) -> str | None:
+    """The file of a SQLite URL; None for an in-memory database or another backend."""
+    if url.get_backend_name() != "sqlite" or url.database in (None, "", ":memory:"):
+        return None
+    return url.database
+
+
 def _set_synchronous(dbapi, journal_mode: str) -> None:  # noqa: ANN001 - cursor or connection
     """NORMAL cannot corrupt a SQLite database in WAL mode; with a rollback journal FULL is
     what can never do so."""
@@ -283,7 +290,7 @@ def create_engine(url: str) -> Engine:
             dbapi_conn.isolation_level = None
             cur = dbapi_conn.cursor()
             mode = cur.execute("PRAGMA journal_mode").fetchone()[0]
-            if parsed.database not in (None, "", ":memory:"):
+            if _sqlite_file(parsed):
                 # WAL for a new file; an existing one keeps its mode, which the indexer sets
                 # (Store.set_journal: a rollback journal while a backfill runs).
                 if cur.execute("PRAGMA page_count").fetchone()[0] == 0:
@@ -358,8 +365,7 @@ class Store:
         before. ``PASSIVE``: readers and writers are not waited for, what they hold is left for
         the next time; past ``SQLITE_WAL_AUTOCHECKPOINT`` pages a commit still does it.
         """
-        url = self.engine.url
-        if self.engine.dialect.name != "sqlite" or url.database in (None, "", ":memory:"):
+        if not _sqlite_file(self.engine.url):
             return
         with self.engine.connect() as conn:
             conn.connection.driver_connection.execute("PRAGMA wal_checkpoint(PASSIVE)")
@@ -377,8 +383,7 @@ class Store:
         not waited for), and undone when the backfill ends (waiting for readers as a commit
         does). A switch that cannot be made leaves the mode as it was, which is as correct.
         """
-        url = self.engine.url
-        if self.engine.dialect.name != "sqlite" or url.database in (None, "", ":memory:"):
+        if not _sqlite_file(self.engine.url):
             return
         want = "delete" if backfilling else "wal"
         with self.engine.connect() as conn:
@@ -456,29 +461,28 @@ class Store:
         self.journal.create_triggers(conn)
         conn.execute(backfill_table.delete())
 
-    def collate_addresses(self) -> list[str]:
+    def collate_addresses(self, changed: list[str]) -> list[str]:
         """PostgreSQL: give the address columns of tables made by an older dcmx, without
         ``COLLATE "C"`` (see :func:`~dcmx_core.sqltypes.address`), that collation in place.
 
-        Only tables whose recorded definition is the current one but for that: PostgreSQL
-        rebuilds the columns' indexes, nothing is reindexed. Returns the tables altered.
+        ``changed``: the tables :meth:`table_changes` found changed. Only those whose recorded
+        definition is the current one but for the collation are altered: PostgreSQL rebuilds
+        the columns' indexes, nothing is reindexed. Returns the tables of ``changed`` that
+        still differ.
         """
-        if self.engine.dialect.name != "postgresql":
-            return []
+        if self.engine.dialect.name != "postgresql" or not changed:
+            return changed
         with self.transaction() as conn:
-            if not sa.inspect(conn).has_table(schema_table.name):
-                return []
             recorded = dict(
                 conn.execute(sa.select(schema_table.c.table_name, schema_table.c.hash)).all()
             )
             older = [
-                t
-                for t in self.tables
-                if recorded.get(t.name) not in (None, table_hash(t, conn))
-                and recorded[t.name] == table_hash(t, conn, collations=False)
+                self.by_name[name]
+                for name in changed
+                if recorded[name] == table_hash(self.by_name[name], conn, collations=False)
             ]
             if not older:
-                return []
+                return changed
             q = conn.dialect.identifier_preparer.quote_identifier
             compile_type = conn.dialect.type_compiler_instance.process
             # A view keeps the types of the columns it reads; the events view is made again
@@ -512,7 +516,8 @@ class Store:
             len(older),
             extra={"tables": [t.name for t in older]},
         )
-        return [t.name for t in older]
+        altered = {t.name for t in older}
+        return [name for name in changed if name not in altered]
 
     def table_changes(self) -> tuple[list[str], list[str]]:
         """(Tracked tables whose definition differs from the one recorded when they were made,
@@ -602,8 +607,8 @@ class Store:
                     ), {"k": key})
                     conn.commit()
             return
-        database = self.engine.url.database
-        if not database or database == ":memory:":
+        database = _sqlite_file(self.engine.url)
+        if database is None:
             yield
             return
         path = f"{database}.lock"
