@@ -299,9 +299,13 @@ class _Planner:
                 )
             )
             if p.indexed:
-                indexes.append(
-                    {"name_repr": repr(naming.index_name(table, n)), "column_repr": repr(n)}
-                )
+                # "The events of X, newest first" (a wallet's history, a token's) is one
+                # ordered scan of this index, with a LIMIT or a keyset page, not a sort of all
+                # of X's events.
+                indexes.append({
+                    "name_repr": repr(naming.index_name(table, n)),
+                    "column_repr": f"{n!r}, 'block_number', 'log_index'",
+                })
 
         fail = "raise _rt.fail(cls, "
         lines: list[str] = []

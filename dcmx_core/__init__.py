@@ -24,6 +24,7 @@ from .hookspecs import hookimpl, hookspec
 from .indexer import BatchReport, Contract, ForkReport, Indexer
 from .plugins import PluginHost
 from .store import create_engine
+from .views import view
 
 __all__ = [
     "AbiError",
@@ -53,4 +54,5 @@ __all__ = [
     "hookspec",
     "parse_address",
     "render_address",
+    "view",
 ]

@@ -13,11 +13,13 @@ from .chain import Log
 
 @dataclass(frozen=True, slots=True)
 class Declaration:
-    """A plugin's declaration: its name, the event classes it consumes, the tables it owns."""
+    """A plugin's declaration: its name, the event classes it consumes, the tables it owns
+    and writes, and the views (:func:`dcmx_core.view`) it defines over stored rows."""
 
     name: str
     consumes: Sequence[type] = ()
     tables: Sequence[sa.Table] = ()
+    views: Sequence[sa.Table] = ()
 
 
 class Decoded(NamedTuple):

@@ -641,7 +641,7 @@ def _describe(source: Any) -> str:
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 @click.pass_obj
 def status(obj: _Obj, database_url: str | None, as_json: bool, **flags: Any) -> None:
-    """Cursor, head, finalized height, lag, plugins and their tables, the last fork."""
+    """Cursor, head, finalized height, lag, plugins and their tables, views, the last fork."""
     from .indexer import last_fork
     from .store import Store, blocks_table
 
@@ -659,6 +659,7 @@ def status(obj: _Obj, database_url: str | None, as_json: bool, **flags: Any) -> 
     owners: dict[str, dict[str, int]] = {}
     for table, owner in tracked:
         owners.setdefault(owner, {})[table] = counts[table]
+    views = _counts(engine, sorted(sa.inspect(engine).get_view_names()))
     head = finalized = None
     head_error = None
     if not _is_devchain(settings):
@@ -684,6 +685,7 @@ def status(obj: _Obj, database_url: str | None, as_json: bool, **flags: Any) -> 
         "rollback_window": None if window[0] is None else [window[0], window[1]],
         "source_error": head_error,
         "tables": owners,
+        "views": views,
         "last_fork": None if fork is None else {
             k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in fork.items()
         },
@@ -707,6 +709,10 @@ def status(obj: _Obj, database_url: str | None, as_json: bool, **flags: Any) -> 
         echo(f"  {owner}")
         for table, n in tables.items():
             echo(f"    {table:<32} {n:>8}")
+    if views:
+        echo("views (rows)")
+        for view, n in views.items():
+            echo(f"    {view:<32} {n:>8}")
     if fork is None:
         echo("last fork        none")
     else:
@@ -830,7 +836,8 @@ def _contracts_from_events(engine: sa.Engine, profile: str) -> dict[str, bytes]:
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.pass_obj
 def plugins_cmd(obj: _Obj, as_json: bool) -> None:
-    """The installed plugins: where they come from, the events they consume, their tables."""
+    """The installed plugins: where they come from, the events they consume, their tables and
+    views."""
     from .plugins import PluginHost
 
     obj.settings()
@@ -845,6 +852,7 @@ def plugins_cmd(obj: _Obj, as_json: bool) -> None:
             "contracts": sorted({c.split(".")[0] for c in consumes}),
             "events": consumes,
             "tables": [t.name for t in d.tables],
+            "views": [v.name for v in d.views],
         })
     if as_json:
         click.echo(json.dumps(out, indent=2))
@@ -855,6 +863,8 @@ def plugins_cmd(obj: _Obj, as_json: bool) -> None:
         click.echo(f"  contracts  {', '.join(p['contracts']) or '-'}")
         click.echo(f"  events     {', '.join(e.split('.')[1] for e in p['events']) or '-'}")
         click.echo(f"  tables     {', '.join(p['tables']) or '-'}")
+        if p["views"]:
+            click.echo(f"  views      {', '.join(p['views'])}")
 
 
 # -- simulate -------------------------------------------------------------------------------

@@ -22,12 +22,12 @@ with a NUL has in a JSON column), ``jsonb`` only for an event of over 40 paramet
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Sequence
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from . import views
 from .chain import CHAIN_COLUMNS
 from .sqltypes import ExactInt
 
@@ -77,27 +77,8 @@ def view_sql(conn: Connection, events: Sequence[type]) -> str | None:
 
 
 def create(conn: Connection, events: Sequence[type]) -> None:
-    """Make the view match ``events``; left alone when it already does (a reader of the view
-    does not hold up the indexer's start)."""
-    sql = view_sql(conn, events)
-    digest = "dcmx " + hashlib.sha256(sql.encode()).hexdigest() if sql else None
-    q = conn.dialect.identifier_preparer.quote
-    if conn.dialect.name == "postgresql":
-        found = conn.execute(sa.text(
-            "SELECT obj_description(c.oid, 'pg_class') FROM pg_class c "
-            "WHERE c.relname = :n AND c.relkind = 'v' AND pg_table_is_visible(c.oid)"
-        ), {"n": NAME}).first()
-    else:
-        found = conn.execute(sa.text(
-            "SELECT :d FROM sqlite_master WHERE type = 'view' AND name = :n AND sql = :s"
-        ), {"n": NAME, "s": sql, "d": digest}).first()
-    if found is not None and found[0] == digest:
-        return
-    conn.exec_driver_sql(f"DROP VIEW IF EXISTS {q(NAME)}")
-    if sql:
-        conn.exec_driver_sql(sql)
-        if conn.dialect.name == "postgresql":
-            conn.exec_driver_sql(f"COMMENT ON VIEW {q(NAME)} IS '{digest}'")
+    """Make the view match ``events`` (see :func:`.views.ensure`)."""
+    views.ensure(conn, NAME, view_sql(conn, events))
 
 
 def _literal(text: str) -> str:

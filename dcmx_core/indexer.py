@@ -150,7 +150,8 @@ class Indexer:
         tables += [
             (t, p.declaration.name) for p in self.plugins.plugins for t in p.declaration.tables
         ]
-        self.store = Store(self.engine, tables, events)
+        views = [(v, p.declaration.name) for p in self.plugins.plugins for v in p.declaration.views]
+        self.store = Store(self.engine, tables, events, views)
         for cls in events:
             keys = tuple(col.key for col in cls.TABLE.columns[: len(CHAIN_COLUMNS)])
             if keys != CHAIN_COLUMNS or not hasattr(cls, "from_sql"):
@@ -199,7 +200,7 @@ class Indexer:
         if self._ready:
             return
         changed, new = self.store.table_changes()
-        changed = self.store.collate_addresses(changed)
+        changed = self.store.upgrade_older(changed)
         derived = {t.name for t in self._plugin_tables()}
         raw = [name for name in changed if name not in derived]
         if raw:

@@ -25,6 +25,8 @@ exactly the row as it was at the end of block ``k``.
 from __future__ import annotations
 
 import hashlib
+import re
+from collections.abc import Iterable
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
@@ -313,13 +315,22 @@ END """
             )
 
 
-def table_hash(table: sa.Table, engine: Engine | Connection, collations: bool = True) -> str:
+# How older dcmx versions defined the tables this one defines, for Store.upgrade_older: each
+# name is a change made since, undone on the current definition's DDL.
+OLDER_FORMS = {
+    # address columns in the database's collation (before dcmx_core.sqltypes.address())
+    "collation": lambda ddl: ddl.replace(' COLLATE "C"', ""),
+    # a raw event table's index on its parameter alone (before the chain position was added)
+    "index": lambda ddl: re.sub(r", block_number, log_index\)$", ")", ddl, flags=re.M),
+}
+
+
+def table_hash(table: sa.Table, engine: Engine | Connection, older: Iterable[str] = ()) -> str:
     """A stable fingerprint of a table's definition, to detect schema changes between runs;
-    ``collations=False``: of the definition without its columns' ``COLLATE "C"``, as dcmx
-    made address columns before (see Store.collate_addresses)."""
+    ``older``: of the definition as it was before the changes named (see OLDER_FORMS)."""
     ddl = str(sa.schema.CreateTable(table).compile(dialect=engine.dialect)).strip()
     for index in sorted(table.indexes, key=lambda i: i.name or ""):
         ddl += "\n" + str(sa.schema.CreateIndex(index).compile(dialect=engine.dialect)).strip()
-    if not collations:
-        ddl = ddl.replace(' COLLATE "C"', "")
+    for form in older:
+        ddl = OLDER_FORMS[form](ddl)
     return hashlib.sha256(ddl.encode()).hexdigest()

@@ -13,6 +13,7 @@ from sqlalchemy.engine import Connection
 from . import hookspecs
 from .batch import Batch, Declaration
 from .errors import ConfigError, PluginError
+from .views import is_view
 
 ENTRY_POINT_GROUP = "dcmx.plugins"
 
@@ -90,6 +91,15 @@ class PluginHost:
             raise PluginError(
                 f"plugin from {origin}: dcmx_declare returned {type(declaration).__name__}, "
                 "expected dcmx_core.Declaration"
+            )
+        misplaced = [t.name for t in declaration.tables if is_view(t)] + [
+            t.name for t in declaration.views if not is_view(t)
+        ]
+        if misplaced:
+            raise PluginError(
+                f"plugin {declaration.name!r} from {origin}: {', '.join(misplaced)} declared "
+                "in the wrong list; tables go in Declaration.tables, what dcmx_core.view() "
+                "made in Declaration.views"
             )
         if any(p.declaration.name == declaration.name for p in self.plugins):
             raise ConfigError(f"two plugins are named {declaration.name!r}; names must be unique")

@@ -18,9 +18,9 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine, make_url
 
-from . import events_view
+from . import events_view, views
 from .errors import ConfigError, StoreError
-from .journal import Journal, table_hash
+from .journal import OLDER_FORMS, Journal, table_hash
 
 log = logging.getLogger("dcmx.indexer")
 
@@ -325,17 +325,24 @@ class Store:
         engine: Engine,
         tables: Iterable[tuple[sa.Table, str]],
         events: Sequence[type] = (),
+        views: Iterable[tuple[sa.Table, str]] = (),
     ):
         """``tables``: each tracked table with its owner (a contract or plugin name);
-        ``events``: the generated event classes whose raw tables ``blockchain_events`` shows."""
+        ``events``: the generated event classes whose raw tables ``blockchain_events`` shows;
+        ``views``: each plugin view (:func:`~dcmx_core.views.view`) with its owner."""
         self.engine = engine
         self.events = list(events)
         owned = list(tables)
-        names = [t.name for t, _ in owned]
+        self.views = list(views)
+        names = [t.name for t, _ in owned + self.views] + [events_view.NAME]
         dupes = sorted({n for n in names if names.count(n) > 1})
         if dupes:
-            owners = {n: [o for t, o in owned if t.name == n] for n in dupes}
-            raise ConfigError(f"two owners declare the same table: {owners}; rename one")
+            owners = {
+                n: [o for t, o in owned + self.views if t.name == n]
+                + (["dcmx"] if n == events_view.NAME else [])
+                for n in dupes
+            }
+            raise ConfigError(f"two owners declare the same table or view: {owners}; rename one")
         self.owners = {t.name: owner for t, owner in owned}
         self.tables = [t for t, _ in owned]
         self.by_name = {t.name: t for t in self.tables}
@@ -461,63 +468,83 @@ class Store:
         self.journal.create_triggers(conn)
         conn.execute(backfill_table.delete())
 
-    def collate_addresses(self, changed: list[str]) -> list[str]:
-        """PostgreSQL: give the address columns of tables made by an older dcmx, without
-        ``COLLATE "C"`` (see :func:`~dcmx_core.sqltypes.address`), that collation in place.
+    def upgrade_older(self, changed: list[str]) -> list[str]:
+        """Bring tables an older dcmx made up to this one's definitions in place, where the
+        difference is one of :data:`~dcmx_core.journal.OLDER_FORMS`:
 
-        ``changed``: the tables :meth:`table_changes` found changed. Only those whose recorded
-        definition is the current one but for the collation are altered: PostgreSQL rebuilds
-        the columns' indexes, nothing is reindexed. Returns the tables of ``changed`` that
-        still differ.
+        - ``collation`` (PostgreSQL): address columns without ``COLLATE "C"`` (see
+          :func:`~dcmx_core.sqltypes.address`) are given it; PostgreSQL rebuilds their indexes.
+        - ``index``: a raw event table's index on a parameter alone is made again on the
+          parameter and the chain position (or left to the end of a backfill under way).
+
+        Nothing is reindexed. ``changed``: the tables :meth:`table_changes` found changed;
+        returns those that still differ.
         """
-        if self.engine.dialect.name != "postgresql" or not changed:
+        if not changed:
             return changed
+        forms = [*((f,) for f in OLDER_FORMS), tuple(OLDER_FORMS)]
         with self.transaction() as conn:
             recorded = dict(
                 conn.execute(sa.select(schema_table.c.table_name, schema_table.c.hash)).all()
             )
-            older = [
-                self.by_name[name]
-                for name in changed
-                if recorded[name] == table_hash(self.by_name[name], conn, collations=False)
-            ]
+            older = {}
+            for name in changed:
+                table = self.by_name[name]
+                match = next(
+                    (f for f in forms if recorded[name] == table_hash(table, conn, f)), None
+                )
+                if match is not None:
+                    older[table] = match
             if not older:
                 return changed
-            q = conn.dialect.identifier_preparer.quote_identifier
-            compile_type = conn.dialect.type_compiler_instance.process
-            # A view keeps the types of the columns it reads; the events view is made again
+            # A view keeps the types of the columns it reads; dcmx's views are made again
             # below, a view of the user's own makes the ALTER fail (and says which).
-            conn.exec_driver_sql(f"DROP VIEW IF EXISTS {q(events_view.NAME)}")
-            for t in older:
-                for c in t.columns:
-                    impl = c.type.dialect_impl(conn.dialect)
-                    if getattr(impl, "collation", None) != "C":
-                        continue
-                    try:
-                        conn.exec_driver_sql(
-                            f"ALTER TABLE {q(t.name)} ALTER COLUMN {q(c.name)} "
-                            f"TYPE {compile_type(impl)}"
-                        )
-                    except sa.exc.DBAPIError as exc:  # the transaction is rolled back whole
-                        raise StoreError(
-                            f"could not give column {c.name!r} of table {t.name!r} the "
-                            f'collation "C" this dcmx declares for addresses ({exc.orig}); if a '
-                            "view of yours reads it, drop the view, run dcmx again and make it "
-                            "again"
-                        ) from None
+            self._drop_views(conn)
+            backfilling = self.backfilling(conn)
+            deferred = set(self.deferrable_indexes())
+            for t, form in older.items():
+                if "collation" in form and conn.dialect.name == "postgresql":
+                    self._collate(conn, t)
+                if "index" in form:
+                    for index in t.indexes:
+                        current = str(sa.schema.CreateIndex(index).compile(dialect=conn.dialect))
+                        if OLDER_FORMS["index"](current) == current:
+                            continue
+                        conn.execute(sa.schema.DropIndex(index, if_exists=True))
+                        if not (backfilling and index in deferred):
+                            conn.execute(sa.schema.CreateIndex(index))
                 conn.execute(
                     schema_table.update()
                     .where(schema_table.c.table_name == t.name)
                     .values(hash=table_hash(t, conn))
                 )
-            self._create_events_view(conn)
+            self._create_views(conn)
         log.info(
-            'address columns given the collation "C" in %d tables',
+            "%d tables made by an older dcmx brought up to date in place",
             len(older),
-            extra={"tables": [t.name for t in older]},
+            extra={"tables": {t.name: list(f) for t, f in older.items()}},
         )
-        altered = {t.name for t in older}
-        return [name for name in changed if name not in altered]
+        done = {t.name for t in older}
+        return [name for name in changed if name not in done]
+
+    @staticmethod
+    def _collate(conn: Connection, t: sa.Table) -> None:
+        q = conn.dialect.identifier_preparer.quote_identifier
+        compile_type = conn.dialect.type_compiler_instance.process
+        for c in t.columns:
+            impl = c.type.dialect_impl(conn.dialect)
+            if getattr(impl, "collation", None) != "C":
+                continue
+            try:
+                conn.exec_driver_sql(
+                    f"ALTER TABLE {q(t.name)} ALTER COLUMN {q(c.name)} TYPE {compile_type(impl)}"
+                )
+            except sa.exc.DBAPIError as exc:  # the transaction is rolled back whole
+                raise StoreError(
+                    f"could not give column {c.name!r} of table {t.name!r} the collation "
+                    f'"C" this dcmx declares for addresses ({exc.orig}); if a view of yours '
+                    "reads it, drop the view, run dcmx again and make it again"
+                ) from None
 
     def table_changes(self) -> tuple[list[str], list[str]]:
         """(Tracked tables whose definition differs from the one recorded when they were made,
@@ -564,18 +591,43 @@ class Store:
             conn.execute(backfill_table.insert().values(id=1))
         elif not backfilling:
             self.journal.create_triggers(conn)
-        self._create_events_view(conn)
+        self._create_views(conn)
 
-    def _create_events_view(self, conn: Connection) -> None:
-        name = events_view.NAME
-        if name in sa.inspect(conn).get_table_names():
-            # An older dcmx kept a copy of every event in a table of that name; the raw tables
-            # hold all of it.
-            self.drop(conn, [sa.Table(name, sa.MetaData())])
+    def _create_views(self, conn: Connection) -> None:
+        """``blockchain_events`` and the plugins' views, after the tables they read."""
+        names = [events_view.NAME, *(v.name for v, _ in self.views)]
+        tables = set(sa.inspect(conn).get_table_names())
+        # An older dcmx (or plugin version) kept a table where there is a view now, a copy of
+        # rows the raw tables hold: blockchain_events, transaction_index.
+        self.drop(conn, [sa.Table(n, sa.MetaData()) for n in names if n in tables])
         events_view.create(conn, self.events)
+        q = conn.dialect.identifier_preparer.quote_identifier
+        for v, owner in self.views:
+            try:
+                views.ensure(conn, v.name, views.create_sql(conn, v))
+                # SQLite makes a view of a missing table and fails only when it is read
+                conn.exec_driver_sql(f"SELECT * FROM {q(v.name)} WHERE 1 = 0")
+            except sa.exc.DBAPIError as exc:  # the transaction is rolled back whole
+                raise StoreError(
+                    f"plugin {owner!r} declares view {v.name!r}, which the database refused: "
+                    f"{exc.orig}; a view may read only the plugin's own tables and the raw "
+                    "tables of the events it consumes"
+                ) from None
+
+    def _drop_views(self, conn: Connection) -> None:
+        q = conn.dialect.identifier_preparer.quote_identifier
+        present = set(sa.inspect(conn).get_view_names())
+        for name in (events_view.NAME, *(v.name for v, _ in self.views)):
+            if name in present:  # not a table of that name, made by an older dcmx
+                conn.exec_driver_sql(f"DROP VIEW {q(name)}")
 
     def drop(self, conn: Connection, tables: Iterable[sa.Table]) -> None:
-        """Drop tables with their journals and recorded definitions (to recreate them)."""
+        """Drop tables with their journals and recorded definitions (to recreate them), and
+        dcmx's views, which may read them (:meth:`create` makes them again)."""
+        tables = list(tables)
+        if not tables:
+            return
+        self._drop_views(conn)
         q = conn.dialect.identifier_preparer.quote_identifier
         for t in tables:
             self.journal.drop(conn, t)

@@ -2,6 +2,7 @@
 # generator: dcmx-codegen 0.1.0
 # source: 'contracts/build/ComplianceRegistry.json'
 #   sha256 56d075c2d7d03d1220eceb370532d3ba9e0f835f0e519c836adafbba3e9af4e8
+# ruff: noqa: E501 - generated lines follow the lengths of ABI names
 """Typed bindings of the ComplianceRegistry contract (chain profile tron).
 
 Events: one frozen dataclass per event with ``decode(topics, data)``, ``sql_values()`` (the
@@ -212,8 +213,8 @@ class AcceptanceRecorded:
         _sa.Column('version', _sa.Text(), nullable=False),
         _sa.Column('doc_hash', _sa.LargeBinary(32), nullable=False),
         _sa.Column('timestamp_', _sqlt.ExactInt(), nullable=False),
-        _sa.Index('ix_compliance_registry__acceptance_recorded__user_', 'user_'),
-        _sa.Index('ix_compliance_registry__acceptance_recorded__doc_type', 'doc_type'),
+        _sa.Index('ix_compliance_registry__acceptance_recorded__user_', 'user_', 'block_number', 'log_index'),
+        _sa.Index('ix_compliance_registry__acceptance_recorded__doc_type', 'doc_type', 'block_number', 'log_index'),
     )
     user_: str
     doc_type: int
@@ -332,9 +333,9 @@ class DeletionProcessed:
         _sa.Column('approved', _sa.Boolean(), nullable=False),
         _sa.Column('processor', _sqlt.address(), nullable=False),
         _sa.Column('timestamp_', _sqlt.ExactInt(), nullable=False),
-        _sa.Index('ix_compliance_registry__deletion_processed__request_id', 'request_id'),
-        _sa.Index('ix_compliance_registry__deletion_processed__user_', 'user_'),
-        _sa.Index('ix_compliance_registry__deletion_processed__processor', 'processor'),
+        _sa.Index('ix_compliance_registry__deletion_processed__request_id', 'request_id', 'block_number', 'log_index'),
+        _sa.Index('ix_compliance_registry__deletion_processed__user_', 'user_', 'block_number', 'log_index'),
+        _sa.Index('ix_compliance_registry__deletion_processed__processor', 'processor', 'block_number', 'log_index'),
     )
     request_id: int
     user_: str
@@ -443,8 +444,8 @@ class DeletionRequested:
         _sa.Column('user_', _sqlt.address(), nullable=False),
         _sa.Column('reason', _sa.Text(), nullable=False),
         _sa.Column('timestamp_', _sqlt.ExactInt(), nullable=False),
-        _sa.Index('ix_compliance_registry__deletion_requested__request_id', 'request_id'),
-        _sa.Index('ix_compliance_registry__deletion_requested__user_', 'user_'),
+        _sa.Index('ix_compliance_registry__deletion_requested__request_id', 'request_id', 'block_number', 'log_index'),
+        _sa.Index('ix_compliance_registry__deletion_requested__user_', 'user_', 'block_number', 'log_index'),
     )
     request_id: int
     user_: str
@@ -554,8 +555,8 @@ class DocumentPublished:
         _sa.Column('doc_hash', _sa.LargeBinary(32), nullable=False),
         _sa.Column('publisher', _sqlt.address(), nullable=False),
         _sa.Column('timestamp_', _sqlt.ExactInt(), nullable=False),
-        _sa.Index('ix_compliance_registry__document_published__doc_type', 'doc_type'),
-        _sa.Index('ix_compliance_registry__document_published__publisher', 'publisher'),
+        _sa.Index('ix_compliance_registry__document_published__doc_type', 'doc_type', 'block_number', 'log_index'),
+        _sa.Index('ix_compliance_registry__document_published__publisher', 'publisher', 'block_number', 'log_index'),
     )
     doc_type: int
     version: str
@@ -674,8 +675,8 @@ class KycStatusChanged:
         _sa.Column('new_status', _sa.Integer(), nullable=False),
         _sa.Column('officer', _sqlt.address(), nullable=False),
         _sa.Column('timestamp_', _sqlt.ExactInt(), nullable=False),
-        _sa.Index('ix_compliance_registry__kyc_status_changed__wallet', 'wallet'),
-        _sa.Index('ix_compliance_registry__kyc_status_changed__officer', 'officer'),
+        _sa.Index('ix_compliance_registry__kyc_status_changed__wallet', 'wallet', 'block_number', 'log_index'),
+        _sa.Index('ix_compliance_registry__kyc_status_changed__officer', 'officer', 'block_number', 'log_index'),
     )
     wallet: str
     previous_status: int
@@ -780,9 +781,9 @@ class RoleGranted:
         _sa.Column('role', _sa.LargeBinary(32), nullable=False),
         _sa.Column('account', _sqlt.address(), nullable=False),
         _sa.Column('sender', _sqlt.address(), nullable=False),
-        _sa.Index('ix_compliance_registry__role_granted__role', 'role'),
-        _sa.Index('ix_compliance_registry__role_granted__account', 'account'),
-        _sa.Index('ix_compliance_registry__role_granted__sender', 'sender'),
+        _sa.Index('ix_compliance_registry__role_granted__role', 'role', 'block_number', 'log_index'),
+        _sa.Index('ix_compliance_registry__role_granted__account', 'account', 'block_number', 'log_index'),
+        _sa.Index('ix_compliance_registry__role_granted__sender', 'sender', 'block_number', 'log_index'),
     )
     role: bytes
     account: str
@@ -867,9 +868,9 @@ class RoleRevoked:
         _sa.Column('role', _sa.LargeBinary(32), nullable=False),
         _sa.Column('account', _sqlt.address(), nullable=False),
         _sa.Column('sender', _sqlt.address(), nullable=False),
-        _sa.Index('ix_compliance_registry__role_revoked__role', 'role'),
-        _sa.Index('ix_compliance_registry__role_revoked__account', 'account'),
-        _sa.Index('ix_compliance_registry__role_revoked__sender', 'sender'),
+        _sa.Index('ix_compliance_registry__role_revoked__role', 'role', 'block_number', 'log_index'),
+        _sa.Index('ix_compliance_registry__role_revoked__account', 'account', 'block_number', 'log_index'),
+        _sa.Index('ix_compliance_registry__role_revoked__sender', 'sender', 'block_number', 'log_index'),
     )
     role: bytes
     account: str

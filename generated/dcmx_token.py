@@ -85,8 +85,8 @@ class Approval:
         _sa.Column('owner', _sqlt.address(), nullable=False),
         _sa.Column('spender', _sqlt.address(), nullable=False),
         _sa.Column('value', _sqlt.ExactInt(), nullable=False),
-        _sa.Index('ix_dcmx_token__approval__owner', 'owner'),
-        _sa.Index('ix_dcmx_token__approval__spender', 'spender'),
+        _sa.Index('ix_dcmx_token__approval__owner', 'owner', 'block_number', 'log_index'),
+        _sa.Index('ix_dcmx_token__approval__spender', 'spender', 'block_number', 'log_index'),
     )
     owner: str
     spender: str
@@ -168,9 +168,9 @@ class RoleGranted:
         _sa.Column('role', _sa.LargeBinary(32), nullable=False),
         _sa.Column('account', _sqlt.address(), nullable=False),
         _sa.Column('sender', _sqlt.address(), nullable=False),
-        _sa.Index('ix_dcmx_token__role_granted__role', 'role'),
-        _sa.Index('ix_dcmx_token__role_granted__account', 'account'),
-        _sa.Index('ix_dcmx_token__role_granted__sender', 'sender'),
+        _sa.Index('ix_dcmx_token__role_granted__role', 'role', 'block_number', 'log_index'),
+        _sa.Index('ix_dcmx_token__role_granted__account', 'account', 'block_number', 'log_index'),
+        _sa.Index('ix_dcmx_token__role_granted__sender', 'sender', 'block_number', 'log_index'),
     )
     role: bytes
     account: str
@@ -255,9 +255,9 @@ class RoleRevoked:
         _sa.Column('role', _sa.LargeBinary(32), nullable=False),
         _sa.Column('account', _sqlt.address(), nullable=False),
         _sa.Column('sender', _sqlt.address(), nullable=False),
-        _sa.Index('ix_dcmx_token__role_revoked__role', 'role'),
-        _sa.Index('ix_dcmx_token__role_revoked__account', 'account'),
-        _sa.Index('ix_dcmx_token__role_revoked__sender', 'sender'),
+        _sa.Index('ix_dcmx_token__role_revoked__role', 'role', 'block_number', 'log_index'),
+        _sa.Index('ix_dcmx_token__role_revoked__account', 'account', 'block_number', 'log_index'),
+        _sa.Index('ix_dcmx_token__role_revoked__sender', 'sender', 'block_number', 'log_index'),
     )
     role: bytes
     account: str
@@ -342,8 +342,8 @@ class Transfer:
         _sa.Column('from_', _sqlt.address(), nullable=False),
         _sa.Column('to_', _sqlt.address(), nullable=False),
         _sa.Column('value', _sqlt.ExactInt(), nullable=False),
-        _sa.Index('ix_dcmx_token__transfer__from_', 'from_'),
-        _sa.Index('ix_dcmx_token__transfer__to_', 'to_'),
+        _sa.Index('ix_dcmx_token__transfer__from_', 'from_', 'block_number', 'log_index'),
+        _sa.Index('ix_dcmx_token__transfer__to_', 'to_', 'block_number', 'log_index'),
     )
     from_: str
     to_: str

@@ -2,6 +2,7 @@
 # generator: dcmx-codegen 0.1.0
 # source: 'contracts/build/MusicNFT.json'
 #   sha256 6407f3766bb194f2a9e698bb6223b44644a3f516f4f7b7aa153b08c9a617765c
+# ruff: noqa: E501 - generated lines follow the lengths of ABI names
 """Typed bindings of the MusicNFT contract (chain profile tron).
 
 Events: one frozen dataclass per event with ``decode(topics, data)``, ``sql_values()`` (the
@@ -142,9 +143,9 @@ class Approval:
         _sa.Column('owner', _sqlt.address(), nullable=False),
         _sa.Column('approved', _sqlt.address(), nullable=False),
         _sa.Column('token_id', _sqlt.ExactInt(), nullable=False),
-        _sa.Index('ix_music_nft__approval__owner', 'owner'),
-        _sa.Index('ix_music_nft__approval__approved', 'approved'),
-        _sa.Index('ix_music_nft__approval__token_id', 'token_id'),
+        _sa.Index('ix_music_nft__approval__owner', 'owner', 'block_number', 'log_index'),
+        _sa.Index('ix_music_nft__approval__approved', 'approved', 'block_number', 'log_index'),
+        _sa.Index('ix_music_nft__approval__token_id', 'token_id', 'block_number', 'log_index'),
     )
     owner: str
     approved: str
@@ -224,8 +225,8 @@ class ApprovalForAll:
         _sa.Column('owner', _sqlt.address(), nullable=False),
         _sa.Column('operator', _sqlt.address(), nullable=False),
         _sa.Column('approved', _sa.Boolean(), nullable=False),
-        _sa.Index('ix_music_nft__approval_for_all__owner', 'owner'),
-        _sa.Index('ix_music_nft__approval_for_all__operator', 'operator'),
+        _sa.Index('ix_music_nft__approval_for_all__owner', 'owner', 'block_number', 'log_index'),
+        _sa.Index('ix_music_nft__approval_for_all__operator', 'operator', 'block_number', 'log_index'),
     )
     owner: str
     operator: str
@@ -404,9 +405,9 @@ class Minted:
         _sa.Column('max_editions', _sa.BigInteger(), nullable=False),
         _sa.Column('royalty_receiver', _sqlt.address(), nullable=False),
         _sa.Column('royalty_bps', _sqlt.ExactInt(), nullable=False),
-        _sa.Index('ix_music_nft__minted__to_', 'to_'),
-        _sa.Index('ix_music_nft__minted__token_id', 'token_id'),
-        _sa.Index('ix_music_nft__minted__content_hash', 'content_hash'),
+        _sa.Index('ix_music_nft__minted__to_', 'to_', 'block_number', 'log_index'),
+        _sa.Index('ix_music_nft__minted__token_id', 'token_id', 'block_number', 'log_index'),
+        _sa.Index('ix_music_nft__minted__content_hash', 'content_hash', 'block_number', 'log_index'),
     )
     to_: str
     token_id: int
@@ -601,9 +602,9 @@ class RoleGranted:
         _sa.Column('role', _sa.LargeBinary(32), nullable=False),
         _sa.Column('account', _sqlt.address(), nullable=False),
         _sa.Column('sender', _sqlt.address(), nullable=False),
-        _sa.Index('ix_music_nft__role_granted__role', 'role'),
-        _sa.Index('ix_music_nft__role_granted__account', 'account'),
-        _sa.Index('ix_music_nft__role_granted__sender', 'sender'),
+        _sa.Index('ix_music_nft__role_granted__role', 'role', 'block_number', 'log_index'),
+        _sa.Index('ix_music_nft__role_granted__account', 'account', 'block_number', 'log_index'),
+        _sa.Index('ix_music_nft__role_granted__sender', 'sender', 'block_number', 'log_index'),
     )
     role: bytes
     account: str
@@ -688,9 +689,9 @@ class RoleRevoked:
         _sa.Column('role', _sa.LargeBinary(32), nullable=False),
         _sa.Column('account', _sqlt.address(), nullable=False),
         _sa.Column('sender', _sqlt.address(), nullable=False),
-        _sa.Index('ix_music_nft__role_revoked__role', 'role'),
-        _sa.Index('ix_music_nft__role_revoked__account', 'account'),
-        _sa.Index('ix_music_nft__role_revoked__sender', 'sender'),
+        _sa.Index('ix_music_nft__role_revoked__role', 'role', 'block_number', 'log_index'),
+        _sa.Index('ix_music_nft__role_revoked__account', 'account', 'block_number', 'log_index'),
+        _sa.Index('ix_music_nft__role_revoked__sender', 'sender', 'block_number', 'log_index'),
     )
     role: bytes
     account: str
@@ -775,9 +776,9 @@ class Transfer:
         _sa.Column('from_', _sqlt.address(), nullable=False),
         _sa.Column('to_', _sqlt.address(), nullable=False),
         _sa.Column('token_id', _sqlt.ExactInt(), nullable=False),
-        _sa.Index('ix_music_nft__transfer__from_', 'from_'),
-        _sa.Index('ix_music_nft__transfer__to_', 'to_'),
-        _sa.Index('ix_music_nft__transfer__token_id', 'token_id'),
+        _sa.Index('ix_music_nft__transfer__from_', 'from_', 'block_number', 'log_index'),
+        _sa.Index('ix_music_nft__transfer__to_', 'to_', 'block_number', 'log_index'),
+        _sa.Index('ix_music_nft__transfer__token_id', 'token_id', 'block_number', 'log_index'),
     )
     from_: str
     to_: str

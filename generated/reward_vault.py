@@ -2,6 +2,7 @@
 # generator: dcmx-codegen 0.1.0
 # source: 'contracts/build/RewardVault.json'
 #   sha256 f6cb4a01cbbc6615bc7ed65e563de6284aeb0322339ea6152e09f7318767d558
+# ruff: noqa: E501 - generated lines follow the lengths of ABI names
 """Typed bindings of the RewardVault contract (chain profile tron).
 
 Events: one frozen dataclass per event with ``decode(topics, data)``, ``sql_values()`` (the
@@ -169,9 +170,9 @@ class ClaimSubmitted:
         _sa.Column('reward_type', _sa.Integer(), nullable=False),
         _sa.Column('proof_hash', _sa.LargeBinary(32), nullable=False),
         _sa.Column('amount', _sqlt.ExactInt(), nullable=False),
-        _sa.Index('ix_reward_vault__claim_submitted__claim_id', 'claim_id'),
-        _sa.Index('ix_reward_vault__claim_submitted__user_', 'user_'),
-        _sa.Index('ix_reward_vault__claim_submitted__reward_type', 'reward_type'),
+        _sa.Index('ix_reward_vault__claim_submitted__claim_id', 'claim_id', 'block_number', 'log_index'),
+        _sa.Index('ix_reward_vault__claim_submitted__user_', 'user_', 'block_number', 'log_index'),
+        _sa.Index('ix_reward_vault__claim_submitted__reward_type', 'reward_type', 'block_number', 'log_index'),
     )
     claim_id: int
     user_: str
@@ -277,7 +278,7 @@ class ClaimVerified:
         _sa.Column('claim_id', _sqlt.ExactInt(), nullable=False),
         _sa.Column('approved', _sa.Boolean(), nullable=False),
         _sa.Column('verifier', _sqlt.address(), nullable=False),
-        _sa.Index('ix_reward_vault__claim_verified__claim_id', 'claim_id'),
+        _sa.Index('ix_reward_vault__claim_verified__claim_id', 'claim_id', 'block_number', 'log_index'),
     )
     claim_id: int
     approved: bool
@@ -368,7 +369,7 @@ class PoolConfigured:
         _sa.Column('reward_type', _sa.Integer(), nullable=False),
         _sa.Column('budget', _sqlt.ExactInt(), nullable=False),
         _sa.Column('max_per_claim', _sqlt.ExactInt(), nullable=False),
-        _sa.Index('ix_reward_vault__pool_configured__reward_type', 'reward_type'),
+        _sa.Index('ix_reward_vault__pool_configured__reward_type', 'reward_type', 'block_number', 'log_index'),
     )
     reward_type: int
     budget: int
@@ -454,8 +455,8 @@ class RewardsClaimed:
         _sa.Column('claim_id', _sqlt.ExactInt(), nullable=False),
         _sa.Column('user_', _sqlt.address(), nullable=False),
         _sa.Column('amount', _sqlt.ExactInt(), nullable=False),
-        _sa.Index('ix_reward_vault__rewards_claimed__claim_id', 'claim_id'),
-        _sa.Index('ix_reward_vault__rewards_claimed__user_', 'user_'),
+        _sa.Index('ix_reward_vault__rewards_claimed__claim_id', 'claim_id', 'block_number', 'log_index'),
+        _sa.Index('ix_reward_vault__rewards_claimed__user_', 'user_', 'block_number', 'log_index'),
     )
     claim_id: int
     user_: str
@@ -540,9 +541,9 @@ class RoleGranted:
         _sa.Column('role', _sa.LargeBinary(32), nullable=False),
         _sa.Column('account', _sqlt.address(), nullable=False),
         _sa.Column('sender', _sqlt.address(), nullable=False),
-        _sa.Index('ix_reward_vault__role_granted__role', 'role'),
-        _sa.Index('ix_reward_vault__role_granted__account', 'account'),
-        _sa.Index('ix_reward_vault__role_granted__sender', 'sender'),
+        _sa.Index('ix_reward_vault__role_granted__role', 'role', 'block_number', 'log_index'),
+        _sa.Index('ix_reward_vault__role_granted__account', 'account', 'block_number', 'log_index'),
+        _sa.Index('ix_reward_vault__role_granted__sender', 'sender', 'block_number', 'log_index'),
     )
     role: bytes
     account: str
@@ -627,9 +628,9 @@ class RoleRevoked:
         _sa.Column('role', _sa.LargeBinary(32), nullable=False),
         _sa.Column('account', _sqlt.address(), nullable=False),
         _sa.Column('sender', _sqlt.address(), nullable=False),
-        _sa.Index('ix_reward_vault__role_revoked__role', 'role'),
-        _sa.Index('ix_reward_vault__role_revoked__account', 'account'),
-        _sa.Index('ix_reward_vault__role_revoked__sender', 'sender'),
+        _sa.Index('ix_reward_vault__role_revoked__role', 'role', 'block_number', 'log_index'),
+        _sa.Index('ix_reward_vault__role_revoked__account', 'account', 'block_number', 'log_index'),
+        _sa.Index('ix_reward_vault__role_revoked__sender', 'sender', 'block_number', 'log_index'),
     )
     role: bytes
     account: str

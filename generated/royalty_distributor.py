@@ -2,6 +2,7 @@
 # generator: dcmx-codegen 0.1.0
 # source: 'contracts/build/RoyaltyDistributor.json'
 #   sha256 d54832bfdd94fd9a56e9c167f2d88ab925644c4001421b67225dbc7ceee4f5e1
+# ruff: noqa: E501 - generated lines follow the lengths of ABI names
 """Typed bindings of the RoyaltyDistributor contract (chain profile tron).
 
 Events: one frozen dataclass per event with ``decode(topics, data)``, ``sql_values()`` (the
@@ -134,9 +135,9 @@ class RoleGranted:
         _sa.Column('role', _sa.LargeBinary(32), nullable=False),
         _sa.Column('account', _sqlt.address(), nullable=False),
         _sa.Column('sender', _sqlt.address(), nullable=False),
-        _sa.Index('ix_royalty_distributor__role_granted__role', 'role'),
-        _sa.Index('ix_royalty_distributor__role_granted__account', 'account'),
-        _sa.Index('ix_royalty_distributor__role_granted__sender', 'sender'),
+        _sa.Index('ix_royalty_distributor__role_granted__role', 'role', 'block_number', 'log_index'),
+        _sa.Index('ix_royalty_distributor__role_granted__account', 'account', 'block_number', 'log_index'),
+        _sa.Index('ix_royalty_distributor__role_granted__sender', 'sender', 'block_number', 'log_index'),
     )
     role: bytes
     account: str
@@ -221,9 +222,9 @@ class RoleRevoked:
         _sa.Column('role', _sa.LargeBinary(32), nullable=False),
         _sa.Column('account', _sqlt.address(), nullable=False),
         _sa.Column('sender', _sqlt.address(), nullable=False),
-        _sa.Index('ix_royalty_distributor__role_revoked__role', 'role'),
-        _sa.Index('ix_royalty_distributor__role_revoked__account', 'account'),
-        _sa.Index('ix_royalty_distributor__role_revoked__sender', 'sender'),
+        _sa.Index('ix_royalty_distributor__role_revoked__role', 'role', 'block_number', 'log_index'),
+        _sa.Index('ix_royalty_distributor__role_revoked__account', 'account', 'block_number', 'log_index'),
+        _sa.Index('ix_royalty_distributor__role_revoked__sender', 'sender', 'block_number', 'log_index'),
     )
     role: bytes
     account: str
@@ -312,8 +313,8 @@ class RoyaltiesDistributed:
         _sa.Column('nft_token_id', _sqlt.ExactInt(), nullable=False),
         _sa.Column('amount', _sqlt.ExactInt(), nullable=False),
         _sa.Column('recipients', _sqlt.ExactInt(), nullable=False),
-        _sa.Index('ix_royalty_distributor__royalties_distributed__sale_id', 'sale_id'),
-        _sa.Index('ix_royalty_distributor__royalties_distributed__nft_token_id', 'nft_token_id'),
+        _sa.Index('ix_royalty_distributor__royalties_distributed__sale_id', 'sale_id', 'block_number', 'log_index'),
+        _sa.Index('ix_royalty_distributor__royalties_distributed__nft_token_id', 'nft_token_id', 'block_number', 'log_index'),
     )
     sale_id: int
     nft_token_id: int
@@ -402,7 +403,7 @@ class RoyaltiesWithdrawn:
         'royalty_distributor__royalties_withdrawn',
         _sa.Column('recipient', _sqlt.address(), nullable=False),
         _sa.Column('amount', _sqlt.ExactInt(), nullable=False),
-        _sa.Index('ix_royalty_distributor__royalties_withdrawn__recipient', 'recipient'),
+        _sa.Index('ix_royalty_distributor__royalties_withdrawn__recipient', 'recipient', 'block_number', 'log_index'),
     )
     recipient: str
     amount: int
@@ -477,8 +478,8 @@ class RoyaltyCredited:
         _sa.Column('sale_id', _sqlt.ExactInt(), nullable=False),
         _sa.Column('recipient', _sqlt.address(), nullable=False),
         _sa.Column('amount', _sqlt.ExactInt(), nullable=False),
-        _sa.Index('ix_royalty_distributor__royalty_credited__sale_id', 'sale_id'),
-        _sa.Index('ix_royalty_distributor__royalty_credited__recipient', 'recipient'),
+        _sa.Index('ix_royalty_distributor__royalty_credited__sale_id', 'sale_id', 'block_number', 'log_index'),
+        _sa.Index('ix_royalty_distributor__royalty_credited__recipient', 'recipient', 'block_number', 'log_index'),
     )
     sale_id: int
     recipient: str
@@ -568,8 +569,8 @@ class RoyaltySplitsSet:
         _sa.Column('recipients', _sa.JSON(), nullable=False),
         _sa.Column('bps', _sa.JSON(), nullable=False),
         _sa.Column('setter', _sqlt.address(), nullable=False),
-        _sa.Index('ix_royalty_distributor__royalty_splits_set__nft_token_id', 'nft_token_id'),
-        _sa.Index('ix_royalty_distributor__royalty_splits_set__setter', 'setter'),
+        _sa.Index('ix_royalty_distributor__royalty_splits_set__nft_token_id', 'nft_token_id', 'block_number', 'log_index'),
+        _sa.Index('ix_royalty_distributor__royalty_splits_set__setter', 'setter', 'block_number', 'log_index'),
     )
     nft_token_id: int
     version: int
@@ -710,9 +711,9 @@ class SaleRecorded:
         _sa.Column('seller', _sqlt.address(), nullable=False),
         _sa.Column('amount', _sqlt.ExactInt(), nullable=False),
         _sa.Column('split_version', _sqlt.ExactInt(), nullable=False),
-        _sa.Index('ix_royalty_distributor__sale_recorded__sale_id', 'sale_id'),
-        _sa.Index('ix_royalty_distributor__sale_recorded__nft_token_id', 'nft_token_id'),
-        _sa.Index('ix_royalty_distributor__sale_recorded__buyer', 'buyer'),
+        _sa.Index('ix_royalty_distributor__sale_recorded__sale_id', 'sale_id', 'block_number', 'log_index'),
+        _sa.Index('ix_royalty_distributor__sale_recorded__nft_token_id', 'nft_token_id', 'block_number', 'log_index'),
+        _sa.Index('ix_royalty_distributor__sale_recorded__buyer', 'buyer', 'block_number', 'log_index'),
     )
     sale_id: int
     nft_token_id: int

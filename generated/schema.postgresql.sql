@@ -27,9 +27,9 @@ CREATE TABLE compliance_registry__acceptance_recorded (
 	PRIMARY KEY (block_number, log_index)
 );
 
-CREATE INDEX ix_compliance_registry__acceptance_recorded__doc_type ON compliance_registry__acceptance_recorded (doc_type);
+CREATE INDEX ix_compliance_registry__acceptance_recorded__doc_type ON compliance_registry__acceptance_recorded (doc_type, block_number, log_index);
 
-CREATE INDEX ix_compliance_registry__acceptance_recorded__user_ ON compliance_registry__acceptance_recorded (user_);
+CREATE INDEX ix_compliance_registry__acceptance_recorded__user_ ON compliance_registry__acceptance_recorded (user_, block_number, log_index);
 
 CREATE TABLE compliance_registry__deletion_processed (
 	block_number BIGINT NOT NULL, 
@@ -47,11 +47,11 @@ CREATE TABLE compliance_registry__deletion_processed (
 	PRIMARY KEY (block_number, log_index)
 );
 
-CREATE INDEX ix_compliance_registry__deletion_processed__processor ON compliance_registry__deletion_processed (processor);
+CREATE INDEX ix_compliance_registry__deletion_processed__processor ON compliance_registry__deletion_processed (processor, block_number, log_index);
 
-CREATE INDEX ix_compliance_registry__deletion_processed__request_id ON compliance_registry__deletion_processed (request_id);
+CREATE INDEX ix_compliance_registry__deletion_processed__request_id ON compliance_registry__deletion_processed (request_id, block_number, log_index);
 
-CREATE INDEX ix_compliance_registry__deletion_processed__user_ ON compliance_registry__deletion_processed (user_);
+CREATE INDEX ix_compliance_registry__deletion_processed__user_ ON compliance_registry__deletion_processed (user_, block_number, log_index);
 
 CREATE TABLE compliance_registry__deletion_requested (
 	block_number BIGINT NOT NULL, 
@@ -68,9 +68,9 @@ CREATE TABLE compliance_registry__deletion_requested (
 	PRIMARY KEY (block_number, log_index)
 );
 
-CREATE INDEX ix_compliance_registry__deletion_requested__request_id ON compliance_registry__deletion_requested (request_id);
+CREATE INDEX ix_compliance_registry__deletion_requested__request_id ON compliance_registry__deletion_requested (request_id, block_number, log_index);
 
-CREATE INDEX ix_compliance_registry__deletion_requested__user_ ON compliance_registry__deletion_requested (user_);
+CREATE INDEX ix_compliance_registry__deletion_requested__user_ ON compliance_registry__deletion_requested (user_, block_number, log_index);
 
 CREATE TABLE compliance_registry__document_published (
 	block_number BIGINT NOT NULL, 
@@ -88,9 +88,9 @@ CREATE TABLE compliance_registry__document_published (
 	PRIMARY KEY (block_number, log_index)
 );
 
-CREATE INDEX ix_compliance_registry__document_published__doc_type ON compliance_registry__document_published (doc_type);
+CREATE INDEX ix_compliance_registry__document_published__doc_type ON compliance_registry__document_published (doc_type, block_number, log_index);
 
-CREATE INDEX ix_compliance_registry__document_published__publisher ON compliance_registry__document_published (publisher);
+CREATE INDEX ix_compliance_registry__document_published__publisher ON compliance_registry__document_published (publisher, block_number, log_index);
 
 CREATE TABLE compliance_registry__kyc_status_changed (
 	block_number BIGINT NOT NULL, 
@@ -108,9 +108,9 @@ CREATE TABLE compliance_registry__kyc_status_changed (
 	PRIMARY KEY (block_number, log_index)
 );
 
-CREATE INDEX ix_compliance_registry__kyc_status_changed__officer ON compliance_registry__kyc_status_changed (officer);
+CREATE INDEX ix_compliance_registry__kyc_status_changed__officer ON compliance_registry__kyc_status_changed (officer, block_number, log_index);
 
-CREATE INDEX ix_compliance_registry__kyc_status_changed__wallet ON compliance_registry__kyc_status_changed (wallet);
+CREATE INDEX ix_compliance_registry__kyc_status_changed__wallet ON compliance_registry__kyc_status_changed (wallet, block_number, log_index);
 
 CREATE TABLE compliance_registry__role_granted (
 	block_number BIGINT NOT NULL, 
@@ -126,11 +126,11 @@ CREATE TABLE compliance_registry__role_granted (
 	PRIMARY KEY (block_number, log_index)
 );
 
-CREATE INDEX ix_compliance_registry__role_granted__account ON compliance_registry__role_granted (account);
+CREATE INDEX ix_compliance_registry__role_granted__account ON compliance_registry__role_granted (account, block_number, log_index);
 
-CREATE INDEX ix_compliance_registry__role_granted__role ON compliance_registry__role_granted (role);
+CREATE INDEX ix_compliance_registry__role_granted__role ON compliance_registry__role_granted (role, block_number, log_index);
 
-CREATE INDEX ix_compliance_registry__role_granted__sender ON compliance_registry__role_granted (sender);
+CREATE INDEX ix_compliance_registry__role_granted__sender ON compliance_registry__role_granted (sender, block_number, log_index);
 
 CREATE TABLE compliance_registry__role_revoked (
 	block_number BIGINT NOT NULL, 
@@ -146,11 +146,11 @@ CREATE TABLE compliance_registry__role_revoked (
 	PRIMARY KEY (block_number, log_index)
 );
 
-CREATE INDEX ix_compliance_registry__role_revoked__account ON compliance_registry__role_revoked (account);
+CREATE INDEX ix_compliance_registry__role_revoked__account ON compliance_registry__role_revoked (account, block_number, log_index);
 
-CREATE INDEX ix_compliance_registry__role_revoked__role ON compliance_registry__role_revoked (role);
+CREATE INDEX ix_compliance_registry__role_revoked__role ON compliance_registry__role_revoked (role, block_number, log_index);
 
-CREATE INDEX ix_compliance_registry__role_revoked__sender ON compliance_registry__role_revoked (sender);
+CREATE INDEX ix_compliance_registry__role_revoked__sender ON compliance_registry__role_revoked (sender, block_number, log_index);
 
 CREATE TABLE dcmx_token__approval (
 	block_number BIGINT NOT NULL, 
@@ -166,9 +166,9 @@ CREATE TABLE dcmx_token__approval (
 	PRIMARY KEY (block_number, log_index)
 );
 
-CREATE INDEX ix_dcmx_token__approval__owner ON dcmx_token__approval (owner);
+CREATE INDEX ix_dcmx_token__approval__owner ON dcmx_token__approval (owner, block_number, log_index);
 
-CREATE INDEX ix_dcmx_token__approval__spender ON dcmx_token__approval (spender);
+CREATE INDEX ix_dcmx_token__approval__spender ON dcmx_token__approval (spender, block_number, log_index);
 
 CREATE TABLE dcmx_token__role_granted (
 	block_number BIGINT NOT NULL, 
@@ -184,11 +184,11 @@ CREATE TABLE dcmx_token__role_granted (
 	PRIMARY KEY (block_number, log_index)
 );
 
-CREATE INDEX ix_dcmx_token__role_granted__account ON dcmx_token__role_granted (account);
+CREATE INDEX ix_dcmx_token__role_granted__account ON dcmx_token__role_granted (account, block_number, log_index);
 
-CREATE INDEX ix_dcmx_token__role_granted__role ON dcmx_token__role_granted (role);
+CREATE INDEX ix_dcmx_token__role_granted__role ON dcmx_token__role_granted (role, block_number, log_index);
 
-CREATE INDEX ix_dcmx_token__role_granted__sender ON dcmx_token__role_granted (sender);
+CREATE INDEX ix_dcmx_token__role_granted__sender ON dcmx_token__role_granted (sender, block_number, log_index);
 
 CREATE TABLE dcmx_token__role_revoked (
 	block_number BIGINT NOT NULL, 
@@ -204,11 +204,11 @@ CREATE TABLE dcmx_token__role_revoked (
 	PRIMARY KEY (block_number, log_index)
 );
 
-CREATE INDEX ix_dcmx_token__role_revoked__account ON dcmx_token__role_revoked (account);
+CREATE INDEX ix_dcmx_token__role_revoked__account ON dcmx_token__role_revoked (account, block_number, log_index);
 
-CREATE INDEX ix_dcmx_token__role_revoked__role ON dcmx_token__role_revoked (role);
+CREATE INDEX ix_dcmx_token__role_revoked__role ON dcmx_token__role_revoked (role, block_number, log_index);
 
-CREATE INDEX ix_dcmx_token__role_revoked__sender ON dcmx_token__role_revoked (sender);
+CREATE INDEX ix_dcmx_token__role_revoked__sender ON dcmx_token__role_revoked (sender, block_number, log_index);
 
 CREATE TABLE dcmx_token__transfer (
 	block_number BIGINT NOT NULL, 
@@ -224,9 +224,9 @@ CREATE TABLE dcmx_token__transfer (
 	PRIMARY KEY (block_number, log_index)
 );
 
-CREATE INDEX ix_dcmx_token__transfer__from_ ON dcmx_token__transfer (from_);
+CREATE INDEX ix_dcmx_token__transfer__from_ ON dcmx_token__transfer (from_, block_number, log_index);
 
-CREATE INDEX ix_dcmx_token__transfer__to_ ON dcmx_token__transfer (to_);
+CREATE INDEX ix_dcmx_token__transfer__to_ ON dcmx_token__transfer (to_, block_number, log_index);
 
 CREATE TABLE music_nft__approval (
 	block_number BIGINT NOT NULL, 
@@ -242,11 +242,11 @@ CREATE TABLE music_nft__approval (
 	PRIMARY KEY (block_number, log_index)
 );
 
-CREATE INDEX ix_music_nft__approval__approved ON music_nft__approval (approved);
+CREATE INDEX ix_music_nft__approval__approved ON music_nft__approval (approved, block_number, log_index);
 
-CREATE INDEX ix_music_nft__approval__owner ON music_nft__approval (owner);
+CREATE INDEX ix_music_nft__approval__owner ON music_nft__approval (owner, block_number, log_index);
 
-CREATE INDEX ix_music_nft__approval__token_id ON music_nft__approval (token_id);
+CREATE INDEX ix_music_nft__approval__token_id ON music_nft__approval (token_id, block_number, log_index);
 
 CREATE TABLE music_nft__approval_for_all (
 	block_number BIGINT NOT NULL, 
@@ -262,9 +262,9 @@ CREATE TABLE music_nft__approval_for_all (
 	PRIMARY KEY (block_number, log_index)
 );
 
-CREATE INDEX ix_music_nft__approval_for_all__operator ON music_nft__approval_for_all (operator);
+CREATE INDEX ix_music_nft__approval_for_all__operator ON music_nft__approval_for_all (operator, block_number, log_index);
 
-CREATE INDEX ix_music_nft__approval_for_all__owner ON music_nft__approval_for_all (owner);
+CREATE INDEX ix_music_nft__approval_for_all__owner ON music_nft__approval_for_all (owner, block_number, log_index);
 
 CREATE TABLE music_nft__base_uri_updated (
 	block_number BIGINT NOT NULL, 
@@ -299,11 +299,11 @@ CREATE TABLE music_nft__minted (
 	PRIMARY KEY (block_number, log_index)
 );
 
-CREATE INDEX ix_music_nft__minted__content_hash ON music_nft__minted (content_hash);
+CREATE INDEX ix_music_nft__minted__content_hash ON music_nft__minted (content_hash, block_number, log_index);
 
-CREATE INDEX ix_music_nft__minted__to_ ON music_nft__minted (to_);
+CREATE INDEX ix_music_nft__minted__to_ ON music_nft__minted (to_, block_number, log_index);
 
-CREATE INDEX ix_music_nft__minted__token_id ON music_nft__minted (token_id);
+CREATE INDEX ix_music_nft__minted__token_id ON music_nft__minted (token_id, block_number, log_index);
 
 CREATE TABLE music_nft__role_granted (
 	block_number BIGINT NOT NULL, 
@@ -319,11 +319,11 @@ CREATE TABLE music_nft__role_granted (
 	PRIMARY KEY (block_number, log_index)
 );
 
-CREATE INDEX ix_music_nft__role_granted__account ON music_nft__role_granted (account);
+CREATE INDEX ix_music_nft__role_granted__account ON music_nft__role_granted (account, block_number, log_index);
 
-CREATE INDEX ix_music_nft__role_granted__role ON music_nft__role_granted (role);
+CREATE INDEX ix_music_nft__role_granted__role ON music_nft__role_granted (role, block_number, log_index);
 
-CREATE INDEX ix_music_nft__role_granted__sender ON music_nft__role_granted (sender);
+CREATE INDEX ix_music_nft__role_granted__sender ON music_nft__role_granted (sender, block_number, log_index);
 
 CREATE TABLE music_nft__role_revoked (
 	block_number BIGINT NOT NULL, 
@@ -339,11 +339,11 @@ CREATE TABLE music_nft__role_revoked (
 	PRIMARY KEY (block_number, log_index)
 );
 
-CREATE INDEX ix_music_nft__role_revoked__account ON music_nft__role_revoked (account);
+CREATE INDEX ix_music_nft__role_revoked__account ON music_nft__role_revoked (account, block_number, log_index);
 
-CREATE INDEX ix_music_nft__role_revoked__role ON music_nft__role_revoked (role);
+CREATE INDEX ix_music_nft__role_revoked__role ON music_nft__role_revoked (role, block_number, log_index);
 
-CREATE INDEX ix_music_nft__role_revoked__sender ON music_nft__role_revoked (sender);
+CREATE INDEX ix_music_nft__role_revoked__sender ON music_nft__role_revoked (sender, block_number, log_index);
 
 CREATE TABLE music_nft__transfer (
 	block_number BIGINT NOT NULL, 
@@ -359,11 +359,11 @@ CREATE TABLE music_nft__transfer (
 	PRIMARY KEY (block_number, log_index)
 );
 
-CREATE INDEX ix_music_nft__transfer__from_ ON music_nft__transfer (from_);
+CREATE INDEX ix_music_nft__transfer__from_ ON music_nft__transfer (from_, block_number, log_index);
 
-CREATE INDEX ix_music_nft__transfer__to_ ON music_nft__transfer (to_);
+CREATE INDEX ix_music_nft__transfer__to_ ON music_nft__transfer (to_, block_number, log_index);
 
-CREATE INDEX ix_music_nft__transfer__token_id ON music_nft__transfer (token_id);
+CREATE INDEX ix_music_nft__transfer__token_id ON music_nft__transfer (token_id, block_number, log_index);
 
 CREATE TABLE reward_vault__claim_submitted (
 	block_number BIGINT NOT NULL, 
@@ -381,11 +381,11 @@ CREATE TABLE reward_vault__claim_submitted (
 	PRIMARY KEY (block_number, log_index)
 );
 
-CREATE INDEX ix_reward_vault__claim_submitted__claim_id ON reward_vault__claim_submitted (claim_id);
+CREATE INDEX ix_reward_vault__claim_submitted__claim_id ON reward_vault__claim_submitted (claim_id, block_number, log_index);
 
-CREATE INDEX ix_reward_vault__claim_submitted__reward_type ON reward_vault__claim_submitted (reward_type);
+CREATE INDEX ix_reward_vault__claim_submitted__reward_type ON reward_vault__claim_submitted (reward_type, block_number, log_index);
 
-CREATE INDEX ix_reward_vault__claim_submitted__user_ ON reward_vault__claim_submitted (user_);
+CREATE INDEX ix_reward_vault__claim_submitted__user_ ON reward_vault__claim_submitted (user_, block_number, log_index);
 
 CREATE TABLE reward_vault__claim_verified (
 	block_number BIGINT NOT NULL, 
@@ -401,7 +401,7 @@ CREATE TABLE reward_vault__claim_verified (
 	PRIMARY KEY (block_number, log_index)
 );
 
-CREATE INDEX ix_reward_vault__claim_verified__claim_id ON reward_vault__claim_verified (claim_id);
+CREATE INDEX ix_reward_vault__claim_verified__claim_id ON reward_vault__claim_verified (claim_id, block_number, log_index);
 
 CREATE TABLE reward_vault__pool_configured (
 	block_number BIGINT NOT NULL, 
@@ -417,7 +417,7 @@ CREATE TABLE reward_vault__pool_configured (
 	PRIMARY KEY (block_number, log_index)
 );
 
-CREATE INDEX ix_reward_vault__pool_configured__reward_type ON reward_vault__pool_configured (reward_type);
+CREATE INDEX ix_reward_vault__pool_configured__reward_type ON reward_vault__pool_configured (reward_type, block_number, log_index);
 
 CREATE TABLE reward_vault__rewards_claimed (
 	block_number BIGINT NOT NULL, 
@@ -433,9 +433,9 @@ CREATE TABLE reward_vault__rewards_claimed (
 	PRIMARY KEY (block_number, log_index)
 );
 
-CREATE INDEX ix_reward_vault__rewards_claimed__claim_id ON reward_vault__rewards_claimed (claim_id);
+CREATE INDEX ix_reward_vault__rewards_claimed__claim_id ON reward_vault__rewards_claimed (claim_id, block_number, log_index);
 
-CREATE INDEX ix_reward_vault__rewards_claimed__user_ ON reward_vault__rewards_claimed (user_);
+CREATE INDEX ix_reward_vault__rewards_claimed__user_ ON reward_vault__rewards_claimed (user_, block_number, log_index);
 
 CREATE TABLE reward_vault__role_granted (
 	block_number BIGINT NOT NULL, 
@@ -451,11 +451,11 @@ CREATE TABLE reward_vault__role_granted (
 	PRIMARY KEY (block_number, log_index)
 );
 
-CREATE INDEX ix_reward_vault__role_granted__account ON reward_vault__role_granted (account);
+CREATE INDEX ix_reward_vault__role_granted__account ON reward_vault__role_granted (account, block_number, log_index);
 
-CREATE INDEX ix_reward_vault__role_granted__role ON reward_vault__role_granted (role);
+CREATE INDEX ix_reward_vault__role_granted__role ON reward_vault__role_granted (role, block_number, log_index);
 
-CREATE INDEX ix_reward_vault__role_granted__sender ON reward_vault__role_granted (sender);
+CREATE INDEX ix_reward_vault__role_granted__sender ON reward_vault__role_granted (sender, block_number, log_index);
 
 CREATE TABLE reward_vault__role_revoked (
 	block_number BIGINT NOT NULL, 
@@ -471,11 +471,11 @@ CREATE TABLE reward_vault__role_revoked (
 	PRIMARY KEY (block_number, log_index)
 );
 
-CREATE INDEX ix_reward_vault__role_revoked__account ON reward_vault__role_revoked (account);
+CREATE INDEX ix_reward_vault__role_revoked__account ON reward_vault__role_revoked (account, block_number, log_index);
 
-CREATE INDEX ix_reward_vault__role_revoked__role ON reward_vault__role_revoked (role);
+CREATE INDEX ix_reward_vault__role_revoked__role ON reward_vault__role_revoked (role, block_number, log_index);
 
-CREATE INDEX ix_reward_vault__role_revoked__sender ON reward_vault__role_revoked (sender);
+CREATE INDEX ix_reward_vault__role_revoked__sender ON reward_vault__role_revoked (sender, block_number, log_index);
 
 CREATE TABLE royalty_distributor__role_granted (
 	block_number BIGINT NOT NULL, 
@@ -491,11 +491,11 @@ CREATE TABLE royalty_distributor__role_granted (
 	PRIMARY KEY (block_number, log_index)
 );
 
-CREATE INDEX ix_royalty_distributor__role_granted__account ON royalty_distributor__role_granted (account);
+CREATE INDEX ix_royalty_distributor__role_granted__account ON royalty_distributor__role_granted (account, block_number, log_index);
 
-CREATE INDEX ix_royalty_distributor__role_granted__role ON royalty_distributor__role_granted (role);
+CREATE INDEX ix_royalty_distributor__role_granted__role ON royalty_distributor__role_granted (role, block_number, log_index);
 
-CREATE INDEX ix_royalty_distributor__role_granted__sender ON royalty_distributor__role_granted (sender);
+CREATE INDEX ix_royalty_distributor__role_granted__sender ON royalty_distributor__role_granted (sender, block_number, log_index);
 
 CREATE TABLE royalty_distributor__role_revoked (
 	block_number BIGINT NOT NULL, 
@@ -511,11 +511,11 @@ CREATE TABLE royalty_distributor__role_revoked (
 	PRIMARY KEY (block_number, log_index)
 );
 
-CREATE INDEX ix_royalty_distributor__role_revoked__account ON royalty_distributor__role_revoked (account);
+CREATE INDEX ix_royalty_distributor__role_revoked__account ON royalty_distributor__role_revoked (account, block_number, log_index);
 
-CREATE INDEX ix_royalty_distributor__role_revoked__role ON royalty_distributor__role_revoked (role);
+CREATE INDEX ix_royalty_distributor__role_revoked__role ON royalty_distributor__role_revoked (role, block_number, log_index);
 
-CREATE INDEX ix_royalty_distributor__role_revoked__sender ON royalty_distributor__role_revoked (sender);
+CREATE INDEX ix_royalty_distributor__role_revoked__sender ON royalty_distributor__role_revoked (sender, block_number, log_index);
 
 CREATE TABLE royalty_distributor__royalties_distributed (
 	block_number BIGINT NOT NULL, 
@@ -532,9 +532,9 @@ CREATE TABLE royalty_distributor__royalties_distributed (
 	PRIMARY KEY (block_number, log_index)
 );
 
-CREATE INDEX ix_royalty_distributor__royalties_distributed__nft_token_id ON royalty_distributor__royalties_distributed (nft_token_id);
+CREATE INDEX ix_royalty_distributor__royalties_distributed__nft_token_id ON royalty_distributor__royalties_distributed (nft_token_id, block_number, log_index);
 
-CREATE INDEX ix_royalty_distributor__royalties_distributed__sale_id ON royalty_distributor__royalties_distributed (sale_id);
+CREATE INDEX ix_royalty_distributor__royalties_distributed__sale_id ON royalty_distributor__royalties_distributed (sale_id, block_number, log_index);
 
 CREATE TABLE royalty_distributor__royalties_withdrawn (
 	block_number BIGINT NOT NULL, 
@@ -549,7 +549,7 @@ CREATE TABLE royalty_distributor__royalties_withdrawn (
 	PRIMARY KEY (block_number, log_index)
 );
 
-CREATE INDEX ix_royalty_distributor__royalties_withdrawn__recipient ON royalty_distributor__royalties_withdrawn (recipient);
+CREATE INDEX ix_royalty_distributor__royalties_withdrawn__recipient ON royalty_distributor__royalties_withdrawn (recipient, block_number, log_index);
 
 CREATE TABLE royalty_distributor__royalty_credited (
 	block_number BIGINT NOT NULL, 
@@ -565,9 +565,9 @@ CREATE TABLE royalty_distributor__royalty_credited (
 	PRIMARY KEY (block_number, log_index)
 );
 
-CREATE INDEX ix_royalty_distributor__royalty_credited__recipient ON royalty_distributor__royalty_credited (recipient);
+CREATE INDEX ix_royalty_distributor__royalty_credited__recipient ON royalty_distributor__royalty_credited (recipient, block_number, log_index);
 
-CREATE INDEX ix_royalty_distributor__royalty_credited__sale_id ON royalty_distributor__royalty_credited (sale_id);
+CREATE INDEX ix_royalty_distributor__royalty_credited__sale_id ON royalty_distributor__royalty_credited (sale_id, block_number, log_index);
 
 CREATE TABLE royalty_distributor__royalty_splits_set (
 	block_number BIGINT NOT NULL, 
@@ -585,9 +585,9 @@ CREATE TABLE royalty_distributor__royalty_splits_set (
 	PRIMARY KEY (block_number, log_index)
 );
 
-CREATE INDEX ix_royalty_distributor__royalty_splits_set__nft_token_id ON royalty_distributor__royalty_splits_set (nft_token_id);
+CREATE INDEX ix_royalty_distributor__royalty_splits_set__nft_token_id ON royalty_distributor__royalty_splits_set (nft_token_id, block_number, log_index);
 
-CREATE INDEX ix_royalty_distributor__royalty_splits_set__setter ON royalty_distributor__royalty_splits_set (setter);
+CREATE INDEX ix_royalty_distributor__royalty_splits_set__setter ON royalty_distributor__royalty_splits_set (setter, block_number, log_index);
 
 CREATE TABLE royalty_distributor__sale_recorded (
 	block_number BIGINT NOT NULL, 
@@ -606,8 +606,8 @@ CREATE TABLE royalty_distributor__sale_recorded (
 	PRIMARY KEY (block_number, log_index)
 );
 
-CREATE INDEX ix_royalty_distributor__sale_recorded__buyer ON royalty_distributor__sale_recorded (buyer);
+CREATE INDEX ix_royalty_distributor__sale_recorded__buyer ON royalty_distributor__sale_recorded (buyer, block_number, log_index);
 
-CREATE INDEX ix_royalty_distributor__sale_recorded__nft_token_id ON royalty_distributor__sale_recorded (nft_token_id);
+CREATE INDEX ix_royalty_distributor__sale_recorded__nft_token_id ON royalty_distributor__sale_recorded (nft_token_id, block_number, log_index);
 
-CREATE INDEX ix_royalty_distributor__sale_recorded__sale_id ON royalty_distributor__sale_recorded (sale_id);
+CREATE INDEX ix_royalty_distributor__sale_recorded__sale_id ON royalty_distributor__sale_recorded (sale_id, block_number, log_index);

@@ -45,7 +45,9 @@ def test_run_a_memory_chain_file_then_status_rollback_rebuild(
     assert r.exit_code == 0, r.stderr
     st = json.loads(r.stdout)
     assert (st["cursor"], st["head"], st["finalized"], st["lag"]) == (60, 60, 55, 0)
-    assert st["tables"]["token"]["transaction_index"] == transfers
+    assert st["views"]["transaction_index"] == transfers  # a view of the raw transfers
+    assert st["tables"]["DCMXToken"]["dcmx_token__transfer"] == transfers
+    assert "transaction_index" not in st["tables"]["token"]
     assert st["last_fork"] is None
     low, high = st["rollback_window"]
     assert high == 60 and low < 60
@@ -92,6 +94,7 @@ def test_run_devchain_then_status_plugins(sqlite_url, tmp_path, monkeypatch):
     plugins = {p["name"]: p for p in json.loads(r.stdout)}
     assert plugins["vault"]["contracts"] == ["RewardVault"]
     assert "reward_claims_index" in plugins["vault"]["tables"]
+    assert plugins["token"]["views"] == ["transaction_index"]
     assert plugins["token"]["origin"].startswith("entry point token = dcmx_plugins.token")
 
 

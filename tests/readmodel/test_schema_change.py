@@ -72,10 +72,10 @@ def test_changed_raw_event_table_is_refused(simulated, db_url):
         dcmx_token,
         "dcmx_token_v2",
         "        _sa.Column('value', _sqlt.ExactInt(), nullable=False),\n"
-        "        _sa.Index('ix_dcmx_token__transfer__from_', 'from_'),\n",
+        "        _sa.Index('ix_dcmx_token__transfer__from_', ",
         "        _sa.Column('value', _sqlt.ExactInt(), nullable=False),\n"
         "        _sa.Column('memo', _sa.Text(), nullable=True),\n"
-        "        _sa.Index('ix_dcmx_token__transfer__from_', 'from_'),\n",
+        "        _sa.Index('ix_dcmx_token__transfer__from_', ",
     )
     contracts = [
         Contract(c.name, token_v2, c.addresses) if c.name == "DCMXToken" else c
@@ -121,6 +121,7 @@ def _as_made_before_collation_c(indexer) -> int:  # noqa: ANN001 - Indexer
     columns = _addresses(indexer.engine, "C")
     with indexer.engine.begin() as conn:
         conn.exec_driver_sql("DROP VIEW blockchain_events")
+        conn.exec_driver_sql("DROP VIEW transaction_index")
         for table, column in columns:
             conn.exec_driver_sql(
                 f'ALTER TABLE "{table}" ALTER COLUMN "{column}" TYPE VARCHAR(64) COLLATE "default"'
@@ -129,7 +130,7 @@ def _as_made_before_collation_c(indexer) -> int:  # noqa: ANN001 - Indexer
             conn.execute(
                 schema_table.update()
                 .where(schema_table.c.table_name == t.name)
-                .values(hash=table_hash(t, conn, collations=False))
+                .values(hash=table_hash(t, conn, ["collation"]))
             )
         conn.exec_driver_sql(
             "CREATE VIEW blockchain_events AS SELECT block_number FROM dcmx_token__transfer"
@@ -184,3 +185,74 @@ def test_collation_change_blocked_by_a_users_view_changes_nothing(simulated, pg_
         conn.exec_driver_sql("DROP VIEW my_senders")
     assert again.run() == simulated.chain.head
     assert_matches_chain(again.engine, simulated)
+
+
+def _as_made_before_views(indexer) -> dict[str, list[str]]:  # noqa: ANN001 - Indexer
+    """Turn a database this dcmx made into one an older dcmx made: raw tables' indexes on the
+    parameter alone (definitions recorded so), ``transaction_index`` a journaled table of its
+    own holding a copy of every transfer. Returns {index: columns} of the raw indexes."""
+    from dcmx_core.journal import table_hash
+    from dcmx_core.store import Store, schema_table
+
+    raw = [cls.TABLE for cls in indexer.store.events]
+    with indexer.engine.begin() as conn:
+        assert not Store.backfilling(conn)
+        conn.exec_driver_sql("CREATE TABLE ti_copy AS SELECT * FROM transaction_index")
+        conn.exec_driver_sql("DROP VIEW transaction_index")
+        conn.exec_driver_sql("ALTER TABLE ti_copy RENAME TO transaction_index")
+        conn.exec_driver_sql("CREATE TABLE _dcmx_undo_transaction_index (block_number BIGINT)")
+        conn.execute(schema_table.insert().values(
+            table_name="transaction_index", owner="token", hash="0" * 64
+        ))
+        composite = {}
+        for t in raw:
+            for index in t.indexes:
+                first = index.expressions[0].name
+                composite[index.name] = [first, "block_number", "log_index"]
+                conn.exec_driver_sql(f"DROP INDEX {index.name}")
+                conn.exec_driver_sql(f"CREATE INDEX {index.name} ON {t.name} ({first})")
+            conn.execute(
+                schema_table.update()
+                .where(schema_table.c.table_name == t.name)
+                .values(hash=table_hash(t, conn, ["index"]))
+            )
+    return composite
+
+
+def test_older_database_gets_composite_raw_indexes_and_the_view_without_reindexing(
+    simulated, db_url
+):
+    head = simulated.chain.head
+    first = make_indexer(simulated, db_url)
+    first.run(to_block=head // 2)
+    composite = _as_made_before_views(first)
+    assert len(composite) > 60
+    older = dump_tables(first.engine)
+    copied = older.pop("transaction_index")
+    assert copied
+    first.engine.dispose()
+
+    second = make_indexer(simulated, db_url)
+    assert second.store.table_changes()[0]  # the raw tables' definitions differ...
+    second.setup()  # ...and are brought up to date in place
+    inspector = sa.inspect(second.engine)
+    found = {
+        ix["name"]: ix["column_names"]
+        for name in inspector.get_table_names()
+        for ix in inspector.get_indexes(name)
+    }
+    assert {name: found.get(name) for name in composite} == composite
+    assert "transaction_index" in inspector.get_view_names()
+    assert "_dcmx_undo_transaction_index" not in inspector.get_table_names()
+    assert dump_tables(second.engine) == older  # nothing reindexed, nothing lost
+    with second.engine.connect() as conn:
+        view = sorted(
+            (tuple(bytes(v) if isinstance(v, memoryview) else v for v in r)
+             for r in conn.execute(sa.select(token.transaction_index))),
+            key=repr,
+        )
+    assert view == copied  # the view made again over the same raw rows
+    assert second.store.table_changes() == ([], [])
+    assert second.run() == head
+    assert_matches_chain(second.engine, simulated)
+    second.engine.dispose()
