@@ -41,10 +41,11 @@ hookimpl = pluggy.HookimplMarker(PROJECT)
 
 @hookspec
 def dcmx_declare() -> Declaration:
-    """Say what the plugin is: its name, the event classes it consumes and the tables it owns.
+    """Say what the plugin is: its name, the event classes it consumes, the tables it owns and
+    the views (:func:`dcmx_core.view`) it defines over them and the raw event tables.
 
     Called once at start-up. The core creates the declared tables, journals them for rollback,
-    and indexes the contracts whose events the plugin consumes.
+    makes the views, and indexes the contracts whose events the plugin consumes.
     """
 
 
