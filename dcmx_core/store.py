@@ -448,7 +448,13 @@ class Store:
         conn.execute(backfill_table.insert().values(id=1))
 
     def leave_backfill(self, conn: Connection) -> None:
-        """Build what :meth:`enter_backfill` dropped (what is missing of it)."""
+        """Build what :meth:`enter_backfill` dropped (what is missing of it): the journal's
+        triggers, then the indexes (:meth:`build_indexes`)."""
+        self.journal.create_triggers(conn)
+        self.build_indexes(conn)
+
+    def build_indexes(self, conn: Connection) -> None:
+        """Build the indexes a backfill dropped (those missing) and end the backfill."""
         sqlite = conn.dialect.name == "sqlite"
         if sqlite:
             # SQLite sorts an index's keys in runs of up to cache_size, merged at the end, and
@@ -465,7 +471,6 @@ class Store:
             if sqlite:
                 conn.exec_driver_sql(f"PRAGMA cache_size=-{SQLITE_CACHE_KIB}")
                 conn.exec_driver_sql("PRAGMA threads=0")
-        self.journal.create_triggers(conn)
         conn.execute(backfill_table.delete())
 
     def upgrade_older(self, changed: list[str]) -> list[str]:

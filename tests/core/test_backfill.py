@@ -92,6 +92,26 @@ def test_backfill_drops_indexes_and_triggers_and_builds_them_when_caught_up(db_u
     assert dump_tables(indexer.engine) == dump_tables(clean.engine)
 
 
+def test_the_step_that_ends_a_backfill_is_journaled_and_a_fork_into_it_rolls_back(
+    db_url, tmp_path
+):
+    chain = _chain(200)
+    indexer = _indexer(chain, db_url, batch_blocks=40, max_batch_blocks=40)
+    steps: list[tuple[int, int, bool, bool]] = []
+    indexer.on_batch = lambda r: steps.append((r.start, r.end, r.finalized, _state(indexer)[2]))
+    indexer.run()
+    # The first step of blocks that may change wrote them, then built the indexes (same step).
+    first_window = next(s for s in steps if not s[2])
+    assert first_window[1] == chain.head() and first_window[3] is False
+    chain.fork(3, logs=[[transfer_log(TOKEN, WALLETS[0], WALLETS[4], 7)], [], []])
+    indexer.run()
+    assert indexer.cursor() == chain.head()
+    clean = _indexer(chain, f"sqlite:///{tmp_path / 'clean.db'}", batch_blocks=1)
+    clean._worth_backfill = lambda *_: False  # noqa: SLF001 - the reference never backfills
+    clean.run()
+    assert dump_tables(indexer.engine) == dump_tables(clean.engine)
+
+
 def test_run_to_a_final_block_ends_with_every_index_and_trigger(db_url):
     chain = _chain(120)
     indexer = _indexer(chain, db_url, batch_blocks=10, max_batch_blocks=10)
