@@ -593,7 +593,7 @@ class Indexer:
         count = len(self.store.deferrable_indexes())
         log.info("backfill caught up: building %d indexes", count)
         t0 = time.perf_counter()
-        self.store.build_indexes(conn)
+        self.store.leave_backfill(conn)
         seconds = time.perf_counter() - t0
         log.info(
             "backfill done: %d indexes built in %.1f s",

@@ -424,7 +424,9 @@ class Store:
         return conn.execute(sa.select(backfill_table.c.id)).first() is not None
 
     def enter_backfill(self, conn: Connection) -> None:
-        """Drop the secondary indexes and the journal triggers until :meth:`leave_backfill`.
+        """Drop the secondary indexes and the journal triggers until the backfill ends: the
+        indexer makes the triggers again before the first write that may be rolled back, and
+        :meth:`leave_backfill` builds the indexes (after that write, in its transaction).
 
         For the final blocks of a first sync or a long outage, where nothing is journaled:
 
@@ -439,7 +441,7 @@ class Store:
 
         Both databases' DDL is transactional: a row in ``dcmx_backfill`` commits with the
         drops, so a process killed during a backfill leaves a database whose next run knows
-        it is in one (and ``leave_backfill`` builds everything again in one transaction).
+        it is in one.
         """
         for index in self.deferrable_indexes():
             conn.execute(sa.schema.DropIndex(index, if_exists=True))
@@ -448,13 +450,8 @@ class Store:
         conn.execute(backfill_table.insert().values(id=1))
 
     def leave_backfill(self, conn: Connection) -> None:
-        """Build what :meth:`enter_backfill` dropped (what is missing of it): the journal's
-        triggers, then the indexes (:meth:`build_indexes`)."""
-        self.journal.create_triggers(conn)
-        self.build_indexes(conn)
-
-    def build_indexes(self, conn: Connection) -> None:
-        """Build the indexes a backfill dropped (those missing) and end the backfill."""
+        """Build the indexes :meth:`enter_backfill` dropped (those missing) and end the
+        backfill; the journal's triggers must be there already (``journal.create_triggers``)."""
         sqlite = conn.dialect.name == "sqlite"
         if sqlite:
             # SQLite sorts an index's keys in runs of up to cache_size, merged at the end, and
