@@ -169,7 +169,9 @@ class Indexer:
         # Fetch the next finalized range while the current one is written (_prefetch_next).
         self.prefetch = prefetch
         self._ahead: deque[ThreadPrefetch | Worker] = deque()  # in flight, in range order
-        self._prefetch_at_commit = bool(getattr(source, "in_process", False))  # see _prefetch_next
+        self._prefetch_at_commit = (  # see _prefetch_next
+            bool(getattr(source, "in_process", False)) and self.engine.dialect.name == "sqlite"
+        )
         self._workers: list[Worker] = []  # started for a long backfill (_prefetch_next)
         self._no_worker = False  # set when one could not be started or died
         # Whether a backfill is under way (Store.enter_backfill); read from the database by
@@ -509,10 +511,12 @@ class Indexer:
 
         When: the workers and a thread whose fetch waits on a node start before the writes, so
         that the fetch overlaps them. A thread whose fetch computes (a source ``in_process``:
-        a file, an in-process chain) starts at the commit instead, which runs without the GIL:
-        during the writes, every SQLite row step lets the GIL go and then waits to get it back
-        from a computing thread, which costs more than the thread's work saves
-        (bench/RESULTS.md).
+        a file, an in-process chain) starts at the commit instead on SQLite, whose commit runs
+        without the GIL: during the writes, every SQLite row step lets the GIL go and then
+        waits to get it back from a computing thread, which costs more than the thread's work
+        saves (bench/RESULTS.md). On PostgreSQL the writes wait on the server statement by
+        statement, and the thread computes in those waits: before the writes there, +3% with
+        plugins (6 alternations, 1M events).
         """
         if not self.prefetch:
             return
