@@ -334,14 +334,11 @@ class Store:
         self.events = list(events)
         owned = list(tables)
         self.views = list(views)
-        names = [t.name for t, _ in owned + self.views] + [events_view.NAME]
+        declared = [(t.name, o) for t, o in owned + self.views] + [(events_view.NAME, "dcmx")]
+        names = [n for n, _ in declared]
         dupes = sorted({n for n in names if names.count(n) > 1})
         if dupes:
-            owners = {
-                n: [o for t, o in owned + self.views if t.name == n]
-                + (["dcmx"] if n == events_view.NAME else [])
-                for n in dupes
-            }
+            owners = {n: [o for m, o in declared if m == n] for n in dupes}
             raise ConfigError(f"two owners declare the same table or view: {owners}; rename one")
         self.owners = {t.name: owner for t, owner in owned}
         self.tables = [t for t, _ in owned]

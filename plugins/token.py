@@ -84,26 +84,19 @@ def dcmx_handle_batch(batch: dcmx_core.Batch, conn: sa.Connection) -> None:
     for d in transfers:
         e = d.event
         frm, to, value, block = e.from_, e.to_, e.value, d.log.block_number
-        if frm in zero:
-            kind = "mint"
-        elif to in zero:
-            kind = "burn"
+        if frm in zero:  # a mint: only the receiver's balance moves
+            deltas[to] = get(to, 0) + value
+            last_block[to] = block
+            supply.setdefault(d.contract_address, [0, 0])[0] += value
+        elif to in zero:  # a burn: only the sender's
+            deltas[frm] = get(frm, 0) - value
+            last_block[frm] = block
+            supply.setdefault(d.contract_address, [0, 0])[1] += value
         else:
-            kind = "transfer"
-        if kind == "transfer":
             deltas[frm] = get(frm, 0) - value
             last_block[frm] = block
             deltas[to] = get(to, 0) + value
             last_block[to] = block
-        else:
-            if kind == "burn":
-                deltas[frm] = get(frm, 0) - value
-                last_block[frm] = block
-            else:
-                deltas[to] = get(to, 0) + value
-                last_block[to] = block
-            totals = supply.setdefault(d.contract_address, [0, 0])
-            totals[0 if kind == "mint" else 1] += value
     current = fetch_columns(conn, token_balances, "wallet", ("balance",), deltas)
     upsert_rows(
         conn,
