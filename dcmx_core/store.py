@@ -14,6 +14,7 @@ import sqlite3
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from itertools import chain
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine, make_url
@@ -82,19 +83,22 @@ class RowWriter:
 
     The hot path of the indexer: SQLAlchemy's per-row parameter handling (a dict per row,
     bind processors looked up per value) cost more than the database's own work. SQLite gets
-    one DB-API ``executemany``; PostgreSQL gets ``COPY ... FROM STDIN`` through psycopg 3, which
-    fires row triggers like INSERT does, so the undo journal still records every row.
+    one DB-API ``executemany`` of many-row INSERTs; PostgreSQL gets ``COPY ... FROM STDIN``
+    through psycopg 3, which fires row triggers like INSERT does, so the undo journal still
+    records every row.
     Values must already be in the form the driver takes: :meth:`converter` makes that form for
     the column types that need one.
     """
 
     # Below this many rows COPY's set-up costs more than it saves.
     COPY_MIN_ROWS = 20
+    # Rows per INSERT statement on SQLite (see insert).
+    SQLITE_ROWS_PER_INSERT = 50
 
     def __init__(self, dialect: sa.engine.Dialect):
         self.dialect = dialect
         self.postgresql = dialect.name == "postgresql"
-        self._inserts: dict[str, str] = {}  # table name -> its INSERT statement
+        self._inserts: dict[tuple[str, int], str] = {}  # (table, rows) -> its INSERT
         self._types: dict[str, list[str] | None] = {}  # -> its binary COPY types
 
     def converter(
@@ -155,14 +159,36 @@ class RowWriter:
         if self.postgresql and len(rows) >= self.COPY_MIN_ROWS:
             self.copy(conn, table, rows)
             return
-        sql = self._inserts.get(table.name)
+        if not self.postgresql:
+            # SQLite has no COPY: many rows per INSERT instead, so that its per-statement work
+            # (reset, bind, step) comes once a group. 550,000 Transfer rows: 1.5 -> 1.1 s.
+            per = self._per_statement(table)
+            whole = len(rows) - len(rows) % per
+            if whole:
+                conn.exec_driver_sql(
+                    self._insert_sql(table, per),
+                    [tuple(chain.from_iterable(rows[i : i + per])) for i in range(0, whole, per)],
+                )
+                rows = rows[whole:]
+        if rows:
+            conn.exec_driver_sql(self._insert_sql(table, 1), rows)
+
+    def _per_statement(self, table: sa.Table) -> int:
+        """Rows per SQLite INSERT: 50 (200 gained nothing more), within the 999 parameters
+        SQLite before 3.32 takes in one statement."""
+        return max(1, min(self.SQLITE_ROWS_PER_INSERT, 999 // len(table.columns)))
+
+    def _insert_sql(self, table: sa.Table, rows: int) -> str:
+        """``INSERT INTO table (all columns) VALUES`` and ``rows`` groups of placeholders."""
+        sql = self._inserts.get((table.name, rows))
         if sql is None:
             q = self.dialect.identifier_preparer.quote
             cols = ", ".join(q(c.name) for c in table.columns)
             marks = ", ".join(["%s" if self.postgresql else "?"] * len(table.columns))
-            sql = f"INSERT INTO {q(table.name)} ({cols}) VALUES ({marks})"
-            self._inserts[table.name] = sql
-        conn.exec_driver_sql(sql, rows)
+            groups = ", ".join([f"({marks})"] * rows)
+            sql = f"INSERT INTO {q(table.name)} ({cols}) VALUES {groups}"
+            self._inserts[table.name, rows] = sql
+        return sql
 
     def copy(
         self, conn: Connection, table: sa.Table, rows: Iterable[tuple], into: str | None = None

@@ -143,3 +143,53 @@ def test_a_bad_value_fails_the_copy_and_writes_nothing(engine: sa.Engine) -> Non
     with pytest.raises((sa.exc.DBAPIError, OverflowError, psycopg.Error)):
         _write(engine, every_type, rows)
     assert _read(engine, every_type) == []
+
+
+def _wide(columns: int) -> sa.Table:
+    return sa.Table(
+        f"wide_{columns}",
+        sa.MetaData(),
+        sa.Column("id", sa.Integer, primary_key=True, autoincrement=False),
+        *(sa.Column(f"c{i}", sa.BigInteger) for i in range(columns - 1)),
+    )
+
+
+@pytest.mark.parametrize("columns", [9, 30, 1200])
+@pytest.mark.parametrize("count", [1, 49, 50, 51, 123])
+def test_sqlite_writes_rows_in_groups_in_order(sqlite_url: str, columns: int, count: int) -> None:
+    # Many rows go into each INSERT (SQLite has no COPY); a group never passes the 999
+    # parameters of older SQLite builds, and the rows that do not fill one go one by one.
+    table = _wide(columns)
+    engine = create_engine(sqlite_url)
+    table.metadata.create_all(engine)
+    writer = RowWriter(engine.dialect)
+    per = writer._per_statement(table)
+    assert per * columns <= 999 or per == 1
+    sent: list[tuple[str, int]] = []
+
+    @sa.event.listens_for(engine, "before_cursor_execute")
+    def _seen(conn, cursor, statement, parameters, context, executemany):  # noqa: ANN001, ANN202
+        if statement.startswith("INSERT"):
+            groups = statement.count("(?")
+            sent.extend([(statement, groups)] * (len(parameters) if executemany else 1))
+
+    rows = [(i, *range(i, i + columns - 1)) for i in range(count)]
+    with engine.begin() as conn:
+        writer.insert(conn, table, rows)
+    assert _read(engine, table) == rows
+    expected = [per] * (count // per) + [1] * (count % per)
+    assert sorted(groups for _, groups in sent) == sorted(expected)
+    engine.dispose()
+
+
+def test_sqlite_a_duplicate_key_inside_a_group_writes_nothing(sqlite_url: str) -> None:
+    table = _wide(9)
+    engine = create_engine(sqlite_url)
+    table.metadata.create_all(engine)
+    rows = [(i, *range(8)) for i in range(120)]
+    rows[75] = rows[74]
+    with pytest.raises(sa.exc.IntegrityError):
+        with engine.begin() as conn:
+            RowWriter(engine.dialect).insert(conn, table, rows)
+    assert _read(engine, table) == []
+    engine.dispose()
