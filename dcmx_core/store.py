@@ -620,11 +620,10 @@ class Store:
 
     def _create_views(self, conn: Connection) -> None:
         """``blockchain_events`` and the plugins' views, after the tables they read."""
-        names = [events_view.NAME, *(v.name for v, _ in self.views)]
         tables = set(sa.inspect(conn).get_table_names())
         # An older dcmx (or plugin version) kept a table where there is a view now, a copy of
         # rows the raw tables hold: blockchain_events, transaction_index.
-        self.drop(conn, [sa.Table(n, sa.MetaData()) for n in names if n in tables])
+        self.drop(conn, [sa.Table(n, sa.MetaData()) for n in self._view_names() if n in tables])
         events_view.create(conn, self.events)
         q = conn.dialect.identifier_preparer.quote_identifier
         for v, owner in self.views:
@@ -639,10 +638,13 @@ class Store:
                     "tables of the events it consumes"
                 ) from None
 
+    def _view_names(self) -> list[str]:
+        return [events_view.NAME, *(v.name for v, _ in self.views)]
+
     def _drop_views(self, conn: Connection) -> None:
         q = conn.dialect.identifier_preparer.quote_identifier
         present = set(sa.inspect(conn).get_view_names())
-        for name in (events_view.NAME, *(v.name for v, _ in self.views)):
+        for name in self._view_names():
             if name in present:  # not a table of that name, made by an older dcmx
                 conn.exec_driver_sql(f"DROP VIEW {q(name)}")
 
