@@ -19,7 +19,9 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-REFERENCE = ROOT.parent / "shared" / "reference"
+# Recorded public chain data and published ABIs, copied in with their source notes
+# (tests/data/reference/README.md): a clone carries everything its tests read.
+REFERENCE = ROOT / "tests" / "data" / "reference"
 BUILD = ROOT / "contracts" / "build"
 PG_ADMIN_URL = os.environ.get("DCMX_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
 IN_CI = bool(os.environ.get("CI"))
@@ -33,8 +35,7 @@ def _unavailable(reason: str):
 
 @pytest.fixture(scope="session")
 def reference() -> Path:
-    if not REFERENCE.is_dir():
-        _unavailable(f"reference data not found at {REFERENCE}")
+    assert REFERENCE.is_dir(), f"reference data missing from the checkout: {REFERENCE}"
     return REFERENCE
 
 

@@ -26,13 +26,11 @@ from util import module_for
 from dcmx_codegen.abi import contracts_from_json
 from dcmx_generated import CONTRACTS
 
-REFERENCE = Path(__file__).resolve().parents[3] / "shared" / "reference"
+REFERENCE = Path(__file__).resolve().parents[1] / "data" / "reference"
 # the reference ABIs of the other codegen tests, generated with the profile dcmx indexes with
 REFERENCE_ARTIFACTS = (
     [*_abi_files(REFERENCE), *sorted((REFERENCE / "tron").glob("*abi*.json"))]
     + [REFERENCE / "tron" / "shasta_getcontract_trc20.json"]
-    if REFERENCE.is_dir()
-    else []
 )
 assert not {p.name for p in REFERENCE_ARTIFACTS} & VECTOR_FILES
 

@@ -113,7 +113,7 @@ def test_one_log_missing_from_a_block_is_caught_by_receipts_not_by_the_bloom(pla
 
 def test_java_tron_zero_blooms_check_nothing_and_refuse_nothing(platform):
     """java-tron's /jsonrpc answers 256 zero bytes as every block's logsBloom (see the recorded
-    receipt in shared/reference/tron): logs must not be refused for being absent from it."""
+    receipt in tests/data/reference/tron): logs must not be refused for being absent from it."""
     forward = http_upstream(platform.url)
 
     def zero_blooms(path: str, body: bytes) -> tuple[int, bytes]:

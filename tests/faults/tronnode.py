@@ -3,7 +3,7 @@
 The blocks and logs are copied from an anvil chain the simulator drove (one TRON block per
 anvil block, one transaction per anvil transaction, its logs in order), so the TRON source
 indexes the same five-contract activity as the JSON-RPC one. Answer shapes follow
-``tests/sources/tronchain.py`` (and the recorded answers in ``shared/reference/tron``):
+``tests/sources/tronchain.py`` (and the recorded answers in ``tests/data/reference/tron``):
 ``blockID`` = 8-byte number + hash tail, millisecond timestamps, bare 20-byte log addresses.
 """
 

@@ -1,6 +1,6 @@
 """Synthetic TRON chains shaped like the recorded HTTP API answers, and a node serving them.
 
-The shapes follow the fixtures in ``shared/reference/tron``: ``getblockbylimitnext`` answers
+The shapes follow the fixtures in ``tests/data/reference/tron``: ``getblockbylimitnext`` answers
 ``{"block": [...]}`` with ``blockID`` = 8-byte number + hash tail, ``raw_data`` timestamps in ms;
 ``gettransactioninfobyblocknum`` answers a list of infos with ``log[].address`` as bare 20-byte
 hex, failed transactions with ``result: "FAILED"`` and a non-SUCCESS ``receipt.result``.

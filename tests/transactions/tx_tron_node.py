@@ -1,7 +1,7 @@
 """A loopback HTTP server that answers like a TRON full node, for the write path.
 
 It serves the endpoints :class:`~dcmx_core.transports.TronpyTransport` uses, with bodies shaped
-after the recorded responses in ``shared/reference/tron`` (``getnowblock`` after the block
+after the recorded responses in ``tests/data/reference/tron`` (``getnowblock`` after the block
 fixture, ``gettransactioninfobyid`` after the ledger fixture, including its real OUT_OF_ENERGY
 entry). Broadcast transactions are checked the way java-tron checks them: the txID must be
 ``sha256(raw_data_hex)``, ``raw_data_hex`` must hold what the JSON ``raw_data`` says (decoded
@@ -29,7 +29,7 @@ from eth_abi import encode as abi_encode
 from eth_hash.auto import keccak
 from eth_keys import keys as eth_keys
 
-REFERENCE = Path(__file__).resolve().parents[3] / "shared" / "reference" / "tron"
+REFERENCE = Path(__file__).resolve().parents[1] / "data" / "reference" / "tron"
 TRANSFER_TOPIC = keccak(b"Transfer(address,address,uint256)")
 SEL_TRANSFER = keccak(b"transfer(address,uint256)")[:4]
 SEL_BALANCE_OF = keccak(b"balanceOf(address)")[:4]
