@@ -27,6 +27,7 @@ import sqlalchemy as sa
 
 from . import config as cfg
 from .errors import ConfigError, DcmxError, StoreError
+from .redaction import redact, redact_url
 
 log = logging.getLogger("dcmx.cli")
 
@@ -37,8 +38,6 @@ DEMO_DB = "dcmx-demo.db"
 
 
 def _one_line(text: str) -> str:
-    from .observability import redact
-
     return redact(" ".join(str(text).split()))
 
 
@@ -91,7 +90,8 @@ class _Obj:
         flags.setdefault("log_format", self.log_format)
         flags.setdefault("log_level", self.log_level)
         settings = cfg.load(self.config, flags)
-        from .observability import register_secret, setup_logging
+        from .observability import setup_logging
+        from .redaction import register_secret
 
         register_secret(settings.tron_api_key)
         register_secret(settings.private_key)
@@ -155,7 +155,7 @@ def _open_existing(url: str) -> sa.Engine:
     engine = create_engine(url)
     if not sa.inspect(engine).has_table("dcmx_cursor"):
         raise StoreError(
-            f"{cfg.redact(url)} holds no dcmx index (no dcmx_cursor table); check --db"
+            f"{redact_url(url)} holds no dcmx index (no dcmx_cursor table); check --db"
         )
     return engine
 
@@ -189,7 +189,7 @@ def make_source(settings: cfg.Settings) -> Any:
     if text.startswith(("tron+http://", "tron+https://")):
         if kind not in (None, "tron"):
             raise ConfigError(
-                f"source {cfg.redact(text)!r} is a TRON URL but source_kind is {kind}"
+                f"source {redact_url(text)!r} is a TRON URL but source_kind is {kind}"
             )
         text, kind = text.removeprefix("tron+"), "tron"
     if text.startswith("file:") or kind == "file":
@@ -218,7 +218,7 @@ def make_source(settings: cfg.Settings) -> Any:
             text, confirmations=settings.confirmations, max_rate=settings.source_max_rate
         )
     raise ConfigError(
-        f"source {cfg.redact(text)!r} is not one dcmx reads: use tron+https://host (TRON HTTP "
+        f"source {redact_url(text)!r} is not one dcmx reads: use tron+https://host (TRON HTTP "
         "API), http(s)://host (JSON-RPC), devchain, or file:PATH"
     )
 
@@ -465,7 +465,7 @@ def _print_demo(r: dict[str, Any]) -> None:
     path = _sqlite_path(r["url"])
     if path is not None:
         echo(f"query it:    sqlite3 {path} 'select artist, title, owner from nft_index limit 5'")
-    echo(f"status:      dcmx status --db {path or cfg.redact(r['url'])}")
+    echo(f"status:      dcmx status --db {path or redact_url(r['url'])}")
 
 
 # -- run ------------------------------------------------------------------------------------
@@ -591,8 +591,8 @@ def run(obj: _Obj, rounds: int, seed: int, to_block: int | None, follow: bool,
         # The progress line replaces the per-batch log lines on a terminal.
         logging.getLogger("dcmx.indexer").setLevel(logging.WARNING)
     log.info(
-        "indexing %s into %s", _describe(source), cfg.redact(settings.database_url),
-        extra={"source": _describe(source), "database": cfg.redact(settings.database_url),
+        "indexing %s into %s", _describe(source), redact_url(settings.database_url),
+        extra={"source": _describe(source), "database": redact_url(settings.database_url),
                "follow": follow},
     )
     started = time.perf_counter()
@@ -621,13 +621,13 @@ def run(obj: _Obj, rounds: int, seed: int, to_block: int | None, follow: bool,
     click.echo(
         f"indexed to block {cursor if cursor is not None else '-'}: {counts['events']} events "
         f"in {counts['batches']} batches, {counts['forks']} fork(s), "
-        f"{time.perf_counter() - started:.1f} s, into {cfg.redact(settings.database_url)}",
+        f"{time.perf_counter() - started:.1f} s, into {redact_url(settings.database_url)}",
         err=True,
     )
 
 
 def _describe(source: Any) -> str:
-    return cfg.redact(repr(source))
+    return redact_url(repr(source))
 
 
 # -- status ---------------------------------------------------------------------------------
@@ -676,7 +676,7 @@ def status(obj: _Obj, database_url: str | None, as_json: bool, **flags: Any) -> 
         head_error = "the devchain lives only inside a running dcmx process"
     fork = last_fork(engine)
     out = {
-        "database": cfg.redact(settings.database_url),
+        "database": redact_url(settings.database_url),
         "cursor": cursor.block_number if cursor else None,
         "cursor_hash": "0x" + cursor.block_hash.hex() if cursor else None,
         "head": head,
@@ -902,7 +902,7 @@ def simulate(obj: _Obj, rpc: str, rounds: int, seed: int, wallets: int,
         bar.phase(f"simulating {rounds} rounds")
         report = sim.run(rounds, on_round=lambda r, _rep: bar.advance(1, f"round {r + 1}"))
         bar.close()
-    click.echo(f"# contracts on {cfg.redact(rpc)} (paste into dcmx.toml)")
+    click.echo(f"# contracts on {redact_url(rpc)} (paste into dcmx.toml)")
     click.echo(f"[networks.{network_name}.contracts]")
     for name, raw in addresses.items():
         click.echo(f'{name} = "{to_evm(raw)}"  # {to_tron(raw)}')

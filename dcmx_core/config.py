@@ -49,10 +49,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 from .addresses import PROFILES, parse
 from .errors import AddressError, ConfigError
+from .redaction import has_secret, redact_url
 
 DEFAULT_CONFIG = "dcmx.toml"
 
@@ -147,26 +147,6 @@ _NETWORK_KEYS = {
 }
 
 
-def redact(url: str) -> str:
-    """A database or node URL without its password (``user:***@host``)."""
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return "<unparseable URL>"
-    if parts.password is None:
-        return url
-    netloc = parts.netloc.rsplit("@", 1)[1]
-    user = parts.username or ""
-    return parts._replace(netloc=f"{user}:***@{netloc}").geturl()
-
-
-def _has_password(url: str) -> bool:
-    try:
-        return urlsplit(url).password is not None
-    except ValueError:
-        return False
-
-
 def _coerce(key: str, value: Any, kind: type, where: str) -> Any:
     """``value`` (from TOML or an environment string) as ``kind``; a clear error otherwise."""
     if kind is list:
@@ -215,11 +195,12 @@ def _refuse_secrets(table: Mapping[str, Any], path: str, where: str) -> None:
                 "file: set it in the environment (DCMX_TRON_API_KEY, DCMX_PRIVATE_KEY, "
                 "DCMX_KEYSTORE_PASSWORD) instead"
             )
-        if isinstance(value, str) and "://" in value and _has_password(value):
+        if isinstance(value, str) and "://" in value and has_secret(value):
             env = "DCMX_DATABASE_URL" if key == "database_url" else "DCMX_SOURCE"
             raise ConfigError(
-                f"{where}: {dotted} carries a password; secrets are not read from the config "
-                f"file: put the URL in the environment ({env}) instead"
+                f"{where}: {dotted} may carry a secret (a password, or an API key in its "
+                "query or path); secrets are not read from the config file: put the URL in the "
+                f"environment ({env}) instead"
             )
 
 
@@ -388,7 +369,7 @@ def check_database_url(url: str) -> None:
     scheme = url.split(":", 1)[0].split("+", 1)[0] if ":" in url else ""
     if scheme not in ("sqlite", "postgresql", "postgres"):
         raise ConfigError(
-            f"database URL {redact(url)!r} is not a SQLite or PostgreSQL URL; use e.g. "
+            f"database URL {redact_url(url)!r} is not a SQLite or PostgreSQL URL; use e.g. "
             "sqlite:///dcmx.db or postgresql://user@host/db"
         )
 

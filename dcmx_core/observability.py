@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 import sys
 import threading
 import time
@@ -30,30 +29,9 @@ from prometheus_client.core import CounterMetricFamily
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
 from .indexer import BatchReport, ForkReport
+from .redaction import redact
 
-# -- redaction ------------------------------------------------------------------------------
-
-_URL_USERINFO = re.compile(r"(?P<scheme>[A-Za-z][A-Za-z0-9+.\-]*://)(?P<user>[^/@\s:]*):[^/@\s]*@")
-_KEY_ASSIGN = re.compile(
-    r"(?i)\b(password|passwd|private_key|api_key|apikey|secret)(\s*[=:]\s*)([^\s,;&]+)"
-)
-_secrets: set[str] = set()
-
-
-def register_secret(value: str | None) -> None:
-    """Never log ``value`` (an API key, a private key) verbatim from now on."""
-    if value and len(value) >= 6:
-        _secrets.add(value)
-
-
-def redact(text: str) -> str:
-    """``text`` with URL passwords, ``key=value`` secrets and registered secrets masked."""
-    text = _URL_USERINFO.sub(lambda m: f"{m['scheme']}{m['user']}:***@", text)
-    text = _KEY_ASSIGN.sub(lambda m: f"{m[1]}{m[2]}***", text)
-    for secret in _secrets:
-        if secret in text:
-            text = text.replace(secret, "***")
-    return text
+# -- logging ----------------------------------------------------------------------------------
 
 
 def _clean(value: Any) -> Any:
@@ -69,8 +47,6 @@ def _clean(value: Any) -> Any:
         return value
     return redact(str(value))
 
-
-# -- logging --------------------------------------------------------------------------------
 
 _STANDARD = set(vars(logging.LogRecord("x", 0, "x", 0, "x", None, None))) | {"message", "asctime"}
 

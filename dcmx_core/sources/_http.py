@@ -23,6 +23,7 @@ from urllib.parse import urlsplit, urlunsplit
 import httpx
 
 from ..errors import ConfigError, SourceError
+from ..redaction import redact_url
 
 T = TypeVar("T")
 
@@ -91,36 +92,6 @@ class Pacer:
             self._next = at + self.gap
         if at > now:
             time.sleep(at - now)
-
-
-def redact_url(url: str) -> str:
-    """The URL without anything that may be a secret: userinfo, query values, key-like path parts.
-
-    Hosted nodes put API keys in all three places (``https://user:key@host``, ``?apikey=``,
-    ``/v3/<key>``), and error messages end up in logs and bug reports.
-    """
-    parts = urlsplit(url)
-    host = parts.hostname or ""
-    if parts.port is not None:
-        host = f"{host}:{parts.port}"
-    if parts.username or parts.password:
-        host = f"***@{host}"
-    query = "&".join(
-        f"{kv.split('=', 1)[0]}=***" if "=" in kv else "***" for kv in parts.query.split("&") if kv
-    )
-    path = "/".join("***" if _looks_like_key(seg) else seg for seg in parts.path.split("/"))
-    return urlunsplit((parts.scheme, host, path, query, ""))
-
-
-def _looks_like_key(segment: str) -> bool:
-    # API paths are words (wallet, jsonrpc, gettransactioninfobyblocknum); keys mix letters
-    # and digits and are long.
-    return (
-        len(segment) >= 16
-        and re.fullmatch(r"[A-Za-z0-9_\-]+", segment) is not None
-        and re.search(r"\d", segment) is not None
-        and re.search(r"[A-Za-z]", segment) is not None
-    )
 
 
 def check_url(url: str, what: str) -> str:

@@ -10,6 +10,7 @@ from click.testing import CliRunner
 from dcmx_core import config
 from dcmx_core.cli import cli
 from dcmx_core.errors import AddressError, ConfigError
+from dcmx_core.redaction import redact_url
 
 TRON_USDT = "TR7NHqjeKQxGTCi8q8ZY4pL8otSzgjLj6t"
 
@@ -120,7 +121,7 @@ def test_secrets_in_the_file_are_refused(tmp_path, text, match):
 def test_a_password_from_the_environment_is_fine(tmp_path):
     s = config.load(write(tmp_path, ""), env={"DCMX_DATABASE_URL": "postgresql://a:pw@h/db"})
     assert s.database_url == "postgresql://a:pw@h/db"
-    assert config.redact(s.database_url) == "postgresql://a:***@h/db"
+    assert redact_url(s.database_url) == "postgresql://a:***@h/db"
 
 
 @pytest.mark.parametrize(
