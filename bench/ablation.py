@@ -7,51 +7,32 @@ alike; best of ``--rounds``. (The optimisations of the previous session, rows as
 the driver and trigger-free final batches, are in bench/RESULTS.md; the second one is now part
 of the backfill.)
 
+Each variant is a :class:`dcmx_core.Tuning`:
+
 - **backfill**: secondary indexes and journal triggers dropped while far behind
-  (``Store.enter_backfill``), built once when caught up;
-- **gc paused**: the cyclic garbage collector held off during a step (``indexer._gc_paused``);
+  (``dcmx_core.indexing.backfill``), built once when caught up;
+- **gc paused**: the cyclic garbage collector held off during a step;
 - **prefetch at the commit**: the prefetch of an in-process source (this file) starts when
-  the batch commits instead of before its writes (``Indexer._prefetch_next``).
+  the batch commits instead of before its writes (``dcmx_core.indexing.readahead``).
 """
 
 from __future__ import annotations
 
 import argparse
-import contextlib
 import sys
 
 from bench import chainmix
 from bench.common import sqlite_url
 from bench.e2e import dcmx_run
-from dcmx_core import indexer as ix
+from dcmx_core import Tuning
 
-INIT = ix.Indexer.__init__
-SETUP = ix.Indexer.setup
-WORTH = ix.Indexer._worth_backfill
-GC_PAUSED = ix._gc_paused
-
-
-def configure(variant: str) -> None:
-    ix.Indexer._worth_backfill = (lambda *_: False) if variant == "no backfill" else WORTH
-    ix._gc_paused = contextlib.nullcontext if variant == "gc on" else GC_PAUSED
-
-    def init(self, *a, **k):  # noqa: ANN001, ANN002, ANN003
-        INIT(self, *a, **k)
-        if variant == "prefetch before writes":
-            self._prefetch_at_commit = False  # as for a node: before the writes, not at the commit
-
-    ix.Indexer.__init__ = init
-
-    def setup(self) -> None:  # noqa: ANN001
-        SETUP(self)
-        if variant == "no backfill":
-            # A new database starts as a backfill (Store.create): end it before the first batch.
-            self._leave_backfill()
-
-    ix.Indexer.setup = setup
-
-
-VARIANTS = ("after", "no backfill", "gc on", "prefetch before writes")
+VARIANTS = {
+    "after": Tuning(),
+    "no backfill": Tuning(backfill=False),
+    "gc on": Tuning(pause_gc=False),
+    # as for a node: the in-process source's prefetch starts before the writes
+    "prefetch before writes": Tuning(prefetch_at_commit=False),
+}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -65,11 +46,9 @@ def main(argv: list[str] | None = None) -> int:
         best: dict[str, float] = {}
         for _ in range(args.rounds):
             for v in variants:
-                configure(v)
                 with sqlite_url() as url:
-                    n, s = dcmx_run(path, url, plugins)
+                    n, s = dcmx_run(path, url, plugins, tuning=VARIANTS[v])
                 best[v] = max(best.get(v, 0), n / s)
-        configure("after")
         print(f"SQLite, {'all six plugins' if plugins else 'plugins off'}, {n:,} events "
               f"(best of {args.rounds}):")
         for v in variants:

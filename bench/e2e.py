@@ -37,7 +37,7 @@ from sqlalchemy import orm
 
 from bench import chainmix
 from bench.common import Timer, machine, postgres_cpu_seconds, postgres_url, sqlite_url
-from dcmx_core import Indexer
+from dcmx_core import Indexer, Tuning
 from dcmx_core.sources.memory import MemoryChain
 
 
@@ -47,6 +47,7 @@ def dcmx_run(
     plugins: bool = True,
     to_block: int | None = None,
     cpu: dict | None = None,
+    tuning: Tuning | None = None,
 ) -> tuple[int, float]:
     """(events, seconds) of indexing the saved chain at ``path`` into ``url``; ``cpu``, when
     given, gets the CPU seconds of this process ("dcmx") and of a local PostgreSQL ("server")."""
@@ -60,6 +61,7 @@ def dcmx_run(
         entry_points=True,
         only_plugins=None if plugins else [],
         window=19,
+        tuning=tuning,
     )
     events = 0
 
@@ -67,7 +69,7 @@ def dcmx_run(
         nonlocal events
         events += report.events
 
-    indexer.on_batch = count
+    indexer.subscribe(on_batch=count)
     client, server = time.process_time(), postgres_cpu_seconds()
     with Timer() as t:
         indexer.run(to_block=source.head() if to_block is None else to_block)

@@ -34,9 +34,9 @@ sys.path.insert(0, str(ROOT / "tests"))
 from core.snapshot import dump_tables  # noqa: E402
 
 from dcmx_core import Indexer  # noqa: E402
-from dcmx_core.simulator import Simulator  # noqa: E402
 from dcmx_core.sources.jsonrpc import JsonRpcSource  # noqa: E402
 from dcmx_plugins import platform_contracts  # noqa: E402
+from dcmx_plugins.simulator import Simulator  # noqa: E402
 
 
 def rss_mb() -> float:

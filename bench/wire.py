@@ -39,6 +39,7 @@ import time
 import httpx
 
 from bench.common import Timer, peak_rss_mb, sqlite_url
+from dcmx_core import Tuning
 
 ROOT = __import__("pathlib").Path(__file__).resolve().parents[1]
 ANVIL = ROOT / "contracts" / "node_modules" / ".bin" / "anvil"
@@ -167,8 +168,8 @@ def child(url: str, emitter: str, head: int, sender: str) -> None:
     with sqlite_url() as db:
         indexer = Indexer(source, db, [Contract("DCMXToken", dcmx_token, (emitter_bytes,))],
                           entry_points=True, only_plugins=["token"], poll_interval=POLL,
-                          batch_blocks=32)
-        indexer.prefetch = os.environ.get("DCMX_BENCH_PREFETCH", "1") == "1"
+                          tuning=Tuning(batch_blocks=32, prefetch=os.environ.get(
+                              "DCMX_BENCH_PREFETCH", "1") == "1"))
         indexer.setup()
         indexer.decoder.decode = timed("decode", indexer.decoder.decode)
         indexer.store.transaction = timed_cm("write", indexer.store.transaction)
@@ -207,7 +208,7 @@ def child(url: str, emitter: str, head: int, sender: str) -> None:
         follower.join()
         source.close()
     print(json.dumps({"rows": rows, "wallets": wallets, "seconds": t.seconds, **figures,
-                      "prefetch": indexer.prefetch, "latencies": latencies,
+                      "prefetch": indexer.tuning.prefetch, "latencies": latencies,
                       "peak_rss_mb": peak_rss_mb()}))
 
 

@@ -7,6 +7,7 @@ from .addresses import parse as parse_address
 from .addresses import render as render_address
 from .batch import Batch, Declaration, Decoded
 from .chain import Header, Log, Source
+from .decode import Contract
 from .errors import (
     AbiError,
     AddressError,
@@ -21,7 +22,7 @@ from .errors import (
     TransactionError,
 )
 from .hookspecs import hookimpl, hookspec
-from .indexer import BatchReport, Contract, ForkReport, Indexer
+from .indexing import BatchReport, ForkReport, Indexer, Tuning
 from .plugins import PluginHost
 from .store import create_engine
 from .views import view
@@ -49,6 +50,7 @@ __all__ = [
     "SourceError",
     "StoreError",
     "TransactionError",
+    "Tuning",
     "create_engine",
     "hookimpl",
     "hookspec",

@@ -2,7 +2,7 @@
 event tables.
 
 Kept apart from the indexing loop because it also runs in the fetch worker process
-(:mod:`dcmx_core.prefetch`): a :class:`Decoder` is rebuilt there from its picklable
+(:mod:`dcmx_core.indexing.readahead`): a :class:`Decoder` is rebuilt there from its picklable
 :meth:`Decoder.spec`, so both sides decode and build rows with the same code.
 """
 
@@ -11,32 +11,20 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import logging
-from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from types import ModuleType
+from typing import Any
 
 import sqlalchemy as sa
 
 from .addresses import Profile, renderer
 from .batch import Batch, Decoded
 from .chain import CHAIN_COLUMNS, Header, Log
+from .contracts import Contract
 from .errors import DecodeError, InconsistentAnswer
-from .store import RowWriter, _identity
+from .store.rows import RowWriter, TableRows, identity
 
 log = logging.getLogger("dcmx.indexer")
-
-
-@dataclass(frozen=True, slots=True)
-class Contract:
-    """A contract to index: its generated module and the addresses it is deployed at."""
-
-    name: str
-    module: ModuleType
-    addresses: tuple[bytes, ...]
-
-
-# (table name, rows as tuples in the table's column order, in the driver's form)
-TableRows = tuple[str, list[tuple]]
 
 
 class Decoder:
@@ -65,7 +53,7 @@ class Decoder:
         for c in self.contracts:
             if not _importable(c.module):
                 return None
-            contracts.append((c.name, c.module.__name__, c.addresses))
+            contracts.append((c.name, c.module.__name__, c.addresses, c.start_block))
         driver = f"{self.dialect.name}+{self.dialect.driver}"
         return (contracts, self.profile, driver)
 
@@ -74,8 +62,8 @@ class Decoder:
         contracts, profile, driver = spec
         dialect = sa.engine.make_url(f"{driver}://").get_dialect()()
         return cls(
-            [Contract(name, importlib.import_module(module), addresses)
-             for name, module, addresses in contracts],
+            [Contract(name, importlib.import_module(module), addresses, start_block)
+             for name, module, addresses, start_block in contracts],
             profile,
             dialect,
         )
@@ -100,6 +88,8 @@ class Decoder:
     ) -> Iterator[tuple[Log, int, object]]:
         """(log, its block's timestamp, its event) for each log that decodes (see decode)."""
         by_address = self.by_address
+        # Contracts whose start block lies inside the range: their earlier logs are left out.
+        late = {a: c.start_block for a, c in by_address.items() if c.start_block > start}
         for entry in logs:
             i = entry.block_number - start
             if not 0 <= i < len(headers):
@@ -114,6 +104,8 @@ class Decoder:
                 )
             contract = by_address.get(entry.address)
             if contract is None:
+                continue
+            if late and entry.block_number < late.get(entry.address, 0):
                 continue
             try:
                 event = contract.module.decode_log(entry.topics, entry.data)
@@ -135,29 +127,7 @@ class Decoder:
     def rows(self, batch: Batch) -> list[TableRows]:
         """The raw tables' rows for ``batch``, a table per event class (in the order of the
         classes' first events)."""
-        # str(): a table's name is SQLAlchemy's quoted_name, which marshal refuses.
-        return [(str(cls.TABLE.name), self.raw_rows(cls, batch.of(cls))) for cls in batch.classes()]
-
-    def raw_rows(self, cls: type, events: list[Decoded]) -> list[tuple]:
-        convert = self._converter(cls)
-        rows = []
-        append = rows.append
-        for d in events:
-            lg = d.log
-            values = d.event.sql_values()
-            append(
-                (
-                    lg.block_number,
-                    lg.block_hash,
-                    d.timestamp,
-                    lg.tx_hash,
-                    lg.tx_index,
-                    lg.log_index,
-                    d.contract_address,
-                    *(values if convert is _identity else convert(values)),
-                )
-            )
-        return rows
+        return self._table_rows(batch.events)[1]
 
     def decode_rows(
         self, logs: list[Log], headers: list[Header], start: int
@@ -169,9 +139,20 @@ class Decoder:
         the batch's grouping and a second loop, a range costs 3.0 instead of 3.9 us an event.
         """
         render = self.render
+        return self._table_rows(
+            (event, entry, timestamp, render(entry.address))
+            for entry, timestamp, event in self._events(logs, headers, start)
+        )
+
+    def _table_rows(
+        self, events: Iterable[tuple[Any, Log, int, str]]
+    ) -> tuple[int, list[TableRows]]:
+        """The number of ``events`` (each laid out as :class:`Decoded` is: event, log,
+        timestamp, rendered contract address) and their raw tables' rows: the chain columns
+        (``CHAIN_COLUMNS``, in that order), then the event's parameters in the driver's form."""
         tables: dict[type, tuple[list[tuple], Callable[[tuple], tuple]]] = {}
         count = 0
-        for entry, timestamp, event in self._events(logs, headers, start):
+        for event, lg, timestamp, address in events:
             cls = type(event)
             table = tables.get(cls)
             if table is None:
@@ -180,17 +161,18 @@ class Decoder:
             values = event.sql_values()
             rows.append(
                 (
-                    entry.block_number,
-                    entry.block_hash,
+                    lg.block_number,
+                    lg.block_hash,
                     timestamp,
-                    entry.tx_hash,
-                    entry.tx_index,
-                    entry.log_index,
-                    render(entry.address),
-                    *(values if convert is _identity else convert(values)),
+                    lg.tx_hash,
+                    lg.tx_index,
+                    lg.log_index,
+                    address,
+                    *(values if convert is identity else convert(values)),
                 )
             )
             count += 1
+        # str(): a table's name is SQLAlchemy's quoted_name, which marshal refuses.
         return count, [(str(cls.TABLE.name), rows) for cls, (rows, _) in tables.items()]
 
     def _converter(self, cls: type) -> Callable[[tuple], tuple]:

@@ -1,4 +1,4 @@
-"""An in-process EVM with the DCMX platform deployed: the demo's chain and the tests' chain.
+"""An in-process EVM: compiled contracts deployed and driven with no server, for demos and tests.
 
 py-evm through eth-tester, behind web3's ``EthereumTesterProvider``: no server, no ports, a fresh
 chain in milliseconds. Every transaction is mined into its own block as soon as it is sent, so
@@ -6,15 +6,17 @@ block numbers move the way an indexer sees them on a real chain. ``snapshot()``/
 rewind the chain; sending different transactions afterwards builds a competing branch at the same
 heights, which is how tests and the demo stage a chain reorganisation.
 
-The bytecode comes from the committed solc artifacts in ``contracts/build/`` (compiled for the
-"paris" EVM, which TRON's TVM also runs), so what runs here is byte for byte what is deployed.
+Contracts are deployed from compiled artifacts (solc, Hardhat or Foundry JSON with ``abi`` and
+``bytecode``) in a folder given as ``build_dir``: compiled for the "paris" EVM, which TRON's
+TVM also runs, what runs here is byte for byte what is deployed. An application subclasses
+:class:`Devchain` to deploy its own contracts (the DCMX platform: ``dcmx_plugins.devchain``).
 """
 
 from __future__ import annotations
 
 import ast
 import json
-from collections.abc import Mapping
+from importlib.resources.abc import Traversable
 from pathlib import Path
 from typing import Any
 
@@ -26,56 +28,26 @@ from web3.types import TxReceipt
 
 from .errors import AbiError, ConfigError
 
-BUILD_DIR = Path(__file__).resolve().parents[1] / "contracts" / "build"
-
-#: The platform's contracts, in deployment order (RewardVault needs the token's address).
-PLATFORM_CONTRACTS: tuple[str, ...] = (
-    "DCMXToken",
-    "MusicNFT",
-    "ComplianceRegistry",
-    "RewardVault",
-    "RoyaltyDistributor",
-)
-
-DEFAULT_ADMIN_ROLE = b"\x00" * 32
-MINTER_ROLE = bytes(Web3.keccak(text="MINTER_ROLE"))
-COMPLIANCE_OFFICER_ROLE = bytes(Web3.keccak(text="COMPLIANCE_OFFICER_ROLE"))
-SPLIT_MANAGER_ROLE = bytes(Web3.keccak(text="SPLIT_MANAGER_ROLE"))
-
-TOKEN = 10**18  # one DCMX in its smallest unit (18 decimals)
-
-#: Pool budgets and per-claim maxima set by ``deploy_platform``: (budget, max per claim).
-DEFAULT_POOLS: Mapping[int, tuple[int, int]] = {
-    0: (10_000_000 * TOKEN, 10_000 * TOKEN),  # Sharing
-    1: (50_000_000 * TOKEN, 1_000 * TOKEN),  # Listening
-    2: (20_000_000 * TOKEN, 5_000 * TOKEN),  # Bandwidth
-}
-
-#: Documents published by ``deploy_platform``: (docType, version, text whose keccak is docHash).
-DEFAULT_DOCUMENTS: tuple[tuple[int, str, str], ...] = (
-    (0, "1.0", "DCMX Terms of Service, version 1.0"),
-    (1, "1.0", "DCMX Privacy Policy, version 1.0"),
-)
-
-_BUILD_HINT = "run `npm ci --prefix contracts && npm --prefix contracts run build`"
+_BUILD_HINT = "compile the contracts into that folder (solc, Hardhat or Foundry artifacts)"
 
 
-def load_artifact(name: str, build_dir: Path | None = None) -> dict[str, Any]:
-    """The compiled artifact ``<build_dir>/<name>.json`` (ABI, bytecode, compiler, sourceHash)."""
-    path = (build_dir or BUILD_DIR) / f"{name}.json"
+def load_artifact(
+    name: str, build_dir: Path | Traversable, hint: str = _BUILD_HINT
+) -> dict[str, Any]:
+    """The compiled artifact ``<build_dir>/<name>.json`` (ABI, bytecode, compiler, sourceHash);
+    ``hint`` says how to make it when it is missing or unreadable."""
+    path = build_dir / f"{name}.json"
     if not path.is_file():
-        raise ConfigError(f"contract artifact {path} not found: {_BUILD_HINT}")
+        raise ConfigError(f"contract artifact {path} not found: {hint}")
     try:
         artifact = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
-        raise ConfigError(
-            f"contract artifact {path} is unreadable ({exc}): {_BUILD_HINT}"
-        ) from None
+        raise ConfigError(f"contract artifact {path} is unreadable ({exc}): {hint}") from None
     if not isinstance(artifact, dict):
         raise AbiError(f"contract artifact {path} is not a JSON object")
     for key in ("abi", "bytecode"):
         if key not in artifact:
-            raise AbiError(f"contract artifact {path} lacks {key!r}: {_BUILD_HINT}")
+            raise AbiError(f"contract artifact {path} lacks {key!r}: {hint}")
     return artifact
 
 
@@ -120,10 +92,17 @@ class Devchain:
     ``contracts`` maps a contract name to its web3 contract object once deployed.
     """
 
-    def __init__(self, *, build_dir: Path | None = None, num_accounts: int = 10) -> None:
+    #: Where :meth:`deploy` finds artifacts by name, unless ``build_dir`` is given, and how
+    #: to make them.
+    BUILD_DIR: Path | Traversable | None = None
+    BUILD_HINT = _BUILD_HINT
+
+    def __init__(
+        self, *, build_dir: Path | Traversable | None = None, num_accounts: int = 10
+    ) -> None:
         if num_accounts < 1:
             raise ConfigError("a devchain needs at least one account (num_accounts >= 1)")
-        self.build_dir = build_dir or BUILD_DIR
+        self.build_dir = build_dir or self.BUILD_DIR
         genesis = PyEVMBackend.generate_genesis_params()
         state = PyEVMBackend.generate_genesis_state(num_accounts=num_accounts)
         self.tester = EthereumTester(PyEVMBackend(genesis_parameters=genesis, genesis_state=state))
@@ -138,36 +117,15 @@ class Devchain:
         self, name: str, *args: Any, sender: str | None = None, alias: str | None = None
     ) -> Contract:
         """Deploy artifact ``name`` with constructor ``args``, registered as ``alias or name``."""
-        artifact = load_artifact(name, self.build_dir)
+        if self.build_dir is None:
+            raise ConfigError(f"no artifacts folder to deploy {name} from: pass build_dir=")
+        artifact = load_artifact(name, self.build_dir, self.BUILD_HINT)
         factory = self.w3.eth.contract(abi=artifact["abi"], bytecode=artifact["bytecode"])
         tx_hash = factory.constructor(*args).transact({"from": sender or self.admin})
         receipt = self.w3.eth.wait_for_transaction_receipt(tx_hash)
         contract = self.w3.eth.contract(address=receipt["contractAddress"], abi=artifact["abi"])
         self.contracts[alias or name] = contract
         return contract
-
-    def deploy_platform(self) -> dict[str, str]:
-        """Deploy and wire the five platform contracts; returns name -> checksum address.
-
-        Wiring: RewardVault may mint DCMX; the three reward pools get budgets; the first terms of
-        service and privacy policy are published; the admin also holds the operational roles
-        (NFT minter, compliance officer) so a demo can exercise every contract from one account.
-        """
-        token = self.deploy("DCMXToken")
-        nft = self.deploy("MusicNFT")
-        compliance = self.deploy("ComplianceRegistry")
-        vault = self.deploy("RewardVault", token.address)
-        self.deploy("RoyaltyDistributor")
-
-        self.transact(token.functions.grantRole(MINTER_ROLE, vault.address))
-        self.transact(nft.functions.grantRole(MINTER_ROLE, self.admin))
-        self.transact(compliance.functions.grantRole(COMPLIANCE_OFFICER_ROLE, self.admin))
-        for reward_type, (budget, max_per_claim) in DEFAULT_POOLS.items():
-            self.transact(vault.functions.setPool(reward_type, budget, max_per_claim))
-        for doc_type, version, text in DEFAULT_DOCUMENTS:
-            doc_hash = Web3.keccak(text=text)
-            self.transact(compliance.functions.publishDocument(doc_type, version, doc_hash))
-        return {name: self.contracts[name].address for name in PLATFORM_CONTRACTS}
 
     # -- transactions and blocks -----------------------------------------------------------
 

@@ -6,9 +6,8 @@ import sqlalchemy as sa
 
 import dcmx_core
 from dcmx_core.sqltypes import address
+from dcmx_core.store.rows import insert_rows, update_rows, upsert_rows
 from dcmx_generated import compliance_registry as cr
-
-from ._sql import insert_rows, update_rows, upsert_rows
 
 metadata = sa.MetaData()
 

@@ -6,9 +6,10 @@ import sqlalchemy as sa
 
 import dcmx_core
 from dcmx_core.sqltypes import ExactInt, address
+from dcmx_core.store.rows import fetch_rows, insert_rows, upsert_rows
 from dcmx_generated import music_nft, royalty_distributor
 
-from ._sql import ZERO_ADDRESSES, fetch_rows, insert_rows, upsert_rows
+from ._sql import ZERO_ADDRESSES
 
 metadata = sa.MetaData()
 

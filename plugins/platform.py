@@ -6,13 +6,14 @@ import sqlalchemy as sa
 
 import dcmx_core
 from dcmx_core.sqltypes import ExactInt, address
+from dcmx_core.store.rows import fetch_columns, insert_rows, upsert_rows
 from dcmx_generated import compliance_registry as cr
 from dcmx_generated import dcmx_token as tok
 from dcmx_generated import music_nft as nft
 from dcmx_generated import reward_vault as rv
 from dcmx_generated import royalty_distributor as rd
 
-from ._sql import ZERO_ADDRESSES, day, fetch_columns, insert_rows, upsert_rows
+from ._sql import ZERO_ADDRESSES, day
 
 metadata = sa.MetaData()
 

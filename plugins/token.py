@@ -7,9 +7,10 @@ import sqlalchemy as sa
 
 import dcmx_core
 from dcmx_core.sqltypes import ExactInt, address
+from dcmx_core.store.rows import fetch_columns, upsert_rows
 from dcmx_generated import dcmx_token
 
-from ._sql import ZERO_ADDRESSES, fetch_columns, upsert_rows
+from ._sql import ZERO_ADDRESSES
 
 metadata = sa.MetaData()
 

@@ -6,9 +6,8 @@ import sqlalchemy as sa
 
 import dcmx_core
 from dcmx_core.sqltypes import ExactInt, address
+from dcmx_core.store.rows import fetch_rows, upsert_rows
 from dcmx_generated import reward_vault as rv
-
-from ._sql import fetch_rows, upsert_rows
 
 metadata = sa.MetaData()
 

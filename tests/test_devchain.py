@@ -9,15 +9,15 @@ import pytest
 from eth_utils import keccak
 
 from dcmx_core.chain import Source
-from dcmx_core.devchain import (
+from dcmx_core.errors import ConfigError, SourceError
+from dcmx_core.sources.devchain import DevchainSource
+from dcmx_plugins.devchain import (
     DEFAULT_POOLS,
     MINTER_ROLE,
     PLATFORM_CONTRACTS,
     Devchain,
     load_artifact,
 )
-from dcmx_core.errors import ConfigError, SourceError
-from dcmx_core.sources.devchain import DevchainSource
 
 TRANSFER = keccak(text="Transfer(address,address,uint256)")
 APPROVAL = keccak(text="Approval(address,address,uint256)")

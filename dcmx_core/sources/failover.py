@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Sequence
+from types import SimpleNamespace
 
 from ..chain import Header, Log, Source
 from ..errors import ConfigError, SourceError
@@ -34,6 +35,7 @@ class FailoverSource:
         self.max_lag = max_lag
         self.probe_every = probe_every
         self.current = 0
+        self.switches = 0  # times it moved to another node (a metric)
         self._probed_at = float("-inf")
 
     def head(self) -> int:
@@ -63,6 +65,18 @@ class FailoverSource:
     ) -> list[Log]:
         return self._call("logs", start, end, addresses, topics0)
 
+    def __repr__(self) -> str:
+        return f"FailoverSource({', '.join(repr(n) for n in self.nodes)})"
+
+    @property
+    def stats(self) -> SimpleNamespace:
+        """The nodes' request counters, summed (what metrics show of the source)."""
+        names = ("requests", "retries", "timeouts")
+        return SimpleNamespace(**{
+            name: sum(getattr(getattr(n, "stats", None), name, 0) or 0 for n in self.nodes)
+            for name in names
+        })
+
     def close(self) -> None:
         for node in self.nodes:
             node.close()
@@ -89,6 +103,7 @@ class FailoverSource:
             return
         lagging = heads.get(self.current)
         self.current = next(i for i, h in heads.items() if h >= best - self.max_lag)
+        self.switches += 1
         log.warning(
             "node lags (head %s, best %d): moved to node %d", lagging, best, self.current,
             extra={"node": self.current, "best_head": best},
@@ -97,5 +112,6 @@ class FailoverSource:
     def _move(self, why: str) -> None:
         old = self.current
         self.current = (self.current + 1) % len(self.nodes)
+        self.switches += 1
         log.warning("left node %d because %s; now on node %d", old, why, self.current,
                     extra={"node": self.current})

@@ -77,21 +77,25 @@ def test_run_a_memory_chain_file_then_status_rollback_rebuild(
     assert count(sqlite_url, "transaction_index") == transfers
 
 
-def test_run_devchain_then_status_plugins(sqlite_url, tmp_path, monkeypatch):
+def test_demo_then_status_plugins(sqlite_url, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    r = invoke("run", "--source", "devchain", "--rounds", "2", "--db", sqlite_url)
+    for var in ("DCMX_SOURCE", "DCMX_NETWORK", "DCMX_CONFIG"):
+        monkeypatch.delenv(var, raising=False)
+    r = invoke("demo", "--rounds", "2", "--db", sqlite_url)
     assert r.exit_code == 0, r.stderr
     r = invoke("status", "--db", sqlite_url, "--json")
     assert r.exit_code == 0, r.stderr
     st = json.loads(r.stdout)
     assert st["cursor"] > 40
-    assert st["head"] is None and "devchain" in st["source_error"]
+    assert st["head"] is None and "no source" in st["source_error"]
     assert st["tables"]["nft"]["nft_index"] == count(sqlite_url, "nft_index") > 0
     assert set(st["tables"]) >= {"token", "nft", "compliance", "vault", "royalty", "platform"}
 
     r = invoke("plugins", "--json")
     assert r.exit_code == 0
-    plugins = {p["name"]: p for p in json.loads(r.stdout)}
+    listed = json.loads(r.stdout)
+    plugins = {p["name"]: p for p in listed["plugins"]}
+    assert listed["contracts"]["MusicNFT"].startswith("dcmx_generated.music_nft")
     assert plugins["vault"]["contracts"] == ["RewardVault"]
     assert "reward_claims_index" in plugins["vault"]["tables"]
     assert plugins["token"]["views"] == ["transaction_index"]

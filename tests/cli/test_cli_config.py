@@ -7,8 +7,9 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from dcmx_core import config
+from dcmx_core import settings as config
 from dcmx_core.cli import cli
+from dcmx_core.contracts import resolve
 from dcmx_core.errors import AddressError, ConfigError
 from dcmx_core.redaction import redact_url
 
@@ -46,14 +47,14 @@ def test_network_contracts_accept_tron_and_hex_addresses(tmp_path):
         f'MusicNFT = "0x{raw.hex()}"\n',
     )
     s = config.load(path, env={})
-    assert s.contracts == {"DCMXToken": raw, "MusicNFT": raw}
-    assert s.resolved_source() == "tron+https://nile.trongrid.io"
+    assert {c.name: c.addresses for c in s.contracts} == {"DCMXToken": (raw,), "MusicNFT": (raw,)}
+    assert s.sources() == ("tron+https://nile.trongrid.io",)
     # The network's own source applies unless the environment or a flag names one.
-    assert config.load(path, env={"DCMX_SOURCE": "http://x:1"}).resolved_source() == "http://x:1"
+    assert config.load(path, env={"DCMX_SOURCE": "http://x:1"}).sources() == ("http://x:1",)
 
 
 def test_source_pace_settings_reach_the_tron_source(tmp_path):
-    from dcmx_core.cli import make_source
+    from dcmx_core.sources.factory import make_source
 
     path = write(
         tmp_path,
@@ -99,8 +100,9 @@ def test_bad_address_names_the_key(tmp_path):
     with pytest.raises(AddressError, match=r"networks\.nile\.contracts\.DCMXToken: .*checksum"):
         config.load(path, {"network": "nile"}, env={})
     path = write(tmp_path, '[networks.nile.contracts]\nDCMXCoin = "0x' + "11" * 20 + '"\n')
+    specs = config.load(path, {"network": "nile"}, env={}).contracts
     with pytest.raises(ConfigError, match=r"contracts\.DCMXCoin: unknown contract"):
-        config.load(path, {"network": "nile"}, env={})
+        resolve(specs)
 
 
 @pytest.mark.parametrize(
@@ -133,7 +135,8 @@ def test_a_password_from_the_environment_is_fine(tmp_path):
         (["run", "--db", "mysql://u@h/x"], 2, "not a SQLite or PostgreSQL URL"),
         (["run", "--network", "mainnet"], 2, "no contract addresses configured"),
         (["status"], 2, "no database at"),
-        (["run", "--source", "devchain", "--plugins", "nope"], 2, "unknown plugin(s) nope"),
+        (["run", "--source", "http://127.0.0.1:1", "--contract", "DCMXToken=0x" + "11" * 20,
+          "--plugins", "nope"], 2, "unknown plugin(s) nope"),
         (["--config", "missing.toml", "status"], 2, "config file missing.toml not found"),
     ],
 )

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from dcmx_core.indexer import last_fork
 from dcmx_core.store import create_engine
+from dcmx_core.store.ledger import last_fork
 
 DCMX = str(Path(sys.executable).with_name("dcmx"))
 

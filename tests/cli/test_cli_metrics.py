@@ -17,8 +17,8 @@ import pytest
 import sqlalchemy as sa
 from conftest import TOKEN, WALLETS, free_port
 
-from dcmx_core.indexer import Indexer
-from dcmx_core.observability import Metrics, serve
+from dcmx_core import Indexer
+from dcmx_core.metrics import Metrics, serve
 from dcmx_core.sources.memory import MemoryChain, transfer_log
 from dcmx_core.store import create_engine
 

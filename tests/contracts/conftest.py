@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from dcmx_core.devchain import Devchain
+from dcmx_plugins.devchain import Devchain
 
 
 @pytest.fixture(scope="module")

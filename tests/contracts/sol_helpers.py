@@ -18,7 +18,7 @@ from eth_utils import keccak
 from web3.contract import Contract
 from web3.logs import DISCARD
 
-from dcmx_core.devchain import BUILD_DIR, revert_data
+from dcmx_plugins.devchain import BUILD_DIR, revert_data
 
 
 def _signature(entry: dict[str, Any]) -> str:

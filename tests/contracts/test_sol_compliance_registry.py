@@ -6,7 +6,7 @@ import pytest
 from eth_utils import keccak
 from sol_helpers import only_event, reverts, role
 
-from dcmx_core.devchain import Devchain
+from dcmx_plugins.devchain import Devchain
 
 ADMIN = role("DEFAULT_ADMIN_ROLE")
 OFFICER = role("COMPLIANCE_OFFICER_ROLE")

@@ -7,7 +7,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sol_helpers import events, only_event, reverts, role
 
-from dcmx_core.devchain import Devchain
+from dcmx_plugins.devchain import Devchain
 
 TOKEN = 10**18
 CAP = 1_000_000_000 * TOKEN

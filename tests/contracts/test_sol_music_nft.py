@@ -6,7 +6,7 @@ import pytest
 from eth_utils import keccak
 from sol_helpers import encode_error, events, only_event, reverts, role
 
-from dcmx_core.devchain import Devchain, revert_data
+from dcmx_plugins.devchain import Devchain, revert_data
 
 MINTER = role("MINTER_ROLE")
 ADMIN = role("DEFAULT_ADMIN_ROLE")

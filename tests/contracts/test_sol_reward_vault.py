@@ -8,7 +8,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sol_helpers import only_event, reverts, role
 
-from dcmx_core.devchain import Devchain
+from dcmx_plugins.devchain import Devchain
 
 ADMIN = role("DEFAULT_ADMIN_ROLE")
 MINTER = role("MINTER_ROLE")

@@ -9,7 +9,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sol_helpers import encode_error, events, only_event, reverts, role
 
-from dcmx_core.devchain import Devchain
+from dcmx_plugins.devchain import Devchain
 
 ADMIN = role("DEFAULT_ADMIN_ROLE")
 MANAGER = role("SPLIT_MANAGER_ROLE")

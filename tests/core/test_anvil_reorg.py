@@ -11,10 +11,10 @@ import pytest
 from web3 import Web3
 
 from dcmx_core import DeepForkError, Indexer
-from dcmx_core.devchain import MINTER_ROLE, PLATFORM_CONTRACTS, load_artifact
 from dcmx_core.sources.jsonrpc import JsonRpcSource
 from dcmx_generated import dcmx_token
 from dcmx_plugins import platform_contracts
+from dcmx_plugins.devchain import MINTER_ROLE, PLATFORM_CONTRACTS, load_artifact
 
 from .snapshot import dump_tables
 
@@ -76,7 +76,7 @@ def test_anvil_reorg_rolls_back_to_a_fresh_index(anvil, tmp_path):
     _activity(w3, token, rounds=8)
     forks = []
     indexer = _indexer(anvil, f"sqlite:///{tmp_path / 'live.db'}", addresses)
-    indexer.on_fork = forks.append
+    indexer.subscribe(on_fork=forks.append)
     head = indexer.run()
     assert head == w3.eth.block_number
 

@@ -11,7 +11,7 @@ import time
 
 import sqlalchemy as sa
 
-from dcmx_core import Contract, Indexer
+from dcmx_core import Contract, Indexer, Tuning
 from dcmx_core.sources.memory import MemoryChain, transfer_log
 from dcmx_core.store import Store, create_engine, framework
 from dcmx_generated import dcmx_token
@@ -32,9 +32,10 @@ def _chain(blocks: int) -> MemoryChain:
     return chain
 
 
-def _indexer(chain, url, plugins=(token,), **kw) -> Indexer:  # noqa: ANN001
+def _indexer(chain, url, plugins=(token,), **tuning) -> Indexer:  # noqa: ANN001
     return Indexer(
-        chain, url, [Contract("DCMXToken", dcmx_token, (TOKEN,))], plugins=plugins, window=5, **kw
+        chain, url, [Contract("DCMXToken", dcmx_token, (TOKEN,))], plugins=plugins, window=5,
+        tuning=Tuning(**tuning),
     )
 
 
@@ -76,7 +77,7 @@ def test_backfill_drops_indexes_and_triggers_and_builds_them_when_caught_up(db_u
     assert _state(indexer) == (_indexes(indexer.engine) - declared, 0, True)
     triggers = 3 * len(indexer.store.tables) if "sqlite" in db_url else len(indexer.store.tables)
     during: list[tuple[bool, tuple]] = []
-    indexer.on_batch = lambda r: during.append((r.finalized, _state(indexer)))
+    indexer.subscribe(on_batch=lambda r: during.append((r.finalized, _state(indexer))))
     indexer.run()
     final = [state for finalized, state in during if finalized]
     window = [state for finalized, state in during if not finalized]
@@ -98,7 +99,9 @@ def test_the_step_that_ends_a_backfill_is_journaled_and_a_fork_into_it_rolls_bac
     chain = _chain(200)
     indexer = _indexer(chain, db_url, batch_blocks=40, max_batch_blocks=40)
     steps: list[tuple[int, int, bool, bool]] = []
-    indexer.on_batch = lambda r: steps.append((r.start, r.end, r.finalized, _state(indexer)[2]))
+    indexer.subscribe(
+        on_batch=lambda r: steps.append((r.start, r.end, r.finalized, _state(indexer)[2]))
+    )
     indexer.run()
     # The first step of blocks that may change wrote them, then built the indexes (same step).
     first_window = next(s for s in steps if not s[2])
@@ -117,7 +120,7 @@ def test_run_to_a_final_block_ends_with_every_index_and_trigger(db_url):
     indexer = _indexer(chain, db_url, batch_blocks=10, max_batch_blocks=10)
     declared = {ix.name for ix in indexer.store.deferrable_indexes()}
     dropped = []
-    indexer.on_batch = lambda r: dropped.append(not (_indexes(indexer.engine) & declared))
+    indexer.subscribe(on_batch=lambda r: dropped.append(not (_indexes(indexer.engine) & declared)))
     assert indexer.run(to_block=60) == 60  # every batch final
     assert dropped[0] and all(dropped)
     present, triggers, flag = _state(indexer)
@@ -148,7 +151,7 @@ def test_a_short_catch_up_on_a_large_index_keeps_the_indexes(sqlite_url):
     indexer = _indexer(chain, sqlite_url, batch_blocks=2, max_batch_blocks=2)
     declared = {ix.name for ix in indexer.store.deferrable_indexes()}
     present = []
-    indexer.on_batch = lambda r: present.append(declared <= _indexes(indexer.engine))
+    indexer.subscribe(on_batch=lambda r: present.append(declared <= _indexes(indexer.engine)))
     indexer.run()  # 15 final blocks ahead of 81 indexed ones: not worth rebuilding the indexes
     assert len(present) > 5 and all(present)
 
@@ -217,7 +220,7 @@ def test_a_sqlite_backfill_writes_through_a_rollback_journal_then_wal(tmp_path):
     path = tmp_path / "index.db"
     indexer = _indexer(_chain(200), f"sqlite:///{path}", batch_blocks=20, max_batch_blocks=20)
     modes: list[tuple[bool, str]] = []
-    indexer.on_batch = lambda r: modes.append((r.finalized, _journal_mode(path)))
+    indexer.subscribe(on_batch=lambda r: modes.append((r.finalized, _journal_mode(path))))
     indexer.run()
     assert {mode for final, mode in modes if final} == {"delete"}
     assert {mode for final, mode in modes if not final} == {"wal"}
@@ -237,7 +240,7 @@ def test_a_backfill_stays_in_wal_while_another_connection_has_the_database_open(
     caplog.set_level(logging.INFO, logger="dcmx.indexer")
     indexer = _indexer(_chain(200), f"sqlite:///{path}", batch_blocks=20, max_batch_blocks=20)
     modes: list[str] = []
-    indexer.on_batch = lambda r: modes.append(_journal_mode(path))
+    indexer.subscribe(on_batch=lambda r: modes.append(_journal_mode(path)))
     started = time.monotonic()
     indexer.run()
     assert time.monotonic() - started < 20  # the switch was not waited for (busy timeout 30 s)
@@ -275,7 +278,7 @@ def test_a_reader_holding_a_transaction_delays_a_backfill_commit_and_loses_nothi
             thread[0].start()
             time.sleep(0.1)  # the reader has its transaction open before the next step writes
 
-    indexer.on_batch = on_batch
+    indexer.subscribe(on_batch=on_batch)
     indexer.run()
     thread[0].join()
     assert held and committed[1] >= held[0]  # the next commit waited for the reader

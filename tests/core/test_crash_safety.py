@@ -28,7 +28,7 @@ KILLS = 20
 CHILD = textwrap.dedent(
     """
     import sys
-    from dcmx_core import Contract, Indexer
+    from dcmx_core import Contract, Indexer, Tuning
     from dcmx_core.sources.memory import MemoryChain
     from dcmx_generated import dcmx_token
     from dcmx_plugins import token
@@ -37,7 +37,8 @@ CHILD = textwrap.dedent(
     indexer = Indexer(
         MemoryChain.load(chain_file), url,
         [Contract("DCMXToken", dcmx_token, (bytes.fromhex("11" * 20),))],
-        plugins=[token], window=60, batch_blocks=2, max_batch_blocks=3, target_events=10,
+        plugins=[token], window=60,
+        tuning=Tuning(batch_blocks=2, max_batch_blocks=3, target_events=10),
     )
     indexer.setup()
     print("ready", flush=True)

@@ -9,7 +9,7 @@ import pytest
 import sqlalchemy as sa
 
 import dcmx_core
-from dcmx_core import Contract, Indexer, StoreError
+from dcmx_core import Contract, Indexer, StoreError, Tuning
 from dcmx_core.sources.memory import MemoryChain, transfer_log
 from dcmx_generated import dcmx_token
 from dcmx_plugins import token
@@ -28,7 +28,8 @@ def _chain() -> MemoryChain:
 
 def _indexer(chain, url, *plugins):
     return Indexer(chain, url, [Contract("DCMXToken", dcmx_token, (TOKEN,))],
-                   plugins=[token, *plugins], window=4, batch_blocks=5, max_batch_blocks=5)
+                   plugins=[token, *plugins], window=4,
+                   tuning=Tuning(batch_blocks=5, max_batch_blocks=5))
 
 
 class Terminator:

@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from dcmx_core import Contract, Indexer
+from dcmx_core import Contract, Indexer, Tuning
 from dcmx_core.sources.memory import MemoryChain, transfer_log
 from dcmx_generated import dcmx_token
 
@@ -38,19 +38,19 @@ def chain_file(tmp_path_factory) -> str:
 
 def _run(source, url: str, *, plugins=(), prefetch=True) -> Indexer:  # noqa: ANN001
     indexer = Indexer(source, url, [Contract("DCMXToken", dcmx_token, (TOKEN,))],
-                      plugins=plugins, window=5, batch_blocks=5, target_events=15,
-                      prefetch=prefetch)
+                      plugins=plugins, window=5,
+                      tuning=Tuning(batch_blocks=5, target_events=15, prefetch=prefetch))
 
     def wait_for_the_workers(_report) -> None:  # noqa: ANN001
         # Once started, wait for them to be ready (imports take ~0.3 s), so that the ranges
         # after it are theirs whatever this machine's speed.
         until = time.monotonic() + 60
-        for worker in indexer._workers:
+        for worker in indexer.readahead.workers:
             while not worker.ready and not worker.failed:
                 assert time.monotonic() < until, "the worker process did not start in 60 s"
                 time.sleep(0.01)
 
-    indexer.on_batch = wait_for_the_workers
+    indexer.subscribe(on_batch=wait_for_the_workers)
     indexer.run()
     return indexer
 
@@ -68,7 +68,7 @@ def test_worker_builds_the_rows_of_a_long_backfill(chain_file, db_url, tmp_path)
     # worker all the others.
     assert source.reads <= 12, source.reads
     assert ix.cursor() == BLOCKS
-    assert ix._workers == []  # stopped at the window and at the end of run()
+    assert ix.readahead.workers == []  # stopped at the window and at the end of run()
     assert ranges - source.reads >= 30
     expected = _sequential(chain_file, f"sqlite:///{tmp_path / 'seq.db'}")
     assert dump_tables(ix.engine) == expected
@@ -110,7 +110,8 @@ def test_no_worker_for_a_contract_module_made_at_run_time(chain_file, sqlite_url
     caplog.set_level(logging.INFO, logger="dcmx.indexer")
     source = CountingFileChain(chain_file)
     ix = Indexer(source, sqlite_url, [Contract("DCMXToken", module, (TOKEN,))],
-                 window=5, batch_blocks=5, target_events=15)
+                 window=5,
+                 tuning=Tuning(batch_blocks=5, target_events=15))
     ix.run()
     assert ix.cursor() == BLOCKS
     assert "worker process" not in caplog.text

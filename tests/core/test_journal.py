@@ -6,8 +6,8 @@ import sqlalchemy as sa
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from dcmx_core.journal import Journal
 from dcmx_core.store import create_engine
+from dcmx_core.store.journal import Journal
 
 meta = sa.MetaData()
 balances = sa.Table(

@@ -7,7 +7,7 @@ import pytest
 import sqlalchemy as sa
 
 import dcmx_core
-from dcmx_core import Contract, Indexer, PluginError
+from dcmx_core import Contract, Indexer, PluginError, Tuning
 from dcmx_core.sources.memory import MemoryChain, transfer_log
 from dcmx_generated import dcmx_token
 from dcmx_plugins import token
@@ -51,7 +51,7 @@ def _chain() -> MemoryChain:
 
 def _indexer(chain, url, picky):
     return Indexer(chain, url, [Contract("DCMXToken", dcmx_token, (TOKEN,))],
-                   plugins=[token, picky], window=5, batch_blocks=100)
+                   plugins=[token, picky], window=5, tuning=Tuning(batch_blocks=100))
 
 
 def test_failing_plugin_is_named_and_a_fixed_restart_resumes(db_url, tmp_path):

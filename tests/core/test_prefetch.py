@@ -8,7 +8,7 @@ import threading
 import time
 
 import dcmx_core
-from dcmx_core import Contract, Indexer
+from dcmx_core import Contract, Indexer, Tuning
 from dcmx_core.sources.memory import MemoryChain, transfer_log
 from dcmx_generated import dcmx_token
 from dcmx_plugins import token
@@ -70,11 +70,12 @@ def _fill(chain: MemoryChain, blocks: int = 70) -> MemoryChain:
     return chain
 
 
-def _run(chain: MemoryChain, url: str, **kw) -> tuple[Indexer, _Watch]:  # noqa: ANN003
+def _run(chain: MemoryChain, url: str, prefetch: bool = True) -> tuple[Indexer, _Watch]:
     watch = _Watch()
     # Ten events a batch of five blocks keeps the batch size steady (Indexer._adapt).
     indexer = Indexer(chain, url, [Contract("DCMXToken", dcmx_token, (TOKEN,))],
-                      plugins=[token, watch], window=5, batch_blocks=5, target_events=10, **kw)
+                      plugins=[token, watch], window=5,
+                      tuning=Tuning(batch_blocks=5, target_events=10, prefetch=prefetch))
     indexer.run()
     return indexer, watch
 

@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
 import dcmx_core
-from dcmx_core import Contract, Indexer, PluginError
+from dcmx_core import Contract, Indexer, PluginError, Tuning
 from dcmx_core.sources.memory import MemoryChain, transfer_log
 from dcmx_core.store import Store, create_engine
 from dcmx_generated import dcmx_token
@@ -74,8 +74,8 @@ def make_indexer(chain, url: str, plugin: RawSqlPlugin) -> Indexer:
         [Contract("DCMXToken", dcmx_token, (TOKEN,))],
         plugins=[token_plugin, plugin],
         window=WINDOW,
-        batch_blocks=4,
         poll_interval=0,
+        tuning=Tuning(batch_blocks=4),
     )
 
 
@@ -246,7 +246,7 @@ def test_lagging_node_is_not_a_fork(sqlite_url):
     chain.extend(12, specs([(TOKEN, WALLETS[0], WALLETS[1], 5)]))
     forks = []
     indexer = make_indexer(chain, sqlite_url, RawSqlPlugin())
-    indexer.on_fork = forks.append
+    indexer.subscribe(on_fork=forks.append)
     indexer.run()
     lagging = chain.view(lag=4)  # a replica 4 blocks behind: its head went backwards
     indexer.source = lagging

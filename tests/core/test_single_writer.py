@@ -26,7 +26,7 @@ HOLDER = textwrap.dedent(
     indexer = Indexer(chain, sys.argv[1],
                       [Contract("DCMXToken", dcmx_token, (bytes.fromhex("11" * 20),))],
                       poll_interval=0.05)
-    indexer.on_batch = lambda report: print("indexing", flush=True)
+    indexer.subscribe(on_batch=lambda report: print("indexing", flush=True))
     indexer.follow()
     """
 )

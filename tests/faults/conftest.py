@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from web3 import Web3
 
-from dcmx_core.simulator import Simulator
+from dcmx_plugins.simulator import Simulator
 
 from .tronnode import TronChain, from_anvil
 

@@ -16,7 +16,7 @@ import pytest
 import sqlalchemy as sa
 from core.snapshot import dump_tables
 
-from dcmx_core import Indexer, SourceError
+from dcmx_core import Indexer, SourceError, Tuning
 from dcmx_core.sources.jsonrpc import JsonRpcSource
 from dcmx_plugins import platform_contracts
 
@@ -47,10 +47,10 @@ def source(url: str, **kw) -> JsonRpcSource:
     return JsonRpcSource(url, **{**options, **kw})
 
 
-def indexer(src, db: str, addresses, **kw) -> Indexer:
+def indexer(src, db: str, addresses) -> Indexer:
     return Indexer(
-        src, db, platform_contracts(addresses), entry_points=True, window=WINDOW,
-        batch_blocks=16, poll_interval=0, **kw,
+        src, db, platform_contracts(addresses), entry_points=True, window=WINDOW, poll_interval=0,
+        tuning=Tuning(batch_blocks=16),
     )
 
 

@@ -14,7 +14,7 @@ import copy
 import pytest
 from core.snapshot import dump_tables
 
-from dcmx_core import Indexer
+from dcmx_core import Indexer, Tuning
 from dcmx_core.sources.tron_http import TronHttpSource
 from dcmx_plugins import platform_contracts
 
@@ -43,7 +43,7 @@ def indexer(url: str, db: str, addresses) -> Indexer:
     source = TronHttpSource(url, timeout=0.5, backoff=0.01, max_retries=8)
     return Indexer(
         source, db, platform_contracts(addresses), entry_points=True, window=WINDOW,
-        batch_blocks=16, poll_interval=0,
+        poll_interval=0, tuning=Tuning(batch_blocks=16),
     )
 
 

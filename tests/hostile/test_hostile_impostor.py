@@ -9,10 +9,10 @@ from web3 import Web3
 
 from dcmx_core import Indexer
 from dcmx_core.addresses import to_evm, to_tron
-from dcmx_core.devchain import MINTER_ROLE, load_artifact
-from dcmx_core.simulator import Simulator
 from dcmx_core.sources.jsonrpc import JsonRpcSource
 from dcmx_plugins import platform_contracts
+from dcmx_plugins.devchain import MINTER_ROLE, load_artifact
+from dcmx_plugins.simulator import Simulator
 
 pytestmark = pytest.mark.anvil
 

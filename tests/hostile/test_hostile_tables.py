@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from core.snapshot import dump_tables
 
 import dcmx_core
-from dcmx_core import Contract, Indexer, StoreError
+from dcmx_core import Contract, Indexer, StoreError, Tuning
 from dcmx_core.sources.memory import MemoryChain, transfer_log
 from dcmx_generated import dcmx_token
 
@@ -100,7 +100,7 @@ def _chain() -> MemoryChain:
 
 def _indexer(chain, url) -> Indexer:
     return Indexer(chain, url, [Contract("DCMXToken", dcmx_token, (TOKEN,))],
-                   plugins=[Hostile()], window=6, batch_blocks=8)
+                   plugins=[Hostile()], window=6, tuning=Tuning(batch_blocks=8))
 
 
 def test_hostile_table_and_column_names_are_journaled_and_rolled_back(db_url, tmp_path):
@@ -112,7 +112,7 @@ def test_hostile_table_and_column_names_are_journaled_and_rolled_back(db_url, tm
     chain.fork(4, logs=[[transfer_log(TOKEN, WALLETS[0], WALLETS[3], 1000 + k)] for k in range(4)])
     chain.extend(2)
     forks = []
-    live.on_fork = forks.append
+    live.subscribe(on_fork=forks.append)
     live.run()
     assert forks and forks[0].undone_writes > 0
     fresh = _indexer(chain, f"sqlite:///{tmp_path / 'fresh.db'}")

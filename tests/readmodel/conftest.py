@@ -14,8 +14,6 @@ import sqlalchemy as sa
 
 from dcmx_core import Indexer
 from dcmx_core.addresses import to_tron
-from dcmx_core.devchain import Devchain
-from dcmx_core.simulator import Simulator
 from dcmx_core.sources.devchain import DevchainSource
 from dcmx_plugins import (
     compliance,
@@ -27,6 +25,8 @@ from dcmx_plugins import (
     token,
     vault,
 )
+from dcmx_plugins.devchain import Devchain
+from dcmx_plugins.simulator import Simulator
 
 PLUGINS = [token, nft, compliance, vault, royalty, platform]
 ROUNDS = 8

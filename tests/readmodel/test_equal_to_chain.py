@@ -6,7 +6,7 @@ import pytest
 import sqlalchemy as sa
 from core.snapshot import dump_tables
 
-from dcmx_core.indexer import last_fork
+from dcmx_core.store.ledger import last_fork
 
 from .conftest import assert_matches_chain, make_indexer, make_platform
 

@@ -115,8 +115,8 @@ def _addresses(engine: sa.Engine, collation: str | None) -> list[tuple[str, str]
 def _as_made_before_collation_c(indexer) -> int:  # noqa: ANN001 - Indexer
     """Turn a database this dcmx made into one an older dcmx made: address columns in the
     database's collation, definitions recorded without ``COLLATE "C"``."""
-    from dcmx_core.journal import table_hash
     from dcmx_core.store import schema_table
+    from dcmx_core.store.schema import table_hash
 
     columns = _addresses(indexer.engine, "C")
     with indexer.engine.begin() as conn:
@@ -155,7 +155,7 @@ def test_older_postgresql_database_gets_collation_c_without_reindexing(simulated
     with second.engine.connect() as conn:  # the events view made again, whole
         assert conn.exec_driver_sql("SELECT count(*) FROM blockchain_events").scalar() == sum(
             conn.exec_driver_sql(f'SELECT count(*) FROM "{cls.TABLE.name}"').scalar()
-            for cls in second.store.events
+            for cls in second.store.schema.events
         )
     assert second.run() == head
     assert_matches_chain(second.engine, simulated)
@@ -191,10 +191,10 @@ def _as_made_before_views(indexer) -> dict[str, list[str]]:  # noqa: ANN001 - In
     """Turn a database this dcmx made into one an older dcmx made: raw tables' indexes on the
     parameter alone (definitions recorded so), ``transaction_index`` a journaled table of its
     own holding a copy of every transfer. Returns {index: columns} of the raw indexes."""
-    from dcmx_core.journal import table_hash
     from dcmx_core.store import Store, schema_table
+    from dcmx_core.store.schema import table_hash
 
-    raw = [cls.TABLE for cls in indexer.store.events]
+    raw = [cls.TABLE for cls in indexer.store.schema.events]
     with indexer.engine.begin() as conn:
         assert not Store.backfilling(conn)
         conn.exec_driver_sql("CREATE TABLE ti_copy AS SELECT * FROM transaction_index")

@@ -6,9 +6,9 @@ import pytest
 import sqlalchemy as sa
 
 from dcmx_core import Indexer
-from dcmx_core.simulator import Simulator
 from dcmx_core.sources.jsonrpc import JsonRpcSource
 from dcmx_plugins import platform_contracts
+from dcmx_plugins.simulator import Simulator
 
 from .conftest import PLUGINS
 

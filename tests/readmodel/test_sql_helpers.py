@@ -6,7 +6,7 @@ import sqlalchemy as sa
 
 from dcmx_core.sqltypes import ExactInt
 from dcmx_core.store import create_engine
-from dcmx_plugins._sql import fetch_columns, insert_rows, upsert_rows
+from dcmx_core.store.rows import fetch_columns, insert_rows, upsert_rows
 
 meta = sa.MetaData()
 pairs = sa.Table(

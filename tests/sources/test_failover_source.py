@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-from dcmx_core import Contract, Indexer, SourceError
+from dcmx_core import Contract, Indexer, SourceError, Tuning
 from dcmx_core.sources.failover import FailoverSource
 from dcmx_core.sources.memory import MemoryChain, transfer_log
 from dcmx_generated import dcmx_token
@@ -46,7 +46,7 @@ def _rows(indexer):
 
 def _indexer(source, url):
     return Indexer(source, url, [Contract("DCMXToken", dcmx_token, (TOKEN,))], window=5,
-                   batch_blocks=4, max_batch_blocks=4, poll_interval=0)
+                   poll_interval=0, tuning=Tuning(batch_blocks=4, max_batch_blocks=4))
 
 
 def test_failing_nodes_are_left_and_the_result_equals_a_clean_run(tmp_path):

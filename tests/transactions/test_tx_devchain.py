@@ -9,8 +9,8 @@ from dcmx_core.transports import ErrorDecoder, Transport, Web3Transport
 
 
 def test_generated_token_binding_on_the_devchain(token_abi):
-    from dcmx_core.devchain import Devchain, revert_data
     from dcmx_generated import dcmx_token
+    from dcmx_plugins.devchain import Devchain, revert_data
 
     chain = Devchain()
     addresses = chain.deploy_platform()

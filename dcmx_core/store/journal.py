@@ -25,13 +25,11 @@ exactly the row as it was at the end of block ``k``.
 from __future__ import annotations
 
 import hashlib
-import re
-from collections.abc import Iterable
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.engine import Connection
 
-from .errors import StoreError
+from ..errors import StoreError
 
 SQLITE_CTX = "_dcmx_journal_ctx"
 PG_SETTING = "dcmx.block"
@@ -313,24 +311,3 @@ END """
                 sa.text(f"DELETE FROM {q(journal_name(table.name))} WHERE {_BLOCK} <= :k"),
                 {"k": finalized},
             )
-
-
-# How older dcmx versions defined the tables this one defines, for Store.upgrade_older: each
-# name is a change made since, undone on the current definition's DDL.
-OLDER_FORMS = {
-    # address columns in the database's collation (before dcmx_core.sqltypes.address())
-    "collation": lambda ddl: ddl.replace(' COLLATE "C"', ""),
-    # a raw event table's index on its parameter alone (before the chain position was added)
-    "index": lambda ddl: re.sub(r", block_number, log_index\)$", ")", ddl, flags=re.M),
-}
-
-
-def table_hash(table: sa.Table, engine: Engine | Connection, older: Iterable[str] = ()) -> str:
-    """A stable fingerprint of a table's definition, to detect schema changes between runs;
-    ``older``: of the definition as it was before the changes named (see OLDER_FORMS)."""
-    ddl = str(sa.schema.CreateTable(table).compile(dialect=engine.dialect)).strip()
-    for index in sorted(table.indexes, key=lambda i: i.name or ""):
-        ddl += "\n" + str(sa.schema.CreateIndex(index).compile(dialect=engine.dialect)).strip()
-    for form in older:
-        ddl = OLDER_FORMS[form](ddl)
-    return hashlib.sha256(ddl.encode()).hexdigest()

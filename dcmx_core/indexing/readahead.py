@@ -1,6 +1,7 @@
-"""Fetching the next finalized range while the current one is written.
+"""Fetching the next finalized ranges while the current one is written.
 
-Two ways, one interface (``start``, ``end``, ``wait()``, ``take()``):
+:class:`ReadAhead` decides what to fetch ahead, when and where. Two ways, one interface
+(``start``, ``end``, ``wait()``, ``take()``):
 
 - :class:`ThreadPrefetch` fetches and decodes in a thread. It suits a source that waits on a
   node: the wait lets the GIL go, so the writes go on beside it.
@@ -30,12 +31,16 @@ import socket
 import subprocess
 import sys
 import threading
+from collections import deque
 from collections.abc import Callable
 from multiprocessing.connection import Connection
 
-from .batch import Decoded
-from .chain import Header, check_headers
-from .decode import Decoder, TableRows
+from ..batch import Decoded
+from ..chain import Header, Source, check_headers
+from ..decode import Decoder
+from ..store import TableRows
+from .fetch import fetch_range
+from .tuning import Tuning
 
 log = logging.getLogger("dcmx.indexer")
 
@@ -163,6 +168,153 @@ class Worker:
         threading.Thread(target=_reap, args=(self._process,), name="dcmx-reap", daemon=True).start()
 
 
+class ReadAhead:
+    """The ranges of final blocks being fetched ahead of the loop, in range order.
+
+    Only ranges entirely below the safe height, where blocks cannot change, are fetched ahead:
+    the step that takes one still checks that it links to the cursor like any other. The
+    window near the head stays sequential (fetch, check, write) so that fork checks see fresh
+    answers. The source is never called from two threads at once (sources need not be
+    thread-safe, and a failover source must not mix nodes within a step): the loop waits for
+    what is in flight (:meth:`settle`) before it asks the source anything itself.
+    """
+
+    def __init__(
+        self, source: Source, decoder: Decoder, tuning: Tuning, *, plugins: bool, sqlite: bool
+    ) -> None:
+        self.source, self.decoder, self.tuning = source, decoder, tuning
+        self.enabled = tuning.prefetch
+        # When: see schedule().
+        if tuning.prefetch_at_commit is None:
+            self.at_commit = bool(getattr(source, "in_process", False)) and sqlite
+        else:
+            self.at_commit = tuning.prefetch_at_commit
+        self._plugins = plugins
+        self._ahead: deque[ThreadPrefetch | Worker] = deque()  # in flight, in range order
+        self.workers: list[Worker] = []  # started for a long backfill (see schedule)
+        self._no_worker = False  # set when one could not be started or died
+
+    def settle(self) -> ThreadPrefetch | Worker | None:
+        """The first range in flight, once its fetch is done (None when nothing is)."""
+        held = self._ahead.popleft() if self._ahead else None
+        if held is not None:
+            held.wait()
+        return held
+
+    def take(
+        self,
+        held: ThreadPrefetch | Worker | None,
+        start: int,
+        target: int,
+        *,
+        final: bool,
+        safe: int,
+        batch_blocks: int,
+    ) -> Fetched | None:
+        """What ``held`` (from :meth:`settle`) fetched, when it is the range the step
+        starting at ``start`` needs; otherwise None, and nothing else is kept in flight."""
+        if not final:
+            self.stop()
+        fetched = held.take(start, target) if held is not None and final else None
+        if fetched is None:
+            self.drop()  # ranges after one that was not this step's are not wanted either
+            if final and self.enabled:
+                # Start the fetch workers now, if this backfill is to have them: their imports
+                # (~0.3 s) then overlap this range's fetch, and they are ready for the next.
+                self._workers_for(start, target, safe, batch_blocks)
+        return fetched
+
+    def schedule(
+        self, start: int, target: int, *, safe: int, batch_blocks: int, committing: bool
+    ) -> None:
+        """Fetch ranges from ``start`` on ahead; called twice a step, before the writes
+        (``committing`` False) and as the batch commits.
+
+        Where: in worker processes when no plugin needs the events, the source can be opened
+        there and many ranges lie ahead (starting one costs a third of a second of imports;
+        until they are ready, threads fetch), each idle worker a range further ahead; else in
+        a thread, one range ahead.
+
+        When: the workers and a thread whose fetch waits on a node start before the writes, so
+        that the fetch overlaps them. A thread whose fetch computes (a source ``in_process``:
+        a file, an in-process chain) starts at the commit instead on SQLite, whose commit runs
+        without the GIL: during the writes, every SQLite row step lets the GIL go and then
+        waits to get it back from a computing thread, which costs more than the thread's work
+        saves (bench/RESULTS.md). On PostgreSQL the writes wait on the server statement by
+        statement, and the thread computes in those waits: before the writes there, +3% with
+        plugins (6 alternations, 1M events).
+        """
+        if not self.enabled:
+            return
+        if self._ahead:
+            start = self._ahead[-1].end + 1  # after the ranges already asked for
+        idle = [
+            w
+            for w in self._workers_for(start, target, safe, batch_blocks)
+            if w.ready and w not in self._ahead
+        ]
+        while True:
+            end = min(safe, target, start + batch_blocks - 1)
+            if start > end:
+                return
+            if idle:
+                self._ahead.append(idle.pop(0).fetch(start, end))
+            elif not self._ahead and committing == self.at_commit:
+                self._ahead.append(ThreadPrefetch(start, end, self._fetch))
+            else:
+                return
+            start = end + 1
+
+    def drop(self) -> None:
+        """Wait for what is in flight and forget it."""
+        while self._ahead:
+            self._ahead.popleft().wait()
+
+    def stop(self) -> None:
+        """Let the fetches in flight finish (so that nothing uses the source afterwards, and
+        the workers' answers are received), then stop the workers."""
+        self.drop()
+        workers, self.workers = self.workers, []
+        for worker in workers:
+            worker.close()
+
+    def _fetch(self, start: int, end: int) -> tuple[list[Header], list[Decoded]]:
+        return fetch_range(self.source, self.decoder, start, end)
+
+    def _workers_for(self, start: int, target: int, safe: int, batch_blocks: int) -> list[Worker]:
+        """The fetch workers, started when no plugin needs the decoded events, the source can
+        be opened in another process and enough ranges of final blocks lie ahead of ``start``
+        (``Tuning.worker_min_ranges``)."""
+        if self.workers:
+            if not any(w.failed for w in self.workers):
+                return self.workers
+            self.stop()
+            self._no_worker = True
+        opener = getattr(self.source, "opener", None)
+        if self._no_worker or opener is None or self._plugins:
+            return []
+        if min(safe, target) - start < self.tuning.worker_min_ranges * batch_blocks:
+            return []
+        if self.decoder.spec() is None:
+            self._no_worker = True  # a contract module only this process can import
+            return []
+        try:
+            for _ in range(self.tuning.worker_processes):
+                self.workers.append(Worker(opener(), self.decoder))
+        except (OSError, pickle.PicklingError, TypeError, AttributeError) as exc:
+            log.warning("no fetch worker process (%s); fetching in a thread", exc)
+            self.stop()
+            self._no_worker = True
+            return []
+        if self.workers:
+            log.info(
+                "fetching ahead in %d worker processes",
+                len(self.workers),
+                extra={"from_block": start, "workers": len(self.workers)},
+            )
+        return self.workers
+
+
 def _reap(process: subprocess.Popen) -> None:
     try:
         process.wait(timeout=5)
@@ -175,7 +327,7 @@ def _reap(process: subprocess.Popen) -> None:
 # flush but stderr), which took 0.11 s.
 _CHILD = (
     "import json, os, sys; sys.path[:] = json.loads(sys.argv[2]); "
-    "from dcmx_core.prefetch import _serve; _serve(int(sys.argv[1])); "
+    "from dcmx_core.indexing.readahead import _serve; _serve(int(sys.argv[1])); "
     "sys.stderr.flush(); os._exit(0)"
 )
 
@@ -184,7 +336,7 @@ def _serve(fd: int) -> None:
     """The worker process: answer ranges until told to stop (None) or the pipe closes."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the main process decides when to stop
     # Nothing here makes reference cycles, and the collector's walks over the tens of
-    # thousands of objects a range makes cost as much as decoding them (see _gc_paused).
+    # thousands of objects a range makes cost as much as decoding them (see indexer._gc_paused).
     gc.disable()
     conn = Connection(fd)
     try:

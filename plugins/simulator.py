@@ -33,6 +33,8 @@ from eth_utils import keccak
 from web3 import Web3
 from web3.logs import DISCARD
 
+from dcmx_core.errors import ConfigError, DcmxError
+
 from .devchain import (
     BUILD_DIR,
     COMPLIANCE_OFFICER_ROLE,
@@ -45,7 +47,6 @@ from .devchain import (
     load_artifact,
     revert_data,
 )
-from .errors import ConfigError, DcmxError
 
 if TYPE_CHECKING:
     from .devchain import Devchain

@@ -1,0 +1,139 @@
+"""The ``dcmx`` group: global options, the commands of this package and of installed ones, and
+the mapping of errors to one line on stderr and a documented exit status.
+
+Exit statuses: 0 done, 1 internal error (a bug: report it), 2 configuration, 3 node,
+4 deep fork, 5 plugin, 6 database, 7 transaction, 130 interrupted. ``--debug`` adds the
+traceback (redacted like every line dcmx prints).
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.metadata
+import os
+import sys
+import traceback
+from dataclasses import dataclass
+from typing import Any
+
+import click
+import sqlalchemy as sa
+
+from ..errors import DcmxError, StoreError
+from ..redaction import redact
+
+__all__ = ["COMMANDS", "ENTRY_POINT_GROUP", "Context", "DcmxGroup", "one_line"]
+
+#: Commands other packages add, as ``name = "package.module:click_command"``.
+ENTRY_POINT_GROUP = "dcmx.commands"
+
+#: This package's commands: name -> "module:attribute", imported when used.
+COMMANDS = {
+    "run": "dcmx_core.cli.run:run",
+    "status": "dcmx_core.cli.status:status",
+    "rollback": "dcmx_core.cli.maintenance:rollback",
+    "rebuild": "dcmx_core.cli.maintenance:rebuild",
+    "plugins": "dcmx_core.cli.listing:plugins",
+}
+
+
+def one_line(text: object) -> str:
+    """``text`` on one line, with anything that may be a secret masked."""
+    return redact(" ".join(str(text).split()))
+
+
+class DcmxGroup(click.Group):
+    """Finds commands lazily (only the one run is imported) and turns errors into one line on
+    stderr and the error's exit code."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*COMMANDS, *(ep.name for ep in _entry_points())})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        target = COMMANDS.get(cmd_name)
+        origin = "dcmx"
+        if target is None:
+            ep = next((e for e in _entry_points() if e.name == cmd_name), None)
+            if ep is None:
+                return None
+            target, origin = ep.value, f"package {ep.dist.name if ep.dist else '?'}"
+        module, _, attr = target.partition(":")
+        try:
+            command = getattr(importlib.import_module(module), attr)
+        except Exception as exc:  # noqa: BLE001 - a broken package's command, named
+            raise click.ClickException(
+                f"command {cmd_name!r} ({target} of {origin}) failed to import: "
+                f"{type(exc).__name__}: {exc}; fix or uninstall that package"
+            ) from None
+        if not isinstance(command, click.Command):
+            raise click.ClickException(
+                f"command {cmd_name!r} ({target} of {origin}) is not a click command"
+            )
+        return command
+
+    def invoke(self, ctx: click.Context) -> Any:
+        debug = bool(ctx.params.get("debug")) or os.environ.get("DCMX_DEBUG") == "1"
+        try:
+            return super().invoke(ctx)
+        except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException):
+            raise
+        except DcmxError as exc:
+            report(debug, f"error: {exc}")
+            ctx.exit(exc.exit_code)
+        except sa.exc.OperationalError as exc:
+            report(debug, f"error: the database refused or is unreachable: {exc.orig}")
+            ctx.exit(StoreError.exit_code)
+        except BrokenPipeError:
+            # `dcmx plugins | head`: the reader left; nothing more to say.
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+            ctx.exit(0)
+        except KeyboardInterrupt:
+            report(debug, "interrupted")
+            ctx.exit(130)
+        except Exception as exc:  # noqa: BLE001 - still one line unless --debug
+            report(
+                debug,
+                f"internal error: {type(exc).__name__}: {exc} (run with --debug for the "
+                "traceback and report it)",
+            )
+            ctx.exit(1)
+
+
+def _entry_points() -> list[importlib.metadata.EntryPoint]:
+    return [
+        ep for ep in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP)
+        if ep.name not in COMMANDS
+    ]
+
+
+def report(debug: bool, message: str) -> None:
+    if debug:
+        sys.stderr.write(redact(traceback.format_exc()))
+    click.echo(one_line(message), err=True)
+
+
+@dataclass
+class Context:
+    """What the group's options give every command (``click.pass_obj``)."""
+
+    config: str | None
+    log_format: str | None
+    log_level: str | None
+    debug: bool
+
+    def settings(self, **flags: Any) -> Any:
+        """The settings from ``flags`` (None: not given), the environment and the file; logging
+        is set up from them and their secrets registered for redaction."""
+        from ..logs import setup_logging
+        from ..redaction import register_secret
+        from ..settings import load
+
+        flags.setdefault("log_format", self.log_format)
+        flags.setdefault("log_level", self.log_level)
+        # A repeatable flag not given arrives as an empty tuple: not given.
+        settings = load(self.config, {k: (None if v == () else v) for k, v in flags.items()})
+        register_secret(settings.tron_api_key)
+        register_secret(settings.private_key)
+        setup_logging(settings.log_format, "debug" if self.debug else settings.log_level)
+        return settings

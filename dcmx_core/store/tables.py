@@ -1,0 +1,63 @@
+"""The framework's own tables, beside the tracked tables of raw events and plugins."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+__all__ = [
+    "backfill_table",
+    "blocks_table",
+    "cursor_table",
+    "forks_table",
+    "framework",
+    "schema_table",
+]
+
+framework = sa.MetaData()
+
+cursor_table = sa.Table(
+    "dcmx_cursor",
+    framework,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("block_number", sa.BigInteger, nullable=False),
+    sa.Column("block_hash", sa.LargeBinary(32), nullable=False),
+)
+
+# Hashes of the indexed blocks that may still be reorganised (and the newest finalized one, as
+# the anchor the next block must link to).
+blocks_table = sa.Table(
+    "dcmx_blocks",
+    framework,
+    sa.Column("number", sa.BigInteger, primary_key=True, autoincrement=False),
+    sa.Column("hash", sa.LargeBinary(32), nullable=False),
+    sa.Column("parent_hash", sa.LargeBinary(32), nullable=False),
+    sa.Column("timestamp", sa.BigInteger, nullable=False),
+)
+
+schema_table = sa.Table(
+    "dcmx_schema",
+    framework,
+    sa.Column("table_name", sa.String(128), primary_key=True),
+    sa.Column("owner", sa.String(128), nullable=False),
+    sa.Column("hash", sa.String(64), nullable=False),
+)
+
+forks_table = sa.Table(
+    "dcmx_forks",
+    framework,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("detected_at_block", sa.BigInteger, nullable=False),
+    sa.Column("common_ancestor", sa.BigInteger, nullable=False),
+    sa.Column("depth", sa.Integer, nullable=False),
+    sa.Column("undone_writes", sa.BigInteger, nullable=False),
+    sa.Column("at", sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False),
+)
+
+# One row while a backfill runs (Store.enter_backfill): secondary indexes and journal triggers
+# are dropped until it ends.
+backfill_table = sa.Table(
+    "dcmx_backfill",
+    framework,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=False),
+)
+
