@@ -36,14 +36,13 @@ from eth_hash.auto import keccak
 from ..caches import BoundedCache
 from ..chain import Header, Log
 from ..errors import ConfigError, InconsistentAnswer, SourceError
-from ._http import (
+from ..http import (
+    HttpClient,
     Inconsistent,
     Malformed,
     Pacer,
     Stats,
     TimedOut,
-    Transport,
-    check_range,
     check_url,
     hex_bytes,
     hex_int,
@@ -107,7 +106,7 @@ class JsonRpcSource:
                 "sparse_logs"
             )
         self.stats = Stats()
-        self._transport = Transport(
+        self._http = HttpClient(
             check_url(url, "JSON-RPC"),
             timeout=timeout,
             max_retries=max_retries,
@@ -139,10 +138,10 @@ class JsonRpcSource:
         self._topics = BoundedCache(partial(_fixed_hex, size=32), _HEX_CACHE)
 
     def __repr__(self) -> str:
-        return f"JsonRpcSource({self._transport.safe_url!r})"
+        return f"JsonRpcSource({self._http.safe_url!r})"
 
     def close(self) -> None:
-        self._transport.close()
+        self._http.close()
 
     def __enter__(self) -> JsonRpcSource:
         return self
@@ -174,7 +173,7 @@ class JsonRpcSource:
     # -- headers ---------------------------------------------------------------------------
 
     def headers(self, start: int, end: int) -> list[Header]:
-        check_range(start, end)
+        _check_range(start, end)
         out: list[Header] = []
         for lo in range(start, end + 1, self.batch_size):
             numbers = range(lo, min(end, lo + self.batch_size - 1) + 1)
@@ -199,7 +198,7 @@ class JsonRpcSource:
                 for i, n in ids.items()
             ]
             try:
-                return self._transport.post(
+                return self._http.post(
                     "",
                     payload,
                     lambda body: self._parse_batch(body, ids),
@@ -239,7 +238,7 @@ class JsonRpcSource:
         addresses: Sequence[bytes],
         topics0: Sequence[bytes] | None = None,
     ) -> list[Log]:
-        check_range(start, end)
+        _check_range(start, end)
         if not addresses or start > end or (topics0 is not None and not topics0):
             return []
         wanted = frozenset(bytes(a) for a in addresses)
@@ -256,7 +255,7 @@ class JsonRpcSource:
             if attempt < self.max_retries:
                 time.sleep(self.backoff * 2**attempt)
         raise SourceError(
-            f"eth_getLogs at {self._transport.safe_url} for blocks {start}..{end} stayed "
+            f"eth_getLogs at {self._http.safe_url} for blocks {start}..{end} stayed "
             f"inconsistent after {self.max_retries + 1} tries: {problem}; the node (or a replica "
             "behind it) is faulty: use another node"
         )
@@ -278,7 +277,7 @@ class JsonRpcSource:
             except (RangeRefused, TimedOut) as exc:
                 if lo == hi:
                     raise SourceError(
-                        f"eth_getLogs at {self._transport.safe_url} refuses even a single block "
+                        f"eth_getLogs at {self._http.safe_url} refuses even a single block "
                         f"({lo}): {exc}. Narrow the address/topic filter or use another node."
                     ) from None
                 self.chunk = max(1, (hi - lo + 1) // 2)
@@ -451,7 +450,7 @@ class JsonRpcSource:
     def _stale(self, number: int, block_hash: bytes, why: object) -> InconsistentAnswer:
         return InconsistentAnswer(
             f"block {number} (0x{block_hash.hex()}) is no longer on the chain of the node at "
-            f"{self._transport.safe_url} ({why}): it reorganised between the headers and the "
+            f"{self._http.safe_url} ({why}): it reorganised between the headers and the "
             "logs; fetch the headers again"
         )
 
@@ -467,7 +466,7 @@ class JsonRpcSource:
 
         Refuses answers that cannot be right (an indexer must never store them): logs outside
         the range, from addresses or with a topic0 not asked for, two hashes for one block
-        number, one log twice. Such a problem is raised as :class:`Inconsistent` (the transport
+        number, one log twice. Such a problem is raised as :class:`Inconsistent` (the HTTP client
         asks again, then gives up with a SourceError that says the node is inconsistent) once
         the whole answer parsed: a malformed entry anywhere is reported as such first.
 
@@ -593,7 +592,7 @@ class JsonRpcSource:
                 raise Malformed(f"answer id {body.get('id')!r} is not the request id {request_id}")
             return parse_result(self._result(body, method))
 
-        return self._transport.post("", payload, parse, what=method, timeout_raises=timeout_raises)
+        return self._http.post("", payload, parse, what=method, timeout_raises=timeout_raises)
 
     def _result(self, envelope: dict[str, Any], method: str) -> Any:
         error = envelope.get("error")
@@ -602,7 +601,7 @@ class JsonRpcSource:
             text = str(error.get("message", error) if isinstance(error, dict) else error)
             kind = RangeRefused if _RANGE_REFUSALS.search(text) else RpcError
             raise kind(
-                f"{method} at {self._transport.safe_url} returned error {code}: {text[:300]}",
+                f"{method} at {self._http.safe_url} returned error {code}: {text[:300]}",
                 code,
                 text,
             )
@@ -721,3 +720,8 @@ def _log(obj: Any, i: int) -> Log | None:
         topics=tuple(hex_bytes(t, f"{what} topic", 32) for t in topics),
         data=hex_bytes(json_field(obj, "data", what), f"{what} data"),
     )
+
+
+def _check_range(start: int, end: int) -> None:
+    if start < 0:
+        raise ValueError(f"block range {start}..{end} has a negative bound")
