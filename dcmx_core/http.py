@@ -44,6 +44,7 @@ __all__ = [
     "hex_int",
     "json_field",
     "json_int",
+    "quote",
 ]
 
 T = TypeVar("T")
@@ -258,8 +259,29 @@ class HttpClient:
         each new attempt (a caller that writes logs it).
         """
         body = json.dumps(payload, separators=(",", ":")).encode()
-        target = _join(self.url, path)
         hide = tuple(v for v in conceal if v)
+        # A failure is raised from this frame, once the request and the values to conceal are
+        # gone from it: a traceback that shows locals (pytest --showlocals, error trackers)
+        # must not show a signed transaction, nor a URL's API key.
+        del payload, conceal
+        ok, outcome = self._attempts(path, body, parse, what, timeout_raises, hide, on_retry)
+        del body, hide
+        if not ok:
+            raise outcome
+        return outcome
+
+    def _attempts(
+        self,
+        path: str,
+        body: bytes,
+        parse: Callable[[Any], T],
+        what: str,
+        timeout_raises: bool,
+        hide: tuple[str, ...],
+        on_retry: Callable[[str], None] | None,
+    ) -> tuple[bool, Any]:
+        """``(True, parsed answer)``, or ``(False, the SourceError to raise)``."""
+        target = _join(self.url, path)
         failures = 0
         malformed = 0
         while True:
@@ -273,7 +295,7 @@ class HttpClient:
                 self.stats.count("timeouts")
                 problem = f"timed out after {self.timeout:g} s ({type(exc).__name__})"
                 if timeout_raises and isinstance(exc, httpx.ReadTimeout):
-                    raise TimedOut(self._message(what, problem, 1, hide)) from None
+                    return False, TimedOut(self._message(what, problem, 1, hide))
             except httpx.TransportError as exc:
                 problem = f"connection failed ({type(exc).__name__}: {exc})"
             else:
@@ -282,22 +304,22 @@ class HttpClient:
                     problem = f"HTTP {status}"
                     retry_after = _retry_after(response.headers.get("retry-after"))
                 elif status == 403 and _RATE_LIMITED.search(response.text):
-                    problem = f"rate-limited (HTTP 403: {_snippet(response.text, hide, 120)})"
+                    problem = f"rate-limited (HTTP 403: {quote(response.text, hide, 120)})"
                     retry_after = _retry_after(response.headers.get("retry-after"))
                     if retry_after is None:
                         retry_after = RATE_LIMIT_PAUSE
                 elif status >= 400 and status != 400:
                     # 400 may carry a JSON-RPC error the parser understands (a range limit).
-                    raise SourceError(self._refused(what, status, response.text, hide))
+                    return False, SourceError(self._refused(what, status, response.text, hide))
                 else:
                     try:
                         decoded = json.loads(response.content)
-                        return parse(decoded)
+                        return True, parse(decoded)
                     except _UNFIT as exc:
                         if status == 400:
-                            raise SourceError(
+                            return False, SourceError(
                                 self._refused(what, status, response.text, hide)
-                            ) from None
+                            )
                         detail = str(exc) if isinstance(exc, Malformed) else repr(exc)
                         if isinstance(exc, Inconsistent):
                             # Counted as a failure only: the node may settle within seconds.
@@ -306,12 +328,11 @@ class HttpClient:
                             problem = f"malformed answer: {detail}"
                             malformed += 1
                         if malformed > self.malformed_retries:
-                            raise SourceError(
-                                self._message(what, problem, failures + 1, hide)
-                            ) from None
+                            message = self._message(what, problem, failures + 1, hide)
+                            return False, SourceError(message)
             failures += 1
             if failures > self.max_retries:
-                raise SourceError(self._message(what, problem, failures, hide))
+                return False, SourceError(self._message(what, problem, failures, hide))
             self.stats.count("retries")
             if on_retry is not None:
                 on_retry(_safe(problem, hide))
@@ -329,8 +350,7 @@ class HttpClient:
         return (
             f"{what} at {self.safe_url} failed after {attempts} attempt(s): "
             f"{_safe(problem, hide)}. Check that the node is up and reachable and not "
-            "rate-limiting this client; raise the timeout or max_retries, or point the source "
-            "at another node."
+            "rate-limiting this client; raise the timeout or max_retries, or use another node."
         )
 
     def _refused(self, what: str, status: int, text: str, hide: tuple[str, ...]) -> str:
@@ -340,20 +360,21 @@ class HttpClient:
             404: "no such endpoint: check the URL path (TRON serves JSON-RPC at /jsonrpc)",
             405: "method not allowed: check the URL path",
         }.get(status, "the request was rejected; check the URL and the node's API")
-        snippet = _snippet(text, hide, 200)
+        snippet = quote(text, hide)
         return f"{what} at {self.safe_url} got HTTP {status} ({snippet!r}): {hint}"
 
 
+def quote(text: str, conceal: Iterable[str] = (), size: int = 200) -> str:
+    """What a message may show of a node's words: redacted, the ``conceal`` values masked, on
+    one line, at most ``size`` characters (masked before it is cut, so that no cut-off part of
+    a concealed value stays)."""
+    return " ".join(_safe(str(text), tuple(v for v in conceal if v)).split())[:size]
+
+
 def _safe(text: str, hide: tuple[str, ...]) -> str:
-    """``text`` (from a node, or quoting one) as a message may show it."""
     for value in hide:
         text = text.replace(value, MASK)
     return redact(text)
-
-
-def _snippet(text: str, hide: tuple[str, ...], size: int) -> str:
-    # masked before it is cut, so that no cut-off part of a concealed value stays
-    return " ".join(_safe(text, hide).split())[:size]
 
 
 def _join(url: str, path: str) -> str:

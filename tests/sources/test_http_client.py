@@ -79,3 +79,27 @@ def test_repr_is_redacted_and_pickling_refused():
     with pytest.raises(TypeError, match="cannot be pickled"):
         pickle.dumps(client)
     client.close()
+
+
+def test_a_failure_s_traceback_locals_hold_neither_request_nor_url_key():
+    """What pytest --showlocals or an error tracker prints: every local of every frame."""
+    import traceback
+
+    client = HttpClient(
+        "http://127.0.0.1:9/?apikey=not-for-logs", timeout=1, max_retries=1, backoff=0.001
+    )
+    with pytest.raises(SourceError) as info:
+        client.post("/p", {"signature": [SIGNATURE]}, dict, what="/p", conceal=[SIGNATURE])
+    shown = "".join(
+        traceback.TracebackException.from_exception(info.value, capture_locals=True).format()
+    )
+    assert "connection failed" in shown and "HttpClient(" in shown  # the frames are there
+    assert SIGNATURE[:20] not in shown and "not-for-logs" not in shown
+
+
+def test_quote_masks_before_it_cuts():
+    from dcmx_core.http import quote
+
+    text = "x" * 190 + SIGNATURE + " password=hunter22"
+    assert quote(text, [SIGNATURE]) == "x" * 190 + "*** passwo"  # masked, then cut at 200
+    assert quote("password=hunter22  and\nmore", size=80) == "password=*** and more"
