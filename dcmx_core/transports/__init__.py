@@ -6,13 +6,15 @@ and decodes; transports only move bytes.
 
 - :class:`Web3Transport` (``web3.py``): over a ``web3.Web3``: the devchain, any JSON-RPC node.
 - :class:`TronpyTransport` (``tron.py``): TRON's write side over a full node's HTTP API; it
-  builds and signs transactions locally (``transactions.py``, ``protobuf.py``), waits for a
-  :class:`TronReceipt` (``receipts.py``) and raises the errors of ``errors.py``, with reverts
-  named by an :class:`ErrorDecoder` (``revert.py``).
+  builds and signs transactions locally (``transactions.py``, ``protobuf.py``), talks to the
+  node through the HTTP client the node sources use (``node.py``, :mod:`dcmx_core.http`:
+  retries, pacing, redacted messages, for broadcasts too), waits for a :class:`TronReceipt`
+  (``receipts.py``) and raises the errors of ``errors.py``, with reverts named by an
+  :class:`ErrorDecoder` (``revert.py``).
 
 The names are imported from their modules when first used, so that importing this package
 (as every generated module does, for :class:`Transport`) costs next to nothing and pulls in
-none of web3, tronpy, eth-account or the HTTP client.
+none of web3, tronpy, eth-account or the HTTP client (httpx).
 """
 
 from __future__ import annotations

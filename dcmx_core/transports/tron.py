@@ -5,17 +5,26 @@ It builds ``TriggerSmartContract`` transactions, computes their id locally, sign
 :class:`~dcmx_core.transports.receipts.TronReceipt` and turns every failure (refused, reverted,
 out of energy, not confirmed in time) into a :class:`~dcmx_core.errors.TransactionError` that
 says what happened and what to do. The key never appears in a repr, a log or an error.
+
+Every request to the node, read or write, goes through the shared
+:class:`~dcmx_core.http.HttpClient` (see ``node.py``): retried with back-off when transient,
+paced, timed out, reported without secrets. Retrying a broadcast is safe: the signed
+transaction's id is fixed by its bytes, a node takes one id at most once, and a node that
+answers ``DUP_TRANSACTION_ERROR`` already holds this very transaction, so that answer is the
+broadcast's success (the receipt, which :meth:`TronpyTransport.transact` waits for, is the
+proof that it ran).
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from ..addresses import to_tron
-from ..errors import ConfigError, SourceError, TransactionError
+from ..errors import ConfigError, SourceError
+from ..http import HttpClient, Malformed, Stats, hex_bytes, json_field, json_int, quote
 from ..keys import (
     KEY_ENV,
     KEYSTORE_ENV,
@@ -25,7 +34,14 @@ from ..keys import (
     getenv,
     load_signing_key,
 )
-from .errors import BroadcastError, InsufficientResourcesError, ReceiptTimeout, RevertError
+from .errors import (
+    ReceiptTimeout,
+    RevertError,
+    broadcast_refusal,
+    decode_message,
+    receipt_failure,
+)
+from .node import node_client
 from .receipts import TronReceipt
 from .revert import ErrorDecoder
 from .transactions import SignedTransaction, sign_trigger
@@ -34,52 +50,57 @@ __all__ = ["TronpyTransport"]
 
 log = logging.getLogger("dcmx.transactions")
 
-
-def _decode_message(message: Any) -> str:
-    """java-tron sends messages hex-encoded; plain text passes through."""
-    text = str(message or "")
-    try:
-        return bytes.fromhex(text).decode("utf-8", "replace")
-    except ValueError:
-        return text
+DUPLICATE = "DUP_TRANSACTION_ERROR"
 
 
-# Broadcast response codes (java-tron ``Return.response_code``) and what to do about them.
-_BROADCAST_HINTS = {
-    "SIGERROR": "the signature does not match the sender's account permissions (wrong key for "
-    "this address, or the account needs more signers)",
-    "BANDWITH_ERROR": "the sender has too little bandwidth and TRX to pay for this transaction; "
-    "send TRX to the sender or stake TRX for bandwidth and energy",
-    "TAPOS_ERROR": "the reference block is unknown to the node (a fork, or a node lagging "
-    "behind); send again",
-    "TRANSACTION_EXPIRATION_ERROR": "the transaction expired before the node saw it; send again",
-    "DUP_TRANSACTION_ERROR": "the node already has this transaction; wait for its receipt",
-    "TOO_BIG_TRANSACTION_ERROR": "the transaction is larger than the node accepts",
-    "SERVER_BUSY": "the node is busy; retry later or use another node",
-    "NO_CONNECTION": "the node has no peers; use another node",
-    "NOT_ENOUGH_EFFECTIVE_CONNECTION": "the node has too few peers; use another node",
-    "BLOCK_UNSOLIDIFIED": "the node has not solidified recent blocks; retry later",
-}
-_RESOURCE_WORDS = ("balance is not sufficient", "not enough", "insufficient")
+def _object(body: Any) -> dict[str, Any]:
+    if not isinstance(body, dict):
+        raise Malformed(f"answer is {type(body).__name__}, expected a JSON object")
+    return body
+
+
+def _reference_block(body: Any) -> tuple[str, int]:
+    block_id = hex_bytes(json_field(_object(body), "blockID", "block"), "blockID", 32)
+    raw = json_field(json_field(body, "block_header", "block"), "raw_data", "block_header")
+    return block_id.hex(), json_int(json_field(raw, "timestamp", "block header"), "timestamp")
+
+
+def _broadcast_answer(body: Any) -> dict[str, Any]:
+    # Anything without a verdict is retried like a garbled answer: sending again is safe.
+    ret = _object(body)
+    if "result" not in ret and "code" not in ret and "Error" not in ret:
+        raise Malformed("broadcast answer has neither result, code nor Error")
+    return ret
+
+
+def _hex(value: str | None) -> bytes:
+    return bytes.fromhex(value) if value else b""
 
 
 class TronpyTransport:
-    """Over a ``tronpy.Tron`` client's HTTP provider, with raw calldata (TRON's ``data``).
+    """Raw calldata (TRON's ``data``) to and from contracts over a full node's HTTP API.
+
+    ``client`` is the node: its URL, a :class:`~dcmx_core.http.HttpClient`, or a
+    ``tronpy.Tron`` client (its endpoint, time-out and API key are used; see ``node.py``).
+    ``api_key`` is sent as ``TRON-PRO-API-KEY``; ``request_timeout`` (s), ``max_retries``,
+    ``backoff`` (s) and ``max_rate`` (requests a second, retries included) shape every
+    request, as for the node sources.
 
     Calls go to ``/wallet/triggerconstantcontract``. ``transact`` builds a
     ``TriggerSmartContract`` with ``fee_limit`` (sun) and ``call_value`` (sun), computes its id
     locally (``sha256`` of the protobuf ``raw_data``), signs it, broadcasts it and polls
-    ``/wallet/gettransactioninfobyid`` until it is in a block, returning a :class:`TronReceipt`.
-    Failures raise :class:`~dcmx_core.errors.TransactionError` subclasses with the reason and
-    what to do; a revert is decoded with ``errors`` (an :class:`ErrorDecoder` or ABI lists).
+    ``/wallet/gettransactioninfobyid`` every ``poll_interval`` s, up to ``timeout`` s, until it
+    is in a block, returning a :class:`TronReceipt`. Failures raise
+    :class:`~dcmx_core.errors.TransactionError` subclasses with the reason and what to do; a
+    revert is decoded with ``errors`` (an :class:`ErrorDecoder` or ABI lists).
 
     The key lives in a :class:`~dcmx_core.keys.SigningKey`: it never appears in ``repr``,
-    ``str``, logs or error messages.
+    ``str``, logs or error messages, and the transport cannot be pickled.
     """
 
     def __init__(
         self,
-        client: Any,
+        client: str | HttpClient | Any,
         private_key: SigningKey | str | bytes | None = None,
         *,
         owner: str | None = None,
@@ -89,11 +110,23 @@ class TronpyTransport:
         poll_interval: float = 1.0,
         expiration_ms: int = 60_000,
         errors: ErrorDecoder | Iterable[Iterable[Mapping[str, Any]]] | None = None,
+        api_key: str | None = None,
+        request_timeout: float | None = None,
+        max_retries: int | None = None,
+        backoff: float | None = None,
+        max_rate: float | None = None,
     ) -> None:
         if not isinstance(fee_limit, int) or fee_limit <= 0:
             raise ConfigError(f"fee_limit must be a positive number of sun, got {fee_limit!r}")
-        self._client = client
         self.__key = as_signing_key(private_key)
+        self._http, self._owns_http = node_client(
+            client,
+            api_key=api_key,
+            request_timeout=request_timeout,
+            max_retries=max_retries,
+            backoff=backoff,
+            max_rate=max_rate,
+        )
         if owner is None and self.__key is not None:
             owner = self.__key.address
         self._owner = owner
@@ -121,25 +154,25 @@ class TronpyTransport:
         environ: Mapping[str, str] | None = None,
         **options: Any,
     ) -> TronpyTransport:
-        """A transport on ``tronpy.Tron(HTTPProvider(node_url))`` signing with the env's key.
+        """A transport on the node at ``node_url``, signing with the environment's key.
 
         The key comes from ``$DCMX_PRIVATE_KEY`` (hex) or ``$DCMX_KEYSTORE`` +
         ``$DCMX_KEYSTORE_PASSWORD``; ``$DCMX_TRON_API_KEY``, when set, is sent as
         ``TRON-PRO-API-KEY``. Other keyword ``options`` go to the constructor.
         """
-        from tronpy import Tron
-        from tronpy.providers import HTTPProvider
-
-        if not isinstance(node_url, str) or not node_url.startswith(("http://", "https://")):
-            raise ConfigError(f"node_url must be an http(s) URL, got {node_url!r}")
+        if not isinstance(node_url, str):
+            raise ConfigError(f"node_url must be an http(s) URL, got a {type(node_url).__name__}")
         key = load_signing_key(
             key_env=key_env, keystore_env=keystore_env, password_env=password_env, environ=environ
         )
-        api_key = getenv(api_key_env, environ) or None
-        provider = HTTPProvider(node_url, timeout=request_timeout, api_key=api_key)
-        if api_key and not provider.use_api_key:  # tronpy only sends keys to trongrid URLs
-            provider.sess.headers["TRON-PRO-API-KEY"] = api_key
-        return cls(Tron(provider=provider), key, fee_limit=fee_limit, **options)
+        return cls(
+            node_url,
+            key,
+            fee_limit=fee_limit,
+            api_key=getenv(api_key_env, environ) or None,
+            request_timeout=request_timeout,
+            **options,
+        )
 
     # -- introspection -----------------------------------------------------------------------
 
@@ -154,7 +187,13 @@ class TronpyTransport:
 
     @property
     def node_url(self) -> str:
-        return str(getattr(self._client.provider, "endpoint_uri", "?"))
+        """The node's URL as messages show it (credentials masked)."""
+        return self._http.safe_url
+
+    @property
+    def stats(self) -> Stats:
+        """Requests, retries and time-outs so far (the HTTP client's counters)."""
+        return self._http.stats
 
     def __repr__(self) -> str:
         return f"TronpyTransport(owner={self._owner!r}, fee_limit={self._fee_limit})"
@@ -164,20 +203,44 @@ class TronpyTransport:
     def __reduce__(self) -> Any:
         raise TypeError("a TronpyTransport holds a signing key and cannot be pickled")
 
+    def close(self) -> None:
+        """Close the node connections (not those of an HttpClient the caller passed in)."""
+        if self._owns_http:
+            self._http.close()
+
+    def __enter__(self) -> TronpyTransport:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
     # -- node access -----------------------------------------------------------------------
 
-    def _request(self, path: str, body: Mapping[str, Any]) -> dict[str, Any]:
-        try:
-            ret = self._client.provider.make_request(path, dict(body))
-        except Exception as exc:  # noqa: BLE001 - requests/json errors: the node failed
-            raise SourceError(
-                f"TRON node {self.node_url} failed on /{path}: {type(exc).__name__}: {exc}"
-            ) from None
-        if not isinstance(ret, dict):
-            raise SourceError(f"TRON node {self.node_url} answered /{path} with {type(ret)}")
-        if "Error" in ret:
-            raise SourceError(f"TRON node {self.node_url} failed on /{path}: {ret['Error']}")
-        return ret
+    def _post(
+        self,
+        path: str,
+        body: Mapping[str, Any],
+        parse: Callable[[Any], dict[str, Any]] = _object,
+        *,
+        conceal: Iterable[str] = (),
+        on_retry: Callable[[str], None] | None = None,
+    ) -> dict[str, Any]:
+        """The node's answer (a JSON object) to ``path``; its ``Error`` is a SourceError."""
+        ret = self._http.post(
+            path,
+            dict(body),
+            parse,
+            what=f"TRON node request {path}",
+            conceal=conceal,
+            on_retry=on_retry,
+        )
+        if "Error" not in ret:
+            return ret
+        # java-tron's answer to a request it cannot serve: not transient. Raised without the
+        # request in this frame's locals (see HttpClient.post).
+        message = f"TRON node {self.node_url} failed on {path}: {quote(ret['Error'], conceal)}"
+        del body, conceal, ret
+        raise SourceError(message)
 
     # -- calls -------------------------------------------------------------------------------
 
@@ -188,14 +251,14 @@ class TronpyTransport:
             "data": data.hex(),
             "visible": True,
         }
-        ret = self._request("wallet/triggerconstantcontract", body)
+        ret = self._post("/wallet/triggerconstantcontract", body)
         result = ret.get("result") or {}
-        out = bytes.fromhex((ret.get("constant_result") or [""])[0] or "")
+        out = _hex((ret.get("constant_result") or [""])[0])
         rets = (ret.get("transaction") or {}).get("ret") or [{}]
         failed = rets[0].get("ret") == "FAILED"
         if result.get("result") and not failed:
             return out
-        message = _decode_message(result.get("message"))
+        message = decode_message(result.get("message"))
         if failed or "REVERT" in message.upper():
             name, args, shown = self._errors.decode(out)
             raise RevertError(
@@ -204,19 +267,15 @@ class TronpyTransport:
                 error_name=name,
                 error_args=args,
             )
-        raise SourceError(f"constant call to {to_tron(to)} failed: {message or ret}")
+        shown = quote(message or str(ret))
+        raise SourceError(f"constant call to {to_tron(to)} at {self.node_url} failed: {shown}")
 
     # -- transactions ------------------------------------------------------------------------
 
     def reference_block(self) -> tuple[str, int]:
         """``(blockID hex, timestamp ms)`` of the node's head, for TaPoS and expiration."""
-        block = self._request("wallet/getnowblock", {})
-        try:
-            return str(block["blockID"]), int(block["block_header"]["raw_data"]["timestamp"])
-        except (KeyError, TypeError, ValueError):
-            raise SourceError(
-                f"TRON node {self.node_url} answered /wallet/getnowblock without a block"
-            ) from None
+        path = "/wallet/getnowblock"
+        return self._http.post(path, {}, _reference_block, what=f"TRON node request {path}")
 
     def build(
         self,
@@ -250,12 +309,37 @@ class TronpyTransport:
         )
 
     def broadcast(self, tx: SignedTransaction) -> str:
-        """Send a signed transaction; its txid. Raises :class:`BroadcastError` when refused."""
+        """Send a signed transaction; its txid. Raises :class:`BroadcastError` when refused.
+
+        Transient failures are retried with the same signed bytes. A node that answers
+        ``DUP_TRANSACTION_ERROR`` already holds this transaction (an earlier attempt got
+        through, or someone sent the same bytes): that is success, and the txid is returned.
+        (A java-tron node with its optional transaction-id cache on also answers so to a copy of
+        one it refused earlier; such a transaction never gets a receipt, and
+        :meth:`wait_receipt` ends in :class:`ReceiptTimeout`. Nothing runs twice either way.)
+        """
         log.info(
             "broadcasting %s from %s (fee limit %d sun)", tx.txid, self._owner, self._fee_limit
         )
+        retries: list[str] = []
+
+        def again(problem: str) -> None:
+            retries.append(problem)
+            log.warning(
+                "broadcast of %s: %s; sending the same signed transaction again (a node takes "
+                "one txid at most once)",
+                tx.txid,
+                problem,
+            )
+
         try:
-            ret = self._request("wallet/broadcasttransaction", tx.to_json())
+            ret = self._post(
+                "/wallet/broadcasttransaction",
+                tx.to_json(),
+                _broadcast_answer,
+                conceal=(tx.signature,),
+                on_retry=again,
+            )
         except SourceError as exc:
             raise SourceError(
                 f"{exc}; transaction {tx.txid} may or may not have reached the node: look it up "
@@ -264,21 +348,28 @@ class TronpyTransport:
         if ret.get("result") is True:
             return str(ret.get("txid") or tx.txid)
         code = str(ret.get("code") or "UNKNOWN")
-        message = _decode_message(ret.get("message"))
-        detail = f"node refused transaction {tx.txid}: {code}" + (f": {message}" if message else "")
-        lowered = message.lower()
-        if code == "BANDWITH_ERROR" or (
-            code == "CONTRACT_VALIDATE_ERROR" and any(w in lowered for w in _RESOURCE_WORDS)
-        ):
-            raise InsufficientResourcesError(
-                f"{detail}. {self._resource_advice()}", txid=tx.txid, reason=code
+        if code == DUPLICATE:
+            log.info(
+                "the node already holds transaction %s%s; it counts as broadcast",
+                tx.txid,
+                " (an earlier attempt got through)" if retries else "",
             )
-        if code == "CONTRACT_VALIDATE_ERROR" and "no owneraccount" in lowered.replace(" ", ""):
-            hint = f"the sender {self._owner} does not exist on this chain yet: send it TRX first"
-        else:
-            hint = _BROADCAST_HINTS.get(code, "")
-        raise BroadcastError(
-            f"{detail}" + (f" ({hint})" if hint else ""), txid=tx.txid, reason=code
+            return tx.txid
+        message = quote(decode_message(ret.get("message")), (tx.signature,), 500)
+        del ret  # it may quote the request; a traceback's locals must not show it
+        note = ""
+        if retries:  # the refusal may be of a repeat whose first copy the node took
+            note = (
+                f"after {len(retries)} retried attempt(s) an earlier one may have reached the "
+                "node: look the transaction up with wait_receipt(txid) before sending it again"
+            )
+        raise broadcast_refusal(
+            code,
+            message,
+            txid=tx.txid,
+            sender=self._owner,
+            advice=self._resource_advice(),
+            note=note,
         )
 
     def wait_receipt(self, txid: str, timeout: float | None = None) -> TronReceipt:
@@ -291,7 +382,7 @@ class TronpyTransport:
         last_error = ""
         while True:
             try:
-                info = self._request("wallet/gettransactioninfobyid", {"value": txid})
+                info = self._post("/wallet/gettransactioninfobyid", {"value": txid})
             except SourceError as exc:  # transient: keep polling until the deadline
                 info, last_error = {}, str(exc)
             if info.get("id"):
@@ -312,34 +403,7 @@ class TronpyTransport:
         """``receipt`` if the transaction succeeded; else the matching error."""
         if receipt.succeeded:
             return receipt
-        where = f"transaction {receipt.txid} failed in block {receipt.block_number}"
-        message = _decode_message(receipt.raw.get("resMessage"))
-        if receipt.result == "REVERT":
-            name, args, shown = self._errors.decode(receipt.return_data)
-            raise RevertError(
-                f"{where}: the contract reverted: {shown} (fee {receipt.fee} sun)",
-                txid=receipt.txid,
-                revert_data=receipt.return_data,
-                error_name=name,
-                error_args=args,
-                receipt=receipt,
-            )
-        if receipt.result == "OUT_OF_ENERGY":
-            error = InsufficientResourcesError(
-                f"{where}: out of energy after {receipt.energy_used} energy "
-                f"(fee {receipt.fee} sun)" + (f": {message}" if message else "")
-                + f". {self._resource_advice()}",
-                txid=receipt.txid,
-                reason="OUT_OF_ENERGY",
-            )
-        else:
-            error = TransactionError(
-                f"{where}: {receipt.result}" + (f": {message}" if message else ""),
-                txid=receipt.txid,
-                reason=receipt.result,
-            )
-        error.receipt = receipt  # type: ignore[attr-defined]
-        raise error
+        raise receipt_failure(receipt, self._errors, advice=self._resource_advice())
 
     def _resource_advice(self) -> str:
         return (

@@ -99,4 +99,5 @@ def test_importing_the_protocol_pulls_in_no_chain_library():
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     ).stdout.splitlines()
     assert out[0] == "[]"
+    assert "dcmx_core.http" in out[1] and "httpx" in out[1]  # the node client, nothing more
     assert "tronpy" not in out[1] and "web3" not in out[1] and "eth_account" not in out[1]
