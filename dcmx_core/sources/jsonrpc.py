@@ -106,7 +106,8 @@ class JsonRpcSource:
                 "sparse_logs"
             )
         self.stats = Stats()
-        self._http = HttpClient(
+        # The attribute keeps its old name (tests/cli reads it); it is the HTTP client.
+        self._transport = HttpClient(
             check_url(url, "JSON-RPC"),
             timeout=timeout,
             max_retries=max_retries,
@@ -138,10 +139,10 @@ class JsonRpcSource:
         self._topics = BoundedCache(partial(_fixed_hex, size=32), _HEX_CACHE)
 
     def __repr__(self) -> str:
-        return f"JsonRpcSource({self._http.safe_url!r})"
+        return f"JsonRpcSource({self._transport.safe_url!r})"
 
     def close(self) -> None:
-        self._http.close()
+        self._transport.close()
 
     def __enter__(self) -> JsonRpcSource:
         return self
@@ -198,7 +199,7 @@ class JsonRpcSource:
                 for i, n in ids.items()
             ]
             try:
-                return self._http.post(
+                return self._transport.post(
                     "",
                     payload,
                     lambda body: self._parse_batch(body, ids),
@@ -255,7 +256,7 @@ class JsonRpcSource:
             if attempt < self.max_retries:
                 time.sleep(self.backoff * 2**attempt)
         raise SourceError(
-            f"eth_getLogs at {self._http.safe_url} for blocks {start}..{end} stayed "
+            f"eth_getLogs at {self._transport.safe_url} for blocks {start}..{end} stayed "
             f"inconsistent after {self.max_retries + 1} tries: {problem}; the node (or a replica "
             "behind it) is faulty: use another node"
         )
@@ -277,7 +278,7 @@ class JsonRpcSource:
             except (RangeRefused, TimedOut) as exc:
                 if lo == hi:
                     raise SourceError(
-                        f"eth_getLogs at {self._http.safe_url} refuses even a single block "
+                        f"eth_getLogs at {self._transport.safe_url} refuses even a single block "
                         f"({lo}): {exc}. Narrow the address/topic filter or use another node."
                     ) from None
                 self.chunk = max(1, (hi - lo + 1) // 2)
@@ -450,7 +451,7 @@ class JsonRpcSource:
     def _stale(self, number: int, block_hash: bytes, why: object) -> InconsistentAnswer:
         return InconsistentAnswer(
             f"block {number} (0x{block_hash.hex()}) is no longer on the chain of the node at "
-            f"{self._http.safe_url} ({why}): it reorganised between the headers and the "
+            f"{self._transport.safe_url} ({why}): it reorganised between the headers and the "
             "logs; fetch the headers again"
         )
 
@@ -592,7 +593,7 @@ class JsonRpcSource:
                 raise Malformed(f"answer id {body.get('id')!r} is not the request id {request_id}")
             return parse_result(self._result(body, method))
 
-        return self._http.post("", payload, parse, what=method, timeout_raises=timeout_raises)
+        return self._transport.post("", payload, parse, what=method, timeout_raises=timeout_raises)
 
     def _result(self, envelope: dict[str, Any], method: str) -> Any:
         error = envelope.get("error")
@@ -601,7 +602,7 @@ class JsonRpcSource:
             text = str(error.get("message", error) if isinstance(error, dict) else error)
             kind = RangeRefused if _RANGE_REFUSALS.search(text) else RpcError
             raise kind(
-                f"{method} at {self._http.safe_url} returned error {code}: {text[:300]}",
+                f"{method} at {self._transport.safe_url} returned error {code}: {text[:300]}",
                 code,
                 text,
             )
