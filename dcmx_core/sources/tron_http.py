@@ -19,13 +19,12 @@ from typing import Any
 
 from ..chain import Header, Log
 from ..errors import ConfigError
-from ._http import (
+from ..http import (
+    HttpClient,
     Inconsistent,
     Malformed,
     Pacer,
     Stats,
-    Transport,
-    check_range,
     check_url,
     hex_bytes,
     json_field,
@@ -87,13 +86,13 @@ class TronHttpSource:
             stats=self.stats,
             pacer=None if max_rate is None else Pacer(max_rate),  # one for both: one key
         )
-        self._wallet = Transport(
+        self._wallet = HttpClient(
             check_url(url, "TRON HTTP API"), connections=concurrency, **options
         )
         if solidity_url is None:
             self._solidity = self._wallet
         else:
-            self._solidity = Transport(check_url(solidity_url, "TRON solidity API"), **options)
+            self._solidity = HttpClient(check_url(solidity_url, "TRON solidity API"), **options)
 
     def __repr__(self) -> str:
         return f"TronHttpSource({self._wallet.safe_url!r})"
@@ -142,7 +141,7 @@ class TronHttpSource:
         addresses: Sequence[bytes],
         topics0: Sequence[bytes] | None = None,
     ) -> list[Log]:
-        check_range(start, end)
+        _check_range(start, end)
         if not addresses or start > end or (topics0 is not None and not topics0):
             return []
         wanted = frozenset(bytes(a) for a in addresses)
@@ -166,7 +165,7 @@ class TronHttpSource:
         return self._pool.map(fn, blocks)
 
     def _blocks(self, start: int, end: int) -> list[_Block]:
-        check_range(start, end)
+        _check_range(start, end)
         out: list[_Block] = []
         for lo in range(start, end + 1, BLOCKS_PER_CALL):
             hi = min(end, lo + BLOCKS_PER_CALL - 1)
@@ -327,3 +326,8 @@ def _raw_log(entry: Any, what: str) -> _RawLog:
         tuple(hex_bytes(t, f"{what} log topic", 32) for t in topics),
         hex_bytes(entry.get("data", ""), f"{what} log data"),
     )
+
+
+def _check_range(start: int, end: int) -> None:
+    if start < 0:
+        raise ValueError(f"block range {start}..{end} has a negative bound")
