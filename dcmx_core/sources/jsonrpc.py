@@ -34,7 +34,7 @@ from typing import Any, TypeVar
 from eth_hash.auto import keccak
 
 from ..caches import BoundedCache
-from ..chain import Header, Log
+from ..chain import Header, Log, check_range
 from ..errors import ConfigError, InconsistentAnswer, SourceError
 from ..http import (
     HttpClient,
@@ -174,7 +174,7 @@ class JsonRpcSource:
     # -- headers ---------------------------------------------------------------------------
 
     def headers(self, start: int, end: int) -> list[Header]:
-        _check_range(start, end)
+        check_range(start, end)
         out: list[Header] = []
         for lo in range(start, end + 1, self.batch_size):
             numbers = range(lo, min(end, lo + self.batch_size - 1) + 1)
@@ -239,7 +239,7 @@ class JsonRpcSource:
         addresses: Sequence[bytes],
         topics0: Sequence[bytes] | None = None,
     ) -> list[Log]:
-        _check_range(start, end)
+        check_range(start, end)
         if not addresses or start > end or (topics0 is not None and not topics0):
             return []
         wanted = frozenset(bytes(a) for a in addresses)
@@ -722,7 +722,3 @@ def _log(obj: Any, i: int) -> Log | None:
         data=hex_bytes(json_field(obj, "data", what), f"{what} data"),
     )
 
-
-def _check_range(start: int, end: int) -> None:
-    if start < 0:
-        raise ValueError(f"block range {start}..{end} has a negative bound")

@@ -17,7 +17,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
-from ..chain import Header, Log
+from ..chain import Header, Log, check_range
 from ..errors import ConfigError
 from ..http import (
     HttpClient,
@@ -141,7 +141,7 @@ class TronHttpSource:
         addresses: Sequence[bytes],
         topics0: Sequence[bytes] | None = None,
     ) -> list[Log]:
-        _check_range(start, end)
+        check_range(start, end)
         if not addresses or start > end or (topics0 is not None and not topics0):
             return []
         wanted = frozenset(bytes(a) for a in addresses)
@@ -165,7 +165,7 @@ class TronHttpSource:
         return self._pool.map(fn, blocks)
 
     def _blocks(self, start: int, end: int) -> list[_Block]:
-        _check_range(start, end)
+        check_range(start, end)
         out: list[_Block] = []
         for lo in range(start, end + 1, BLOCKS_PER_CALL):
             hi = min(end, lo + BLOCKS_PER_CALL - 1)
@@ -327,7 +327,3 @@ def _raw_log(entry: Any, what: str) -> _RawLog:
         hex_bytes(entry.get("data", ""), f"{what} log data"),
     )
 
-
-def _check_range(start: int, end: int) -> None:
-    if start < 0:
-        raise ValueError(f"block range {start}..{end} has a negative bound")
