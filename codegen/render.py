@@ -28,7 +28,6 @@ from .types import (
     input_annotation,
     is_json_column,
     is_json_plain,
-    prepare_spec,
     python_annotation,
     sql_type,
     word_decode,
@@ -100,6 +99,7 @@ class _Field:
 class _Struct:
     name: str
     doc: str
+    abi_type: str
     fields: list[_Field]
     members: list[str] = field(default_factory=list)
     json_members: list[str] = field(default_factory=list)  # from_json(): to_json()'s inverse
@@ -222,6 +222,7 @@ class _Planner:
                 _Struct(
                     self.struct_of[t],
                     f"``{t.canonical}``",
+                    _lit(t.canonical),
                     [
                         _Field(
                             naming.check_identifier(n), python_annotation(m.type, self.struct_of), k
@@ -265,6 +266,15 @@ class _Planner:
         )
 
         methods = naming.dedupe([naming.function_name(b) for b in fn_bases])
+        # The contract class's body names its methods and the struct classes of their outputs:
+        # a method named like a struct (both "n" + digits: names starting with a digit) would
+        # hide the struct from the declarations after it.
+        hidden = sorted(set(methods) & {s.name for s in plan.structs})
+        if hidden:
+            raise AbiError(
+                f"{c.source}: contract {c.name!r}: function and struct both named {hidden[0]}; "
+                "rename one of them"
+            )
         for i, (f, m) in enumerate(zip(c.functions, methods, strict=True)):
             plan.functions.append(self._function(i, f, naming.check_identifier(m)))
         return plan
@@ -429,6 +439,8 @@ class _Planner:
     # --- functions ---
 
     def _function(self, index: int, f: Function, method: str) -> dict[str, Any]:
+        """A function's declaration in the contract class: a decorator naming its signature
+        and output types over a typed stub (see :mod:`dcmx_core.abi_functions`)."""
         so = self.struct_of
         pnames = naming.dedupe([naming.field_name(p.name, i) for i, p in enumerate(f.inputs)])
         for n in pnames:
@@ -436,57 +448,49 @@ class _Planner:
         params = [
             f"{n}: {input_annotation(p.type, so)}" for n, p in zip(pnames, f.inputs, strict=True)
         ]
-        prepared = []
-        for n, p in zip(pnames, f.inputs, strict=True):
-            spec = prepare_spec(p.type)
-            if spec is None:
-                prepared.append(n)
-            elif spec == "a":
-                prepared.append(f"_rt.address_arg({n})")
-            else:
-                prepared.append(f"_rt.prepare({spec!r}, {n})")
         outs = f.outputs
         if not outs:
-            out_ann, out_expr = "None", "None"
+            out_ann = "None"
         elif len(outs) == 1:
             out_ann = python_annotation(outs[0].type, so)
-            out_expr = convert_expr(outs[0].type, "_o[0]", so)
         else:
             out_ann = "tuple[" + ", ".join(python_annotation(o.type, so) for o in outs) + "]"
-            out_expr = _tuple_code(
-                [convert_expr(o.type, f"_o[{i}]", so) for i, o in enumerate(outs)]
-            )
         payable = f.mutability == "payable"
         mparams = ["self", *params] + (["*", "call_value: int = 0"] if payable else [])
-        method_params = _params_code(mparams, 4, len(method) + 12)
-        # The ABI's own name when it is a plain identifier (safe in a docstring), else ours.
-        shown = f.name if re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", f.name or "") else method
-        sig = f"``{shown}({','.join(p.type.canonical for p in f.inputs)})``"
-        # the signature alone on its line: one "word", so E501 does not apply however long
-        doc = f"this function ({f.mutability}):\n\n    {sig}\n    "
+        method_params = _params_code(mparams, 4, len(method) + 12 + len(out_ann))
+        specs = [_output_spec(o.type, so) for o in outs]
         return {
             "index": index,
             "method": method,
             "encoder": naming.check_identifier(naming.shorten(f"encode_{method}")),
-            "decoder": naming.check_identifier(naming.shorten(f"decode_{method}_output")),
-            "params_sig": _params_code(params, 0, len(method) + 20),
-            "call_args": _params_code(pnames, 12, len(method) + 30),
             "method_params": method_params,
-            "selector": 'b"' + "".join(f"\\x{b:02x}" for b in f.selector) + '"',
-            "n_inputs": len(f.inputs),
-            "types_repr": _wrapped_tuple([repr(p.type.canonical) for p in f.inputs], 8, 8),
-            "prepared": _wrapped_tuple(prepared, 8, 8),
-            "out_types_repr": _wrapped_tuple([repr(o.type.canonical) for o in outs], 4, 4),
-            "out_count": len(outs),
             "out_annotation": out_ann,
-            "out_expr": out_expr,
-            "method_return": out_ann if f.is_call else "Any",
-            "is_call": f.is_call,
-            "value_arg": "call_value" if payable else "0",
-            "signature_short": _lit(f.signature, 0),
-            "doc": doc,
-            "doc_method": f"this function ({f.mutability}):\n\n        {sig}\n        ",
+            "decorator": _decorator(f.mutability, f.signature, specs),
         }
+
+
+def _output_spec(t: AbiType, struct_of: dict[AbiType, str]) -> str:
+    """An output as :mod:`dcmx_core.abi_functions` declares it: its canonical type when it
+    holds no struct, the struct class for a tuple, ``(item, "[..]")`` for an array of them."""
+    if not any(n.kind == "tuple" for n in t.walk()):
+        return repr(t.canonical)
+    if t.kind == "tuple":
+        return struct_of[t]
+    assert t.item is not None
+    suffix = f"[{'' if t.size is None else t.size}]"
+    return f"({_output_spec(t.item, struct_of)}, {suffix!r})"
+
+
+def _decorator(mutability: str, signature: str, specs: list[str]) -> str:
+    """``@_fn.<mutability>(signature, outputs)`` on one line, or one argument per line."""
+    args = [repr(signature)] + ([_tuple_code(specs)] if specs else [])
+    one = f"@_fn.{mutability}({', '.join(args)})"
+    if 4 + len(one) <= 100:
+        return one
+    lines = [f"@_fn.{mutability}(", f"        {_lit(signature, 8)},"]
+    if specs:
+        lines.append(f"        {_wrapped_tuple(specs, 8, 8)},")
+    return "\n".join(lines + ["    )"])
 
 
 # struct codes of the unsigned integers that fit one (value bytes -> code)
@@ -889,6 +893,59 @@ def _wrap_lines(lines: list[str]) -> list[str]:
 # --- files --------------------------------------------------------------------------------
 
 
+# What a generated module may import, by the name its code uses, in isort's order: it imports
+# only what it uses (ruff refuses an unused import, and generated code is linted like the rest).
+_STDLIB = (
+    ("Sequence", "from collections.abc import Sequence"),
+    ("dataclass", "from dataclasses import dataclass"),
+)
+_TYPING = ("Any", "ClassVar")
+_FIRST_PARTY = (
+    ("_fn", "from dcmx_core import abi_functions as _fn"),
+    ("_rt", "from dcmx_core import abi_runtime as _rt"),
+    ("_sqlt", "from dcmx_core import sqltypes as _sqlt"),
+)
+# the decoders' hot-path names, module globals (see dcmx_core.abi_runtime), in isort's order
+_RUNTIME_NAMES = (
+    "BOOL", "JSON_BOOL", "PAD", "W32", "Struct", "dumps", "esc", "ifb", "new", "unpack"
+)
+
+
+def _names(code: _pytypes.CodeType) -> set[str]:
+    """The global and attribute names a code object and those nested in it use (f-strings
+    included, which tokenizing the text would miss)."""
+    out = set(code.co_names)
+    for const in code.co_consts:
+        if isinstance(const, _pytypes.CodeType):
+            out |= _names(const)
+    return out
+
+
+def _preamble(body: str) -> tuple[str, str]:
+    """The import block and the module aliases that ``body`` uses."""
+    # dont_inherit: this module's "annotations" future would hide the names annotations use
+    code = compile(body.replace("@@ALIASES@@", ""), "<generated>", "exec", dont_inherit=True)
+    used = _names(code)
+    stdlib = [line for name, line in _STDLIB if name in used]
+    typing = [n for n in _TYPING if n in used]
+    if typing:
+        stdlib.append(f"from typing import {', '.join(typing)}")
+    ours = [line for name, line in _FIRST_PARTY if name in used]
+    ours += [
+        f"from dcmx_core.abi_runtime import {n} as _{n}" for n in _RUNTIME_NAMES if f"_{n}" in used
+    ]
+    groups = (["from __future__ import annotations"], stdlib, ["import sqlalchemy as _sa"], ours)
+    imports = "\n\n".join("\n".join(g) for g in groups if g)
+    aliases = []
+    if "_render" in used or "_addr" in used:
+        aliases.append("_render = _rt.renderer(PROFILE)")
+    if "_addr" in used:
+        aliases.append("_addr = _rt.address_converter(_render)")
+    zeros = sorted(int(n[2:]) for n in used if re.fullmatch(r"_Z\d+", n))
+    aliases += [f"_Z{k} = bytes({k})" for k in zeros]
+    return imports, "".join(f"{a}\n" for a in aliases)
+
+
 def render_module(plan: ModulePlan, profile: str) -> str:
     c = plan.contract
     text = _env.get_template("contract.py.j2").render(
@@ -903,10 +960,10 @@ def render_module(plan: ModulePlan, profile: str) -> str:
         events=plan.events,
         functions=plan.functions,
         anonymous_dispatch=plan.anonymous_dispatch,
-        zeros=sorted(plan.zeros | {12}),
-        uses_struct=any(e.head_struct or e.reads_arrays for e in plan.events),
-        uses_arrays=any(e.reads_arrays for e in plan.events),
     )
+    head, body = text.split("@@IMPORTS@@", 1)
+    imports, aliases = _preamble(body)
+    text = head + imports + body.replace("@@ALIASES@@\n", aliases, 1)
     if any(len(line) > 100 for line in text.splitlines()):
         # names from the ABI can make lines of any length; say so instead of hiding the file
         note = "# ruff: noqa: E501 - generated lines follow the lengths of ABI names\n"

@@ -18,7 +18,6 @@ __all__ = [
     "convert_expr",
     "from_json_expr",
     "word_decode",
-    "prepare_spec",
     "head_size",
 ]
 
@@ -186,18 +185,3 @@ def head_size(t: AbiType) -> int:
     if t.kind == "tuple":
         return sum(head_size(c.type) for c in t.components)
     return 32
-
-
-def prepare_spec(t: AbiType):
-    """A plain-data description of how ``abi_runtime.prepare`` converts an argument.
-
-    None: pass through; "a": address; ("l", spec): array; ("t", (spec, ...)): struct.
-    """
-    if not needs_conversion(t):
-        return None
-    if t.kind == "address":
-        return "a"
-    if t.kind == "array":
-        assert t.item is not None
-        return ("l", prepare_spec(t.item))
-    return ("t", tuple(prepare_spec(c.type) for c in t.components))
