@@ -8,6 +8,7 @@ namespace, so the SQL files can never disagree with the Python tables.
 from __future__ import annotations
 
 import json
+import keyword
 import re
 import sys
 import types as _pytypes
@@ -18,10 +19,11 @@ import jinja2
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.schema import CreateIndex, CreateTable
 
-from dcmx_core.errors import AbiError
+from dcmx_core.errors import AbiError, ConfigError
 
 from . import naming
 from .abi import AbiType, Contract, Event, Function
+from .marker import MARKER, render_marker
 from .types import (
     convert_expr,
     from_json_expr,
@@ -33,7 +35,7 @@ from .types import (
     word_decode,
 )
 
-__all__ = ["GENERATOR_VERSION", "render_package", "render_module", "ModulePlan"]
+__all__ = ["GENERATOR_VERSION", "render_package", "render_module", "check_package", "ModulePlan"]
 
 GENERATOR_VERSION = "0.1.0"
 
@@ -995,9 +997,11 @@ def _ddl(modules: list[_pytypes.ModuleType], dialect, sources, name: str) -> str
 def render_package(
     contracts: list[Contract], profile: str, package: str = "dcmx_generated"
 ) -> dict[str, str]:
-    """File name -> text of every generated file."""
+    """File name -> text of every generated file, the folder's marker
+    (:mod:`dcmx_codegen.marker`) included."""
     if profile not in ("tron", "evm"):
         raise AbiError(f"unknown chain profile {profile!r}; use tron or evm")
+    check_package(package)
     plans: list[ModulePlan] = []
     by_module: dict[str, str] = {}
     by_table: dict[str, str] = {}
@@ -1044,7 +1048,25 @@ def render_package(
     files["__init__.py"] = _format_init(init)
     files["schema.postgresql.sql"] = _ddl(modules, postgresql.dialect(), sources, "PostgreSQL")
     files["schema.sqlite.sql"] = _ddl(modules, sqlite.dialect(), sources, "SQLite")
+    files[MARKER] = render_marker(GENERATOR_VERSION, package, sorted(files))
     return files
+
+
+_PACKAGE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*")
+
+
+def check_package(package: str) -> str:
+    """``package``, when it is a dotted Python module name (ASCII, no keywords): it is written
+    into the generated ``__init__``."""
+    if not _PACKAGE.fullmatch(package) or any(
+        keyword.iskeyword(part) for part in package.split(".")
+    ):
+        shown = repr(package) if len(package) <= 60 else repr(package[:60]) + "..."
+        raise ConfigError(
+            f"--package {shown}: not a dotted Python module name (like my_bindings or "
+            "app.contracts); give the import name of the output folder"
+        )
+    return package
 
 
 def _natural(name: str) -> list:
