@@ -603,7 +603,7 @@ def _offset(head: tuple[str, str] | None) -> tuple[list[str], str, str]:
     data parameter: its word is first matched as bytes against the 32 every ABI encoder writes
     there (just past the one-word head); converting 32 bytes to an int costs ~3x that."""
     if head is None:
-        return ["_a = data[0:32]", "_a = 32 if _a == _W32 else _ifb(_a)"], "_a", ""
+        return ["_h = data[0:32]", "_a = 32 if _h == _W32 else _ifb(_h)"], "_a", ""
     return [], head[1], f"{head[0]} != _Z24 or "
 
 
@@ -923,7 +923,7 @@ def _names(code: _pytypes.CodeType) -> set[str]:
     return out
 
 
-def _preamble(body: str) -> tuple[str, str]:
+def _preamble(body: str, profile: str) -> tuple[str, str]:
     """The import block and the module aliases that ``body`` uses."""
     # dont_inherit: this module's "annotations" future would hide the names annotations use
     code = compile(body.replace("@@ALIASES@@", ""), "<generated>", "exec", dont_inherit=True)
@@ -940,7 +940,7 @@ def _preamble(body: str) -> tuple[str, str]:
     imports = "\n\n".join("\n".join(g) for g in groups if g)
     aliases = []
     if "_render" in used or "_addr" in used:
-        aliases.append("_render = _rt.renderer(PROFILE)")
+        aliases.append(f"_render = _rt.renderer({profile!r})")
     if "_addr" in used:
         aliases.append("_addr = _rt.address_converter(_render)")
     zeros = sorted(int(n[2:]) for n in used if re.fullmatch(r"_Z\d+", n))
@@ -964,7 +964,7 @@ def render_module(plan: ModulePlan, profile: str) -> str:
         anonymous_dispatch=plan.anonymous_dispatch,
     )
     head, body = text.split("@@IMPORTS@@", 1)
-    imports, aliases = _preamble(body)
+    imports, aliases = _preamble(body, profile)
     text = head + imports + body.replace("@@ALIASES@@\n", aliases, 1)
     if any(len(line) > 100 for line in text.splitlines()):
         # names from the ABI can make lines of any length; say so instead of hiding the file

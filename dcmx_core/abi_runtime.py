@@ -113,7 +113,7 @@ def fail(event: Any, reason: str) -> DecodeError:
     return DecodeError(f"cannot decode {name}: {reason}")
 
 
-def layout_twin(cls: type) -> type:
+def layout_twin(cls: type) -> type[Any]:
     """A plain (not frozen) slotted class laid out exactly like the slotted dataclass ``cls``.
 
     Generated decoders fill an instance of the twin with ordinary slot stores, then set its

@@ -47,7 +47,7 @@ SOURCE: str = 'contracts/build/ComplianceRegistry.json'
 SOURCE_SHA256: str = '56d075c2d7d03d1220eceb370532d3ba9e0f835f0e519c836adafbba3e9af4e8'
 
 metadata = _sa.MetaData()
-_render = _rt.renderer(PROFILE)
+_render = _rt.renderer('tron')
 _addr = _rt.address_converter(_render)
 _Z12 = bytes(12)
 _Z24 = bytes(24)
@@ -191,7 +191,7 @@ class AcceptanceRecorded:
 
     NAME: ClassVar[str] = 'AcceptanceRecorded'
     SIGNATURE: ClassVar[str] = 'AcceptanceRecorded(address,uint8,string,bytes32,uint256)'
-    TOPIC0: ClassVar[bytes | None] = bytes.fromhex(
+    TOPIC0: ClassVar[bytes] = bytes.fromhex(
         "d5a8960ac3567180047f06397c3ef6ee56ce781bf0cb64e49783185241b3137a"
     )
     ANONYMOUS: ClassVar[bool] = False
@@ -312,7 +312,7 @@ class DeletionProcessed:
 
     NAME: ClassVar[str] = 'DeletionProcessed'
     SIGNATURE: ClassVar[str] = 'DeletionProcessed(uint256,address,bool,address,uint256)'
-    TOPIC0: ClassVar[bytes | None] = bytes.fromhex(
+    TOPIC0: ClassVar[bytes] = bytes.fromhex(
         "99474234cb95973b03f7be673896113fa9cc901086f7f1f314b78d36dbee1f4d"
     )
     ANONYMOUS: ClassVar[bool] = False
@@ -425,7 +425,7 @@ class DeletionRequested:
 
     NAME: ClassVar[str] = 'DeletionRequested'
     SIGNATURE: ClassVar[str] = 'DeletionRequested(uint256,address,string,uint256)'
-    TOPIC0: ClassVar[bytes | None] = bytes.fromhex(
+    TOPIC0: ClassVar[bytes] = bytes.fromhex(
         "6b2e20682383bdc435f04b2ba3584cb297cca8fd9cd9c183d0d1b0241cac3589"
     )
     ANONYMOUS: ClassVar[bool] = False
@@ -536,7 +536,7 @@ class DocumentPublished:
 
     NAME: ClassVar[str] = 'DocumentPublished'
     SIGNATURE: ClassVar[str] = 'DocumentPublished(uint8,string,bytes32,address,uint256)'
-    TOPIC0: ClassVar[bytes | None] = bytes.fromhex(
+    TOPIC0: ClassVar[bytes] = bytes.fromhex(
         "bc5a223d1082094fb8e5eb29ec0b6c86d422e4f65b4d07b715075429076d57c4"
     )
     ANONYMOUS: ClassVar[bool] = False
@@ -657,7 +657,7 @@ class KycStatusChanged:
 
     NAME: ClassVar[str] = 'KycStatusChanged'
     SIGNATURE: ClassVar[str] = 'KycStatusChanged(address,uint8,uint8,address,uint256)'
-    TOPIC0: ClassVar[bytes | None] = bytes.fromhex(
+    TOPIC0: ClassVar[bytes] = bytes.fromhex(
         "1077dc1ba265e134c513c2f98c7db974bc3e46c89a00e7a6d58242ae3181a4be"
     )
     ANONYMOUS: ClassVar[bool] = False
@@ -766,7 +766,7 @@ class RoleGranted:
 
     NAME: ClassVar[str] = 'RoleGranted'
     SIGNATURE: ClassVar[str] = 'RoleGranted(bytes32,address,address)'
-    TOPIC0: ClassVar[bytes | None] = bytes.fromhex(
+    TOPIC0: ClassVar[bytes] = bytes.fromhex(
         "2f8788117e7eff1d82e926ec794901d17c78024a50270940304540a733656f0d"
     )
     ANONYMOUS: ClassVar[bool] = False
@@ -854,7 +854,7 @@ class RoleRevoked:
 
     NAME: ClassVar[str] = 'RoleRevoked'
     SIGNATURE: ClassVar[str] = 'RoleRevoked(bytes32,address,address)'
-    TOPIC0: ClassVar[bytes | None] = bytes.fromhex(
+    TOPIC0: ClassVar[bytes] = bytes.fromhex(
         "f6391f5c32d9c69d2a47ea670b442974b53935d1edc7fd64eb21e047a839171b"
     )
     ANONYMOUS: ClassVar[bool] = False
@@ -933,7 +933,7 @@ class RoleRevoked:
 _LAYOUT_RoleRevoked = _rt.layout_twin(RoleRevoked)
 
 
-EVENTS: tuple[type, ...] = (
+EVENTS: tuple[type[Any], ...] = (
     AcceptanceRecorded,
     DeletionProcessed,
     DeletionRequested,
@@ -942,7 +942,7 @@ EVENTS: tuple[type, ...] = (
     RoleGranted,
     RoleRevoked,
 )
-DISPATCH: dict[tuple[bytes, int], type] = {
+DISPATCH: dict[tuple[bytes, int], type[Any]] = {
     (AcceptanceRecorded.TOPIC0, 3): AcceptanceRecorded,
     (DeletionProcessed.TOPIC0, 4): DeletionProcessed,
     (DeletionRequested.TOPIC0, 3): DeletionRequested,
@@ -952,7 +952,7 @@ DISPATCH: dict[tuple[bytes, int], type] = {
     (RoleRevoked.TOPIC0, 4): RoleRevoked,
 }
 # anonymous events by topic count, kept only where the count picks exactly one of them
-ANONYMOUS_DISPATCH: dict[int, type] = {
+ANONYMOUS_DISPATCH: dict[int, type[Any]] = {
 }
 
 

@@ -42,7 +42,7 @@ SOURCE: str = 'contracts/build/DCMXToken.json'
 SOURCE_SHA256: str = '04919fa74b6b5f530426086bd8f572c53c553d21896cf35fef4dd18e51dc6d46'
 
 metadata = _sa.MetaData()
-_render = _rt.renderer(PROFILE)
+_render = _rt.renderer('tron')
 _Z12 = bytes(12)
 
 
@@ -55,7 +55,7 @@ class Approval:
 
     NAME: ClassVar[str] = 'Approval'
     SIGNATURE: ClassVar[str] = 'Approval(address,address,uint256)'
-    TOPIC0: ClassVar[bytes | None] = bytes.fromhex(
+    TOPIC0: ClassVar[bytes] = bytes.fromhex(
         "8c5be1e5ebec7d5bd14f71427d1e84f3dd0314c0f7b2291e5b200ac8c7c3b925"
     )
     ANONYMOUS: ClassVar[bool] = False
@@ -139,7 +139,7 @@ class RoleGranted:
 
     NAME: ClassVar[str] = 'RoleGranted'
     SIGNATURE: ClassVar[str] = 'RoleGranted(bytes32,address,address)'
-    TOPIC0: ClassVar[bytes | None] = bytes.fromhex(
+    TOPIC0: ClassVar[bytes] = bytes.fromhex(
         "2f8788117e7eff1d82e926ec794901d17c78024a50270940304540a733656f0d"
     )
     ANONYMOUS: ClassVar[bool] = False
@@ -227,7 +227,7 @@ class RoleRevoked:
 
     NAME: ClassVar[str] = 'RoleRevoked'
     SIGNATURE: ClassVar[str] = 'RoleRevoked(bytes32,address,address)'
-    TOPIC0: ClassVar[bytes | None] = bytes.fromhex(
+    TOPIC0: ClassVar[bytes] = bytes.fromhex(
         "f6391f5c32d9c69d2a47ea670b442974b53935d1edc7fd64eb21e047a839171b"
     )
     ANONYMOUS: ClassVar[bool] = False
@@ -315,7 +315,7 @@ class Transfer:
 
     NAME: ClassVar[str] = 'Transfer'
     SIGNATURE: ClassVar[str] = 'Transfer(address,address,uint256)'
-    TOPIC0: ClassVar[bytes | None] = bytes.fromhex(
+    TOPIC0: ClassVar[bytes] = bytes.fromhex(
         "ddf252ad1be2c89b69c2b068fc378daa952ba7f163c4a11628f55a4df523b3ef"
     )
     ANONYMOUS: ClassVar[bool] = False
@@ -390,20 +390,20 @@ class Transfer:
 _LAYOUT_Transfer = _rt.layout_twin(Transfer)
 
 
-EVENTS: tuple[type, ...] = (
+EVENTS: tuple[type[Any], ...] = (
     Approval,
     RoleGranted,
     RoleRevoked,
     Transfer,
 )
-DISPATCH: dict[tuple[bytes, int], type] = {
+DISPATCH: dict[tuple[bytes, int], type[Any]] = {
     (Approval.TOPIC0, 3): Approval,
     (RoleGranted.TOPIC0, 4): RoleGranted,
     (RoleRevoked.TOPIC0, 4): RoleRevoked,
     (Transfer.TOPIC0, 3): Transfer,
 }
 # anonymous events by topic count, kept only where the count picks exactly one of them
-ANONYMOUS_DISPATCH: dict[int, type] = {
+ANONYMOUS_DISPATCH: dict[int, type[Any]] = {
 }
 
 

@@ -48,7 +48,7 @@ SOURCE: str = 'contracts/build/MusicNFT.json'
 SOURCE_SHA256: str = '6407f3766bb194f2a9e698bb6223b44644a3f516f4f7b7aa153b08c9a617765c'
 
 metadata = _sa.MetaData()
-_render = _rt.renderer(PROFILE)
+_render = _rt.renderer('tron')
 _addr = _rt.address_converter(_render)
 _Z12 = bytes(12)
 _Z20 = bytes(20)
@@ -120,7 +120,7 @@ class Approval:
 
     NAME: ClassVar[str] = 'Approval'
     SIGNATURE: ClassVar[str] = 'Approval(address,address,uint256)'
-    TOPIC0: ClassVar[bytes | None] = bytes.fromhex(
+    TOPIC0: ClassVar[bytes] = bytes.fromhex(
         "8c5be1e5ebec7d5bd14f71427d1e84f3dd0314c0f7b2291e5b200ac8c7c3b925"
     )
     ANONYMOUS: ClassVar[bool] = False
@@ -203,7 +203,7 @@ class ApprovalForAll:
 
     NAME: ClassVar[str] = 'ApprovalForAll'
     SIGNATURE: ClassVar[str] = 'ApprovalForAll(address,address,bool)'
-    TOPIC0: ClassVar[bytes | None] = bytes.fromhex(
+    TOPIC0: ClassVar[bytes] = bytes.fromhex(
         "17307eab39ab6107e8899845ad3d59bd9653f200f220920489ca2b5937696c31"
     )
     ANONYMOUS: ClassVar[bool] = False
@@ -295,7 +295,7 @@ class BaseURIUpdated:
 
     NAME: ClassVar[str] = 'BaseURIUpdated'
     SIGNATURE: ClassVar[str] = 'BaseURIUpdated(string)'
-    TOPIC0: ClassVar[bytes | None] = bytes.fromhex(
+    TOPIC0: ClassVar[bytes] = bytes.fromhex(
         "6741b2fc379fad678116fe3d4d4b9a1a184ab53ba36b86ad0fa66340b1ab41ad"
     )
     ANONYMOUS: ClassVar[bool] = False
@@ -318,8 +318,8 @@ class BaseURIUpdated:
         _n = len(data)
         if _n < 32:
             raise _rt.fail(cls, f'data is {_n} bytes, expected at least 32')
-        _a = data[0:32]
-        _a = 32 if _a == _W32 else _ifb(_a)
+        _h = data[0:32]
+        _a = 32 if _h == _W32 else _ifb(_h)
         _s = _a + 32
         _l = _ifb(data[_a:_s])
         _e = _s + _l
@@ -378,7 +378,7 @@ class Minted:
         'Minted(address,uint256,bytes32,string,string,string,uint32,u'
         'int32,address,uint96)'
     )
-    TOPIC0: ClassVar[bytes | None] = bytes.fromhex(
+    TOPIC0: ClassVar[bytes] = bytes.fromhex(
         "a405d4452f96fed549e714db06ad491ddff6f850f5ba5191ef11d2888e738c9e"
     )
     ANONYMOUS: ClassVar[bool] = False
@@ -583,7 +583,7 @@ class RoleGranted:
 
     NAME: ClassVar[str] = 'RoleGranted'
     SIGNATURE: ClassVar[str] = 'RoleGranted(bytes32,address,address)'
-    TOPIC0: ClassVar[bytes | None] = bytes.fromhex(
+    TOPIC0: ClassVar[bytes] = bytes.fromhex(
         "2f8788117e7eff1d82e926ec794901d17c78024a50270940304540a733656f0d"
     )
     ANONYMOUS: ClassVar[bool] = False
@@ -671,7 +671,7 @@ class RoleRevoked:
 
     NAME: ClassVar[str] = 'RoleRevoked'
     SIGNATURE: ClassVar[str] = 'RoleRevoked(bytes32,address,address)'
-    TOPIC0: ClassVar[bytes | None] = bytes.fromhex(
+    TOPIC0: ClassVar[bytes] = bytes.fromhex(
         "f6391f5c32d9c69d2a47ea670b442974b53935d1edc7fd64eb21e047a839171b"
     )
     ANONYMOUS: ClassVar[bool] = False
@@ -759,7 +759,7 @@ class Transfer:
 
     NAME: ClassVar[str] = 'Transfer'
     SIGNATURE: ClassVar[str] = 'Transfer(address,address,uint256)'
-    TOPIC0: ClassVar[bytes | None] = bytes.fromhex(
+    TOPIC0: ClassVar[bytes] = bytes.fromhex(
         "ddf252ad1be2c89b69c2b068fc378daa952ba7f163c4a11628f55a4df523b3ef"
     )
     ANONYMOUS: ClassVar[bool] = False
@@ -833,7 +833,7 @@ class Transfer:
 _LAYOUT_Transfer = _rt.layout_twin(Transfer)
 
 
-EVENTS: tuple[type, ...] = (
+EVENTS: tuple[type[Any], ...] = (
     Approval,
     ApprovalForAll,
     BaseURIUpdated,
@@ -842,7 +842,7 @@ EVENTS: tuple[type, ...] = (
     RoleRevoked,
     Transfer,
 )
-DISPATCH: dict[tuple[bytes, int], type] = {
+DISPATCH: dict[tuple[bytes, int], type[Any]] = {
     (Approval.TOPIC0, 4): Approval,
     (ApprovalForAll.TOPIC0, 3): ApprovalForAll,
     (BaseURIUpdated.TOPIC0, 1): BaseURIUpdated,
@@ -852,7 +852,7 @@ DISPATCH: dict[tuple[bytes, int], type] = {
     (Transfer.TOPIC0, 4): Transfer,
 }
 # anonymous events by topic count, kept only where the count picks exactly one of them
-ANONYMOUS_DISPATCH: dict[int, type] = {
+ANONYMOUS_DISPATCH: dict[int, type[Any]] = {
 }
 
 

@@ -46,7 +46,7 @@ SOURCE: str = 'contracts/build/RewardVault.json'
 SOURCE_SHA256: str = 'f6cb4a01cbbc6615bc7ed65e563de6284aeb0322339ea6152e09f7318767d558'
 
 metadata = _sa.MetaData()
-_render = _rt.renderer(PROFILE)
+_render = _rt.renderer('tron')
 _addr = _rt.address_converter(_render)
 _Z12 = bytes(12)
 
@@ -145,7 +145,7 @@ class ClaimSubmitted:
 
     NAME: ClassVar[str] = 'ClaimSubmitted'
     SIGNATURE: ClassVar[str] = 'ClaimSubmitted(uint256,address,uint8,bytes32,uint256)'
-    TOPIC0: ClassVar[bytes | None] = bytes.fromhex(
+    TOPIC0: ClassVar[bytes] = bytes.fromhex(
         "e1b898a8b25bd1b54d5587e4c1bd8306ffb42a455c73479f672506537d4e0d77"
     )
     ANONYMOUS: ClassVar[bool] = False
@@ -256,7 +256,7 @@ class ClaimVerified:
 
     NAME: ClassVar[str] = 'ClaimVerified'
     SIGNATURE: ClassVar[str] = 'ClaimVerified(uint256,bool,address)'
-    TOPIC0: ClassVar[bytes | None] = bytes.fromhex(
+    TOPIC0: ClassVar[bytes] = bytes.fromhex(
         "c51a55c7e610a3c851bd86785f1ff07ebdec2b1ce653d187d3101566dc3a83df"
     )
     ANONYMOUS: ClassVar[bool] = False
@@ -348,7 +348,7 @@ class PoolConfigured:
 
     NAME: ClassVar[str] = 'PoolConfigured'
     SIGNATURE: ClassVar[str] = 'PoolConfigured(uint8,uint256,uint256)'
-    TOPIC0: ClassVar[bytes | None] = bytes.fromhex(
+    TOPIC0: ClassVar[bytes] = bytes.fromhex(
         "d0dd798ee6cc84bfdd70fd3cefef5459b2de2ea6b6775e9cfb67d413084b9b33"
     )
     ANONYMOUS: ClassVar[bool] = False
@@ -435,7 +435,7 @@ class RewardsClaimed:
 
     NAME: ClassVar[str] = 'RewardsClaimed'
     SIGNATURE: ClassVar[str] = 'RewardsClaimed(uint256,address,uint256)'
-    TOPIC0: ClassVar[bytes | None] = bytes.fromhex(
+    TOPIC0: ClassVar[bytes] = bytes.fromhex(
         "3300bdb359cfb956935bca32e9db727413eab1ca84341f2e36caea85bb796968"
     )
     ANONYMOUS: ClassVar[bool] = False
@@ -522,7 +522,7 @@ class RoleGranted:
 
     NAME: ClassVar[str] = 'RoleGranted'
     SIGNATURE: ClassVar[str] = 'RoleGranted(bytes32,address,address)'
-    TOPIC0: ClassVar[bytes | None] = bytes.fromhex(
+    TOPIC0: ClassVar[bytes] = bytes.fromhex(
         "2f8788117e7eff1d82e926ec794901d17c78024a50270940304540a733656f0d"
     )
     ANONYMOUS: ClassVar[bool] = False
@@ -610,7 +610,7 @@ class RoleRevoked:
 
     NAME: ClassVar[str] = 'RoleRevoked'
     SIGNATURE: ClassVar[str] = 'RoleRevoked(bytes32,address,address)'
-    TOPIC0: ClassVar[bytes | None] = bytes.fromhex(
+    TOPIC0: ClassVar[bytes] = bytes.fromhex(
         "f6391f5c32d9c69d2a47ea670b442974b53935d1edc7fd64eb21e047a839171b"
     )
     ANONYMOUS: ClassVar[bool] = False
@@ -689,7 +689,7 @@ class RoleRevoked:
 _LAYOUT_RoleRevoked = _rt.layout_twin(RoleRevoked)
 
 
-EVENTS: tuple[type, ...] = (
+EVENTS: tuple[type[Any], ...] = (
     ClaimSubmitted,
     ClaimVerified,
     PoolConfigured,
@@ -697,7 +697,7 @@ EVENTS: tuple[type, ...] = (
     RoleGranted,
     RoleRevoked,
 )
-DISPATCH: dict[tuple[bytes, int], type] = {
+DISPATCH: dict[tuple[bytes, int], type[Any]] = {
     (ClaimSubmitted.TOPIC0, 4): ClaimSubmitted,
     (ClaimVerified.TOPIC0, 2): ClaimVerified,
     (PoolConfigured.TOPIC0, 2): PoolConfigured,
@@ -706,7 +706,7 @@ DISPATCH: dict[tuple[bytes, int], type] = {
     (RoleRevoked.TOPIC0, 4): RoleRevoked,
 }
 # anonymous events by topic count, kept only where the count picks exactly one of them
-ANONYMOUS_DISPATCH: dict[int, type] = {
+ANONYMOUS_DISPATCH: dict[int, type[Any]] = {
 }
 
 

@@ -45,7 +45,7 @@ SOURCE: str = 'contracts/build/RoyaltyDistributor.json'
 SOURCE_SHA256: str = 'd54832bfdd94fd9a56e9c167f2d88ab925644c4001421b67225dbc7ceee4f5e1'
 
 metadata = _sa.MetaData()
-_render = _rt.renderer(PROFILE)
+_render = _rt.renderer('tron')
 _addr = _rt.address_converter(_render)
 _Z12 = bytes(12)
 _Z24 = bytes(24)
@@ -108,7 +108,7 @@ class RoleGranted:
 
     NAME: ClassVar[str] = 'RoleGranted'
     SIGNATURE: ClassVar[str] = 'RoleGranted(bytes32,address,address)'
-    TOPIC0: ClassVar[bytes | None] = bytes.fromhex(
+    TOPIC0: ClassVar[bytes] = bytes.fromhex(
         "2f8788117e7eff1d82e926ec794901d17c78024a50270940304540a733656f0d"
     )
     ANONYMOUS: ClassVar[bool] = False
@@ -196,7 +196,7 @@ class RoleRevoked:
 
     NAME: ClassVar[str] = 'RoleRevoked'
     SIGNATURE: ClassVar[str] = 'RoleRevoked(bytes32,address,address)'
-    TOPIC0: ClassVar[bytes | None] = bytes.fromhex(
+    TOPIC0: ClassVar[bytes] = bytes.fromhex(
         "f6391f5c32d9c69d2a47ea670b442974b53935d1edc7fd64eb21e047a839171b"
     )
     ANONYMOUS: ClassVar[bool] = False
@@ -287,7 +287,7 @@ class RoyaltiesDistributed:
 
     NAME: ClassVar[str] = 'RoyaltiesDistributed'
     SIGNATURE: ClassVar[str] = 'RoyaltiesDistributed(uint256,uint256,uint256,uint256)'
-    TOPIC0: ClassVar[bytes | None] = bytes.fromhex(
+    TOPIC0: ClassVar[bytes] = bytes.fromhex(
         "4e35aa6e33aa135ca4f8d8472f2ec43cbdaa410ce540b0d5522fa4edf8ff2501"
     )
     ANONYMOUS: ClassVar[bool] = False
@@ -380,7 +380,7 @@ class RoyaltiesWithdrawn:
 
     NAME: ClassVar[str] = 'RoyaltiesWithdrawn'
     SIGNATURE: ClassVar[str] = 'RoyaltiesWithdrawn(address,uint256)'
-    TOPIC0: ClassVar[bytes | None] = bytes.fromhex(
+    TOPIC0: ClassVar[bytes] = bytes.fromhex(
         "312b70e5726648ad7ab64374bb491934c2732cfb4f8c285ea2c1bbe4fa07f3db"
     )
     ANONYMOUS: ClassVar[bool] = False
@@ -455,7 +455,7 @@ class RoyaltyCredited:
 
     NAME: ClassVar[str] = 'RoyaltyCredited'
     SIGNATURE: ClassVar[str] = 'RoyaltyCredited(uint256,address,uint256)'
-    TOPIC0: ClassVar[bytes | None] = bytes.fromhex(
+    TOPIC0: ClassVar[bytes] = bytes.fromhex(
         "80b22f6b65d560f01eda280da54d021bd250e3cb4f9d9f5dd8e6b1375389259c"
     )
     ANONYMOUS: ClassVar[bool] = False
@@ -545,7 +545,7 @@ class RoyaltySplitsSet:
 
     NAME: ClassVar[str] = 'RoyaltySplitsSet'
     SIGNATURE: ClassVar[str] = 'RoyaltySplitsSet(uint256,uint256,address[],uint16[],address)'
-    TOPIC0: ClassVar[bytes | None] = bytes.fromhex(
+    TOPIC0: ClassVar[bytes] = bytes.fromhex(
         "8e5fc4d0a5b38c45f41c220305339f060bcfa3f655aada80126d6e88d58b0592"
     )
     ANONYMOUS: ClassVar[bool] = False
@@ -687,7 +687,7 @@ class SaleRecorded:
 
     NAME: ClassVar[str] = 'SaleRecorded'
     SIGNATURE: ClassVar[str] = 'SaleRecorded(uint256,uint256,address,address,uint256,uint256)'
-    TOPIC0: ClassVar[bytes | None] = bytes.fromhex(
+    TOPIC0: ClassVar[bytes] = bytes.fromhex(
         "7488e653a33c8cce35140f4c210553898d5d235422f90e7ec1e829e639ae9fd3"
     )
     ANONYMOUS: ClassVar[bool] = False
@@ -800,7 +800,7 @@ class SaleRecorded:
 _LAYOUT_SaleRecorded = _rt.layout_twin(SaleRecorded)
 
 
-EVENTS: tuple[type, ...] = (
+EVENTS: tuple[type[Any], ...] = (
     RoleGranted,
     RoleRevoked,
     RoyaltiesDistributed,
@@ -809,7 +809,7 @@ EVENTS: tuple[type, ...] = (
     RoyaltySplitsSet,
     SaleRecorded,
 )
-DISPATCH: dict[tuple[bytes, int], type] = {
+DISPATCH: dict[tuple[bytes, int], type[Any]] = {
     (RoleGranted.TOPIC0, 4): RoleGranted,
     (RoleRevoked.TOPIC0, 4): RoleRevoked,
     (RoyaltiesDistributed.TOPIC0, 3): RoyaltiesDistributed,
@@ -819,7 +819,7 @@ DISPATCH: dict[tuple[bytes, int], type] = {
     (SaleRecorded.TOPIC0, 4): SaleRecorded,
 }
 # anonymous events by topic count, kept only where the count picks exactly one of them
-ANONYMOUS_DISPATCH: dict[int, type] = {
+ANONYMOUS_DISPATCH: dict[int, type[Any]] = {
 }
 
 
