@@ -142,7 +142,6 @@ class ModulePlan:
     functions: list[dict[str, Any]] = field(default_factory=list)
     anonymous_dispatch: list[tuple[int, str]] = field(default_factory=list)
     tables: list[str] = field(default_factory=list)
-    zeros: set[int] = field(default_factory=set)
 
 
 def _key_names(names: list[str], fallbacks: list[str]) -> list[str]:
@@ -214,7 +213,6 @@ class _Planner:
             self.struct_of[t] = naming.check_identifier(name)
 
         plan = ModulePlan(self.module, c, naming.check_identifier(contract_class))
-        self.zeros = plan.zeros
         for t in self.struct_types:
             names = naming.dedupe(
                 [naming.field_name(m.name, i) for i, m in enumerate(t.components)]
@@ -371,7 +369,7 @@ class _Planner:
                 f"    {fail}f'data is {{{size}}} bytes, expected at least {head}')",
             ]
             if len(data_params) > 1:
-                head_struct, head_lines = _head_decode(index, data_params, values, self.zeros)
+                head_struct, head_lines = _head_decode(index, data_params, values)
                 lines += head_lines
                 data_params = []  # all decoded
             pos = 0
@@ -380,7 +378,7 @@ class _Planner:
                 if p.type.kind in ("bytes", "string"):
                     lines += _dynamic_decode(p.type.kind, pos, values[i], n)
                 elif _is_word_array(p.type):
-                    lines += _array_decode(p.type, pos, values[i], n, head, self.zeros)
+                    lines += _array_decode(p.type, pos, values[i], n, head)
                 elif p.type.kind in ("uint", "int") or (
                     p.type.kind == "fixed_bytes" and p.type.size == 32
                 ):
@@ -462,7 +460,6 @@ class _Planner:
         method_params = _params_code(mparams, 4, len(method) + 12 + len(out_ann))
         specs = [_output_spec(o.type, so) for o in outs]
         return {
-            "index": index,
             "method": method,
             "encoder": naming.check_identifier(naming.shorten(f"encode_{method}")),
             "method_params": method_params,
@@ -500,7 +497,7 @@ _UINT_CODES = {1: "B", 2: "H", 4: "I", 8: "Q"}
 
 
 def _head_decode(
-    index: int, data_params: list, values: list[str], zeros: set[int]
+    index: int, data_params: list, values: list[str]
 ) -> tuple[str, list[str]]:
     """One ``struct`` unpack of the whole head of ``data`` (its format's repr, the statements).
 
@@ -520,17 +517,15 @@ def _head_decode(
         if _reads_tail(t):
             fmt.append("24sQ")
             targets += [f"_p{i}", f"_a{i}"]
-            zeros.add(24)
             offset = (f"_p{i}", f"_a{i}")
             if _is_word_array(t):
-                after += _array_decode(t, pos, values[i], n, 32 * len(data_params), zeros, offset)
+                after += _array_decode(t, pos, values[i], n, 32 * len(data_params), offset)
             else:
                 after += _dynamic_decode(t.kind, pos, values[i], n, head=offset)
         elif t.kind == "uint" and t.size is not None and t.size < 256:
             k = t.size // 8  # ABI sizes are multiples of 8
             code = _UINT_CODES.get(k)
             fmt.append(f"{32 - k}s{code or f'{k}s'}")
-            zeros.add(32 - k)
             if code:
                 targets += [f"_p{i}", values[i]]
             else:
@@ -623,7 +618,6 @@ def _array_decode(
     var: str,
     label: str,
     head_size: int,
-    zeros: set[int],
     head: tuple[str, str] | None = None,
 ) -> list[str]:
     """Statements that set ``var`` from the top-level ``T[]`` (``T`` one word) whose offset
@@ -641,7 +635,7 @@ def _array_decode(
     assert t.item is not None
     fail = "raise _rt.fail(cls, "
     lines, offset, cond = _offset(head)
-    item_fmt, item_lines = _array_items(t.item, var, label, zeros)
+    item_fmt, item_lines = _array_items(t.item, var, label)
     return lines + [
         f"# {label}: {t.canonical}, a length word at its offset, then one word per item",
         f"if {cond}not {head_size} <= {offset} <= _n - 32:",
@@ -656,7 +650,7 @@ def _array_decode(
     ]
 
 
-def _array_items(item: AbiType, var: str, label: str, zeros: set[int]) -> tuple[str, list[str]]:
+def _array_items(item: AbiType, var: str, label: str) -> tuple[str, list[str]]:
     """The ``struct`` format of one item of an array of ``item`` words, and the statements
     that turn ``_u`` (all ``_l`` items unpacked) into ``var``, as strict as :func:`word_decode`.
 
@@ -705,7 +699,6 @@ def _array_items(item: AbiType, var: str, label: str, zeros: set[int]) -> tuple[
         values, why = "_u[::2]", f"bytes{size} with non-zero padding"
     else:
         raise AssertionError(f"not a word type: {item.canonical}")
-    zeros.add(pad)
     return fmt, [
         f"if {pads}.count(_Z{pad}) != _l:",
         f"    {fail}'{label}: {why}')",

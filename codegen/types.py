@@ -132,7 +132,8 @@ def word_decode(t: AbiType, word: str, var: str, label: str) -> list[str]:
     ``label`` (a validated identifier) names the value in error messages. Mirrors eth-abi's
     strict mode: unused high bits of uintN/intN must be zero / sign extension, address padding
     zero, bool 0 or 1, bytesN right-padding zero. Uses the module aliases ``_ifb``
-    (``int.from_bytes``) and ``_Z12`` that every generated module defines.
+    (``int.from_bytes``), ``_BOOL``, ``_render`` and ``_Z12``, which a generated module
+    defines when its code uses them (``render._preamble``).
     """
     fail = "raise _rt.fail(cls, "
     if t.kind == "uint":
