@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-REFERENCE = Path("/work/shared/reference/abis")
+REFERENCE = ROOT / "tests" / "data" / "reference" / "abis"
 LARGEST = ("seaport-1.1_Seaport.json", "uniswap-v3-core-1.0.1_UniswapV3Pool.json")
 
 

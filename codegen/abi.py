@@ -10,8 +10,10 @@ Accepted shapes (one file may hold several contracts):
   by TRON (``anonymous``, ``indexed``, ``inputs``...) default to false / empty.
 
 Every problem raises :class:`~dcmx_core.errors.AbiError` naming the file, the ABI entry and
-what is wrong. Type strings are parsed once, here, into :class:`AbiType` trees; nothing
-downstream re-parses a type string.
+what is wrong, on one line (untrusted text in it shortened and quoted). Inputs past the limits
+of :mod:`dcmx_codegen.limits` (file size, nesting, array length, parameter count, name length)
+are refused the same way. Type strings are parsed once, here, into :class:`AbiType` trees;
+nothing downstream re-parses a type string.
 """
 
 from __future__ import annotations
@@ -27,6 +29,15 @@ from eth_hash.auto import keccak
 
 from dcmx_core.errors import AbiError
 
+from .limits import (
+    MAX_ARRAY_LENGTH,
+    MAX_FILE_BYTES,
+    MAX_JSON_DEPTH,
+    MAX_NAME_LENGTH,
+    MAX_PARAMETERS,
+    MAX_TYPE_DEPTH,
+)
+
 __all__ = [
     "AbiType",
     "Param",
@@ -40,6 +51,12 @@ __all__ = [
 
 _ELEMENTARY = re.compile(r"^(uint|int|bytes|address|bool|string|trcToken)(\d*)$")
 _ARRAY_SUFFIX = re.compile(r"\[(\d*)\]$")
+
+
+def _short(value: Any, limit: int = 60) -> str:
+    """``repr(value)`` cut to about ``limit`` characters: untrusted text in one error line."""
+    text = repr(value)
+    return text if len(text) <= limit else text[:limit] + "..."
 
 
 @dataclass(frozen=True, slots=True)
@@ -165,54 +182,80 @@ _ENTRY_TYPES = frozenset(
 )
 
 
-def parse_type(entry: dict[str, Any], where: str) -> AbiType:
-    """Parse the ``type`` (and ``components``) of one ABI parameter object."""
+def parse_type(entry: dict[str, Any], where: str, depth: int = 0) -> AbiType:
+    """Parse the ``type`` (and ``components``) of one ABI parameter object; ``depth``: the
+    arrays and tuples it is nested in."""
     raw = entry.get("type")
     if not isinstance(raw, str) or not raw:
-        raise AbiError(f"{where}: parameter {entry.get('name')!r} has no 'type'")
-    return _parse(raw.strip(), entry, where)
+        raise AbiError(f"{where}: parameter {_short(entry.get('name'))} has no 'type'")
+    if len(raw) > MAX_NAME_LENGTH:
+        raise AbiError(
+            f"{where}: type {_short(raw)} is {len(raw)} characters long "
+            f"(the limit is {MAX_NAME_LENGTH})"
+        )
+    return _parse(raw.strip(), entry, where, depth)
 
 
-def _parse(text: str, entry: dict[str, Any], where: str) -> AbiType:
+def _parse(text: str, entry: dict[str, Any], where: str, depth: int) -> AbiType:
+    shown = _short(entry.get("type"))
     m = _ARRAY_SUFFIX.search(text)
+    if m or text == "tuple":
+        if depth >= MAX_TYPE_DEPTH:
+            # checked before going deeper: a type nested thousands deep is no RecursionError
+            raise AbiError(
+                f"{where}: type {shown} nests arrays and tuples more than {MAX_TYPE_DEPTH} deep"
+            )
     if m:
-        item = _parse(text[: m.start()], entry, where)
-        length = int(m.group(1)) if m.group(1) else None
+        digits = m.group(1)
+        length = None
+        if digits:
+            if len(digits) > 7 or int(digits) > MAX_ARRAY_LENGTH:
+                raise AbiError(
+                    f"{where}: type {shown}: fixed arrays are limited to {MAX_ARRAY_LENGTH} items"
+                )
+            length = int(digits)
         if length == 0:
-            raise AbiError(f"{where}: type {entry.get('type')!r}: fixed arrays need length >= 1")
+            raise AbiError(f"{where}: type {shown}: fixed arrays need length >= 1")
+        item = _parse(text[: m.start()], entry, where, depth + 1)
         return AbiType("array", size=length, item=item)
     if text == "tuple":
         comps = entry.get("components")
+        name = _short(entry.get("name"))
         if not isinstance(comps, list):
-            raise AbiError(f"{where}: tuple parameter {entry.get('name')!r} has no 'components'")
+            raise AbiError(f"{where}: tuple parameter {name} has no 'components'")
+        if len(comps) > MAX_PARAMETERS:
+            raise AbiError(
+                f"{where}: tuple parameter {name} has {len(comps)} members "
+                f"(the limit is {MAX_PARAMETERS})"
+            )
         params = []
         for i, c in enumerate(comps):
             if not isinstance(c, dict):
-                raise AbiError(f"{where}: component #{i} of {entry.get('name')!r} is not an object")
-            params.append(Param(_name(c, where), parse_type(c, where)))
+                raise AbiError(f"{where}: component #{i} of {name} is not an object")
+            params.append(Param(_name(c, where), parse_type(c, where, depth + 1)))
         if not params:
-            raise AbiError(f"{where}: tuple parameter {entry.get('name')!r} has no components")
+            raise AbiError(f"{where}: tuple parameter {name} has no components")
         return AbiType("tuple", components=tuple(params), struct_name=_struct_name(entry))
     m = _ELEMENTARY.match(text)
     if not m:
-        raise AbiError(f"{where}: unknown type {entry.get('type')!r}")
+        raise AbiError(f"{where}: unknown type {shown}")
     base, digits = m.groups()
     if base in ("uint", "int"):
-        bits = int(digits) if digits else 256
+        bits = int(digits) if digits and len(digits) <= 3 else 0 if digits else 256
         if bits % 8 or not 8 <= bits <= 256 or (digits and digits.startswith("0")):
-            raise AbiError(f"{where}: unknown type {entry.get('type')!r} (bad int width)")
+            raise AbiError(f"{where}: unknown type {shown} (bad int width)")
         return AbiType(base, size=bits)
     if base == "trcToken":  # TRON's TRC-10 token id: a uint256 on the wire
         if digits:
-            raise AbiError(f"{where}: unknown type {entry.get('type')!r}")
+            raise AbiError(f"{where}: unknown type {shown}")
         return AbiType("uint", size=256)
     if base == "bytes" and digits:
-        n = int(digits)
+        n = int(digits) if len(digits) <= 2 else 0
         if not 1 <= n <= 32 or digits.startswith("0"):
-            raise AbiError(f"{where}: unknown type {entry.get('type')!r} (bytesN needs 1..32)")
+            raise AbiError(f"{where}: unknown type {shown} (bytesN needs 1..32)")
         return AbiType("fixed_bytes", size=n)
     if digits:
-        raise AbiError(f"{where}: unknown type {entry.get('type')!r}")
+        raise AbiError(f"{where}: unknown type {shown}")
     return AbiType(base)
 
 
@@ -230,6 +273,11 @@ def _name(obj: dict[str, Any], where: str) -> str:
         return ""
     if not isinstance(name, str):
         raise AbiError(f"{where}: 'name' must be a string, got {type(name).__name__}")
+    if len(name) > MAX_NAME_LENGTH:
+        raise AbiError(
+            f"{where}: name {_short(name)} is {len(name)} characters long "
+            f"(the limit is {MAX_NAME_LENGTH})"
+        )
     return name
 
 
@@ -242,6 +290,10 @@ def _params(entry: dict[str, Any], key: str, where: str, *, event: bool) -> tupl
         raw = []
     if not isinstance(raw, list):
         raise AbiError(f"{where}: '{key}' must be a list")
+    if len(raw) > MAX_PARAMETERS:
+        raise AbiError(
+            f"{where}: {len(raw)} {key} (the limit is {MAX_PARAMETERS} parameters an entry)"
+        )
     out = []
     for i, p in enumerate(raw):
         if not isinstance(p, dict):
@@ -266,8 +318,15 @@ def _mutability(entry: dict[str, Any]) -> str:
 
 
 def parse_abi(abi: Any, contract_name: str, source: str, sha256: str) -> Contract:
+    if len(contract_name) > MAX_NAME_LENGTH:
+        raise AbiError(
+            f"{source}: contract name {_short(contract_name)} is {len(contract_name)} "
+            f"characters long (the limit is {MAX_NAME_LENGTH})"
+        )
     if not isinstance(abi, list):
-        raise AbiError(f"{source}: contract {contract_name!r}: 'abi' must be a list of entries")
+        raise AbiError(
+            f"{source}: contract {_short(contract_name)}: 'abi' must be a list of entries"
+        )
     events: list[Event] = []
     functions: list[Function] = []
     for i, entry in enumerate(abi):
@@ -279,8 +338,8 @@ def parse_abi(abi: Any, contract_name: str, source: str, sha256: str) -> Contrac
         kind = kind.lower()
         name = _name(entry, f"{source}: entry #{i}")
         # An unknown type is shown as repr(): a newline in it must not split the error line.
-        shown = kind if kind in _ENTRY_TYPES else repr(kind)
-        where = f"{source}: entry #{i} ({shown} {name!r})"
+        shown = kind if kind in _ENTRY_TYPES else _short(kind)
+        where = f"{source}: entry #{i} ({shown} {_short(name)})"
         if kind == "event":
             if not name:
                 raise AbiError(f"{where}: event without a name")
@@ -308,7 +367,7 @@ def parse_abi(abi: Any, contract_name: str, source: str, sha256: str) -> Contrac
             # validated for well-formedness, not bound: nothing to call or index
             _params(entry, "inputs", where, event=False)
         else:
-            raise AbiError(f"{where}: unknown entry type {entry.get('type')!r}")
+            raise AbiError(f"{where}: unknown entry type {_short(entry.get('type'))}")
     return Contract(contract_name, source, sha256, tuple(events), tuple(functions))
 
 
@@ -326,11 +385,13 @@ def contracts_from_json(doc: Any, stem: str, source: str, sha256: str) -> list[C
         for unit in sorted(doc["contracts"]):
             per_unit = doc["contracts"][unit]
             if not isinstance(per_unit, dict):
-                raise AbiError(f"{source}: contracts[{unit!r}] is not an object")
+                raise AbiError(f"{source}: contracts[{_short(unit)}] is not an object")
             for name in sorted(per_unit):
                 art = per_unit[name]
                 if not isinstance(art, dict) or "abi" not in art:
-                    raise AbiError(f"{source}: contracts[{unit!r}][{name!r}] has no 'abi'")
+                    raise AbiError(
+                        f"{source}: contracts[{_short(unit)}][{_short(name)}] has no 'abi'"
+                    )
                 out.append(parse_abi(_abi_list(art["abi"], source), name, source, sha256))
         if not out:
             raise AbiError(f"{source}: standard-JSON output without contracts")
@@ -349,24 +410,66 @@ def _abi_list(abi: Any, source: str) -> Any:
     if isinstance(abi, dict) and not abi:  # TRON returns {} for a contract without an ABI
         return []
     if isinstance(abi, str):  # some tools store the ABI as a JSON string
-        try:
-            return json.loads(abi)
-        except ValueError as exc:
-            raise AbiError(f"{source}: 'abi' is a string but not JSON: {exc}") from None
+        return _json(abi, source, "'abi' is a string but not JSON")
     return abi
+
+
+# every byte but quotes and brackets: the JSON document's structure
+_NOT_STRUCTURE = bytes(b for b in range(256) if b not in b'"[]{}')
+
+
+def _json_depth_ok(raw: bytes) -> bool:
+    """Whether no JSON array or object in ``raw`` is nested more than MAX_JSON_DEPTH deep.
+
+    Counted without recursing, in memory bounded by the input's size (a few copies), over
+    the quotes and brackets alone once escaped backslashes and quotes are dropped: brackets
+    between quotes are text. Invalid JSON gives some answer; the parser refuses it next.
+    """
+    structure = raw.replace(b"\\\\", b"").replace(b'\\"', b"").translate(None, _NOT_STRUCTURE)
+    depth = 0
+    text = False
+    for b in structure:
+        if b == 34:  # '"'
+            text = not text
+        elif text:
+            continue
+        elif b in b"[{":
+            depth += 1
+            if depth > MAX_JSON_DEPTH:
+                return False
+        else:
+            depth -= 1
+    return True
+
+
+def _json(raw: bytes | str, source: str, what: str = "not JSON") -> Any:
+    data = raw.encode("utf-8", "surrogatepass") if isinstance(raw, str) else raw
+    if not _json_depth_ok(data):
+        raise AbiError(
+            f"{source}: JSON nested more than {MAX_JSON_DEPTH} deep; not an artifact"
+        )
+    try:
+        return json.loads(raw)
+    except RecursionError:
+        raise AbiError(f"{source}: JSON nested too deeply to be an artifact") from None
+    except ValueError as exc:
+        raise AbiError(f"{source}: {what}: {exc}") from None
 
 
 def load_artifact(path: Path, shown_as: str | None = None) -> list[Contract]:
     source = shown_as or path.name
     try:
-        raw = path.read_bytes()
+        with path.open("rb") as f:
+            raw = f.read(MAX_FILE_BYTES + 1)  # never more, whatever the file claims to hold
     except OSError as exc:
         raise AbiError(f"{source}: cannot read: {exc.strerror}") from None
+    if len(raw) > MAX_FILE_BYTES:
+        raise AbiError(
+            f"{source}: larger than {MAX_FILE_BYTES // 2**20} MiB, the limit of an artifact; "
+            "pass the contract's own artifact or its bare ABI"
+        )
     sha = hashlib.sha256(raw).hexdigest()
-    try:
-        doc = json.loads(raw)
-    except ValueError as exc:
-        raise AbiError(f"{source}: not JSON: {exc}") from None
+    doc = _json(raw, source)
     stem = path.name
     for suffix in (".json", ".abi"):
         stem = stem.removesuffix(suffix)

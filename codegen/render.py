@@ -8,6 +8,7 @@ namespace, so the SQL files can never disagree with the Python tables.
 from __future__ import annotations
 
 import json
+import keyword
 import re
 import sys
 import types as _pytypes
@@ -18,23 +19,23 @@ import jinja2
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.schema import CreateIndex, CreateTable
 
-from dcmx_core.errors import AbiError
+from dcmx_core.errors import AbiError, ConfigError
 
 from . import naming
 from .abi import AbiType, Contract, Event, Function
+from .marker import MARKER, render_marker
 from .types import (
     convert_expr,
     from_json_expr,
     input_annotation,
     is_json_column,
     is_json_plain,
-    prepare_spec,
     python_annotation,
     sql_type,
     word_decode,
 )
 
-__all__ = ["GENERATOR_VERSION", "render_package", "render_module", "ModulePlan"]
+__all__ = ["GENERATOR_VERSION", "render_package", "render_module", "check_package", "ModulePlan"]
 
 GENERATOR_VERSION = "0.1.0"
 
@@ -100,6 +101,7 @@ class _Field:
 class _Struct:
     name: str
     doc: str
+    abi_type: str
     fields: list[_Field]
     members: list[str] = field(default_factory=list)
     json_members: list[str] = field(default_factory=list)  # from_json(): to_json()'s inverse
@@ -140,7 +142,6 @@ class ModulePlan:
     functions: list[dict[str, Any]] = field(default_factory=list)
     anonymous_dispatch: list[tuple[int, str]] = field(default_factory=list)
     tables: list[str] = field(default_factory=list)
-    zeros: set[int] = field(default_factory=set)
 
 
 def _key_names(names: list[str], fallbacks: list[str]) -> list[str]:
@@ -212,7 +213,6 @@ class _Planner:
             self.struct_of[t] = naming.check_identifier(name)
 
         plan = ModulePlan(self.module, c, naming.check_identifier(contract_class))
-        self.zeros = plan.zeros
         for t in self.struct_types:
             names = naming.dedupe(
                 [naming.field_name(m.name, i) for i, m in enumerate(t.components)]
@@ -222,6 +222,7 @@ class _Planner:
                 _Struct(
                     self.struct_of[t],
                     f"``{t.canonical}``",
+                    _lit(t.canonical),
                     [
                         _Field(
                             naming.check_identifier(n), python_annotation(m.type, self.struct_of), k
@@ -265,6 +266,15 @@ class _Planner:
         )
 
         methods = naming.dedupe([naming.function_name(b) for b in fn_bases])
+        # The contract class's body names its methods and the struct classes of their outputs:
+        # a method named like a struct (both "n" + digits: names starting with a digit) would
+        # hide the struct from the declarations after it.
+        hidden = sorted(set(methods) & {s.name for s in plan.structs})
+        if hidden:
+            raise AbiError(
+                f"{c.source}: contract {c.name!r}: function and struct both named {hidden[0]}; "
+                "rename one of them"
+            )
         for i, (f, m) in enumerate(zip(c.functions, methods, strict=True)):
             plan.functions.append(self._function(i, f, naming.check_identifier(m)))
         return plan
@@ -359,7 +369,7 @@ class _Planner:
                 f"    {fail}f'data is {{{size}}} bytes, expected at least {head}')",
             ]
             if len(data_params) > 1:
-                head_struct, head_lines = _head_decode(index, data_params, values, self.zeros)
+                head_struct, head_lines = _head_decode(index, data_params, values)
                 lines += head_lines
                 data_params = []  # all decoded
             pos = 0
@@ -368,7 +378,7 @@ class _Planner:
                 if p.type.kind in ("bytes", "string"):
                     lines += _dynamic_decode(p.type.kind, pos, values[i], n)
                 elif _is_word_array(p.type):
-                    lines += _array_decode(p.type, pos, values[i], n, head, self.zeros)
+                    lines += _array_decode(p.type, pos, values[i], n, head)
                 elif p.type.kind in ("uint", "int") or (
                     p.type.kind == "fixed_bytes" and p.type.size == 32
                 ):
@@ -429,6 +439,8 @@ class _Planner:
     # --- functions ---
 
     def _function(self, index: int, f: Function, method: str) -> dict[str, Any]:
+        """A function's declaration in the contract class: a decorator naming its signature
+        and output types over a typed stub (see :mod:`dcmx_core.abi_functions`)."""
         so = self.struct_of
         pnames = naming.dedupe([naming.field_name(p.name, i) for i, p in enumerate(f.inputs)])
         for n in pnames:
@@ -436,57 +448,48 @@ class _Planner:
         params = [
             f"{n}: {input_annotation(p.type, so)}" for n, p in zip(pnames, f.inputs, strict=True)
         ]
-        prepared = []
-        for n, p in zip(pnames, f.inputs, strict=True):
-            spec = prepare_spec(p.type)
-            if spec is None:
-                prepared.append(n)
-            elif spec == "a":
-                prepared.append(f"_rt.address_arg({n})")
-            else:
-                prepared.append(f"_rt.prepare({spec!r}, {n})")
         outs = f.outputs
         if not outs:
-            out_ann, out_expr = "None", "None"
+            out_ann = "None"
         elif len(outs) == 1:
             out_ann = python_annotation(outs[0].type, so)
-            out_expr = convert_expr(outs[0].type, "_o[0]", so)
         else:
             out_ann = "tuple[" + ", ".join(python_annotation(o.type, so) for o in outs) + "]"
-            out_expr = _tuple_code(
-                [convert_expr(o.type, f"_o[{i}]", so) for i, o in enumerate(outs)]
-            )
         payable = f.mutability == "payable"
         mparams = ["self", *params] + (["*", "call_value: int = 0"] if payable else [])
-        method_params = _params_code(mparams, 4, len(method) + 12)
-        # The ABI's own name when it is a plain identifier (safe in a docstring), else ours.
-        shown = f.name if re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", f.name or "") else method
-        sig = f"``{shown}({','.join(p.type.canonical for p in f.inputs)})``"
-        # the signature alone on its line: one "word", so E501 does not apply however long
-        doc = f"this function ({f.mutability}):\n\n    {sig}\n    "
+        method_params = _params_code(mparams, 4, len(method) + 12 + len(out_ann))
+        specs = [_output_spec(o.type, so) for o in outs]
         return {
-            "index": index,
             "method": method,
             "encoder": naming.check_identifier(naming.shorten(f"encode_{method}")),
-            "decoder": naming.check_identifier(naming.shorten(f"decode_{method}_output")),
-            "params_sig": _params_code(params, 0, len(method) + 20),
-            "call_args": _params_code(pnames, 12, len(method) + 30),
             "method_params": method_params,
-            "selector": 'b"' + "".join(f"\\x{b:02x}" for b in f.selector) + '"',
-            "n_inputs": len(f.inputs),
-            "types_repr": _wrapped_tuple([repr(p.type.canonical) for p in f.inputs], 8, 8),
-            "prepared": _wrapped_tuple(prepared, 8, 8),
-            "out_types_repr": _wrapped_tuple([repr(o.type.canonical) for o in outs], 4, 4),
-            "out_count": len(outs),
             "out_annotation": out_ann,
-            "out_expr": out_expr,
-            "method_return": out_ann if f.is_call else "Any",
-            "is_call": f.is_call,
-            "value_arg": "call_value" if payable else "0",
-            "signature_short": _lit(f.signature, 0),
-            "doc": doc,
-            "doc_method": f"this function ({f.mutability}):\n\n        {sig}\n        ",
+            "decorator": _decorator(f.mutability, f.signature, specs),
         }
+
+
+def _output_spec(t: AbiType, struct_of: dict[AbiType, str]) -> str:
+    """An output as :mod:`dcmx_core.abi_functions` declares it: its canonical type when it
+    holds no struct, the struct class for a tuple, ``(item, "[..]")`` for an array of them."""
+    if not any(n.kind == "tuple" for n in t.walk()):
+        return repr(t.canonical)
+    if t.kind == "tuple":
+        return struct_of[t]
+    assert t.item is not None
+    suffix = f"[{'' if t.size is None else t.size}]"
+    return f"({_output_spec(t.item, struct_of)}, {suffix!r})"
+
+
+def _decorator(mutability: str, signature: str, specs: list[str]) -> str:
+    """``@_fn.<mutability>(signature, outputs)`` on one line, or one argument per line."""
+    args = [repr(signature)] + ([_tuple_code(specs)] if specs else [])
+    one = f"@_fn.{mutability}({', '.join(args)})"
+    if 4 + len(one) <= 100:
+        return one
+    lines = [f"@_fn.{mutability}(", f"        {_lit(signature, 8)},"]
+    if specs:
+        lines.append(f"        {_wrapped_tuple(specs, 8, 8)},")
+    return "\n".join(lines + ["    )"])
 
 
 # struct codes of the unsigned integers that fit one (value bytes -> code)
@@ -494,7 +497,7 @@ _UINT_CODES = {1: "B", 2: "H", 4: "I", 8: "Q"}
 
 
 def _head_decode(
-    index: int, data_params: list, values: list[str], zeros: set[int]
+    index: int, data_params: list, values: list[str]
 ) -> tuple[str, list[str]]:
     """One ``struct`` unpack of the whole head of ``data`` (its format's repr, the statements).
 
@@ -514,17 +517,15 @@ def _head_decode(
         if _reads_tail(t):
             fmt.append("24sQ")
             targets += [f"_p{i}", f"_a{i}"]
-            zeros.add(24)
             offset = (f"_p{i}", f"_a{i}")
             if _is_word_array(t):
-                after += _array_decode(t, pos, values[i], n, 32 * len(data_params), zeros, offset)
+                after += _array_decode(t, pos, values[i], n, 32 * len(data_params), offset)
             else:
                 after += _dynamic_decode(t.kind, pos, values[i], n, head=offset)
         elif t.kind == "uint" and t.size is not None and t.size < 256:
             k = t.size // 8  # ABI sizes are multiples of 8
             code = _UINT_CODES.get(k)
             fmt.append(f"{32 - k}s{code or f'{k}s'}")
-            zeros.add(32 - k)
             if code:
                 targets += [f"_p{i}", values[i]]
             else:
@@ -597,7 +598,7 @@ def _offset(head: tuple[str, str] | None) -> tuple[list[str], str, str]:
     data parameter: its word is first matched as bytes against the 32 every ABI encoder writes
     there (just past the one-word head); converting 32 bytes to an int costs ~3x that."""
     if head is None:
-        return ["_a = data[0:32]", "_a = 32 if _a == _W32 else _ifb(_a)"], "_a", ""
+        return ["_h = data[0:32]", "_a = 32 if _h == _W32 else _ifb(_h)"], "_a", ""
     return [], head[1], f"{head[0]} != _Z24 or "
 
 
@@ -617,7 +618,6 @@ def _array_decode(
     var: str,
     label: str,
     head_size: int,
-    zeros: set[int],
     head: tuple[str, str] | None = None,
 ) -> list[str]:
     """Statements that set ``var`` from the top-level ``T[]`` (``T`` one word) whose offset
@@ -635,7 +635,7 @@ def _array_decode(
     assert t.item is not None
     fail = "raise _rt.fail(cls, "
     lines, offset, cond = _offset(head)
-    item_fmt, item_lines = _array_items(t.item, var, label, zeros)
+    item_fmt, item_lines = _array_items(t.item, var, label)
     return lines + [
         f"# {label}: {t.canonical}, a length word at its offset, then one word per item",
         f"if {cond}not {head_size} <= {offset} <= _n - 32:",
@@ -650,7 +650,7 @@ def _array_decode(
     ]
 
 
-def _array_items(item: AbiType, var: str, label: str, zeros: set[int]) -> tuple[str, list[str]]:
+def _array_items(item: AbiType, var: str, label: str) -> tuple[str, list[str]]:
     """The ``struct`` format of one item of an array of ``item`` words, and the statements
     that turn ``_u`` (all ``_l`` items unpacked) into ``var``, as strict as :func:`word_decode`.
 
@@ -699,7 +699,6 @@ def _array_items(item: AbiType, var: str, label: str, zeros: set[int]) -> tuple[
         values, why = "_u[::2]", f"bytes{size} with non-zero padding"
     else:
         raise AssertionError(f"not a word type: {item.canonical}")
-    zeros.add(pad)
     return fmt, [
         f"if {pads}.count(_Z{pad}) != _l:",
         f"    {fail}'{label}: {why}')",
@@ -889,6 +888,59 @@ def _wrap_lines(lines: list[str]) -> list[str]:
 # --- files --------------------------------------------------------------------------------
 
 
+# What a generated module may import, by the name its code uses, in isort's order: it imports
+# only what it uses (ruff refuses an unused import, and generated code is linted like the rest).
+_STDLIB = (
+    ("Sequence", "from collections.abc import Sequence"),
+    ("dataclass", "from dataclasses import dataclass"),
+)
+_TYPING = ("Any", "ClassVar")
+_FIRST_PARTY = (
+    ("_fn", "from dcmx_core import abi_functions as _fn"),
+    ("_rt", "from dcmx_core import abi_runtime as _rt"),
+    ("_sqlt", "from dcmx_core import sqltypes as _sqlt"),
+)
+# the decoders' hot-path names, module globals (see dcmx_core.abi_runtime), in isort's order
+_RUNTIME_NAMES = (
+    "BOOL", "JSON_BOOL", "PAD", "W32", "Struct", "dumps", "esc", "ifb", "new", "unpack"
+)
+
+
+def _names(code: _pytypes.CodeType) -> set[str]:
+    """The global and attribute names a code object and those nested in it use (f-strings
+    included, which tokenizing the text would miss)."""
+    out = set(code.co_names)
+    for const in code.co_consts:
+        if isinstance(const, _pytypes.CodeType):
+            out |= _names(const)
+    return out
+
+
+def _preamble(body: str, profile: str) -> tuple[str, str]:
+    """The import block and the module aliases that ``body`` uses."""
+    # dont_inherit: this module's "annotations" future would hide the names annotations use
+    code = compile(body.replace("@@ALIASES@@", ""), "<generated>", "exec", dont_inherit=True)
+    used = _names(code)
+    stdlib = [line for name, line in _STDLIB if name in used]
+    typing = [n for n in _TYPING if n in used]
+    if typing:
+        stdlib.append(f"from typing import {', '.join(typing)}")
+    ours = [line for name, line in _FIRST_PARTY if name in used]
+    ours += [
+        f"from dcmx_core.abi_runtime import {n} as _{n}" for n in _RUNTIME_NAMES if f"_{n}" in used
+    ]
+    groups = (["from __future__ import annotations"], stdlib, ["import sqlalchemy as _sa"], ours)
+    imports = "\n\n".join("\n".join(g) for g in groups if g)
+    aliases = []
+    if "_render" in used or "_addr" in used:
+        aliases.append(f"_render = _rt.renderer({profile!r})")
+    if "_addr" in used:
+        aliases.append("_addr = _rt.address_converter(_render)")
+    zeros = sorted(int(n[2:]) for n in used if re.fullmatch(r"_Z\d+", n))
+    aliases += [f"_Z{k} = bytes({k})" for k in zeros]
+    return imports, "".join(f"{a}\n" for a in aliases)
+
+
 def render_module(plan: ModulePlan, profile: str) -> str:
     c = plan.contract
     text = _env.get_template("contract.py.j2").render(
@@ -903,10 +955,10 @@ def render_module(plan: ModulePlan, profile: str) -> str:
         events=plan.events,
         functions=plan.functions,
         anonymous_dispatch=plan.anonymous_dispatch,
-        zeros=sorted(plan.zeros | {12}),
-        uses_struct=any(e.head_struct or e.reads_arrays for e in plan.events),
-        uses_arrays=any(e.reads_arrays for e in plan.events),
     )
+    head, body = text.split("@@IMPORTS@@", 1)
+    imports, aliases = _preamble(body, profile)
+    text = head + imports + body.replace("@@ALIASES@@\n", aliases, 1)
     if any(len(line) > 100 for line in text.splitlines()):
         # names from the ABI can make lines of any length; say so instead of hiding the file
         note = "# ruff: noqa: E501 - generated lines follow the lengths of ABI names\n"
@@ -938,9 +990,11 @@ def _ddl(modules: list[_pytypes.ModuleType], dialect, sources, name: str) -> str
 def render_package(
     contracts: list[Contract], profile: str, package: str = "dcmx_generated"
 ) -> dict[str, str]:
-    """File name -> text of every generated file."""
+    """File name -> text of every generated file, the folder's marker
+    (:mod:`dcmx_codegen.marker`) included."""
     if profile not in ("tron", "evm"):
         raise AbiError(f"unknown chain profile {profile!r}; use tron or evm")
+    check_package(package)
     plans: list[ModulePlan] = []
     by_module: dict[str, str] = {}
     by_table: dict[str, str] = {}
@@ -987,7 +1041,25 @@ def render_package(
     files["__init__.py"] = _format_init(init)
     files["schema.postgresql.sql"] = _ddl(modules, postgresql.dialect(), sources, "PostgreSQL")
     files["schema.sqlite.sql"] = _ddl(modules, sqlite.dialect(), sources, "SQLite")
+    files[MARKER] = render_marker(GENERATOR_VERSION, package, sorted(files))
     return files
+
+
+_PACKAGE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*")
+
+
+def check_package(package: str) -> str:
+    """``package``, when it is a dotted Python module name (ASCII, no keywords): it is written
+    into the generated ``__init__``."""
+    if not _PACKAGE.fullmatch(package) or any(
+        keyword.iskeyword(part) for part in package.split(".")
+    ):
+        shown = repr(package) if len(package) <= 60 else repr(package[:60]) + "..."
+        raise ConfigError(
+            f"--package {shown}: not a dotted Python module name (like my_bindings or "
+            "app.contracts); give the import name of the output folder"
+        )
+    return package
 
 
 def _natural(name: str) -> list:

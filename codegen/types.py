@@ -18,7 +18,6 @@ __all__ = [
     "convert_expr",
     "from_json_expr",
     "word_decode",
-    "prepare_spec",
     "head_size",
 ]
 
@@ -133,7 +132,8 @@ def word_decode(t: AbiType, word: str, var: str, label: str) -> list[str]:
     ``label`` (a validated identifier) names the value in error messages. Mirrors eth-abi's
     strict mode: unused high bits of uintN/intN must be zero / sign extension, address padding
     zero, bool 0 or 1, bytesN right-padding zero. Uses the module aliases ``_ifb``
-    (``int.from_bytes``) and ``_Z12`` that every generated module defines.
+    (``int.from_bytes``), ``_BOOL``, ``_render`` and ``_Z12``, which a generated module
+    defines when its code uses them (``render._preamble``).
     """
     fail = "raise _rt.fail(cls, "
     if t.kind == "uint":
@@ -186,18 +186,3 @@ def head_size(t: AbiType) -> int:
     if t.kind == "tuple":
         return sum(head_size(c.type) for c in t.components)
     return 32
-
-
-def prepare_spec(t: AbiType):
-    """A plain-data description of how ``abi_runtime.prepare`` converts an argument.
-
-    None: pass through; "a": address; ("l", spec): array; ("t", (spec, ...)): struct.
-    """
-    if not needs_conversion(t):
-        return None
-    if t.kind == "address":
-        return "a"
-    if t.kind == "array":
-        assert t.item is not None
-        return ("l", prepare_spec(t.item))
-    return ("t", tuple(prepare_spec(c.type) for c in t.components))

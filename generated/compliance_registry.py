@@ -13,25 +13,33 @@ values of its table's parameter columns) and its inverse ``from_sql(values)``, `
 does it try an anonymous event, and only the one whose topic count is unique among this
 contract's anonymous events; a log that does not decode as that event gives None.
 
-Functions: ``encode_<name>(...)`` builds calldata, ``decode_<name>_output(data)`` decodes
-return data, and the class ``ComplianceRegistry`` calls (view/pure) or transacts through an
-injected :class:`dcmx_core.transports.Transport`.
+Functions: the class ``ComplianceRegistry`` declares each one over
+:mod:`dcmx_core.abi_functions`: ``ComplianceRegistry.<name>.encode(...)`` builds calldata,
+``ComplianceRegistry.<name>.decode_output(data)`` decodes return data, and
+``ComplianceRegistry(address, transport).<name>(...)`` calls it (view/pure) or transacts
+through an injected :class:`dcmx_core.transports.Transport`. ``encode_<name>`` is
+``ComplianceRegistry.<name>.encode``.
 """
 
 from __future__ import annotations
 
-import json as _json
-import struct as _struct
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import sqlalchemy as _sa
 
+from dcmx_core import abi_functions as _fn
 from dcmx_core import abi_runtime as _rt
-from dcmx_core import addresses as _addrs
 from dcmx_core import sqltypes as _sqlt
-from dcmx_core.transports import Transport
+from dcmx_core.abi_runtime import BOOL as _BOOL
+from dcmx_core.abi_runtime import JSON_BOOL as _JSON_BOOL
+from dcmx_core.abi_runtime import PAD as _PAD
+from dcmx_core.abi_runtime import Struct as _Struct
+from dcmx_core.abi_runtime import dumps as _dumps
+from dcmx_core.abi_runtime import esc as _esc
+from dcmx_core.abi_runtime import ifb as _ifb
+from dcmx_core.abi_runtime import new as _new
 
 CONTRACT_NAME: str = 'ComplianceRegistry'
 PROFILE: str = 'tron'
@@ -39,40 +47,18 @@ SOURCE: str = 'contracts/build/ComplianceRegistry.json'
 SOURCE_SHA256: str = '56d075c2d7d03d1220eceb370532d3ba9e0f835f0e519c836adafbba3e9af4e8'
 
 metadata = _sa.MetaData()
-
-_render = _addrs.renderer(PROFILE)
+_render = _rt.renderer('tron')
 _addr = _rt.address_converter(_render)
-_BOOL = {_rt.ZERO32: False, _rt.TRUE32: True}
-# hot-path aliases of the event decoders (module globals: no attribute lookups per log)
-_ifb = int.from_bytes  # big-endian unless told (Python 3.11+), as ABI words are
-_new = object.__new__
 _Z12 = bytes(12)
 _Z24 = bytes(24)
 _Z31 = bytes(31)
-_PAD = _rt.PAD
-_W32 = (32).to_bytes(32, "big")  # the offset word of a lone dynamic value, as encoders write it
-# args_json(): the encoder of the audit JSON (args() as text), its escaping of strings, bools
-_dumps = _json.JSONEncoder(separators=(",", ":")).encode
-_esc = _json.encoder.encode_basestring_ascii
-_JSON_BOOL = ("false", "true")
-_CHAIN_COLUMNS = (
-    lambda: _sa.Column("block_number", _sa.BigInteger(), primary_key=True, autoincrement=False),
-    lambda: _sa.Column("block_hash", _sa.LargeBinary(32), nullable=False),
-    lambda: _sa.Column("block_timestamp", _sa.BigInteger(), nullable=False),
-    lambda: _sa.Column("tx_hash", _sa.LargeBinary(32), nullable=False),
-    lambda: _sa.Column("tx_index", _sa.Integer(), nullable=False),
-    lambda: _sa.Column("log_index", _sa.Integer(), primary_key=True, autoincrement=False),
-    lambda: _sa.Column("contract_address", _sqlt.address(), nullable=False),
-)
-
-
-def _table(name: str, *params: Any) -> _sa.Table:
-    return _sa.Table(name, metadata, *(make() for make in _CHAIN_COLUMNS), *params)
 
 
 @dataclass(frozen=True, slots=True)
 class AuditEntry:
     """Struct ``(uint8,uint8,string,bytes32,uint256,uint8,uint256)``."""
+
+    ABI_TYPE: ClassVar[str] = '(uint8,uint8,string,bytes32,uint256,uint8,uint256)'
     action_: int
     doc_type: int
     version: str
@@ -122,6 +108,8 @@ class AuditEntry:
 @dataclass(frozen=True, slots=True)
 class DeletionRequest:
     """Struct ``(address,uint8,uint64,uint64,string)``."""
+
+    ABI_TYPE: ClassVar[str] = '(address,uint8,uint64,uint64,string)'
     user_: str
     status: int
     requested_at: int
@@ -163,6 +151,8 @@ class DeletionRequest:
 @dataclass(frozen=True, slots=True)
 class Document:
     """Struct ``(bytes32,uint64)``."""
+
+    ABI_TYPE: ClassVar[str] = '(bytes32,uint64)'
     doc_hash: bytes
     published_at: int
 
@@ -189,7 +179,7 @@ class Document:
         )
 
 
-_HEAD_0 = _struct.Struct('>24sQ32s32s')
+_HEAD_0 = _Struct('>24sQ32s32s')
 
 
 @dataclass(frozen=True, slots=True)
@@ -201,12 +191,13 @@ class AcceptanceRecorded:
 
     NAME: ClassVar[str] = 'AcceptanceRecorded'
     SIGNATURE: ClassVar[str] = 'AcceptanceRecorded(address,uint8,string,bytes32,uint256)'
-    TOPIC0: ClassVar[bytes | None] = bytes.fromhex(
+    TOPIC0: ClassVar[bytes] = bytes.fromhex(
         "d5a8960ac3567180047f06397c3ef6ee56ce781bf0cb64e49783185241b3137a"
     )
     ANONYMOUS: ClassVar[bool] = False
     CONTRACT: ClassVar[str] = CONTRACT_NAME
-    TABLE: ClassVar[_sa.Table] = _table(
+    TABLE: ClassVar[_sa.Table] = _rt.event_table(
+        metadata,
         'compliance_registry__acceptance_recorded',
         _sa.Column('user_', _sqlt.address(), nullable=False),
         _sa.Column('doc_type', _sa.Integer(), nullable=False),
@@ -309,7 +300,7 @@ class AcceptanceRecorded:
 _LAYOUT_AcceptanceRecorded = _rt.layout_twin(AcceptanceRecorded)
 
 
-_HEAD_1 = _struct.Struct('>32s32s')
+_HEAD_1 = _Struct('>32s32s')
 
 
 @dataclass(frozen=True, slots=True)
@@ -321,12 +312,13 @@ class DeletionProcessed:
 
     NAME: ClassVar[str] = 'DeletionProcessed'
     SIGNATURE: ClassVar[str] = 'DeletionProcessed(uint256,address,bool,address,uint256)'
-    TOPIC0: ClassVar[bytes | None] = bytes.fromhex(
+    TOPIC0: ClassVar[bytes] = bytes.fromhex(
         "99474234cb95973b03f7be673896113fa9cc901086f7f1f314b78d36dbee1f4d"
     )
     ANONYMOUS: ClassVar[bool] = False
     CONTRACT: ClassVar[str] = CONTRACT_NAME
-    TABLE: ClassVar[_sa.Table] = _table(
+    TABLE: ClassVar[_sa.Table] = _rt.event_table(
+        metadata,
         'compliance_registry__deletion_processed',
         _sa.Column('request_id', _sqlt.ExactInt(), nullable=False),
         _sa.Column('user_', _sqlt.address(), nullable=False),
@@ -421,7 +413,7 @@ class DeletionProcessed:
 _LAYOUT_DeletionProcessed = _rt.layout_twin(DeletionProcessed)
 
 
-_HEAD_2 = _struct.Struct('>24sQ32s')
+_HEAD_2 = _Struct('>24sQ32s')
 
 
 @dataclass(frozen=True, slots=True)
@@ -433,12 +425,13 @@ class DeletionRequested:
 
     NAME: ClassVar[str] = 'DeletionRequested'
     SIGNATURE: ClassVar[str] = 'DeletionRequested(uint256,address,string,uint256)'
-    TOPIC0: ClassVar[bytes | None] = bytes.fromhex(
+    TOPIC0: ClassVar[bytes] = bytes.fromhex(
         "6b2e20682383bdc435f04b2ba3584cb297cca8fd9cd9c183d0d1b0241cac3589"
     )
     ANONYMOUS: ClassVar[bool] = False
     CONTRACT: ClassVar[str] = CONTRACT_NAME
-    TABLE: ClassVar[_sa.Table] = _table(
+    TABLE: ClassVar[_sa.Table] = _rt.event_table(
+        metadata,
         'compliance_registry__deletion_requested',
         _sa.Column('request_id', _sqlt.ExactInt(), nullable=False),
         _sa.Column('user_', _sqlt.address(), nullable=False),
@@ -531,7 +524,7 @@ class DeletionRequested:
 _LAYOUT_DeletionRequested = _rt.layout_twin(DeletionRequested)
 
 
-_HEAD_3 = _struct.Struct('>24sQ32s32s')
+_HEAD_3 = _Struct('>24sQ32s32s')
 
 
 @dataclass(frozen=True, slots=True)
@@ -543,12 +536,13 @@ class DocumentPublished:
 
     NAME: ClassVar[str] = 'DocumentPublished'
     SIGNATURE: ClassVar[str] = 'DocumentPublished(uint8,string,bytes32,address,uint256)'
-    TOPIC0: ClassVar[bytes | None] = bytes.fromhex(
+    TOPIC0: ClassVar[bytes] = bytes.fromhex(
         "bc5a223d1082094fb8e5eb29ec0b6c86d422e4f65b4d07b715075429076d57c4"
     )
     ANONYMOUS: ClassVar[bool] = False
     CONTRACT: ClassVar[str] = CONTRACT_NAME
-    TABLE: ClassVar[_sa.Table] = _table(
+    TABLE: ClassVar[_sa.Table] = _rt.event_table(
+        metadata,
         'compliance_registry__document_published',
         _sa.Column('doc_type', _sa.Integer(), nullable=False),
         _sa.Column('version', _sa.Text(), nullable=False),
@@ -651,7 +645,7 @@ class DocumentPublished:
 _LAYOUT_DocumentPublished = _rt.layout_twin(DocumentPublished)
 
 
-_HEAD_4 = _struct.Struct('>31sB31sB32s')
+_HEAD_4 = _Struct('>31sB31sB32s')
 
 
 @dataclass(frozen=True, slots=True)
@@ -663,12 +657,13 @@ class KycStatusChanged:
 
     NAME: ClassVar[str] = 'KycStatusChanged'
     SIGNATURE: ClassVar[str] = 'KycStatusChanged(address,uint8,uint8,address,uint256)'
-    TOPIC0: ClassVar[bytes | None] = bytes.fromhex(
+    TOPIC0: ClassVar[bytes] = bytes.fromhex(
         "1077dc1ba265e134c513c2f98c7db974bc3e46c89a00e7a6d58242ae3181a4be"
     )
     ANONYMOUS: ClassVar[bool] = False
     CONTRACT: ClassVar[str] = CONTRACT_NAME
-    TABLE: ClassVar[_sa.Table] = _table(
+    TABLE: ClassVar[_sa.Table] = _rt.event_table(
+        metadata,
         'compliance_registry__kyc_status_changed',
         _sa.Column('wallet', _sqlt.address(), nullable=False),
         _sa.Column('previous_status', _sa.Integer(), nullable=False),
@@ -771,12 +766,13 @@ class RoleGranted:
 
     NAME: ClassVar[str] = 'RoleGranted'
     SIGNATURE: ClassVar[str] = 'RoleGranted(bytes32,address,address)'
-    TOPIC0: ClassVar[bytes | None] = bytes.fromhex(
+    TOPIC0: ClassVar[bytes] = bytes.fromhex(
         "2f8788117e7eff1d82e926ec794901d17c78024a50270940304540a733656f0d"
     )
     ANONYMOUS: ClassVar[bool] = False
     CONTRACT: ClassVar[str] = CONTRACT_NAME
-    TABLE: ClassVar[_sa.Table] = _table(
+    TABLE: ClassVar[_sa.Table] = _rt.event_table(
+        metadata,
         'compliance_registry__role_granted',
         _sa.Column('role', _sa.LargeBinary(32), nullable=False),
         _sa.Column('account', _sqlt.address(), nullable=False),
@@ -858,12 +854,13 @@ class RoleRevoked:
 
     NAME: ClassVar[str] = 'RoleRevoked'
     SIGNATURE: ClassVar[str] = 'RoleRevoked(bytes32,address,address)'
-    TOPIC0: ClassVar[bytes | None] = bytes.fromhex(
+    TOPIC0: ClassVar[bytes] = bytes.fromhex(
         "f6391f5c32d9c69d2a47ea670b442974b53935d1edc7fd64eb21e047a839171b"
     )
     ANONYMOUS: ClassVar[bool] = False
     CONTRACT: ClassVar[str] = CONTRACT_NAME
-    TABLE: ClassVar[_sa.Table] = _table(
+    TABLE: ClassVar[_sa.Table] = _rt.event_table(
+        metadata,
         'compliance_registry__role_revoked',
         _sa.Column('role', _sa.LargeBinary(32), nullable=False),
         _sa.Column('account', _sqlt.address(), nullable=False),
@@ -936,7 +933,7 @@ class RoleRevoked:
 _LAYOUT_RoleRevoked = _rt.layout_twin(RoleRevoked)
 
 
-EVENTS: tuple[type, ...] = (
+EVENTS: tuple[type[Any], ...] = (
     AcceptanceRecorded,
     DeletionProcessed,
     DeletionRequested,
@@ -945,7 +942,7 @@ EVENTS: tuple[type, ...] = (
     RoleGranted,
     RoleRevoked,
 )
-DISPATCH: dict[tuple[bytes, int], type] = {
+DISPATCH: dict[tuple[bytes, int], type[Any]] = {
     (AcceptanceRecorded.TOPIC0, 3): AcceptanceRecorded,
     (DeletionProcessed.TOPIC0, 4): DeletionProcessed,
     (DeletionRequested.TOPIC0, 3): DeletionRequested,
@@ -955,7 +952,7 @@ DISPATCH: dict[tuple[bytes, int], type] = {
     (RoleRevoked.TOPIC0, 4): RoleRevoked,
 }
 # anonymous events by topic count, kept only where the count picks exactly one of them
-ANONYMOUS_DISPATCH: dict[int, type] = {
+ANONYMOUS_DISPATCH: dict[int, type[Any]] = {
 }
 
 
@@ -984,620 +981,101 @@ def decode_log(topics: Sequence[bytes], data: bytes) -> Any:
         return None  # a guess that did not fit: not this contract's anonymous event
 
 
-def encode_compliance_officer_role() -> bytes:
-    """Calldata of this function (view):
+class ComplianceRegistry(_fn.Contract, name=CONTRACT_NAME, profile=PROFILE):
+    """ComplianceRegistry at one address, through an injected transport.
 
-    ``COMPLIANCE_OFFICER_ROLE()``
+    Each stub declares a function by its signature; its body never runs (the decorator makes
+    the function).
     """
-    return b"\x19\x85\x96\xb5"
 
-
-_OUT_0 = _rt.tuple_decoder(
-    ('bytes32',),
-    'COMPLIANCE_OFFICER_ROLE()',
-)
-
-
-def decode_compliance_officer_role_output(data: bytes) -> bytes:
-    """Return value of this function (view):
-
-    ``COMPLIANCE_OFFICER_ROLE()``
-    """
-    _o = _OUT_0(data)
-    return _o[0]
-
-
-def encode_default_admin_role() -> bytes:
-    """Calldata of this function (view):
-
-    ``DEFAULT_ADMIN_ROLE()``
-    """
-    return b"\xa2\x17\xfd\xdf"
-
-
-_OUT_1 = _rt.tuple_decoder(
-    ('bytes32',),
-    'DEFAULT_ADMIN_ROLE()',
-)
-
-
-def decode_default_admin_role_output(data: bytes) -> bytes:
-    """Return value of this function (view):
-
-    ``DEFAULT_ADMIN_ROLE()``
-    """
-    _o = _OUT_1(data)
-    return _o[0]
-
-
-def encode_deletion_request_count() -> bytes:
-    """Calldata of this function (view):
-
-    ``deletionRequestCount()``
-    """
-    return b"\x49\x13\xdf\xb8"
-
-
-_OUT_2 = _rt.tuple_decoder(
-    ('uint256',),
-    'deletionRequestCount()',
-)
-
-
-def decode_deletion_request_count_output(data: bytes) -> int:
-    """Return value of this function (view):
-
-    ``deletionRequestCount()``
-    """
-    _o = _OUT_2(data)
-    return _o[0]
-
-
-def encode_get_audit_trail(user_: str | bytes) -> bytes:
-    """Calldata of this function (view):
-
-    ``getAuditTrail(address)``
-    """
-    return b"\x00\xca\x5e\x9b" + _rt.encode_args(
-        ('address',),
-        (_rt.address_arg(user_),),
-    )
-
-
-_OUT_3 = _rt.tuple_decoder(
-    ('(uint8,uint8,string,bytes32,uint256,uint8,uint256)[]',),
-    'getAuditTrail(address)',
-)
-
-
-def decode_get_audit_trail_output(data: bytes) -> tuple[AuditEntry, ...]:
-    """Return value of this function (view):
-
-    ``getAuditTrail(address)``
-    """
-    _o = _OUT_3(data)
-    return tuple([AuditEntry.from_abi(_x0) for _x0 in _o[0]])
-
-
-def encode_get_deletion_request(request_id: int) -> bytes:
-    """Calldata of this function (view):
-
-    ``getDeletionRequest(uint256)``
-    """
-    return b"\xa0\xe9\x4c\x72" + _rt.encode_args(
-        ('uint256',),
-        (request_id,),
-    )
-
-
-_OUT_4 = _rt.tuple_decoder(
-    ('(address,uint8,uint64,uint64,string)',),
-    'getDeletionRequest(uint256)',
-)
-
-
-def decode_get_deletion_request_output(data: bytes) -> DeletionRequest:
-    """Return value of this function (view):
-
-    ``getDeletionRequest(uint256)``
-    """
-    _o = _OUT_4(data)
-    return DeletionRequest.from_abi(_o[0])
-
-
-def encode_get_document(doc_type: int, version: str) -> bytes:
-    """Calldata of this function (view):
-
-    ``getDocument(uint8,string)``
-    """
-    return b"\x8c\x84\x13\x83" + _rt.encode_args(
-        ('uint8', 'string'),
-        (doc_type, version),
-    )
-
-
-_OUT_5 = _rt.tuple_decoder(
-    ('(bytes32,uint64)',),
-    'getDocument(uint8,string)',
-)
-
-
-def decode_get_document_output(data: bytes) -> Document:
-    """Return value of this function (view):
-
-    ``getDocument(uint8,string)``
-    """
-    _o = _OUT_5(data)
-    return Document.from_abi(_o[0])
-
-
-def encode_grant_role(role: bytes, account: str | bytes) -> bytes:
-    """Calldata of this function (nonpayable):
-
-    ``grantRole(bytes32,address)``
-    """
-    return b"\x2f\x2f\xf1\x5d" + _rt.encode_args(
-        ('bytes32', 'address'),
-        (role, _rt.address_arg(account)),
-    )
-
-
-
-
-def decode_grant_role_output(data: bytes) -> None:
-    """Return value of this function (nonpayable):
-
-    ``grantRole(bytes32,address)``
-    """
-    return None
-
-
-def encode_has_role(role: bytes, account: str | bytes) -> bytes:
-    """Calldata of this function (view):
-
-    ``hasRole(bytes32,address)``
-    """
-    return b"\x91\xd1\x48\x54" + _rt.encode_args(
-        ('bytes32', 'address'),
-        (role, _rt.address_arg(account)),
-    )
-
-
-_OUT_7 = _rt.tuple_decoder(
-    ('bool',),
-    'hasRole(bytes32,address)',
-)
-
-
-def decode_has_role_output(data: bytes) -> bool:
-    """Return value of this function (view):
-
-    ``hasRole(bytes32,address)``
-    """
-    _o = _OUT_7(data)
-    return _o[0]
-
-
-def encode_kyc_status(wallet: str | bytes) -> bytes:
-    """Calldata of this function (view):
-
-    ``kycStatus(address)``
-    """
-    return b"\x46\xcc\x59\x9e" + _rt.encode_args(
-        ('address',),
-        (_rt.address_arg(wallet),),
-    )
-
-
-_OUT_8 = _rt.tuple_decoder(
-    ('uint8',),
-    'kycStatus(address)',
-)
-
-
-def decode_kyc_status_output(data: bytes) -> int:
-    """Return value of this function (view):
-
-    ``kycStatus(address)``
-    """
-    _o = _OUT_8(data)
-    return _o[0]
-
-
-def encode_pending_deletion_request(user_: str | bytes) -> bytes:
-    """Calldata of this function (view):
-
-    ``pendingDeletionRequest(address)``
-    """
-    return b"\xd7\x35\x79\x16" + _rt.encode_args(
-        ('address',),
-        (_rt.address_arg(user_),),
-    )
-
-
-_OUT_9 = _rt.tuple_decoder(
-    ('uint256',),
-    'pendingDeletionRequest(address)',
-)
-
-
-def decode_pending_deletion_request_output(data: bytes) -> int:
-    """Return value of this function (view):
-
-    ``pendingDeletionRequest(address)``
-    """
-    _o = _OUT_9(data)
-    return _o[0]
-
-
-def encode_process_deletion_request(request_id: int, approved: bool) -> bytes:
-    """Calldata of this function (nonpayable):
-
-    ``processDeletionRequest(uint256,bool)``
-    """
-    return b"\x93\x04\x24\x8b" + _rt.encode_args(
-        ('uint256', 'bool'),
-        (request_id, approved),
-    )
-
-
-
-
-def decode_process_deletion_request_output(data: bytes) -> None:
-    """Return value of this function (nonpayable):
-
-    ``processDeletionRequest(uint256,bool)``
-    """
-    return None
-
-
-def encode_publish_document(doc_type: int, version: str, doc_hash: bytes) -> bytes:
-    """Calldata of this function (nonpayable):
-
-    ``publishDocument(uint8,string,bytes32)``
-    """
-    return b"\x12\x9d\x3f\x8d" + _rt.encode_args(
-        ('uint8', 'string', 'bytes32'),
-        (doc_type, version, doc_hash),
-    )
-
-
-
-
-def decode_publish_document_output(data: bytes) -> None:
-    """Return value of this function (nonpayable):
-
-    ``publishDocument(uint8,string,bytes32)``
-    """
-    return None
-
-
-def encode_record_acceptance(doc_type: int, version: str) -> bytes:
-    """Calldata of this function (nonpayable):
-
-    ``recordAcceptance(uint8,string)``
-    """
-    return b"\x4a\x33\xb7\x10" + _rt.encode_args(
-        ('uint8', 'string'),
-        (doc_type, version),
-    )
-
-
-
-
-def decode_record_acceptance_output(data: bytes) -> None:
-    """Return value of this function (nonpayable):
-
-    ``recordAcceptance(uint8,string)``
-    """
-    return None
-
-
-def encode_renounce_role(role: bytes) -> bytes:
-    """Calldata of this function (nonpayable):
-
-    ``renounceRole(bytes32)``
-    """
-    return b"\x8b\xb9\xc5\xbf" + _rt.encode_args(
-        ('bytes32',),
-        (role,),
-    )
-
-
-
-
-def decode_renounce_role_output(data: bytes) -> None:
-    """Return value of this function (nonpayable):
-
-    ``renounceRole(bytes32)``
-    """
-    return None
-
-
-def encode_request_data_deletion(reason: str) -> bytes:
-    """Calldata of this function (nonpayable):
-
-    ``requestDataDeletion(string)``
-    """
-    return b"\x0c\x3f\x53\x0f" + _rt.encode_args(
-        ('string',),
-        (reason,),
-    )
-
-
-_OUT_14 = _rt.tuple_decoder(
-    ('uint256',),
-    'requestDataDeletion(string)',
-)
-
-
-def decode_request_data_deletion_output(data: bytes) -> int:
-    """Return value of this function (nonpayable):
-
-    ``requestDataDeletion(string)``
-    """
-    _o = _OUT_14(data)
-    return _o[0]
-
-
-def encode_revoke_role(role: bytes, account: str | bytes) -> bytes:
-    """Calldata of this function (nonpayable):
-
-    ``revokeRole(bytes32,address)``
-    """
-    return b"\xd5\x47\x74\x1f" + _rt.encode_args(
-        ('bytes32', 'address'),
-        (role, _rt.address_arg(account)),
-    )
-
-
-
-
-def decode_revoke_role_output(data: bytes) -> None:
-    """Return value of this function (nonpayable):
-
-    ``revokeRole(bytes32,address)``
-    """
-    return None
-
-
-def encode_set_kyc_status(wallet: str | bytes, status: int) -> bytes:
-    """Calldata of this function (nonpayable):
-
-    ``setKycStatus(address,uint8)``
-    """
-    return b"\x6a\xf8\xfc\x03" + _rt.encode_args(
-        ('address', 'uint8'),
-        (_rt.address_arg(wallet), status),
-    )
-
-
-
-
-def decode_set_kyc_status_output(data: bytes) -> None:
-    """Return value of this function (nonpayable):
-
-    ``setKycStatus(address,uint8)``
-    """
-    return None
-
-
-def encode_verify_acceptance(user_: str | bytes, doc_type: int, version: str) -> bytes:
-    """Calldata of this function (view):
-
-    ``verifyAcceptance(address,uint8,string)``
-    """
-    return b"\x00\x71\x1e\xed" + _rt.encode_args(
-        ('address', 'uint8', 'string'),
-        (_rt.address_arg(user_), doc_type, version),
-    )
-
-
-_OUT_17 = _rt.tuple_decoder(
-    ('bool',),
-    'verifyAcceptance(address,uint8,string)',
-)
-
-
-def decode_verify_acceptance_output(data: bytes) -> bool:
-    """Return value of this function (view):
-
-    ``verifyAcceptance(address,uint8,string)``
-    """
-    _o = _OUT_17(data)
-    return _o[0]
-
-
-class ComplianceRegistry:
-    """ComplianceRegistry at one address, through an injected transport."""
-
-    NAME: ClassVar[str] = CONTRACT_NAME
-
-    def __init__(self, address: str | bytes, transport: Transport) -> None:
-        self._address = _rt.address_arg(address)
-        self._transport = transport
-
-    @property
-    def address(self) -> str:
-        return _render(self._address)
-
-    def __repr__(self) -> str:
-        return f"{type(self).__name__}({self.address!r})"
-
+    @_fn.view('COMPLIANCE_OFFICER_ROLE()', ('bytes32',))
     def compliance_officer_role(self) -> bytes:
-        """Call this function (view):
+        raise NotImplementedError
 
-        ``COMPLIANCE_OFFICER_ROLE()``
-        """
-        return decode_compliance_officer_role_output(
-            self._transport.call(self._address, encode_compliance_officer_role())
-        )
-
+    @_fn.view('DEFAULT_ADMIN_ROLE()', ('bytes32',))
     def default_admin_role(self) -> bytes:
-        """Call this function (view):
+        raise NotImplementedError
 
-        ``DEFAULT_ADMIN_ROLE()``
-        """
-        return decode_default_admin_role_output(
-            self._transport.call(self._address, encode_default_admin_role())
-        )
-
+    @_fn.view('deletionRequestCount()', ('uint256',))
     def deletion_request_count(self) -> int:
-        """Call this function (view):
+        raise NotImplementedError
 
-        ``deletionRequestCount()``
-        """
-        return decode_deletion_request_count_output(
-            self._transport.call(self._address, encode_deletion_request_count())
-        )
-
+    @_fn.view('getAuditTrail(address)', ((AuditEntry, '[]'),))
     def get_audit_trail(self, user_: str | bytes) -> tuple[AuditEntry, ...]:
-        """Call this function (view):
+        raise NotImplementedError
 
-        ``getAuditTrail(address)``
-        """
-        return decode_get_audit_trail_output(
-            self._transport.call(self._address, encode_get_audit_trail(user_))
-        )
-
+    @_fn.view('getDeletionRequest(uint256)', (DeletionRequest,))
     def get_deletion_request(self, request_id: int) -> DeletionRequest:
-        """Call this function (view):
+        raise NotImplementedError
 
-        ``getDeletionRequest(uint256)``
-        """
-        return decode_get_deletion_request_output(
-            self._transport.call(self._address, encode_get_deletion_request(request_id))
-        )
-
+    @_fn.view('getDocument(uint8,string)', (Document,))
     def get_document(self, doc_type: int, version: str) -> Document:
-        """Call this function (view):
+        raise NotImplementedError
 
-        ``getDocument(uint8,string)``
-        """
-        return decode_get_document_output(
-            self._transport.call(self._address, encode_get_document(doc_type, version))
-        )
+    @_fn.nonpayable('grantRole(bytes32,address)')
+    def grant_role(self, role: bytes, account: str | bytes) -> None:
+        raise NotImplementedError
 
-    def grant_role(self, role: bytes, account: str | bytes) -> Any:
-        """Call this function (nonpayable):
-
-        ``grantRole(bytes32,address)``
-        """
-        return self._transport.transact(
-            self._address,
-            encode_grant_role(role, account),
-            value=0,
-        )
-
+    @_fn.view('hasRole(bytes32,address)', ('bool',))
     def has_role(self, role: bytes, account: str | bytes) -> bool:
-        """Call this function (view):
+        raise NotImplementedError
 
-        ``hasRole(bytes32,address)``
-        """
-        return decode_has_role_output(
-            self._transport.call(self._address, encode_has_role(role, account))
-        )
-
+    @_fn.view('kycStatus(address)', ('uint8',))
     def kyc_status(self, wallet: str | bytes) -> int:
-        """Call this function (view):
+        raise NotImplementedError
 
-        ``kycStatus(address)``
-        """
-        return decode_kyc_status_output(
-            self._transport.call(self._address, encode_kyc_status(wallet))
-        )
-
+    @_fn.view('pendingDeletionRequest(address)', ('uint256',))
     def pending_deletion_request(self, user_: str | bytes) -> int:
-        """Call this function (view):
+        raise NotImplementedError
 
-        ``pendingDeletionRequest(address)``
-        """
-        return decode_pending_deletion_request_output(
-            self._transport.call(self._address, encode_pending_deletion_request(user_))
-        )
+    @_fn.nonpayable('processDeletionRequest(uint256,bool)')
+    def process_deletion_request(self, request_id: int, approved: bool) -> None:
+        raise NotImplementedError
 
-    def process_deletion_request(self, request_id: int, approved: bool) -> Any:
-        """Call this function (nonpayable):
+    @_fn.nonpayable('publishDocument(uint8,string,bytes32)')
+    def publish_document(self, doc_type: int, version: str, doc_hash: bytes) -> None:
+        raise NotImplementedError
 
-        ``processDeletionRequest(uint256,bool)``
-        """
-        return self._transport.transact(
-            self._address,
-            encode_process_deletion_request(request_id, approved),
-            value=0,
-        )
+    @_fn.nonpayable('recordAcceptance(uint8,string)')
+    def record_acceptance(self, doc_type: int, version: str) -> None:
+        raise NotImplementedError
 
-    def publish_document(self, doc_type: int, version: str, doc_hash: bytes) -> Any:
-        """Call this function (nonpayable):
+    @_fn.nonpayable('renounceRole(bytes32)')
+    def renounce_role(self, role: bytes) -> None:
+        raise NotImplementedError
 
-        ``publishDocument(uint8,string,bytes32)``
-        """
-        return self._transport.transact(
-            self._address,
-            encode_publish_document(doc_type, version, doc_hash),
-            value=0,
-        )
+    @_fn.nonpayable('requestDataDeletion(string)', ('uint256',))
+    def request_data_deletion(self, reason: str) -> int:
+        raise NotImplementedError
 
-    def record_acceptance(self, doc_type: int, version: str) -> Any:
-        """Call this function (nonpayable):
+    @_fn.nonpayable('revokeRole(bytes32,address)')
+    def revoke_role(self, role: bytes, account: str | bytes) -> None:
+        raise NotImplementedError
 
-        ``recordAcceptance(uint8,string)``
-        """
-        return self._transport.transact(
-            self._address,
-            encode_record_acceptance(doc_type, version),
-            value=0,
-        )
+    @_fn.nonpayable('setKycStatus(address,uint8)')
+    def set_kyc_status(self, wallet: str | bytes, status: int) -> None:
+        raise NotImplementedError
 
-    def renounce_role(self, role: bytes) -> Any:
-        """Call this function (nonpayable):
-
-        ``renounceRole(bytes32)``
-        """
-        return self._transport.transact(
-            self._address,
-            encode_renounce_role(role),
-            value=0,
-        )
-
-    def request_data_deletion(self, reason: str) -> Any:
-        """Call this function (nonpayable):
-
-        ``requestDataDeletion(string)``
-        """
-        return self._transport.transact(
-            self._address,
-            encode_request_data_deletion(reason),
-            value=0,
-        )
-
-    def revoke_role(self, role: bytes, account: str | bytes) -> Any:
-        """Call this function (nonpayable):
-
-        ``revokeRole(bytes32,address)``
-        """
-        return self._transport.transact(
-            self._address,
-            encode_revoke_role(role, account),
-            value=0,
-        )
-
-    def set_kyc_status(self, wallet: str | bytes, status: int) -> Any:
-        """Call this function (nonpayable):
-
-        ``setKycStatus(address,uint8)``
-        """
-        return self._transport.transact(
-            self._address,
-            encode_set_kyc_status(wallet, status),
-            value=0,
-        )
-
+    @_fn.view('verifyAcceptance(address,uint8,string)', ('bool',))
     def verify_acceptance(self, user_: str | bytes, doc_type: int, version: str) -> bool:
-        """Call this function (view):
+        raise NotImplementedError
 
-        ``verifyAcceptance(address,uint8,string)``
-        """
-        return decode_verify_acceptance_output(
-            self._transport.call(self._address, encode_verify_acceptance(user_, doc_type, version))
-        )
+
+encode_compliance_officer_role = ComplianceRegistry.compliance_officer_role.encode
+encode_default_admin_role = ComplianceRegistry.default_admin_role.encode
+encode_deletion_request_count = ComplianceRegistry.deletion_request_count.encode
+encode_get_audit_trail = ComplianceRegistry.get_audit_trail.encode
+encode_get_deletion_request = ComplianceRegistry.get_deletion_request.encode
+encode_get_document = ComplianceRegistry.get_document.encode
+encode_grant_role = ComplianceRegistry.grant_role.encode
+encode_has_role = ComplianceRegistry.has_role.encode
+encode_kyc_status = ComplianceRegistry.kyc_status.encode
+encode_pending_deletion_request = ComplianceRegistry.pending_deletion_request.encode
+encode_process_deletion_request = ComplianceRegistry.process_deletion_request.encode
+encode_publish_document = ComplianceRegistry.publish_document.encode
+encode_record_acceptance = ComplianceRegistry.record_acceptance.encode
+encode_renounce_role = ComplianceRegistry.renounce_role.encode
+encode_request_data_deletion = ComplianceRegistry.request_data_deletion.encode
+encode_revoke_role = ComplianceRegistry.revoke_role.encode
+encode_set_kyc_status = ComplianceRegistry.set_kyc_status.encode
+encode_verify_acceptance = ComplianceRegistry.verify_acceptance.encode

@@ -12,24 +12,29 @@ values of its table's parameter columns) and its inverse ``from_sql(values)``, `
 does it try an anonymous event, and only the one whose topic count is unique among this
 contract's anonymous events; a log that does not decode as that event gives None.
 
-Functions: ``encode_<name>(...)`` builds calldata, ``decode_<name>_output(data)`` decodes
-return data, and the class ``DCMXToken`` calls (view/pure) or transacts through an
-injected :class:`dcmx_core.transports.Transport`.
+Functions: the class ``DCMXToken`` declares each one over
+:mod:`dcmx_core.abi_functions`: ``DCMXToken.<name>.encode(...)`` builds calldata,
+``DCMXToken.<name>.decode_output(data)`` decodes return data, and
+``DCMXToken(address, transport).<name>(...)`` calls it (view/pure) or transacts
+through an injected :class:`dcmx_core.transports.Transport`. ``encode_<name>`` is
+``DCMXToken.<name>.encode``.
 """
 
 from __future__ import annotations
 
-import json as _json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import sqlalchemy as _sa
 
+from dcmx_core import abi_functions as _fn
 from dcmx_core import abi_runtime as _rt
-from dcmx_core import addresses as _addrs
 from dcmx_core import sqltypes as _sqlt
-from dcmx_core.transports import Transport
+from dcmx_core.abi_runtime import dumps as _dumps
+from dcmx_core.abi_runtime import esc as _esc
+from dcmx_core.abi_runtime import ifb as _ifb
+from dcmx_core.abi_runtime import new as _new
 
 CONTRACT_NAME: str = 'DCMXToken'
 PROFILE: str = 'tron'
@@ -37,33 +42,8 @@ SOURCE: str = 'contracts/build/DCMXToken.json'
 SOURCE_SHA256: str = '04919fa74b6b5f530426086bd8f572c53c553d21896cf35fef4dd18e51dc6d46'
 
 metadata = _sa.MetaData()
-
-_render = _addrs.renderer(PROFILE)
-_addr = _rt.address_converter(_render)
-_BOOL = {_rt.ZERO32: False, _rt.TRUE32: True}
-# hot-path aliases of the event decoders (module globals: no attribute lookups per log)
-_ifb = int.from_bytes  # big-endian unless told (Python 3.11+), as ABI words are
-_new = object.__new__
+_render = _rt.renderer('tron')
 _Z12 = bytes(12)
-_PAD = _rt.PAD
-_W32 = (32).to_bytes(32, "big")  # the offset word of a lone dynamic value, as encoders write it
-# args_json(): the encoder of the audit JSON (args() as text), its escaping of strings, bools
-_dumps = _json.JSONEncoder(separators=(",", ":")).encode
-_esc = _json.encoder.encode_basestring_ascii
-_JSON_BOOL = ("false", "true")
-_CHAIN_COLUMNS = (
-    lambda: _sa.Column("block_number", _sa.BigInteger(), primary_key=True, autoincrement=False),
-    lambda: _sa.Column("block_hash", _sa.LargeBinary(32), nullable=False),
-    lambda: _sa.Column("block_timestamp", _sa.BigInteger(), nullable=False),
-    lambda: _sa.Column("tx_hash", _sa.LargeBinary(32), nullable=False),
-    lambda: _sa.Column("tx_index", _sa.Integer(), nullable=False),
-    lambda: _sa.Column("log_index", _sa.Integer(), primary_key=True, autoincrement=False),
-    lambda: _sa.Column("contract_address", _sqlt.address(), nullable=False),
-)
-
-
-def _table(name: str, *params: Any) -> _sa.Table:
-    return _sa.Table(name, metadata, *(make() for make in _CHAIN_COLUMNS), *params)
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,12 +55,13 @@ class Approval:
 
     NAME: ClassVar[str] = 'Approval'
     SIGNATURE: ClassVar[str] = 'Approval(address,address,uint256)'
-    TOPIC0: ClassVar[bytes | None] = bytes.fromhex(
+    TOPIC0: ClassVar[bytes] = bytes.fromhex(
         "8c5be1e5ebec7d5bd14f71427d1e84f3dd0314c0f7b2291e5b200ac8c7c3b925"
     )
     ANONYMOUS: ClassVar[bool] = False
     CONTRACT: ClassVar[str] = CONTRACT_NAME
-    TABLE: ClassVar[_sa.Table] = _table(
+    TABLE: ClassVar[_sa.Table] = _rt.event_table(
+        metadata,
         'dcmx_token__approval',
         _sa.Column('owner', _sqlt.address(), nullable=False),
         _sa.Column('spender', _sqlt.address(), nullable=False),
@@ -158,12 +139,13 @@ class RoleGranted:
 
     NAME: ClassVar[str] = 'RoleGranted'
     SIGNATURE: ClassVar[str] = 'RoleGranted(bytes32,address,address)'
-    TOPIC0: ClassVar[bytes | None] = bytes.fromhex(
+    TOPIC0: ClassVar[bytes] = bytes.fromhex(
         "2f8788117e7eff1d82e926ec794901d17c78024a50270940304540a733656f0d"
     )
     ANONYMOUS: ClassVar[bool] = False
     CONTRACT: ClassVar[str] = CONTRACT_NAME
-    TABLE: ClassVar[_sa.Table] = _table(
+    TABLE: ClassVar[_sa.Table] = _rt.event_table(
+        metadata,
         'dcmx_token__role_granted',
         _sa.Column('role', _sa.LargeBinary(32), nullable=False),
         _sa.Column('account', _sqlt.address(), nullable=False),
@@ -245,12 +227,13 @@ class RoleRevoked:
 
     NAME: ClassVar[str] = 'RoleRevoked'
     SIGNATURE: ClassVar[str] = 'RoleRevoked(bytes32,address,address)'
-    TOPIC0: ClassVar[bytes | None] = bytes.fromhex(
+    TOPIC0: ClassVar[bytes] = bytes.fromhex(
         "f6391f5c32d9c69d2a47ea670b442974b53935d1edc7fd64eb21e047a839171b"
     )
     ANONYMOUS: ClassVar[bool] = False
     CONTRACT: ClassVar[str] = CONTRACT_NAME
-    TABLE: ClassVar[_sa.Table] = _table(
+    TABLE: ClassVar[_sa.Table] = _rt.event_table(
+        metadata,
         'dcmx_token__role_revoked',
         _sa.Column('role', _sa.LargeBinary(32), nullable=False),
         _sa.Column('account', _sqlt.address(), nullable=False),
@@ -332,12 +315,13 @@ class Transfer:
 
     NAME: ClassVar[str] = 'Transfer'
     SIGNATURE: ClassVar[str] = 'Transfer(address,address,uint256)'
-    TOPIC0: ClassVar[bytes | None] = bytes.fromhex(
+    TOPIC0: ClassVar[bytes] = bytes.fromhex(
         "ddf252ad1be2c89b69c2b068fc378daa952ba7f163c4a11628f55a4df523b3ef"
     )
     ANONYMOUS: ClassVar[bool] = False
     CONTRACT: ClassVar[str] = CONTRACT_NAME
-    TABLE: ClassVar[_sa.Table] = _table(
+    TABLE: ClassVar[_sa.Table] = _rt.event_table(
+        metadata,
         'dcmx_token__transfer',
         _sa.Column('from_', _sqlt.address(), nullable=False),
         _sa.Column('to_', _sqlt.address(), nullable=False),
@@ -406,20 +390,20 @@ class Transfer:
 _LAYOUT_Transfer = _rt.layout_twin(Transfer)
 
 
-EVENTS: tuple[type, ...] = (
+EVENTS: tuple[type[Any], ...] = (
     Approval,
     RoleGranted,
     RoleRevoked,
     Transfer,
 )
-DISPATCH: dict[tuple[bytes, int], type] = {
+DISPATCH: dict[tuple[bytes, int], type[Any]] = {
     (Approval.TOPIC0, 3): Approval,
     (RoleGranted.TOPIC0, 4): RoleGranted,
     (RoleRevoked.TOPIC0, 4): RoleRevoked,
     (Transfer.TOPIC0, 3): Transfer,
 }
 # anonymous events by topic count, kept only where the count picks exactly one of them
-ANONYMOUS_DISPATCH: dict[int, type] = {
+ANONYMOUS_DISPATCH: dict[int, type[Any]] = {
 }
 
 
@@ -448,618 +432,101 @@ def decode_log(topics: Sequence[bytes], data: bytes) -> Any:
         return None  # a guess that did not fit: not this contract's anonymous event
 
 
-def encode_default_admin_role() -> bytes:
-    """Calldata of this function (view):
+class DCMXToken(_fn.Contract, name=CONTRACT_NAME, profile=PROFILE):
+    """DCMXToken at one address, through an injected transport.
 
-    ``DEFAULT_ADMIN_ROLE()``
+    Each stub declares a function by its signature; its body never runs (the decorator makes
+    the function).
     """
-    return b"\xa2\x17\xfd\xdf"
 
-
-_OUT_0 = _rt.tuple_decoder(
-    ('bytes32',),
-    'DEFAULT_ADMIN_ROLE()',
-)
-
-
-def decode_default_admin_role_output(data: bytes) -> bytes:
-    """Return value of this function (view):
-
-    ``DEFAULT_ADMIN_ROLE()``
-    """
-    _o = _OUT_0(data)
-    return _o[0]
-
-
-def encode_minter_role() -> bytes:
-    """Calldata of this function (view):
-
-    ``MINTER_ROLE()``
-    """
-    return b"\xd5\x39\x13\x93"
-
-
-_OUT_1 = _rt.tuple_decoder(
-    ('bytes32',),
-    'MINTER_ROLE()',
-)
-
-
-def decode_minter_role_output(data: bytes) -> bytes:
-    """Return value of this function (view):
-
-    ``MINTER_ROLE()``
-    """
-    _o = _OUT_1(data)
-    return _o[0]
-
-
-def encode_allowance(owner: str | bytes, spender: str | bytes) -> bytes:
-    """Calldata of this function (view):
-
-    ``allowance(address,address)``
-    """
-    return b"\xdd\x62\xed\x3e" + _rt.encode_args(
-        ('address', 'address'),
-        (_rt.address_arg(owner), _rt.address_arg(spender)),
-    )
-
-
-_OUT_2 = _rt.tuple_decoder(
-    ('uint256',),
-    'allowance(address,address)',
-)
-
-
-def decode_allowance_output(data: bytes) -> int:
-    """Return value of this function (view):
-
-    ``allowance(address,address)``
-    """
-    _o = _OUT_2(data)
-    return _o[0]
-
-
-def encode_approve(spender: str | bytes, value: int) -> bytes:
-    """Calldata of this function (nonpayable):
-
-    ``approve(address,uint256)``
-    """
-    return b"\x09\x5e\xa7\xb3" + _rt.encode_args(
-        ('address', 'uint256'),
-        (_rt.address_arg(spender), value),
-    )
-
-
-_OUT_3 = _rt.tuple_decoder(
-    ('bool',),
-    'approve(address,uint256)',
-)
-
-
-def decode_approve_output(data: bytes) -> bool:
-    """Return value of this function (nonpayable):
-
-    ``approve(address,uint256)``
-    """
-    _o = _OUT_3(data)
-    return _o[0]
-
-
-def encode_balance_of(account: str | bytes) -> bytes:
-    """Calldata of this function (view):
-
-    ``balanceOf(address)``
-    """
-    return b"\x70\xa0\x82\x31" + _rt.encode_args(
-        ('address',),
-        (_rt.address_arg(account),),
-    )
-
-
-_OUT_4 = _rt.tuple_decoder(
-    ('uint256',),
-    'balanceOf(address)',
-)
-
-
-def decode_balance_of_output(data: bytes) -> int:
-    """Return value of this function (view):
-
-    ``balanceOf(address)``
-    """
-    _o = _OUT_4(data)
-    return _o[0]
-
-
-def encode_burn(amount: int) -> bytes:
-    """Calldata of this function (nonpayable):
-
-    ``burn(uint256)``
-    """
-    return b"\x42\x96\x6c\x68" + _rt.encode_args(
-        ('uint256',),
-        (amount,),
-    )
-
-
-
-
-def decode_burn_output(data: bytes) -> None:
-    """Return value of this function (nonpayable):
-
-    ``burn(uint256)``
-    """
-    return None
-
-
-def encode_cap() -> bytes:
-    """Calldata of this function (view):
-
-    ``cap()``
-    """
-    return b"\x35\x52\x74\xea"
-
-
-_OUT_6 = _rt.tuple_decoder(
-    ('uint256',),
-    'cap()',
-)
-
-
-def decode_cap_output(data: bytes) -> int:
-    """Return value of this function (view):
-
-    ``cap()``
-    """
-    _o = _OUT_6(data)
-    return _o[0]
-
-
-def encode_decimals() -> bytes:
-    """Calldata of this function (view):
-
-    ``decimals()``
-    """
-    return b"\x31\x3c\xe5\x67"
-
-
-_OUT_7 = _rt.tuple_decoder(
-    ('uint8',),
-    'decimals()',
-)
-
-
-def decode_decimals_output(data: bytes) -> int:
-    """Return value of this function (view):
-
-    ``decimals()``
-    """
-    _o = _OUT_7(data)
-    return _o[0]
-
-
-def encode_grant_role(role: bytes, account: str | bytes) -> bytes:
-    """Calldata of this function (nonpayable):
-
-    ``grantRole(bytes32,address)``
-    """
-    return b"\x2f\x2f\xf1\x5d" + _rt.encode_args(
-        ('bytes32', 'address'),
-        (role, _rt.address_arg(account)),
-    )
-
-
-
-
-def decode_grant_role_output(data: bytes) -> None:
-    """Return value of this function (nonpayable):
-
-    ``grantRole(bytes32,address)``
-    """
-    return None
-
-
-def encode_has_role(role: bytes, account: str | bytes) -> bytes:
-    """Calldata of this function (view):
-
-    ``hasRole(bytes32,address)``
-    """
-    return b"\x91\xd1\x48\x54" + _rt.encode_args(
-        ('bytes32', 'address'),
-        (role, _rt.address_arg(account)),
-    )
-
-
-_OUT_9 = _rt.tuple_decoder(
-    ('bool',),
-    'hasRole(bytes32,address)',
-)
-
-
-def decode_has_role_output(data: bytes) -> bool:
-    """Return value of this function (view):
-
-    ``hasRole(bytes32,address)``
-    """
-    _o = _OUT_9(data)
-    return _o[0]
-
-
-def encode_mint(to_: str | bytes, amount: int) -> bytes:
-    """Calldata of this function (nonpayable):
-
-    ``mint(address,uint256)``
-    """
-    return b"\x40\xc1\x0f\x19" + _rt.encode_args(
-        ('address', 'uint256'),
-        (_rt.address_arg(to_), amount),
-    )
-
-
-
-
-def decode_mint_output(data: bytes) -> None:
-    """Return value of this function (nonpayable):
-
-    ``mint(address,uint256)``
-    """
-    return None
-
-
-def encode_name() -> bytes:
-    """Calldata of this function (view):
-
-    ``name()``
-    """
-    return b"\x06\xfd\xde\x03"
-
-
-_OUT_11 = _rt.tuple_decoder(
-    ('string',),
-    'name()',
-)
-
-
-def decode_name_output(data: bytes) -> str:
-    """Return value of this function (view):
-
-    ``name()``
-    """
-    _o = _OUT_11(data)
-    return _o[0]
-
-
-def encode_renounce_role(role: bytes) -> bytes:
-    """Calldata of this function (nonpayable):
-
-    ``renounceRole(bytes32)``
-    """
-    return b"\x8b\xb9\xc5\xbf" + _rt.encode_args(
-        ('bytes32',),
-        (role,),
-    )
-
-
-
-
-def decode_renounce_role_output(data: bytes) -> None:
-    """Return value of this function (nonpayable):
-
-    ``renounceRole(bytes32)``
-    """
-    return None
-
-
-def encode_revoke_role(role: bytes, account: str | bytes) -> bytes:
-    """Calldata of this function (nonpayable):
-
-    ``revokeRole(bytes32,address)``
-    """
-    return b"\xd5\x47\x74\x1f" + _rt.encode_args(
-        ('bytes32', 'address'),
-        (role, _rt.address_arg(account)),
-    )
-
-
-
-
-def decode_revoke_role_output(data: bytes) -> None:
-    """Return value of this function (nonpayable):
-
-    ``revokeRole(bytes32,address)``
-    """
-    return None
-
-
-def encode_symbol() -> bytes:
-    """Calldata of this function (view):
-
-    ``symbol()``
-    """
-    return b"\x95\xd8\x9b\x41"
-
-
-_OUT_14 = _rt.tuple_decoder(
-    ('string',),
-    'symbol()',
-)
-
-
-def decode_symbol_output(data: bytes) -> str:
-    """Return value of this function (view):
-
-    ``symbol()``
-    """
-    _o = _OUT_14(data)
-    return _o[0]
-
-
-def encode_total_supply() -> bytes:
-    """Calldata of this function (view):
-
-    ``totalSupply()``
-    """
-    return b"\x18\x16\x0d\xdd"
-
-
-_OUT_15 = _rt.tuple_decoder(
-    ('uint256',),
-    'totalSupply()',
-)
-
-
-def decode_total_supply_output(data: bytes) -> int:
-    """Return value of this function (view):
-
-    ``totalSupply()``
-    """
-    _o = _OUT_15(data)
-    return _o[0]
-
-
-def encode_transfer(to_: str | bytes, value: int) -> bytes:
-    """Calldata of this function (nonpayable):
-
-    ``transfer(address,uint256)``
-    """
-    return b"\xa9\x05\x9c\xbb" + _rt.encode_args(
-        ('address', 'uint256'),
-        (_rt.address_arg(to_), value),
-    )
-
-
-_OUT_16 = _rt.tuple_decoder(
-    ('bool',),
-    'transfer(address,uint256)',
-)
-
-
-def decode_transfer_output(data: bytes) -> bool:
-    """Return value of this function (nonpayable):
-
-    ``transfer(address,uint256)``
-    """
-    _o = _OUT_16(data)
-    return _o[0]
-
-
-def encode_transfer_from(from_: str | bytes, to_: str | bytes, value: int) -> bytes:
-    """Calldata of this function (nonpayable):
-
-    ``transferFrom(address,address,uint256)``
-    """
-    return b"\x23\xb8\x72\xdd" + _rt.encode_args(
-        ('address', 'address', 'uint256'),
-        (_rt.address_arg(from_), _rt.address_arg(to_), value),
-    )
-
-
-_OUT_17 = _rt.tuple_decoder(
-    ('bool',),
-    'transferFrom(address,address,uint256)',
-)
-
-
-def decode_transfer_from_output(data: bytes) -> bool:
-    """Return value of this function (nonpayable):
-
-    ``transferFrom(address,address,uint256)``
-    """
-    _o = _OUT_17(data)
-    return _o[0]
-
-
-class DCMXToken:
-    """DCMXToken at one address, through an injected transport."""
-
-    NAME: ClassVar[str] = CONTRACT_NAME
-
-    def __init__(self, address: str | bytes, transport: Transport) -> None:
-        self._address = _rt.address_arg(address)
-        self._transport = transport
-
-    @property
-    def address(self) -> str:
-        return _render(self._address)
-
-    def __repr__(self) -> str:
-        return f"{type(self).__name__}({self.address!r})"
-
+    @_fn.view('DEFAULT_ADMIN_ROLE()', ('bytes32',))
     def default_admin_role(self) -> bytes:
-        """Call this function (view):
+        raise NotImplementedError
 
-        ``DEFAULT_ADMIN_ROLE()``
-        """
-        return decode_default_admin_role_output(
-            self._transport.call(self._address, encode_default_admin_role())
-        )
-
+    @_fn.view('MINTER_ROLE()', ('bytes32',))
     def minter_role(self) -> bytes:
-        """Call this function (view):
+        raise NotImplementedError
 
-        ``MINTER_ROLE()``
-        """
-        return decode_minter_role_output(
-            self._transport.call(self._address, encode_minter_role())
-        )
-
+    @_fn.view('allowance(address,address)', ('uint256',))
     def allowance(self, owner: str | bytes, spender: str | bytes) -> int:
-        """Call this function (view):
+        raise NotImplementedError
 
-        ``allowance(address,address)``
-        """
-        return decode_allowance_output(
-            self._transport.call(self._address, encode_allowance(owner, spender))
-        )
+    @_fn.nonpayable('approve(address,uint256)', ('bool',))
+    def approve(self, spender: str | bytes, value: int) -> bool:
+        raise NotImplementedError
 
-    def approve(self, spender: str | bytes, value: int) -> Any:
-        """Call this function (nonpayable):
-
-        ``approve(address,uint256)``
-        """
-        return self._transport.transact(
-            self._address,
-            encode_approve(spender, value),
-            value=0,
-        )
-
+    @_fn.view('balanceOf(address)', ('uint256',))
     def balance_of(self, account: str | bytes) -> int:
-        """Call this function (view):
+        raise NotImplementedError
 
-        ``balanceOf(address)``
-        """
-        return decode_balance_of_output(
-            self._transport.call(self._address, encode_balance_of(account))
-        )
+    @_fn.nonpayable('burn(uint256)')
+    def burn(self, amount: int) -> None:
+        raise NotImplementedError
 
-    def burn(self, amount: int) -> Any:
-        """Call this function (nonpayable):
-
-        ``burn(uint256)``
-        """
-        return self._transport.transact(
-            self._address,
-            encode_burn(amount),
-            value=0,
-        )
-
+    @_fn.view('cap()', ('uint256',))
     def cap(self) -> int:
-        """Call this function (view):
+        raise NotImplementedError
 
-        ``cap()``
-        """
-        return decode_cap_output(
-            self._transport.call(self._address, encode_cap())
-        )
-
+    @_fn.view('decimals()', ('uint8',))
     def decimals(self) -> int:
-        """Call this function (view):
+        raise NotImplementedError
 
-        ``decimals()``
-        """
-        return decode_decimals_output(
-            self._transport.call(self._address, encode_decimals())
-        )
+    @_fn.nonpayable('grantRole(bytes32,address)')
+    def grant_role(self, role: bytes, account: str | bytes) -> None:
+        raise NotImplementedError
 
-    def grant_role(self, role: bytes, account: str | bytes) -> Any:
-        """Call this function (nonpayable):
-
-        ``grantRole(bytes32,address)``
-        """
-        return self._transport.transact(
-            self._address,
-            encode_grant_role(role, account),
-            value=0,
-        )
-
+    @_fn.view('hasRole(bytes32,address)', ('bool',))
     def has_role(self, role: bytes, account: str | bytes) -> bool:
-        """Call this function (view):
+        raise NotImplementedError
 
-        ``hasRole(bytes32,address)``
-        """
-        return decode_has_role_output(
-            self._transport.call(self._address, encode_has_role(role, account))
-        )
+    @_fn.nonpayable('mint(address,uint256)')
+    def mint(self, to_: str | bytes, amount: int) -> None:
+        raise NotImplementedError
 
-    def mint(self, to_: str | bytes, amount: int) -> Any:
-        """Call this function (nonpayable):
-
-        ``mint(address,uint256)``
-        """
-        return self._transport.transact(
-            self._address,
-            encode_mint(to_, amount),
-            value=0,
-        )
-
+    @_fn.view('name()', ('string',))
     def name(self) -> str:
-        """Call this function (view):
+        raise NotImplementedError
 
-        ``name()``
-        """
-        return decode_name_output(
-            self._transport.call(self._address, encode_name())
-        )
+    @_fn.nonpayable('renounceRole(bytes32)')
+    def renounce_role(self, role: bytes) -> None:
+        raise NotImplementedError
 
-    def renounce_role(self, role: bytes) -> Any:
-        """Call this function (nonpayable):
+    @_fn.nonpayable('revokeRole(bytes32,address)')
+    def revoke_role(self, role: bytes, account: str | bytes) -> None:
+        raise NotImplementedError
 
-        ``renounceRole(bytes32)``
-        """
-        return self._transport.transact(
-            self._address,
-            encode_renounce_role(role),
-            value=0,
-        )
-
-    def revoke_role(self, role: bytes, account: str | bytes) -> Any:
-        """Call this function (nonpayable):
-
-        ``revokeRole(bytes32,address)``
-        """
-        return self._transport.transact(
-            self._address,
-            encode_revoke_role(role, account),
-            value=0,
-        )
-
+    @_fn.view('symbol()', ('string',))
     def symbol(self) -> str:
-        """Call this function (view):
+        raise NotImplementedError
 
-        ``symbol()``
-        """
-        return decode_symbol_output(
-            self._transport.call(self._address, encode_symbol())
-        )
-
+    @_fn.view('totalSupply()', ('uint256',))
     def total_supply(self) -> int:
-        """Call this function (view):
+        raise NotImplementedError
 
-        ``totalSupply()``
-        """
-        return decode_total_supply_output(
-            self._transport.call(self._address, encode_total_supply())
-        )
+    @_fn.nonpayable('transfer(address,uint256)', ('bool',))
+    def transfer(self, to_: str | bytes, value: int) -> bool:
+        raise NotImplementedError
 
-    def transfer(self, to_: str | bytes, value: int) -> Any:
-        """Call this function (nonpayable):
+    @_fn.nonpayable('transferFrom(address,address,uint256)', ('bool',))
+    def transfer_from(self, from_: str | bytes, to_: str | bytes, value: int) -> bool:
+        raise NotImplementedError
 
-        ``transfer(address,uint256)``
-        """
-        return self._transport.transact(
-            self._address,
-            encode_transfer(to_, value),
-            value=0,
-        )
 
-    def transfer_from(self, from_: str | bytes, to_: str | bytes, value: int) -> Any:
-        """Call this function (nonpayable):
-
-        ``transferFrom(address,address,uint256)``
-        """
-        return self._transport.transact(
-            self._address,
-            encode_transfer_from(from_, to_, value),
-            value=0,
-        )
+encode_default_admin_role = DCMXToken.default_admin_role.encode
+encode_minter_role = DCMXToken.minter_role.encode
+encode_allowance = DCMXToken.allowance.encode
+encode_approve = DCMXToken.approve.encode
+encode_balance_of = DCMXToken.balance_of.encode
+encode_burn = DCMXToken.burn.encode
+encode_cap = DCMXToken.cap.encode
+encode_decimals = DCMXToken.decimals.encode
+encode_grant_role = DCMXToken.grant_role.encode
+encode_has_role = DCMXToken.has_role.encode
+encode_mint = DCMXToken.mint.encode
+encode_name = DCMXToken.name.encode
+encode_renounce_role = DCMXToken.renounce_role.encode
+encode_revoke_role = DCMXToken.revoke_role.encode
+encode_symbol = DCMXToken.symbol.encode
+encode_total_supply = DCMXToken.total_supply.encode
+encode_transfer = DCMXToken.transfer.encode
+encode_transfer_from = DCMXToken.transfer_from.encode

@@ -13,25 +13,34 @@ values of its table's parameter columns) and its inverse ``from_sql(values)``, `
 does it try an anonymous event, and only the one whose topic count is unique among this
 contract's anonymous events; a log that does not decode as that event gives None.
 
-Functions: ``encode_<name>(...)`` builds calldata, ``decode_<name>_output(data)`` decodes
-return data, and the class ``MusicNFT`` calls (view/pure) or transacts through an
-injected :class:`dcmx_core.transports.Transport`.
+Functions: the class ``MusicNFT`` declares each one over
+:mod:`dcmx_core.abi_functions`: ``MusicNFT.<name>.encode(...)`` builds calldata,
+``MusicNFT.<name>.decode_output(data)`` decodes return data, and
+``MusicNFT(address, transport).<name>(...)`` calls it (view/pure) or transacts
+through an injected :class:`dcmx_core.transports.Transport`. ``encode_<name>`` is
+``MusicNFT.<name>.encode``.
 """
 
 from __future__ import annotations
 
-import json as _json
-import struct as _struct
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import sqlalchemy as _sa
 
+from dcmx_core import abi_functions as _fn
 from dcmx_core import abi_runtime as _rt
-from dcmx_core import addresses as _addrs
 from dcmx_core import sqltypes as _sqlt
-from dcmx_core.transports import Transport
+from dcmx_core.abi_runtime import BOOL as _BOOL
+from dcmx_core.abi_runtime import JSON_BOOL as _JSON_BOOL
+from dcmx_core.abi_runtime import PAD as _PAD
+from dcmx_core.abi_runtime import W32 as _W32
+from dcmx_core.abi_runtime import Struct as _Struct
+from dcmx_core.abi_runtime import dumps as _dumps
+from dcmx_core.abi_runtime import esc as _esc
+from dcmx_core.abi_runtime import ifb as _ifb
+from dcmx_core.abi_runtime import new as _new
 
 CONTRACT_NAME: str = 'MusicNFT'
 PROFILE: str = 'tron'
@@ -39,41 +48,19 @@ SOURCE: str = 'contracts/build/MusicNFT.json'
 SOURCE_SHA256: str = '6407f3766bb194f2a9e698bb6223b44644a3f516f4f7b7aa153b08c9a617765c'
 
 metadata = _sa.MetaData()
-
-_render = _addrs.renderer(PROFILE)
+_render = _rt.renderer('tron')
 _addr = _rt.address_converter(_render)
-_BOOL = {_rt.ZERO32: False, _rt.TRUE32: True}
-# hot-path aliases of the event decoders (module globals: no attribute lookups per log)
-_ifb = int.from_bytes  # big-endian unless told (Python 3.11+), as ABI words are
-_new = object.__new__
 _Z12 = bytes(12)
 _Z20 = bytes(20)
 _Z24 = bytes(24)
 _Z28 = bytes(28)
-_PAD = _rt.PAD
-_W32 = (32).to_bytes(32, "big")  # the offset word of a lone dynamic value, as encoders write it
-# args_json(): the encoder of the audit JSON (args() as text), its escaping of strings, bools
-_dumps = _json.JSONEncoder(separators=(",", ":")).encode
-_esc = _json.encoder.encode_basestring_ascii
-_JSON_BOOL = ("false", "true")
-_CHAIN_COLUMNS = (
-    lambda: _sa.Column("block_number", _sa.BigInteger(), primary_key=True, autoincrement=False),
-    lambda: _sa.Column("block_hash", _sa.LargeBinary(32), nullable=False),
-    lambda: _sa.Column("block_timestamp", _sa.BigInteger(), nullable=False),
-    lambda: _sa.Column("tx_hash", _sa.LargeBinary(32), nullable=False),
-    lambda: _sa.Column("tx_index", _sa.Integer(), nullable=False),
-    lambda: _sa.Column("log_index", _sa.Integer(), primary_key=True, autoincrement=False),
-    lambda: _sa.Column("contract_address", _sqlt.address(), nullable=False),
-)
-
-
-def _table(name: str, *params: Any) -> _sa.Table:
-    return _sa.Table(name, metadata, *(make() for make in _CHAIN_COLUMNS), *params)
 
 
 @dataclass(frozen=True, slots=True)
 class TokenMetadata:
     """Struct ``(string,string,string,bytes32,uint32,uint32,address,uint64)``."""
+
+    ABI_TYPE: ClassVar[str] = '(string,string,string,bytes32,uint32,uint32,address,uint64)'
     title: str
     artist: str
     genre: str
@@ -133,12 +120,13 @@ class Approval:
 
     NAME: ClassVar[str] = 'Approval'
     SIGNATURE: ClassVar[str] = 'Approval(address,address,uint256)'
-    TOPIC0: ClassVar[bytes | None] = bytes.fromhex(
+    TOPIC0: ClassVar[bytes] = bytes.fromhex(
         "8c5be1e5ebec7d5bd14f71427d1e84f3dd0314c0f7b2291e5b200ac8c7c3b925"
     )
     ANONYMOUS: ClassVar[bool] = False
     CONTRACT: ClassVar[str] = CONTRACT_NAME
-    TABLE: ClassVar[_sa.Table] = _table(
+    TABLE: ClassVar[_sa.Table] = _rt.event_table(
+        metadata,
         'music_nft__approval',
         _sa.Column('owner', _sqlt.address(), nullable=False),
         _sa.Column('approved', _sqlt.address(), nullable=False),
@@ -215,12 +203,13 @@ class ApprovalForAll:
 
     NAME: ClassVar[str] = 'ApprovalForAll'
     SIGNATURE: ClassVar[str] = 'ApprovalForAll(address,address,bool)'
-    TOPIC0: ClassVar[bytes | None] = bytes.fromhex(
+    TOPIC0: ClassVar[bytes] = bytes.fromhex(
         "17307eab39ab6107e8899845ad3d59bd9653f200f220920489ca2b5937696c31"
     )
     ANONYMOUS: ClassVar[bool] = False
     CONTRACT: ClassVar[str] = CONTRACT_NAME
-    TABLE: ClassVar[_sa.Table] = _table(
+    TABLE: ClassVar[_sa.Table] = _rt.event_table(
+        metadata,
         'music_nft__approval_for_all',
         _sa.Column('owner', _sqlt.address(), nullable=False),
         _sa.Column('operator', _sqlt.address(), nullable=False),
@@ -306,12 +295,13 @@ class BaseURIUpdated:
 
     NAME: ClassVar[str] = 'BaseURIUpdated'
     SIGNATURE: ClassVar[str] = 'BaseURIUpdated(string)'
-    TOPIC0: ClassVar[bytes | None] = bytes.fromhex(
+    TOPIC0: ClassVar[bytes] = bytes.fromhex(
         "6741b2fc379fad678116fe3d4d4b9a1a184ab53ba36b86ad0fa66340b1ab41ad"
     )
     ANONYMOUS: ClassVar[bool] = False
     CONTRACT: ClassVar[str] = CONTRACT_NAME
-    TABLE: ClassVar[_sa.Table] = _table(
+    TABLE: ClassVar[_sa.Table] = _rt.event_table(
+        metadata,
         'music_nft__base_uri_updated',
         _sa.Column('base_uri', _sa.Text(), nullable=False),
     )
@@ -328,8 +318,8 @@ class BaseURIUpdated:
         _n = len(data)
         if _n < 32:
             raise _rt.fail(cls, f'data is {_n} bytes, expected at least 32')
-        _a = data[0:32]
-        _a = 32 if _a == _W32 else _ifb(_a)
+        _h = data[0:32]
+        _a = 32 if _h == _W32 else _ifb(_h)
         _s = _a + 32
         _l = _ifb(data[_a:_s])
         _e = _s + _l
@@ -373,7 +363,7 @@ class BaseURIUpdated:
 _LAYOUT_BaseURIUpdated = _rt.layout_twin(BaseURIUpdated)
 
 
-_HEAD_3 = _struct.Struct('>24sQ24sQ24sQ28sI28sI12s20s20s12s')
+_HEAD_3 = _Struct('>24sQ24sQ24sQ28sI28sI12s20s20s12s')
 
 
 @dataclass(frozen=True, slots=True)
@@ -388,12 +378,13 @@ class Minted:
         'Minted(address,uint256,bytes32,string,string,string,uint32,u'
         'int32,address,uint96)'
     )
-    TOPIC0: ClassVar[bytes | None] = bytes.fromhex(
+    TOPIC0: ClassVar[bytes] = bytes.fromhex(
         "a405d4452f96fed549e714db06ad491ddff6f850f5ba5191ef11d2888e738c9e"
     )
     ANONYMOUS: ClassVar[bool] = False
     CONTRACT: ClassVar[str] = CONTRACT_NAME
-    TABLE: ClassVar[_sa.Table] = _table(
+    TABLE: ClassVar[_sa.Table] = _rt.event_table(
+        metadata,
         'music_nft__minted',
         _sa.Column('to_', _sqlt.address(), nullable=False),
         _sa.Column('token_id', _sqlt.ExactInt(), nullable=False),
@@ -592,12 +583,13 @@ class RoleGranted:
 
     NAME: ClassVar[str] = 'RoleGranted'
     SIGNATURE: ClassVar[str] = 'RoleGranted(bytes32,address,address)'
-    TOPIC0: ClassVar[bytes | None] = bytes.fromhex(
+    TOPIC0: ClassVar[bytes] = bytes.fromhex(
         "2f8788117e7eff1d82e926ec794901d17c78024a50270940304540a733656f0d"
     )
     ANONYMOUS: ClassVar[bool] = False
     CONTRACT: ClassVar[str] = CONTRACT_NAME
-    TABLE: ClassVar[_sa.Table] = _table(
+    TABLE: ClassVar[_sa.Table] = _rt.event_table(
+        metadata,
         'music_nft__role_granted',
         _sa.Column('role', _sa.LargeBinary(32), nullable=False),
         _sa.Column('account', _sqlt.address(), nullable=False),
@@ -679,12 +671,13 @@ class RoleRevoked:
 
     NAME: ClassVar[str] = 'RoleRevoked'
     SIGNATURE: ClassVar[str] = 'RoleRevoked(bytes32,address,address)'
-    TOPIC0: ClassVar[bytes | None] = bytes.fromhex(
+    TOPIC0: ClassVar[bytes] = bytes.fromhex(
         "f6391f5c32d9c69d2a47ea670b442974b53935d1edc7fd64eb21e047a839171b"
     )
     ANONYMOUS: ClassVar[bool] = False
     CONTRACT: ClassVar[str] = CONTRACT_NAME
-    TABLE: ClassVar[_sa.Table] = _table(
+    TABLE: ClassVar[_sa.Table] = _rt.event_table(
+        metadata,
         'music_nft__role_revoked',
         _sa.Column('role', _sa.LargeBinary(32), nullable=False),
         _sa.Column('account', _sqlt.address(), nullable=False),
@@ -766,12 +759,13 @@ class Transfer:
 
     NAME: ClassVar[str] = 'Transfer'
     SIGNATURE: ClassVar[str] = 'Transfer(address,address,uint256)'
-    TOPIC0: ClassVar[bytes | None] = bytes.fromhex(
+    TOPIC0: ClassVar[bytes] = bytes.fromhex(
         "ddf252ad1be2c89b69c2b068fc378daa952ba7f163c4a11628f55a4df523b3ef"
     )
     ANONYMOUS: ClassVar[bool] = False
     CONTRACT: ClassVar[str] = CONTRACT_NAME
-    TABLE: ClassVar[_sa.Table] = _table(
+    TABLE: ClassVar[_sa.Table] = _rt.event_table(
+        metadata,
         'music_nft__transfer',
         _sa.Column('from_', _sqlt.address(), nullable=False),
         _sa.Column('to_', _sqlt.address(), nullable=False),
@@ -839,7 +833,7 @@ class Transfer:
 _LAYOUT_Transfer = _rt.layout_twin(Transfer)
 
 
-EVENTS: tuple[type, ...] = (
+EVENTS: tuple[type[Any], ...] = (
     Approval,
     ApprovalForAll,
     BaseURIUpdated,
@@ -848,7 +842,7 @@ EVENTS: tuple[type, ...] = (
     RoleRevoked,
     Transfer,
 )
-DISPATCH: dict[tuple[bytes, int], type] = {
+DISPATCH: dict[tuple[bytes, int], type[Any]] = {
     (Approval.TOPIC0, 4): Approval,
     (ApprovalForAll.TOPIC0, 3): ApprovalForAll,
     (BaseURIUpdated.TOPIC0, 1): BaseURIUpdated,
@@ -858,7 +852,7 @@ DISPATCH: dict[tuple[bytes, int], type] = {
     (Transfer.TOPIC0, 4): Transfer,
 }
 # anonymous events by topic count, kept only where the count picks exactly one of them
-ANONYMOUS_DISPATCH: dict[int, type] = {
+ANONYMOUS_DISPATCH: dict[int, type[Any]] = {
 }
 
 
@@ -887,834 +881,68 @@ def decode_log(topics: Sequence[bytes], data: bytes) -> Any:
         return None  # a guess that did not fit: not this contract's anonymous event
 
 
-def encode_default_admin_role() -> bytes:
-    """Calldata of this function (view):
+class MusicNFT(_fn.Contract, name=CONTRACT_NAME, profile=PROFILE):
+    """MusicNFT at one address, through an injected transport.
 
-    ``DEFAULT_ADMIN_ROLE()``
+    Each stub declares a function by its signature; its body never runs (the decorator makes
+    the function).
     """
-    return b"\xa2\x17\xfd\xdf"
 
-
-_OUT_0 = _rt.tuple_decoder(
-    ('bytes32',),
-    'DEFAULT_ADMIN_ROLE()',
-)
-
-
-def decode_default_admin_role_output(data: bytes) -> bytes:
-    """Return value of this function (view):
-
-    ``DEFAULT_ADMIN_ROLE()``
-    """
-    _o = _OUT_0(data)
-    return _o[0]
-
-
-def encode_minter_role() -> bytes:
-    """Calldata of this function (view):
-
-    ``MINTER_ROLE()``
-    """
-    return b"\xd5\x39\x13\x93"
-
-
-_OUT_1 = _rt.tuple_decoder(
-    ('bytes32',),
-    'MINTER_ROLE()',
-)
-
-
-def decode_minter_role_output(data: bytes) -> bytes:
-    """Return value of this function (view):
-
-    ``MINTER_ROLE()``
-    """
-    _o = _OUT_1(data)
-    return _o[0]
-
-
-def encode_royalty_denominator() -> bytes:
-    """Calldata of this function (view):
-
-    ``ROYALTY_DENOMINATOR()``
-    """
-    return b"\xdf\x17\x3d\xba"
-
-
-_OUT_2 = _rt.tuple_decoder(
-    ('uint96',),
-    'ROYALTY_DENOMINATOR()',
-)
-
-
-def decode_royalty_denominator_output(data: bytes) -> int:
-    """Return value of this function (view):
-
-    ``ROYALTY_DENOMINATOR()``
-    """
-    _o = _OUT_2(data)
-    return _o[0]
-
-
-def encode_approve(to_: str | bytes, token_id: int) -> bytes:
-    """Calldata of this function (nonpayable):
-
-    ``approve(address,uint256)``
-    """
-    return b"\x09\x5e\xa7\xb3" + _rt.encode_args(
-        ('address', 'uint256'),
-        (_rt.address_arg(to_), token_id),
-    )
-
-
-
-
-def decode_approve_output(data: bytes) -> None:
-    """Return value of this function (nonpayable):
-
-    ``approve(address,uint256)``
-    """
-    return None
-
-
-def encode_balance_of(owner: str | bytes) -> bytes:
-    """Calldata of this function (view):
-
-    ``balanceOf(address)``
-    """
-    return b"\x70\xa0\x82\x31" + _rt.encode_args(
-        ('address',),
-        (_rt.address_arg(owner),),
-    )
-
-
-_OUT_4 = _rt.tuple_decoder(
-    ('uint256',),
-    'balanceOf(address)',
-)
-
-
-def decode_balance_of_output(data: bytes) -> int:
-    """Return value of this function (view):
-
-    ``balanceOf(address)``
-    """
-    _o = _OUT_4(data)
-    return _o[0]
-
-
-def encode_base_uri() -> bytes:
-    """Calldata of this function (view):
-
-    ``baseURI()``
-    """
-    return b"\x6c\x03\x60\xeb"
-
-
-_OUT_5 = _rt.tuple_decoder(
-    ('string',),
-    'baseURI()',
-)
-
-
-def decode_base_uri_output(data: bytes) -> str:
-    """Return value of this function (view):
-
-    ``baseURI()``
-    """
-    _o = _OUT_5(data)
-    return _o[0]
-
-
-def encode_edition_token_id(content_hash: bytes, edition: int) -> bytes:
-    """Calldata of this function (view):
-
-    ``editionTokenId(bytes32,uint32)``
-    """
-    return b"\x14\xae\x18\xd3" + _rt.encode_args(
-        ('bytes32', 'uint32'),
-        (content_hash, edition),
-    )
-
-
-_OUT_6 = _rt.tuple_decoder(
-    ('uint256',),
-    'editionTokenId(bytes32,uint32)',
-)
-
-
-def decode_edition_token_id_output(data: bytes) -> int:
-    """Return value of this function (view):
-
-    ``editionTokenId(bytes32,uint32)``
-    """
-    _o = _OUT_6(data)
-    return _o[0]
-
-
-def encode_get_approved(token_id: int) -> bytes:
-    """Calldata of this function (view):
-
-    ``getApproved(uint256)``
-    """
-    return b"\x08\x18\x12\xfc" + _rt.encode_args(
-        ('uint256',),
-        (token_id,),
-    )
-
-
-_OUT_7 = _rt.tuple_decoder(
-    ('address',),
-    'getApproved(uint256)',
-)
-
-
-def decode_get_approved_output(data: bytes) -> str:
-    """Return value of this function (view):
-
-    ``getApproved(uint256)``
-    """
-    _o = _OUT_7(data)
-    return _addr(_o[0])
-
-
-def encode_grant_role(role: bytes, account: str | bytes) -> bytes:
-    """Calldata of this function (nonpayable):
-
-    ``grantRole(bytes32,address)``
-    """
-    return b"\x2f\x2f\xf1\x5d" + _rt.encode_args(
-        ('bytes32', 'address'),
-        (role, _rt.address_arg(account)),
-    )
-
-
-
-
-def decode_grant_role_output(data: bytes) -> None:
-    """Return value of this function (nonpayable):
-
-    ``grantRole(bytes32,address)``
-    """
-    return None
-
-
-def encode_has_role(role: bytes, account: str | bytes) -> bytes:
-    """Calldata of this function (view):
-
-    ``hasRole(bytes32,address)``
-    """
-    return b"\x91\xd1\x48\x54" + _rt.encode_args(
-        ('bytes32', 'address'),
-        (role, _rt.address_arg(account)),
-    )
-
-
-_OUT_9 = _rt.tuple_decoder(
-    ('bool',),
-    'hasRole(bytes32,address)',
-)
-
-
-def decode_has_role_output(data: bytes) -> bool:
-    """Return value of this function (view):
-
-    ``hasRole(bytes32,address)``
-    """
-    _o = _OUT_9(data)
-    return _o[0]
-
-
-def encode_is_approved_for_all(owner: str | bytes, operator: str | bytes) -> bytes:
-    """Calldata of this function (view):
-
-    ``isApprovedForAll(address,address)``
-    """
-    return b"\xe9\x85\xe9\xc5" + _rt.encode_args(
-        ('address', 'address'),
-        (_rt.address_arg(owner), _rt.address_arg(operator)),
-    )
-
-
-_OUT_10 = _rt.tuple_decoder(
-    ('bool',),
-    'isApprovedForAll(address,address)',
-)
-
-
-def decode_is_approved_for_all_output(data: bytes) -> bool:
-    """Return value of this function (view):
-
-    ``isApprovedForAll(address,address)``
-    """
-    _o = _OUT_10(data)
-    return _o[0]
-
-
-def encode_max_editions_of(content_hash: bytes) -> bytes:
-    """Calldata of this function (view):
-
-    ``maxEditionsOf(bytes32)``
-    """
-    return b"\xe2\x11\x62\x55" + _rt.encode_args(
-        ('bytes32',),
-        (content_hash,),
-    )
-
-
-_OUT_11 = _rt.tuple_decoder(
-    ('uint32',),
-    'maxEditionsOf(bytes32)',
-)
-
-
-def decode_max_editions_of_output(data: bytes) -> int:
-    """Return value of this function (view):
-
-    ``maxEditionsOf(bytes32)``
-    """
-    _o = _OUT_11(data)
-    return _o[0]
-
-
-def encode_mint(
-    to_: str | bytes,
-    title: str,
-    artist: str,
-    genre: str,
-    content_hash: bytes,
-    edition: int,
-    max_editions: int,
-    royalty_receiver: str | bytes,
-    royalty_bps: int,
-) -> bytes:
-    """Calldata of this function (nonpayable):
-
-    ``mint(address,string,string,string,bytes32,uint32,uint32,address,uint96)``
-    """
-    return b"\x49\xd6\xfd\x92" + _rt.encode_args(
-        (
-            'address',
-            'string',
-            'string',
-            'string',
-            'bytes32',
-            'uint32',
-            'uint32',
-            'address',
-            'uint96',
-        ),
-        (
-            _rt.address_arg(to_),
-            title,
-            artist,
-            genre,
-            content_hash,
-            edition,
-            max_editions,
-            _rt.address_arg(royalty_receiver),
-            royalty_bps,
-        ),
-    )
-
-
-_OUT_12 = _rt.tuple_decoder(
-    ('uint256',),
-    (
-    'mint(address,string,string,string,bytes32,uint32,uint32,addr'
-    'ess,uint96)'
-),
-)
-
-
-def decode_mint_output(data: bytes) -> int:
-    """Return value of this function (nonpayable):
-
-    ``mint(address,string,string,string,bytes32,uint32,uint32,address,uint96)``
-    """
-    _o = _OUT_12(data)
-    return _o[0]
-
-
-def encode_name() -> bytes:
-    """Calldata of this function (view):
-
-    ``name()``
-    """
-    return b"\x06\xfd\xde\x03"
-
-
-_OUT_13 = _rt.tuple_decoder(
-    ('string',),
-    'name()',
-)
-
-
-def decode_name_output(data: bytes) -> str:
-    """Return value of this function (view):
-
-    ``name()``
-    """
-    _o = _OUT_13(data)
-    return _o[0]
-
-
-def encode_owner_of(token_id: int) -> bytes:
-    """Calldata of this function (view):
-
-    ``ownerOf(uint256)``
-    """
-    return b"\x63\x52\x21\x1e" + _rt.encode_args(
-        ('uint256',),
-        (token_id,),
-    )
-
-
-_OUT_14 = _rt.tuple_decoder(
-    ('address',),
-    'ownerOf(uint256)',
-)
-
-
-def decode_owner_of_output(data: bytes) -> str:
-    """Return value of this function (view):
-
-    ``ownerOf(uint256)``
-    """
-    _o = _OUT_14(data)
-    return _addr(_o[0])
-
-
-def encode_renounce_role(role: bytes) -> bytes:
-    """Calldata of this function (nonpayable):
-
-    ``renounceRole(bytes32)``
-    """
-    return b"\x8b\xb9\xc5\xbf" + _rt.encode_args(
-        ('bytes32',),
-        (role,),
-    )
-
-
-
-
-def decode_renounce_role_output(data: bytes) -> None:
-    """Return value of this function (nonpayable):
-
-    ``renounceRole(bytes32)``
-    """
-    return None
-
-
-def encode_revoke_role(role: bytes, account: str | bytes) -> bytes:
-    """Calldata of this function (nonpayable):
-
-    ``revokeRole(bytes32,address)``
-    """
-    return b"\xd5\x47\x74\x1f" + _rt.encode_args(
-        ('bytes32', 'address'),
-        (role, _rt.address_arg(account)),
-    )
-
-
-
-
-def decode_revoke_role_output(data: bytes) -> None:
-    """Return value of this function (nonpayable):
-
-    ``revokeRole(bytes32,address)``
-    """
-    return None
-
-
-def encode_royalty_info(token_id: int, sale_price: int) -> bytes:
-    """Calldata of this function (view):
-
-    ``royaltyInfo(uint256,uint256)``
-    """
-    return b"\x2a\x55\x20\x5a" + _rt.encode_args(
-        ('uint256', 'uint256'),
-        (token_id, sale_price),
-    )
-
-
-_OUT_17 = _rt.tuple_decoder(
-    ('address', 'uint256'),
-    'royaltyInfo(uint256,uint256)',
-)
-
-
-def decode_royalty_info_output(data: bytes) -> tuple[str, int]:
-    """Return value of this function (view):
-
-    ``royaltyInfo(uint256,uint256)``
-    """
-    _o = _OUT_17(data)
-    return (_addr(_o[0]), _o[1])
-
-
-def encode_safe_transfer_from(from_: str | bytes, to_: str | bytes, token_id: int) -> bytes:
-    """Calldata of this function (nonpayable):
-
-    ``safeTransferFrom(address,address,uint256)``
-    """
-    return b"\x42\x84\x2e\x0e" + _rt.encode_args(
-        ('address', 'address', 'uint256'),
-        (_rt.address_arg(from_), _rt.address_arg(to_), token_id),
-    )
-
-
-
-
-def decode_safe_transfer_from_output(data: bytes) -> None:
-    """Return value of this function (nonpayable):
-
-    ``safeTransferFrom(address,address,uint256)``
-    """
-    return None
-
-
-def encode_safe_transfer_from_address_address_uint256_bytes(
-    from_: str | bytes,
-    to_: str | bytes,
-    token_id: int,
-    data: bytes,
-) -> bytes:
-    """Calldata of this function (nonpayable):
-
-    ``safeTransferFrom(address,address,uint256,bytes)``
-    """
-    return b"\xb8\x8d\x4f\xde" + _rt.encode_args(
-        ('address', 'address', 'uint256', 'bytes'),
-        (_rt.address_arg(from_), _rt.address_arg(to_), token_id, data),
-    )
-
-
-
-
-def decode_safe_transfer_from_address_address_uint256_bytes_output(data: bytes) -> None:
-    """Return value of this function (nonpayable):
-
-    ``safeTransferFrom(address,address,uint256,bytes)``
-    """
-    return None
-
-
-def encode_set_approval_for_all(operator: str | bytes, approved: bool) -> bytes:
-    """Calldata of this function (nonpayable):
-
-    ``setApprovalForAll(address,bool)``
-    """
-    return b"\xa2\x2c\xb4\x65" + _rt.encode_args(
-        ('address', 'bool'),
-        (_rt.address_arg(operator), approved),
-    )
-
-
-
-
-def decode_set_approval_for_all_output(data: bytes) -> None:
-    """Return value of this function (nonpayable):
-
-    ``setApprovalForAll(address,bool)``
-    """
-    return None
-
-
-def encode_set_base_uri(new_base_uri: str) -> bytes:
-    """Calldata of this function (nonpayable):
-
-    ``setBaseURI(string)``
-    """
-    return b"\x55\xf8\x04\xb3" + _rt.encode_args(
-        ('string',),
-        (new_base_uri,),
-    )
-
-
-
-
-def decode_set_base_uri_output(data: bytes) -> None:
-    """Return value of this function (nonpayable):
-
-    ``setBaseURI(string)``
-    """
-    return None
-
-
-def encode_supports_interface(interface_id: bytes) -> bytes:
-    """Calldata of this function (pure):
-
-    ``supportsInterface(bytes4)``
-    """
-    return b"\x01\xff\xc9\xa7" + _rt.encode_args(
-        ('bytes4',),
-        (interface_id,),
-    )
-
-
-_OUT_22 = _rt.tuple_decoder(
-    ('bool',),
-    'supportsInterface(bytes4)',
-)
-
-
-def decode_supports_interface_output(data: bytes) -> bool:
-    """Return value of this function (pure):
-
-    ``supportsInterface(bytes4)``
-    """
-    _o = _OUT_22(data)
-    return _o[0]
-
-
-def encode_symbol() -> bytes:
-    """Calldata of this function (view):
-
-    ``symbol()``
-    """
-    return b"\x95\xd8\x9b\x41"
-
-
-_OUT_23 = _rt.tuple_decoder(
-    ('string',),
-    'symbol()',
-)
-
-
-def decode_symbol_output(data: bytes) -> str:
-    """Return value of this function (view):
-
-    ``symbol()``
-    """
-    _o = _OUT_23(data)
-    return _o[0]
-
-
-def encode_token_metadata(token_id: int) -> bytes:
-    """Calldata of this function (view):
-
-    ``tokenMetadata(uint256)``
-    """
-    return b"\x69\x14\xdb\x60" + _rt.encode_args(
-        ('uint256',),
-        (token_id,),
-    )
-
-
-_OUT_24 = _rt.tuple_decoder(
-    ('(string,string,string,bytes32,uint32,uint32,address,uint64)',),
-    'tokenMetadata(uint256)',
-)
-
-
-def decode_token_metadata_output(data: bytes) -> TokenMetadata:
-    """Return value of this function (view):
-
-    ``tokenMetadata(uint256)``
-    """
-    _o = _OUT_24(data)
-    return TokenMetadata.from_abi(_o[0])
-
-
-def encode_token_uri(token_id: int) -> bytes:
-    """Calldata of this function (view):
-
-    ``tokenURI(uint256)``
-    """
-    return b"\xc8\x7b\x56\xdd" + _rt.encode_args(
-        ('uint256',),
-        (token_id,),
-    )
-
-
-_OUT_25 = _rt.tuple_decoder(
-    ('string',),
-    'tokenURI(uint256)',
-)
-
-
-def decode_token_uri_output(data: bytes) -> str:
-    """Return value of this function (view):
-
-    ``tokenURI(uint256)``
-    """
-    _o = _OUT_25(data)
-    return _o[0]
-
-
-def encode_total_supply() -> bytes:
-    """Calldata of this function (view):
-
-    ``totalSupply()``
-    """
-    return b"\x18\x16\x0d\xdd"
-
-
-_OUT_26 = _rt.tuple_decoder(
-    ('uint256',),
-    'totalSupply()',
-)
-
-
-def decode_total_supply_output(data: bytes) -> int:
-    """Return value of this function (view):
-
-    ``totalSupply()``
-    """
-    _o = _OUT_26(data)
-    return _o[0]
-
-
-def encode_transfer_from(from_: str | bytes, to_: str | bytes, token_id: int) -> bytes:
-    """Calldata of this function (nonpayable):
-
-    ``transferFrom(address,address,uint256)``
-    """
-    return b"\x23\xb8\x72\xdd" + _rt.encode_args(
-        ('address', 'address', 'uint256'),
-        (_rt.address_arg(from_), _rt.address_arg(to_), token_id),
-    )
-
-
-
-
-def decode_transfer_from_output(data: bytes) -> None:
-    """Return value of this function (nonpayable):
-
-    ``transferFrom(address,address,uint256)``
-    """
-    return None
-
-
-class MusicNFT:
-    """MusicNFT at one address, through an injected transport."""
-
-    NAME: ClassVar[str] = CONTRACT_NAME
-
-    def __init__(self, address: str | bytes, transport: Transport) -> None:
-        self._address = _rt.address_arg(address)
-        self._transport = transport
-
-    @property
-    def address(self) -> str:
-        return _render(self._address)
-
-    def __repr__(self) -> str:
-        return f"{type(self).__name__}({self.address!r})"
-
+    @_fn.view('DEFAULT_ADMIN_ROLE()', ('bytes32',))
     def default_admin_role(self) -> bytes:
-        """Call this function (view):
+        raise NotImplementedError
 
-        ``DEFAULT_ADMIN_ROLE()``
-        """
-        return decode_default_admin_role_output(
-            self._transport.call(self._address, encode_default_admin_role())
-        )
-
+    @_fn.view('MINTER_ROLE()', ('bytes32',))
     def minter_role(self) -> bytes:
-        """Call this function (view):
+        raise NotImplementedError
 
-        ``MINTER_ROLE()``
-        """
-        return decode_minter_role_output(
-            self._transport.call(self._address, encode_minter_role())
-        )
-
+    @_fn.view('ROYALTY_DENOMINATOR()', ('uint96',))
     def royalty_denominator(self) -> int:
-        """Call this function (view):
+        raise NotImplementedError
 
-        ``ROYALTY_DENOMINATOR()``
-        """
-        return decode_royalty_denominator_output(
-            self._transport.call(self._address, encode_royalty_denominator())
-        )
+    @_fn.nonpayable('approve(address,uint256)')
+    def approve(self, to_: str | bytes, token_id: int) -> None:
+        raise NotImplementedError
 
-    def approve(self, to_: str | bytes, token_id: int) -> Any:
-        """Call this function (nonpayable):
-
-        ``approve(address,uint256)``
-        """
-        return self._transport.transact(
-            self._address,
-            encode_approve(to_, token_id),
-            value=0,
-        )
-
+    @_fn.view('balanceOf(address)', ('uint256',))
     def balance_of(self, owner: str | bytes) -> int:
-        """Call this function (view):
+        raise NotImplementedError
 
-        ``balanceOf(address)``
-        """
-        return decode_balance_of_output(
-            self._transport.call(self._address, encode_balance_of(owner))
-        )
-
+    @_fn.view('baseURI()', ('string',))
     def base_uri(self) -> str:
-        """Call this function (view):
+        raise NotImplementedError
 
-        ``baseURI()``
-        """
-        return decode_base_uri_output(
-            self._transport.call(self._address, encode_base_uri())
-        )
-
+    @_fn.view('editionTokenId(bytes32,uint32)', ('uint256',))
     def edition_token_id(self, content_hash: bytes, edition: int) -> int:
-        """Call this function (view):
+        raise NotImplementedError
 
-        ``editionTokenId(bytes32,uint32)``
-        """
-        return decode_edition_token_id_output(
-            self._transport.call(self._address, encode_edition_token_id(content_hash, edition))
-        )
-
+    @_fn.view('getApproved(uint256)', ('address',))
     def get_approved(self, token_id: int) -> str:
-        """Call this function (view):
+        raise NotImplementedError
 
-        ``getApproved(uint256)``
-        """
-        return decode_get_approved_output(
-            self._transport.call(self._address, encode_get_approved(token_id))
-        )
+    @_fn.nonpayable('grantRole(bytes32,address)')
+    def grant_role(self, role: bytes, account: str | bytes) -> None:
+        raise NotImplementedError
 
-    def grant_role(self, role: bytes, account: str | bytes) -> Any:
-        """Call this function (nonpayable):
-
-        ``grantRole(bytes32,address)``
-        """
-        return self._transport.transact(
-            self._address,
-            encode_grant_role(role, account),
-            value=0,
-        )
-
+    @_fn.view('hasRole(bytes32,address)', ('bool',))
     def has_role(self, role: bytes, account: str | bytes) -> bool:
-        """Call this function (view):
+        raise NotImplementedError
 
-        ``hasRole(bytes32,address)``
-        """
-        return decode_has_role_output(
-            self._transport.call(self._address, encode_has_role(role, account))
-        )
-
+    @_fn.view('isApprovedForAll(address,address)', ('bool',))
     def is_approved_for_all(self, owner: str | bytes, operator: str | bytes) -> bool:
-        """Call this function (view):
+        raise NotImplementedError
 
-        ``isApprovedForAll(address,address)``
-        """
-        return decode_is_approved_for_all_output(
-            self._transport.call(self._address, encode_is_approved_for_all(owner, operator))
-        )
-
+    @_fn.view('maxEditionsOf(bytes32)', ('uint32',))
     def max_editions_of(self, content_hash: bytes) -> int:
-        """Call this function (view):
+        raise NotImplementedError
 
-        ``maxEditionsOf(bytes32)``
-        """
-        return decode_max_editions_of_output(
-            self._transport.call(self._address, encode_max_editions_of(content_hash))
-        )
-
+    @_fn.nonpayable(
+        (
+            'mint(address,string,string,string,bytes32,uint32,uint32,addr'
+            'ess,uint96)'
+        ),
+        ('uint256',),
+    )
     def mint(
         self,
         to_: str | bytes,
@@ -1726,188 +954,106 @@ class MusicNFT:
         max_editions: int,
         royalty_receiver: str | bytes,
         royalty_bps: int,
-    ) -> Any:
-        """Call this function (nonpayable):
+    ) -> int:
+        raise NotImplementedError
 
-        ``mint(address,string,string,string,bytes32,uint32,uint32,address,uint96)``
-        """
-        return self._transport.transact(
-            self._address,
-            encode_mint(
-                to_,
-                title,
-                artist,
-                genre,
-                content_hash,
-                edition,
-                max_editions,
-                royalty_receiver,
-                royalty_bps,
-            ),
-            value=0,
-        )
-
+    @_fn.view('name()', ('string',))
     def name(self) -> str:
-        """Call this function (view):
+        raise NotImplementedError
 
-        ``name()``
-        """
-        return decode_name_output(
-            self._transport.call(self._address, encode_name())
-        )
-
+    @_fn.view('ownerOf(uint256)', ('address',))
     def owner_of(self, token_id: int) -> str:
-        """Call this function (view):
+        raise NotImplementedError
 
-        ``ownerOf(uint256)``
-        """
-        return decode_owner_of_output(
-            self._transport.call(self._address, encode_owner_of(token_id))
-        )
+    @_fn.nonpayable('renounceRole(bytes32)')
+    def renounce_role(self, role: bytes) -> None:
+        raise NotImplementedError
 
-    def renounce_role(self, role: bytes) -> Any:
-        """Call this function (nonpayable):
+    @_fn.nonpayable('revokeRole(bytes32,address)')
+    def revoke_role(self, role: bytes, account: str | bytes) -> None:
+        raise NotImplementedError
 
-        ``renounceRole(bytes32)``
-        """
-        return self._transport.transact(
-            self._address,
-            encode_renounce_role(role),
-            value=0,
-        )
-
-    def revoke_role(self, role: bytes, account: str | bytes) -> Any:
-        """Call this function (nonpayable):
-
-        ``revokeRole(bytes32,address)``
-        """
-        return self._transport.transact(
-            self._address,
-            encode_revoke_role(role, account),
-            value=0,
-        )
-
+    @_fn.view('royaltyInfo(uint256,uint256)', ('address', 'uint256'))
     def royalty_info(self, token_id: int, sale_price: int) -> tuple[str, int]:
-        """Call this function (view):
+        raise NotImplementedError
 
-        ``royaltyInfo(uint256,uint256)``
-        """
-        return decode_royalty_info_output(
-            self._transport.call(self._address, encode_royalty_info(token_id, sale_price))
-        )
-
+    @_fn.nonpayable('safeTransferFrom(address,address,uint256)')
     def safe_transfer_from(
         self,
         from_: str | bytes,
         to_: str | bytes,
         token_id: int,
-    ) -> Any:
-        """Call this function (nonpayable):
+    ) -> None:
+        raise NotImplementedError
 
-        ``safeTransferFrom(address,address,uint256)``
-        """
-        return self._transport.transact(
-            self._address,
-            encode_safe_transfer_from(from_, to_, token_id),
-            value=0,
-        )
-
+    @_fn.nonpayable('safeTransferFrom(address,address,uint256,bytes)')
     def safe_transfer_from_address_address_uint256_bytes(
         self,
         from_: str | bytes,
         to_: str | bytes,
         token_id: int,
         data: bytes,
-    ) -> Any:
-        """Call this function (nonpayable):
+    ) -> None:
+        raise NotImplementedError
 
-        ``safeTransferFrom(address,address,uint256,bytes)``
-        """
-        return self._transport.transact(
-            self._address,
-            encode_safe_transfer_from_address_address_uint256_bytes(
-                from_,
-                to_,
-                token_id,
-                data,
-            ),
-            value=0,
-        )
+    @_fn.nonpayable('setApprovalForAll(address,bool)')
+    def set_approval_for_all(self, operator: str | bytes, approved: bool) -> None:
+        raise NotImplementedError
 
-    def set_approval_for_all(self, operator: str | bytes, approved: bool) -> Any:
-        """Call this function (nonpayable):
+    @_fn.nonpayable('setBaseURI(string)')
+    def set_base_uri(self, new_base_uri: str) -> None:
+        raise NotImplementedError
 
-        ``setApprovalForAll(address,bool)``
-        """
-        return self._transport.transact(
-            self._address,
-            encode_set_approval_for_all(operator, approved),
-            value=0,
-        )
-
-    def set_base_uri(self, new_base_uri: str) -> Any:
-        """Call this function (nonpayable):
-
-        ``setBaseURI(string)``
-        """
-        return self._transport.transact(
-            self._address,
-            encode_set_base_uri(new_base_uri),
-            value=0,
-        )
-
+    @_fn.pure('supportsInterface(bytes4)', ('bool',))
     def supports_interface(self, interface_id: bytes) -> bool:
-        """Call this function (pure):
+        raise NotImplementedError
 
-        ``supportsInterface(bytes4)``
-        """
-        return decode_supports_interface_output(
-            self._transport.call(self._address, encode_supports_interface(interface_id))
-        )
-
+    @_fn.view('symbol()', ('string',))
     def symbol(self) -> str:
-        """Call this function (view):
+        raise NotImplementedError
 
-        ``symbol()``
-        """
-        return decode_symbol_output(
-            self._transport.call(self._address, encode_symbol())
-        )
-
+    @_fn.view('tokenMetadata(uint256)', (TokenMetadata,))
     def token_metadata(self, token_id: int) -> TokenMetadata:
-        """Call this function (view):
+        raise NotImplementedError
 
-        ``tokenMetadata(uint256)``
-        """
-        return decode_token_metadata_output(
-            self._transport.call(self._address, encode_token_metadata(token_id))
-        )
-
+    @_fn.view('tokenURI(uint256)', ('string',))
     def token_uri(self, token_id: int) -> str:
-        """Call this function (view):
+        raise NotImplementedError
 
-        ``tokenURI(uint256)``
-        """
-        return decode_token_uri_output(
-            self._transport.call(self._address, encode_token_uri(token_id))
-        )
-
+    @_fn.view('totalSupply()', ('uint256',))
     def total_supply(self) -> int:
-        """Call this function (view):
+        raise NotImplementedError
 
-        ``totalSupply()``
-        """
-        return decode_total_supply_output(
-            self._transport.call(self._address, encode_total_supply())
-        )
+    @_fn.nonpayable('transferFrom(address,address,uint256)')
+    def transfer_from(self, from_: str | bytes, to_: str | bytes, token_id: int) -> None:
+        raise NotImplementedError
 
-    def transfer_from(self, from_: str | bytes, to_: str | bytes, token_id: int) -> Any:
-        """Call this function (nonpayable):
 
-        ``transferFrom(address,address,uint256)``
-        """
-        return self._transport.transact(
-            self._address,
-            encode_transfer_from(from_, to_, token_id),
-            value=0,
-        )
+encode_default_admin_role = MusicNFT.default_admin_role.encode
+encode_minter_role = MusicNFT.minter_role.encode
+encode_royalty_denominator = MusicNFT.royalty_denominator.encode
+encode_approve = MusicNFT.approve.encode
+encode_balance_of = MusicNFT.balance_of.encode
+encode_base_uri = MusicNFT.base_uri.encode
+encode_edition_token_id = MusicNFT.edition_token_id.encode
+encode_get_approved = MusicNFT.get_approved.encode
+encode_grant_role = MusicNFT.grant_role.encode
+encode_has_role = MusicNFT.has_role.encode
+encode_is_approved_for_all = MusicNFT.is_approved_for_all.encode
+encode_max_editions_of = MusicNFT.max_editions_of.encode
+encode_mint = MusicNFT.mint.encode
+encode_name = MusicNFT.name.encode
+encode_owner_of = MusicNFT.owner_of.encode
+encode_renounce_role = MusicNFT.renounce_role.encode
+encode_revoke_role = MusicNFT.revoke_role.encode
+encode_royalty_info = MusicNFT.royalty_info.encode
+encode_safe_transfer_from = MusicNFT.safe_transfer_from.encode
+encode_safe_transfer_from_address_address_uint256_bytes = MusicNFT.safe_transfer_from_address_address_uint256_bytes.encode
+encode_set_approval_for_all = MusicNFT.set_approval_for_all.encode
+encode_set_base_uri = MusicNFT.set_base_uri.encode
+encode_supports_interface = MusicNFT.supports_interface.encode
+encode_symbol = MusicNFT.symbol.encode
+encode_token_metadata = MusicNFT.token_metadata.encode
+encode_token_uri = MusicNFT.token_uri.encode
+encode_total_supply = MusicNFT.total_supply.encode
+encode_transfer_from = MusicNFT.transfer_from.encode

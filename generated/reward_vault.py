@@ -13,25 +13,32 @@ values of its table's parameter columns) and its inverse ``from_sql(values)``, `
 does it try an anonymous event, and only the one whose topic count is unique among this
 contract's anonymous events; a log that does not decode as that event gives None.
 
-Functions: ``encode_<name>(...)`` builds calldata, ``decode_<name>_output(data)`` decodes
-return data, and the class ``RewardVault`` calls (view/pure) or transacts through an
-injected :class:`dcmx_core.transports.Transport`.
+Functions: the class ``RewardVault`` declares each one over
+:mod:`dcmx_core.abi_functions`: ``RewardVault.<name>.encode(...)`` builds calldata,
+``RewardVault.<name>.decode_output(data)`` decodes return data, and
+``RewardVault(address, transport).<name>(...)`` calls it (view/pure) or transacts
+through an injected :class:`dcmx_core.transports.Transport`. ``encode_<name>`` is
+``RewardVault.<name>.encode``.
 """
 
 from __future__ import annotations
 
-import json as _json
-import struct as _struct
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import sqlalchemy as _sa
 
+from dcmx_core import abi_functions as _fn
 from dcmx_core import abi_runtime as _rt
-from dcmx_core import addresses as _addrs
 from dcmx_core import sqltypes as _sqlt
-from dcmx_core.transports import Transport
+from dcmx_core.abi_runtime import BOOL as _BOOL
+from dcmx_core.abi_runtime import JSON_BOOL as _JSON_BOOL
+from dcmx_core.abi_runtime import Struct as _Struct
+from dcmx_core.abi_runtime import dumps as _dumps
+from dcmx_core.abi_runtime import esc as _esc
+from dcmx_core.abi_runtime import ifb as _ifb
+from dcmx_core.abi_runtime import new as _new
 
 CONTRACT_NAME: str = 'RewardVault'
 PROFILE: str = 'tron'
@@ -39,38 +46,16 @@ SOURCE: str = 'contracts/build/RewardVault.json'
 SOURCE_SHA256: str = 'f6cb4a01cbbc6615bc7ed65e563de6284aeb0322339ea6152e09f7318767d558'
 
 metadata = _sa.MetaData()
-
-_render = _addrs.renderer(PROFILE)
+_render = _rt.renderer('tron')
 _addr = _rt.address_converter(_render)
-_BOOL = {_rt.ZERO32: False, _rt.TRUE32: True}
-# hot-path aliases of the event decoders (module globals: no attribute lookups per log)
-_ifb = int.from_bytes  # big-endian unless told (Python 3.11+), as ABI words are
-_new = object.__new__
 _Z12 = bytes(12)
-_PAD = _rt.PAD
-_W32 = (32).to_bytes(32, "big")  # the offset word of a lone dynamic value, as encoders write it
-# args_json(): the encoder of the audit JSON (args() as text), its escaping of strings, bools
-_dumps = _json.JSONEncoder(separators=(",", ":")).encode
-_esc = _json.encoder.encode_basestring_ascii
-_JSON_BOOL = ("false", "true")
-_CHAIN_COLUMNS = (
-    lambda: _sa.Column("block_number", _sa.BigInteger(), primary_key=True, autoincrement=False),
-    lambda: _sa.Column("block_hash", _sa.LargeBinary(32), nullable=False),
-    lambda: _sa.Column("block_timestamp", _sa.BigInteger(), nullable=False),
-    lambda: _sa.Column("tx_hash", _sa.LargeBinary(32), nullable=False),
-    lambda: _sa.Column("tx_index", _sa.Integer(), nullable=False),
-    lambda: _sa.Column("log_index", _sa.Integer(), primary_key=True, autoincrement=False),
-    lambda: _sa.Column("contract_address", _sqlt.address(), nullable=False),
-)
-
-
-def _table(name: str, *params: Any) -> _sa.Table:
-    return _sa.Table(name, metadata, *(make() for make in _CHAIN_COLUMNS), *params)
 
 
 @dataclass(frozen=True, slots=True)
 class Claim:
     """Struct ``(address,uint8,uint8,uint64,bytes32,uint256)``."""
+
+    ABI_TYPE: ClassVar[str] = '(address,uint8,uint8,uint64,bytes32,uint256)'
     user_: str
     reward_type: int
     status: int
@@ -116,6 +101,8 @@ class Claim:
 @dataclass(frozen=True, slots=True)
 class Pool:
     """Struct ``(uint256,uint256,uint256)``."""
+
+    ABI_TYPE: ClassVar[str] = '(uint256,uint256,uint256)'
     budget: int
     max_per_claim: int
     approved_total: int
@@ -146,7 +133,7 @@ class Pool:
         )
 
 
-_HEAD_0 = _struct.Struct('>32s32s')
+_HEAD_0 = _Struct('>32s32s')
 
 
 @dataclass(frozen=True, slots=True)
@@ -158,12 +145,13 @@ class ClaimSubmitted:
 
     NAME: ClassVar[str] = 'ClaimSubmitted'
     SIGNATURE: ClassVar[str] = 'ClaimSubmitted(uint256,address,uint8,bytes32,uint256)'
-    TOPIC0: ClassVar[bytes | None] = bytes.fromhex(
+    TOPIC0: ClassVar[bytes] = bytes.fromhex(
         "e1b898a8b25bd1b54d5587e4c1bd8306ffb42a455c73479f672506537d4e0d77"
     )
     ANONYMOUS: ClassVar[bool] = False
     CONTRACT: ClassVar[str] = CONTRACT_NAME
-    TABLE: ClassVar[_sa.Table] = _table(
+    TABLE: ClassVar[_sa.Table] = _rt.event_table(
+        metadata,
         'reward_vault__claim_submitted',
         _sa.Column('claim_id', _sqlt.ExactInt(), nullable=False),
         _sa.Column('user_', _sqlt.address(), nullable=False),
@@ -256,7 +244,7 @@ class ClaimSubmitted:
 _LAYOUT_ClaimSubmitted = _rt.layout_twin(ClaimSubmitted)
 
 
-_HEAD_1 = _struct.Struct('>32s12s20s')
+_HEAD_1 = _Struct('>32s12s20s')
 
 
 @dataclass(frozen=True, slots=True)
@@ -268,12 +256,13 @@ class ClaimVerified:
 
     NAME: ClassVar[str] = 'ClaimVerified'
     SIGNATURE: ClassVar[str] = 'ClaimVerified(uint256,bool,address)'
-    TOPIC0: ClassVar[bytes | None] = bytes.fromhex(
+    TOPIC0: ClassVar[bytes] = bytes.fromhex(
         "c51a55c7e610a3c851bd86785f1ff07ebdec2b1ce653d187d3101566dc3a83df"
     )
     ANONYMOUS: ClassVar[bool] = False
     CONTRACT: ClassVar[str] = CONTRACT_NAME
-    TABLE: ClassVar[_sa.Table] = _table(
+    TABLE: ClassVar[_sa.Table] = _rt.event_table(
+        metadata,
         'reward_vault__claim_verified',
         _sa.Column('claim_id', _sqlt.ExactInt(), nullable=False),
         _sa.Column('approved', _sa.Boolean(), nullable=False),
@@ -347,7 +336,7 @@ class ClaimVerified:
 _LAYOUT_ClaimVerified = _rt.layout_twin(ClaimVerified)
 
 
-_HEAD_2 = _struct.Struct('>32s32s')
+_HEAD_2 = _Struct('>32s32s')
 
 
 @dataclass(frozen=True, slots=True)
@@ -359,12 +348,13 @@ class PoolConfigured:
 
     NAME: ClassVar[str] = 'PoolConfigured'
     SIGNATURE: ClassVar[str] = 'PoolConfigured(uint8,uint256,uint256)'
-    TOPIC0: ClassVar[bytes | None] = bytes.fromhex(
+    TOPIC0: ClassVar[bytes] = bytes.fromhex(
         "d0dd798ee6cc84bfdd70fd3cefef5459b2de2ea6b6775e9cfb67d413084b9b33"
     )
     ANONYMOUS: ClassVar[bool] = False
     CONTRACT: ClassVar[str] = CONTRACT_NAME
-    TABLE: ClassVar[_sa.Table] = _table(
+    TABLE: ClassVar[_sa.Table] = _rt.event_table(
+        metadata,
         'reward_vault__pool_configured',
         _sa.Column('reward_type', _sa.Integer(), nullable=False),
         _sa.Column('budget', _sqlt.ExactInt(), nullable=False),
@@ -445,12 +435,13 @@ class RewardsClaimed:
 
     NAME: ClassVar[str] = 'RewardsClaimed'
     SIGNATURE: ClassVar[str] = 'RewardsClaimed(uint256,address,uint256)'
-    TOPIC0: ClassVar[bytes | None] = bytes.fromhex(
+    TOPIC0: ClassVar[bytes] = bytes.fromhex(
         "3300bdb359cfb956935bca32e9db727413eab1ca84341f2e36caea85bb796968"
     )
     ANONYMOUS: ClassVar[bool] = False
     CONTRACT: ClassVar[str] = CONTRACT_NAME
-    TABLE: ClassVar[_sa.Table] = _table(
+    TABLE: ClassVar[_sa.Table] = _rt.event_table(
+        metadata,
         'reward_vault__rewards_claimed',
         _sa.Column('claim_id', _sqlt.ExactInt(), nullable=False),
         _sa.Column('user_', _sqlt.address(), nullable=False),
@@ -531,12 +522,13 @@ class RoleGranted:
 
     NAME: ClassVar[str] = 'RoleGranted'
     SIGNATURE: ClassVar[str] = 'RoleGranted(bytes32,address,address)'
-    TOPIC0: ClassVar[bytes | None] = bytes.fromhex(
+    TOPIC0: ClassVar[bytes] = bytes.fromhex(
         "2f8788117e7eff1d82e926ec794901d17c78024a50270940304540a733656f0d"
     )
     ANONYMOUS: ClassVar[bool] = False
     CONTRACT: ClassVar[str] = CONTRACT_NAME
-    TABLE: ClassVar[_sa.Table] = _table(
+    TABLE: ClassVar[_sa.Table] = _rt.event_table(
+        metadata,
         'reward_vault__role_granted',
         _sa.Column('role', _sa.LargeBinary(32), nullable=False),
         _sa.Column('account', _sqlt.address(), nullable=False),
@@ -618,12 +610,13 @@ class RoleRevoked:
 
     NAME: ClassVar[str] = 'RoleRevoked'
     SIGNATURE: ClassVar[str] = 'RoleRevoked(bytes32,address,address)'
-    TOPIC0: ClassVar[bytes | None] = bytes.fromhex(
+    TOPIC0: ClassVar[bytes] = bytes.fromhex(
         "f6391f5c32d9c69d2a47ea670b442974b53935d1edc7fd64eb21e047a839171b"
     )
     ANONYMOUS: ClassVar[bool] = False
     CONTRACT: ClassVar[str] = CONTRACT_NAME
-    TABLE: ClassVar[_sa.Table] = _table(
+    TABLE: ClassVar[_sa.Table] = _rt.event_table(
+        metadata,
         'reward_vault__role_revoked',
         _sa.Column('role', _sa.LargeBinary(32), nullable=False),
         _sa.Column('account', _sqlt.address(), nullable=False),
@@ -696,7 +689,7 @@ class RoleRevoked:
 _LAYOUT_RoleRevoked = _rt.layout_twin(RoleRevoked)
 
 
-EVENTS: tuple[type, ...] = (
+EVENTS: tuple[type[Any], ...] = (
     ClaimSubmitted,
     ClaimVerified,
     PoolConfigured,
@@ -704,7 +697,7 @@ EVENTS: tuple[type, ...] = (
     RoleGranted,
     RoleRevoked,
 )
-DISPATCH: dict[tuple[bytes, int], type] = {
+DISPATCH: dict[tuple[bytes, int], type[Any]] = {
     (ClaimSubmitted.TOPIC0, 4): ClaimSubmitted,
     (ClaimVerified.TOPIC0, 2): ClaimVerified,
     (PoolConfigured.TOPIC0, 2): PoolConfigured,
@@ -713,7 +706,7 @@ DISPATCH: dict[tuple[bytes, int], type] = {
     (RoleRevoked.TOPIC0, 4): RoleRevoked,
 }
 # anonymous events by topic count, kept only where the count picks exactly one of them
-ANONYMOUS_DISPATCH: dict[int, type] = {
+ANONYMOUS_DISPATCH: dict[int, type[Any]] = {
 }
 
 
@@ -742,588 +735,96 @@ def decode_log(topics: Sequence[bytes], data: bytes) -> Any:
         return None  # a guess that did not fit: not this contract's anonymous event
 
 
-def encode_default_admin_role() -> bytes:
-    """Calldata of this function (view):
+class RewardVault(_fn.Contract, name=CONTRACT_NAME, profile=PROFILE):
+    """RewardVault at one address, through an injected transport.
 
-    ``DEFAULT_ADMIN_ROLE()``
+    Each stub declares a function by its signature; its body never runs (the decorator makes
+    the function).
     """
-    return b"\xa2\x17\xfd\xdf"
 
-
-_OUT_0 = _rt.tuple_decoder(
-    ('bytes32',),
-    'DEFAULT_ADMIN_ROLE()',
-)
-
-
-def decode_default_admin_role_output(data: bytes) -> bytes:
-    """Return value of this function (view):
-
-    ``DEFAULT_ADMIN_ROLE()``
-    """
-    _o = _OUT_0(data)
-    return _o[0]
-
-
-def encode_claim_count() -> bytes:
-    """Calldata of this function (view):
-
-    ``claimCount()``
-    """
-    return b"\x8d\xa4\xd3\xc9"
-
-
-_OUT_1 = _rt.tuple_decoder(
-    ('uint256',),
-    'claimCount()',
-)
-
-
-def decode_claim_count_output(data: bytes) -> int:
-    """Return value of this function (view):
-
-    ``claimCount()``
-    """
-    _o = _OUT_1(data)
-    return _o[0]
-
-
-def encode_claim_rewards(claim_id: int) -> bytes:
-    """Calldata of this function (nonpayable):
-
-    ``claimRewards(uint256)``
-    """
-    return b"\x09\x62\xef\x79" + _rt.encode_args(
-        ('uint256',),
-        (claim_id,),
-    )
-
-
-
-
-def decode_claim_rewards_output(data: bytes) -> None:
-    """Return value of this function (nonpayable):
-
-    ``claimRewards(uint256)``
-    """
-    return None
-
-
-def encode_get_claim(claim_id: int) -> bytes:
-    """Calldata of this function (view):
-
-    ``getClaim(uint256)``
-    """
-    return b"\x5a\xef\x24\x47" + _rt.encode_args(
-        ('uint256',),
-        (claim_id,),
-    )
-
-
-_OUT_3 = _rt.tuple_decoder(
-    ('(address,uint8,uint8,uint64,bytes32,uint256)',),
-    'getClaim(uint256)',
-)
-
-
-def decode_get_claim_output(data: bytes) -> Claim:
-    """Return value of this function (view):
-
-    ``getClaim(uint256)``
-    """
-    _o = _OUT_3(data)
-    return Claim.from_abi(_o[0])
-
-
-def encode_get_pool(reward_type: int) -> bytes:
-    """Calldata of this function (view):
-
-    ``getPool(uint8)``
-    """
-    return b"\xcc\xd7\x93\x82" + _rt.encode_args(
-        ('uint8',),
-        (reward_type,),
-    )
-
-
-_OUT_4 = _rt.tuple_decoder(
-    ('(uint256,uint256,uint256)',),
-    'getPool(uint8)',
-)
-
-
-def decode_get_pool_output(data: bytes) -> Pool:
-    """Return value of this function (view):
-
-    ``getPool(uint8)``
-    """
-    _o = _OUT_4(data)
-    return Pool.from_abi(_o[0])
-
-
-def encode_get_user_rewards(user_: str | bytes) -> bytes:
-    """Calldata of this function (view):
-
-    ``getUserRewards(address)``
-    """
-    return b"\x07\x8b\x0f\xb7" + _rt.encode_args(
-        ('address',),
-        (_rt.address_arg(user_),),
-    )
-
-
-_OUT_5 = _rt.tuple_decoder(
-    ('uint256', 'uint256', 'uint256[]'),
-    'getUserRewards(address)',
-)
-
-
-def decode_get_user_rewards_output(data: bytes) -> tuple[int, int, tuple[int, ...]]:
-    """Return value of this function (view):
-
-    ``getUserRewards(address)``
-    """
-    _o = _OUT_5(data)
-    return (_o[0], _o[1], _o[2])
-
-
-def encode_grant_role(role: bytes, account: str | bytes) -> bytes:
-    """Calldata of this function (nonpayable):
-
-    ``grantRole(bytes32,address)``
-    """
-    return b"\x2f\x2f\xf1\x5d" + _rt.encode_args(
-        ('bytes32', 'address'),
-        (role, _rt.address_arg(account)),
-    )
-
-
-
-
-def decode_grant_role_output(data: bytes) -> None:
-    """Return value of this function (nonpayable):
-
-    ``grantRole(bytes32,address)``
-    """
-    return None
-
-
-def encode_has_role(role: bytes, account: str | bytes) -> bytes:
-    """Calldata of this function (view):
-
-    ``hasRole(bytes32,address)``
-    """
-    return b"\x91\xd1\x48\x54" + _rt.encode_args(
-        ('bytes32', 'address'),
-        (role, _rt.address_arg(account)),
-    )
-
-
-_OUT_7 = _rt.tuple_decoder(
-    ('bool',),
-    'hasRole(bytes32,address)',
-)
-
-
-def decode_has_role_output(data: bytes) -> bool:
-    """Return value of this function (view):
-
-    ``hasRole(bytes32,address)``
-    """
-    _o = _OUT_7(data)
-    return _o[0]
-
-
-def encode_pending_approved(user_: str | bytes) -> bytes:
-    """Calldata of this function (view):
-
-    ``pendingApproved(address)``
-    """
-    return b"\x3a\x45\x72\x93" + _rt.encode_args(
-        ('address',),
-        (_rt.address_arg(user_),),
-    )
-
-
-_OUT_8 = _rt.tuple_decoder(
-    ('uint256',),
-    'pendingApproved(address)',
-)
-
-
-def decode_pending_approved_output(data: bytes) -> int:
-    """Return value of this function (view):
-
-    ``pendingApproved(address)``
-    """
-    _o = _OUT_8(data)
-    return _o[0]
-
-
-def encode_proof_claim(proof_hash: bytes) -> bytes:
-    """Calldata of this function (view):
-
-    ``proofClaim(bytes32)``
-    """
-    return b"\x24\xbe\x39\x46" + _rt.encode_args(
-        ('bytes32',),
-        (proof_hash,),
-    )
-
-
-_OUT_9 = _rt.tuple_decoder(
-    ('uint256',),
-    'proofClaim(bytes32)',
-)
-
-
-def decode_proof_claim_output(data: bytes) -> int:
-    """Return value of this function (view):
-
-    ``proofClaim(bytes32)``
-    """
-    _o = _OUT_9(data)
-    return _o[0]
-
-
-def encode_renounce_role(role: bytes) -> bytes:
-    """Calldata of this function (nonpayable):
-
-    ``renounceRole(bytes32)``
-    """
-    return b"\x8b\xb9\xc5\xbf" + _rt.encode_args(
-        ('bytes32',),
-        (role,),
-    )
-
-
-
-
-def decode_renounce_role_output(data: bytes) -> None:
-    """Return value of this function (nonpayable):
-
-    ``renounceRole(bytes32)``
-    """
-    return None
-
-
-def encode_revoke_role(role: bytes, account: str | bytes) -> bytes:
-    """Calldata of this function (nonpayable):
-
-    ``revokeRole(bytes32,address)``
-    """
-    return b"\xd5\x47\x74\x1f" + _rt.encode_args(
-        ('bytes32', 'address'),
-        (role, _rt.address_arg(account)),
-    )
-
-
-
-
-def decode_revoke_role_output(data: bytes) -> None:
-    """Return value of this function (nonpayable):
-
-    ``revokeRole(bytes32,address)``
-    """
-    return None
-
-
-def encode_set_pool(reward_type: int, budget: int, max_per_claim: int) -> bytes:
-    """Calldata of this function (nonpayable):
-
-    ``setPool(uint8,uint256,uint256)``
-    """
-    return b"\x8e\x6e\x62\x3b" + _rt.encode_args(
-        ('uint8', 'uint256', 'uint256'),
-        (reward_type, budget, max_per_claim),
-    )
-
-
-
-
-def decode_set_pool_output(data: bytes) -> None:
-    """Return value of this function (nonpayable):
-
-    ``setPool(uint8,uint256,uint256)``
-    """
-    return None
-
-
-def encode_submit_claim(reward_type: int, proof_hash: bytes, amount: int) -> bytes:
-    """Calldata of this function (nonpayable):
-
-    ``submitClaim(uint8,bytes32,uint256)``
-    """
-    return b"\x0c\xc2\x90\xcb" + _rt.encode_args(
-        ('uint8', 'bytes32', 'uint256'),
-        (reward_type, proof_hash, amount),
-    )
-
-
-_OUT_13 = _rt.tuple_decoder(
-    ('uint256',),
-    'submitClaim(uint8,bytes32,uint256)',
-)
-
-
-def decode_submit_claim_output(data: bytes) -> int:
-    """Return value of this function (nonpayable):
-
-    ``submitClaim(uint8,bytes32,uint256)``
-    """
-    _o = _OUT_13(data)
-    return _o[0]
-
-
-def encode_token() -> bytes:
-    """Calldata of this function (view):
-
-    ``token()``
-    """
-    return b"\xfc\x0c\x54\x6a"
-
-
-_OUT_14 = _rt.tuple_decoder(
-    ('address',),
-    'token()',
-)
-
-
-def decode_token_output(data: bytes) -> str:
-    """Return value of this function (view):
-
-    ``token()``
-    """
-    _o = _OUT_14(data)
-    return _addr(_o[0])
-
-
-def encode_total_claimed(user_: str | bytes) -> bytes:
-    """Calldata of this function (view):
-
-    ``totalClaimed(address)``
-    """
-    return b"\xef\x5d\x9a\xe8" + _rt.encode_args(
-        ('address',),
-        (_rt.address_arg(user_),),
-    )
-
-
-_OUT_15 = _rt.tuple_decoder(
-    ('uint256',),
-    'totalClaimed(address)',
-)
-
-
-def decode_total_claimed_output(data: bytes) -> int:
-    """Return value of this function (view):
-
-    ``totalClaimed(address)``
-    """
-    _o = _OUT_15(data)
-    return _o[0]
-
-
-def encode_verify_claim(claim_id: int, approved: bool) -> bytes:
-    """Calldata of this function (nonpayable):
-
-    ``verifyClaim(uint256,bool)``
-    """
-    return b"\xb4\x64\x98\x06" + _rt.encode_args(
-        ('uint256', 'bool'),
-        (claim_id, approved),
-    )
-
-
-
-
-def decode_verify_claim_output(data: bytes) -> None:
-    """Return value of this function (nonpayable):
-
-    ``verifyClaim(uint256,bool)``
-    """
-    return None
-
-
-class RewardVault:
-    """RewardVault at one address, through an injected transport."""
-
-    NAME: ClassVar[str] = CONTRACT_NAME
-
-    def __init__(self, address: str | bytes, transport: Transport) -> None:
-        self._address = _rt.address_arg(address)
-        self._transport = transport
-
-    @property
-    def address(self) -> str:
-        return _render(self._address)
-
-    def __repr__(self) -> str:
-        return f"{type(self).__name__}({self.address!r})"
-
+    @_fn.view('DEFAULT_ADMIN_ROLE()', ('bytes32',))
     def default_admin_role(self) -> bytes:
-        """Call this function (view):
+        raise NotImplementedError
 
-        ``DEFAULT_ADMIN_ROLE()``
-        """
-        return decode_default_admin_role_output(
-            self._transport.call(self._address, encode_default_admin_role())
-        )
-
+    @_fn.view('claimCount()', ('uint256',))
     def claim_count(self) -> int:
-        """Call this function (view):
+        raise NotImplementedError
 
-        ``claimCount()``
-        """
-        return decode_claim_count_output(
-            self._transport.call(self._address, encode_claim_count())
-        )
+    @_fn.nonpayable('claimRewards(uint256)')
+    def claim_rewards(self, claim_id: int) -> None:
+        raise NotImplementedError
 
-    def claim_rewards(self, claim_id: int) -> Any:
-        """Call this function (nonpayable):
-
-        ``claimRewards(uint256)``
-        """
-        return self._transport.transact(
-            self._address,
-            encode_claim_rewards(claim_id),
-            value=0,
-        )
-
+    @_fn.view('getClaim(uint256)', (Claim,))
     def get_claim(self, claim_id: int) -> Claim:
-        """Call this function (view):
+        raise NotImplementedError
 
-        ``getClaim(uint256)``
-        """
-        return decode_get_claim_output(
-            self._transport.call(self._address, encode_get_claim(claim_id))
-        )
-
+    @_fn.view('getPool(uint8)', (Pool,))
     def get_pool(self, reward_type: int) -> Pool:
-        """Call this function (view):
+        raise NotImplementedError
 
-        ``getPool(uint8)``
-        """
-        return decode_get_pool_output(
-            self._transport.call(self._address, encode_get_pool(reward_type))
-        )
-
+    @_fn.view('getUserRewards(address)', ('uint256', 'uint256', 'uint256[]'))
     def get_user_rewards(self, user_: str | bytes) -> tuple[int, int, tuple[int, ...]]:
-        """Call this function (view):
+        raise NotImplementedError
 
-        ``getUserRewards(address)``
-        """
-        return decode_get_user_rewards_output(
-            self._transport.call(self._address, encode_get_user_rewards(user_))
-        )
+    @_fn.nonpayable('grantRole(bytes32,address)')
+    def grant_role(self, role: bytes, account: str | bytes) -> None:
+        raise NotImplementedError
 
-    def grant_role(self, role: bytes, account: str | bytes) -> Any:
-        """Call this function (nonpayable):
-
-        ``grantRole(bytes32,address)``
-        """
-        return self._transport.transact(
-            self._address,
-            encode_grant_role(role, account),
-            value=0,
-        )
-
+    @_fn.view('hasRole(bytes32,address)', ('bool',))
     def has_role(self, role: bytes, account: str | bytes) -> bool:
-        """Call this function (view):
+        raise NotImplementedError
 
-        ``hasRole(bytes32,address)``
-        """
-        return decode_has_role_output(
-            self._transport.call(self._address, encode_has_role(role, account))
-        )
-
+    @_fn.view('pendingApproved(address)', ('uint256',))
     def pending_approved(self, user_: str | bytes) -> int:
-        """Call this function (view):
+        raise NotImplementedError
 
-        ``pendingApproved(address)``
-        """
-        return decode_pending_approved_output(
-            self._transport.call(self._address, encode_pending_approved(user_))
-        )
-
+    @_fn.view('proofClaim(bytes32)', ('uint256',))
     def proof_claim(self, proof_hash: bytes) -> int:
-        """Call this function (view):
+        raise NotImplementedError
 
-        ``proofClaim(bytes32)``
-        """
-        return decode_proof_claim_output(
-            self._transport.call(self._address, encode_proof_claim(proof_hash))
-        )
+    @_fn.nonpayable('renounceRole(bytes32)')
+    def renounce_role(self, role: bytes) -> None:
+        raise NotImplementedError
 
-    def renounce_role(self, role: bytes) -> Any:
-        """Call this function (nonpayable):
+    @_fn.nonpayable('revokeRole(bytes32,address)')
+    def revoke_role(self, role: bytes, account: str | bytes) -> None:
+        raise NotImplementedError
 
-        ``renounceRole(bytes32)``
-        """
-        return self._transport.transact(
-            self._address,
-            encode_renounce_role(role),
-            value=0,
-        )
+    @_fn.nonpayable('setPool(uint8,uint256,uint256)')
+    def set_pool(self, reward_type: int, budget: int, max_per_claim: int) -> None:
+        raise NotImplementedError
 
-    def revoke_role(self, role: bytes, account: str | bytes) -> Any:
-        """Call this function (nonpayable):
+    @_fn.nonpayable('submitClaim(uint8,bytes32,uint256)', ('uint256',))
+    def submit_claim(self, reward_type: int, proof_hash: bytes, amount: int) -> int:
+        raise NotImplementedError
 
-        ``revokeRole(bytes32,address)``
-        """
-        return self._transport.transact(
-            self._address,
-            encode_revoke_role(role, account),
-            value=0,
-        )
-
-    def set_pool(self, reward_type: int, budget: int, max_per_claim: int) -> Any:
-        """Call this function (nonpayable):
-
-        ``setPool(uint8,uint256,uint256)``
-        """
-        return self._transport.transact(
-            self._address,
-            encode_set_pool(reward_type, budget, max_per_claim),
-            value=0,
-        )
-
-    def submit_claim(self, reward_type: int, proof_hash: bytes, amount: int) -> Any:
-        """Call this function (nonpayable):
-
-        ``submitClaim(uint8,bytes32,uint256)``
-        """
-        return self._transport.transact(
-            self._address,
-            encode_submit_claim(reward_type, proof_hash, amount),
-            value=0,
-        )
-
+    @_fn.view('token()', ('address',))
     def token(self) -> str:
-        """Call this function (view):
+        raise NotImplementedError
 
-        ``token()``
-        """
-        return decode_token_output(
-            self._transport.call(self._address, encode_token())
-        )
-
+    @_fn.view('totalClaimed(address)', ('uint256',))
     def total_claimed(self, user_: str | bytes) -> int:
-        """Call this function (view):
+        raise NotImplementedError
 
-        ``totalClaimed(address)``
-        """
-        return decode_total_claimed_output(
-            self._transport.call(self._address, encode_total_claimed(user_))
-        )
+    @_fn.nonpayable('verifyClaim(uint256,bool)')
+    def verify_claim(self, claim_id: int, approved: bool) -> None:
+        raise NotImplementedError
 
-    def verify_claim(self, claim_id: int, approved: bool) -> Any:
-        """Call this function (nonpayable):
 
-        ``verifyClaim(uint256,bool)``
-        """
-        return self._transport.transact(
-            self._address,
-            encode_verify_claim(claim_id, approved),
-            value=0,
-        )
+encode_default_admin_role = RewardVault.default_admin_role.encode
+encode_claim_count = RewardVault.claim_count.encode
+encode_claim_rewards = RewardVault.claim_rewards.encode
+encode_get_claim = RewardVault.get_claim.encode
+encode_get_pool = RewardVault.get_pool.encode
+encode_get_user_rewards = RewardVault.get_user_rewards.encode
+encode_grant_role = RewardVault.grant_role.encode
+encode_has_role = RewardVault.has_role.encode
+encode_pending_approved = RewardVault.pending_approved.encode
+encode_proof_claim = RewardVault.proof_claim.encode
+encode_renounce_role = RewardVault.renounce_role.encode
+encode_revoke_role = RewardVault.revoke_role.encode
+encode_set_pool = RewardVault.set_pool.encode
+encode_submit_claim = RewardVault.submit_claim.encode
+encode_token = RewardVault.token.encode
+encode_total_claimed = RewardVault.total_claimed.encode
+encode_verify_claim = RewardVault.verify_claim.encode

@@ -13,25 +13,31 @@ values of its table's parameter columns) and its inverse ``from_sql(values)``, `
 does it try an anonymous event, and only the one whose topic count is unique among this
 contract's anonymous events; a log that does not decode as that event gives None.
 
-Functions: ``encode_<name>(...)`` builds calldata, ``decode_<name>_output(data)`` decodes
-return data, and the class ``RoyaltyDistributor`` calls (view/pure) or transacts through an
-injected :class:`dcmx_core.transports.Transport`.
+Functions: the class ``RoyaltyDistributor`` declares each one over
+:mod:`dcmx_core.abi_functions`: ``RoyaltyDistributor.<name>.encode(...)`` builds calldata,
+``RoyaltyDistributor.<name>.decode_output(data)`` decodes return data, and
+``RoyaltyDistributor(address, transport).<name>(...)`` calls it (view/pure) or transacts
+through an injected :class:`dcmx_core.transports.Transport`. ``encode_<name>`` is
+``RoyaltyDistributor.<name>.encode``.
 """
 
 from __future__ import annotations
 
-import json as _json
-import struct as _struct
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import sqlalchemy as _sa
 
+from dcmx_core import abi_functions as _fn
 from dcmx_core import abi_runtime as _rt
-from dcmx_core import addresses as _addrs
 from dcmx_core import sqltypes as _sqlt
-from dcmx_core.transports import Transport
+from dcmx_core.abi_runtime import Struct as _Struct
+from dcmx_core.abi_runtime import dumps as _dumps
+from dcmx_core.abi_runtime import esc as _esc
+from dcmx_core.abi_runtime import ifb as _ifb
+from dcmx_core.abi_runtime import new as _new
+from dcmx_core.abi_runtime import unpack as _unpack
 
 CONTRACT_NAME: str = 'RoyaltyDistributor'
 PROFILE: str = 'tron'
@@ -39,41 +45,18 @@ SOURCE: str = 'contracts/build/RoyaltyDistributor.json'
 SOURCE_SHA256: str = 'd54832bfdd94fd9a56e9c167f2d88ab925644c4001421b67225dbc7ceee4f5e1'
 
 metadata = _sa.MetaData()
-
-_render = _addrs.renderer(PROFILE)
+_render = _rt.renderer('tron')
 _addr = _rt.address_converter(_render)
-_BOOL = {_rt.ZERO32: False, _rt.TRUE32: True}
-# hot-path aliases of the event decoders (module globals: no attribute lookups per log)
-_ifb = int.from_bytes  # big-endian unless told (Python 3.11+), as ABI words are
-_new = object.__new__
-_unpack = _struct.unpack_from
 _Z12 = bytes(12)
 _Z24 = bytes(24)
 _Z30 = bytes(30)
-_PAD = _rt.PAD
-_W32 = (32).to_bytes(32, "big")  # the offset word of a lone dynamic value, as encoders write it
-# args_json(): the encoder of the audit JSON (args() as text), its escaping of strings, bools
-_dumps = _json.JSONEncoder(separators=(",", ":")).encode
-_esc = _json.encoder.encode_basestring_ascii
-_JSON_BOOL = ("false", "true")
-_CHAIN_COLUMNS = (
-    lambda: _sa.Column("block_number", _sa.BigInteger(), primary_key=True, autoincrement=False),
-    lambda: _sa.Column("block_hash", _sa.LargeBinary(32), nullable=False),
-    lambda: _sa.Column("block_timestamp", _sa.BigInteger(), nullable=False),
-    lambda: _sa.Column("tx_hash", _sa.LargeBinary(32), nullable=False),
-    lambda: _sa.Column("tx_index", _sa.Integer(), nullable=False),
-    lambda: _sa.Column("log_index", _sa.Integer(), primary_key=True, autoincrement=False),
-    lambda: _sa.Column("contract_address", _sqlt.address(), nullable=False),
-)
-
-
-def _table(name: str, *params: Any) -> _sa.Table:
-    return _sa.Table(name, metadata, *(make() for make in _CHAIN_COLUMNS), *params)
 
 
 @dataclass(frozen=True, slots=True)
 class Sale:
     """Struct ``(uint256,address,address,uint256,uint256,bool)``."""
+
+    ABI_TYPE: ClassVar[str] = '(uint256,address,address,uint256,uint256,bool)'
     nft_token_id: int
     buyer: str
     seller: str
@@ -125,12 +108,13 @@ class RoleGranted:
 
     NAME: ClassVar[str] = 'RoleGranted'
     SIGNATURE: ClassVar[str] = 'RoleGranted(bytes32,address,address)'
-    TOPIC0: ClassVar[bytes | None] = bytes.fromhex(
+    TOPIC0: ClassVar[bytes] = bytes.fromhex(
         "2f8788117e7eff1d82e926ec794901d17c78024a50270940304540a733656f0d"
     )
     ANONYMOUS: ClassVar[bool] = False
     CONTRACT: ClassVar[str] = CONTRACT_NAME
-    TABLE: ClassVar[_sa.Table] = _table(
+    TABLE: ClassVar[_sa.Table] = _rt.event_table(
+        metadata,
         'royalty_distributor__role_granted',
         _sa.Column('role', _sa.LargeBinary(32), nullable=False),
         _sa.Column('account', _sqlt.address(), nullable=False),
@@ -212,12 +196,13 @@ class RoleRevoked:
 
     NAME: ClassVar[str] = 'RoleRevoked'
     SIGNATURE: ClassVar[str] = 'RoleRevoked(bytes32,address,address)'
-    TOPIC0: ClassVar[bytes | None] = bytes.fromhex(
+    TOPIC0: ClassVar[bytes] = bytes.fromhex(
         "f6391f5c32d9c69d2a47ea670b442974b53935d1edc7fd64eb21e047a839171b"
     )
     ANONYMOUS: ClassVar[bool] = False
     CONTRACT: ClassVar[str] = CONTRACT_NAME
-    TABLE: ClassVar[_sa.Table] = _table(
+    TABLE: ClassVar[_sa.Table] = _rt.event_table(
+        metadata,
         'royalty_distributor__role_revoked',
         _sa.Column('role', _sa.LargeBinary(32), nullable=False),
         _sa.Column('account', _sqlt.address(), nullable=False),
@@ -290,7 +275,7 @@ class RoleRevoked:
 _LAYOUT_RoleRevoked = _rt.layout_twin(RoleRevoked)
 
 
-_HEAD_2 = _struct.Struct('>32s32s')
+_HEAD_2 = _Struct('>32s32s')
 
 
 @dataclass(frozen=True, slots=True)
@@ -302,12 +287,13 @@ class RoyaltiesDistributed:
 
     NAME: ClassVar[str] = 'RoyaltiesDistributed'
     SIGNATURE: ClassVar[str] = 'RoyaltiesDistributed(uint256,uint256,uint256,uint256)'
-    TOPIC0: ClassVar[bytes | None] = bytes.fromhex(
+    TOPIC0: ClassVar[bytes] = bytes.fromhex(
         "4e35aa6e33aa135ca4f8d8472f2ec43cbdaa410ce540b0d5522fa4edf8ff2501"
     )
     ANONYMOUS: ClassVar[bool] = False
     CONTRACT: ClassVar[str] = CONTRACT_NAME
-    TABLE: ClassVar[_sa.Table] = _table(
+    TABLE: ClassVar[_sa.Table] = _rt.event_table(
+        metadata,
         'royalty_distributor__royalties_distributed',
         _sa.Column('sale_id', _sqlt.ExactInt(), nullable=False),
         _sa.Column('nft_token_id', _sqlt.ExactInt(), nullable=False),
@@ -394,12 +380,13 @@ class RoyaltiesWithdrawn:
 
     NAME: ClassVar[str] = 'RoyaltiesWithdrawn'
     SIGNATURE: ClassVar[str] = 'RoyaltiesWithdrawn(address,uint256)'
-    TOPIC0: ClassVar[bytes | None] = bytes.fromhex(
+    TOPIC0: ClassVar[bytes] = bytes.fromhex(
         "312b70e5726648ad7ab64374bb491934c2732cfb4f8c285ea2c1bbe4fa07f3db"
     )
     ANONYMOUS: ClassVar[bool] = False
     CONTRACT: ClassVar[str] = CONTRACT_NAME
-    TABLE: ClassVar[_sa.Table] = _table(
+    TABLE: ClassVar[_sa.Table] = _rt.event_table(
+        metadata,
         'royalty_distributor__royalties_withdrawn',
         _sa.Column('recipient', _sqlt.address(), nullable=False),
         _sa.Column('amount', _sqlt.ExactInt(), nullable=False),
@@ -468,12 +455,13 @@ class RoyaltyCredited:
 
     NAME: ClassVar[str] = 'RoyaltyCredited'
     SIGNATURE: ClassVar[str] = 'RoyaltyCredited(uint256,address,uint256)'
-    TOPIC0: ClassVar[bytes | None] = bytes.fromhex(
+    TOPIC0: ClassVar[bytes] = bytes.fromhex(
         "80b22f6b65d560f01eda280da54d021bd250e3cb4f9d9f5dd8e6b1375389259c"
     )
     ANONYMOUS: ClassVar[bool] = False
     CONTRACT: ClassVar[str] = CONTRACT_NAME
-    TABLE: ClassVar[_sa.Table] = _table(
+    TABLE: ClassVar[_sa.Table] = _rt.event_table(
+        metadata,
         'royalty_distributor__royalty_credited',
         _sa.Column('sale_id', _sqlt.ExactInt(), nullable=False),
         _sa.Column('recipient', _sqlt.address(), nullable=False),
@@ -545,7 +533,7 @@ class RoyaltyCredited:
 _LAYOUT_RoyaltyCredited = _rt.layout_twin(RoyaltyCredited)
 
 
-_HEAD_5 = _struct.Struct('>32s24sQ24sQ')
+_HEAD_5 = _Struct('>32s24sQ24sQ')
 
 
 @dataclass(frozen=True, slots=True)
@@ -557,12 +545,13 @@ class RoyaltySplitsSet:
 
     NAME: ClassVar[str] = 'RoyaltySplitsSet'
     SIGNATURE: ClassVar[str] = 'RoyaltySplitsSet(uint256,uint256,address[],uint16[],address)'
-    TOPIC0: ClassVar[bytes | None] = bytes.fromhex(
+    TOPIC0: ClassVar[bytes] = bytes.fromhex(
         "8e5fc4d0a5b38c45f41c220305339f060bcfa3f655aada80126d6e88d58b0592"
     )
     ANONYMOUS: ClassVar[bool] = False
     CONTRACT: ClassVar[str] = CONTRACT_NAME
-    TABLE: ClassVar[_sa.Table] = _table(
+    TABLE: ClassVar[_sa.Table] = _rt.event_table(
+        metadata,
         'royalty_distributor__royalty_splits_set',
         _sa.Column('nft_token_id', _sqlt.ExactInt(), nullable=False),
         _sa.Column('version', _sqlt.ExactInt(), nullable=False),
@@ -686,7 +675,7 @@ class RoyaltySplitsSet:
 _LAYOUT_RoyaltySplitsSet = _rt.layout_twin(RoyaltySplitsSet)
 
 
-_HEAD_6 = _struct.Struct('>12s20s32s32s')
+_HEAD_6 = _Struct('>12s20s32s32s')
 
 
 @dataclass(frozen=True, slots=True)
@@ -698,12 +687,13 @@ class SaleRecorded:
 
     NAME: ClassVar[str] = 'SaleRecorded'
     SIGNATURE: ClassVar[str] = 'SaleRecorded(uint256,uint256,address,address,uint256,uint256)'
-    TOPIC0: ClassVar[bytes | None] = bytes.fromhex(
+    TOPIC0: ClassVar[bytes] = bytes.fromhex(
         "7488e653a33c8cce35140f4c210553898d5d235422f90e7ec1e829e639ae9fd3"
     )
     ANONYMOUS: ClassVar[bool] = False
     CONTRACT: ClassVar[str] = CONTRACT_NAME
-    TABLE: ClassVar[_sa.Table] = _table(
+    TABLE: ClassVar[_sa.Table] = _rt.event_table(
+        metadata,
         'royalty_distributor__sale_recorded',
         _sa.Column('sale_id', _sqlt.ExactInt(), nullable=False),
         _sa.Column('nft_token_id', _sqlt.ExactInt(), nullable=False),
@@ -810,7 +800,7 @@ class SaleRecorded:
 _LAYOUT_SaleRecorded = _rt.layout_twin(SaleRecorded)
 
 
-EVENTS: tuple[type, ...] = (
+EVENTS: tuple[type[Any], ...] = (
     RoleGranted,
     RoleRevoked,
     RoyaltiesDistributed,
@@ -819,7 +809,7 @@ EVENTS: tuple[type, ...] = (
     RoyaltySplitsSet,
     SaleRecorded,
 )
-DISPATCH: dict[tuple[bytes, int], type] = {
+DISPATCH: dict[tuple[bytes, int], type[Any]] = {
     (RoleGranted.TOPIC0, 4): RoleGranted,
     (RoleRevoked.TOPIC0, 4): RoleRevoked,
     (RoyaltiesDistributed.TOPIC0, 3): RoyaltiesDistributed,
@@ -829,7 +819,7 @@ DISPATCH: dict[tuple[bytes, int], type] = {
     (SaleRecorded.TOPIC0, 4): SaleRecorded,
 }
 # anonymous events by topic count, kept only where the count picks exactly one of them
-ANONYMOUS_DISPATCH: dict[int, type] = {
+ANONYMOUS_DISPATCH: dict[int, type[Any]] = {
 }
 
 
@@ -858,626 +848,115 @@ def decode_log(topics: Sequence[bytes], data: bytes) -> Any:
         return None  # a guess that did not fit: not this contract's anonymous event
 
 
-def encode_bps_total() -> bytes:
-    """Calldata of this function (view):
+class RoyaltyDistributor(_fn.Contract, name=CONTRACT_NAME, profile=PROFILE):
+    """RoyaltyDistributor at one address, through an injected transport.
 
-    ``BPS_TOTAL()``
+    Each stub declares a function by its signature; its body never runs (the decorator makes
+    the function).
     """
-    return b"\x2b\xbc\x59\xdb"
 
-
-_OUT_0 = _rt.tuple_decoder(
-    ('uint16',),
-    'BPS_TOTAL()',
-)
-
-
-def decode_bps_total_output(data: bytes) -> int:
-    """Return value of this function (view):
-
-    ``BPS_TOTAL()``
-    """
-    _o = _OUT_0(data)
-    return _o[0]
-
-
-def encode_default_admin_role() -> bytes:
-    """Calldata of this function (view):
-
-    ``DEFAULT_ADMIN_ROLE()``
-    """
-    return b"\xa2\x17\xfd\xdf"
-
-
-_OUT_1 = _rt.tuple_decoder(
-    ('bytes32',),
-    'DEFAULT_ADMIN_ROLE()',
-)
-
-
-def decode_default_admin_role_output(data: bytes) -> bytes:
-    """Return value of this function (view):
-
-    ``DEFAULT_ADMIN_ROLE()``
-    """
-    _o = _OUT_1(data)
-    return _o[0]
-
-
-def encode_max_recipients() -> bytes:
-    """Calldata of this function (view):
-
-    ``MAX_RECIPIENTS()``
-    """
-    return b"\xa6\x98\x0c\xe2"
-
-
-_OUT_2 = _rt.tuple_decoder(
-    ('uint256',),
-    'MAX_RECIPIENTS()',
-)
-
-
-def decode_max_recipients_output(data: bytes) -> int:
-    """Return value of this function (view):
-
-    ``MAX_RECIPIENTS()``
-    """
-    _o = _OUT_2(data)
-    return _o[0]
-
-
-def encode_split_manager_role() -> bytes:
-    """Calldata of this function (view):
-
-    ``SPLIT_MANAGER_ROLE()``
-    """
-    return b"\x95\x09\x2e\x17"
-
-
-_OUT_3 = _rt.tuple_decoder(
-    ('bytes32',),
-    'SPLIT_MANAGER_ROLE()',
-)
-
-
-def decode_split_manager_role_output(data: bytes) -> bytes:
-    """Return value of this function (view):
-
-    ``SPLIT_MANAGER_ROLE()``
-    """
-    _o = _OUT_3(data)
-    return _o[0]
-
-
-def encode_distribute_royalties(sale_id: int) -> bytes:
-    """Calldata of this function (nonpayable):
-
-    ``distributeRoyalties(uint256)``
-    """
-    return b"\xb0\x7c\xb3\x65" + _rt.encode_args(
-        ('uint256',),
-        (sale_id,),
-    )
-
-
-
-
-def decode_distribute_royalties_output(data: bytes) -> None:
-    """Return value of this function (nonpayable):
-
-    ``distributeRoyalties(uint256)``
-    """
-    return None
-
-
-def encode_get_royalty_info(nft_token_id: int) -> bytes:
-    """Calldata of this function (view):
-
-    ``getRoyaltyInfo(uint256)``
-    """
-    return b"\xb7\x6c\x63\x2b" + _rt.encode_args(
-        ('uint256',),
-        (nft_token_id,),
-    )
-
-
-_OUT_5 = _rt.tuple_decoder(
-    ('address[]', 'uint16[]'),
-    'getRoyaltyInfo(uint256)',
-)
-
-
-def decode_get_royalty_info_output(data: bytes) -> tuple[tuple[str, ...], tuple[int, ...]]:
-    """Return value of this function (view):
-
-    ``getRoyaltyInfo(uint256)``
-    """
-    _o = _OUT_5(data)
-    return (tuple([_addr(_x0) for _x0 in _o[0]]), _o[1])
-
-
-def encode_get_sale(sale_id: int) -> bytes:
-    """Calldata of this function (view):
-
-    ``getSale(uint256)``
-    """
-    return b"\xd8\xf6\xd5\x96" + _rt.encode_args(
-        ('uint256',),
-        (sale_id,),
-    )
-
-
-_OUT_6 = _rt.tuple_decoder(
-    ('(uint256,address,address,uint256,uint256,bool)',),
-    'getSale(uint256)',
-)
-
-
-def decode_get_sale_output(data: bytes) -> Sale:
-    """Return value of this function (view):
-
-    ``getSale(uint256)``
-    """
-    _o = _OUT_6(data)
-    return Sale.from_abi(_o[0])
-
-
-def encode_grant_role(role: bytes, account: str | bytes) -> bytes:
-    """Calldata of this function (nonpayable):
-
-    ``grantRole(bytes32,address)``
-    """
-    return b"\x2f\x2f\xf1\x5d" + _rt.encode_args(
-        ('bytes32', 'address'),
-        (role, _rt.address_arg(account)),
-    )
-
-
-
-
-def decode_grant_role_output(data: bytes) -> None:
-    """Return value of this function (nonpayable):
-
-    ``grantRole(bytes32,address)``
-    """
-    return None
-
-
-def encode_has_role(role: bytes, account: str | bytes) -> bytes:
-    """Calldata of this function (view):
-
-    ``hasRole(bytes32,address)``
-    """
-    return b"\x91\xd1\x48\x54" + _rt.encode_args(
-        ('bytes32', 'address'),
-        (role, _rt.address_arg(account)),
-    )
-
-
-_OUT_8 = _rt.tuple_decoder(
-    ('bool',),
-    'hasRole(bytes32,address)',
-)
-
-
-def decode_has_role_output(data: bytes) -> bool:
-    """Return value of this function (view):
-
-    ``hasRole(bytes32,address)``
-    """
-    _o = _OUT_8(data)
-    return _o[0]
-
-
-def encode_pending_royalties(recipient: str | bytes) -> bytes:
-    """Calldata of this function (view):
-
-    ``pendingRoyalties(address)``
-    """
-    return b"\x9a\x2f\xa9\xbb" + _rt.encode_args(
-        ('address',),
-        (_rt.address_arg(recipient),),
-    )
-
-
-_OUT_9 = _rt.tuple_decoder(
-    ('uint256',),
-    'pendingRoyalties(address)',
-)
-
-
-def decode_pending_royalties_output(data: bytes) -> int:
-    """Return value of this function (view):
-
-    ``pendingRoyalties(address)``
-    """
-    _o = _OUT_9(data)
-    return _o[0]
-
-
-def encode_record_sale(nft_token_id: int, buyer: str | bytes) -> bytes:
-    """Calldata of this function (payable):
-
-    ``recordSale(uint256,address)``
-    """
-    return b"\xa6\x96\x27\xb1" + _rt.encode_args(
-        ('uint256', 'address'),
-        (nft_token_id, _rt.address_arg(buyer)),
-    )
-
-
-_OUT_10 = _rt.tuple_decoder(
-    ('uint256',),
-    'recordSale(uint256,address)',
-)
-
-
-def decode_record_sale_output(data: bytes) -> int:
-    """Return value of this function (payable):
-
-    ``recordSale(uint256,address)``
-    """
-    _o = _OUT_10(data)
-    return _o[0]
-
-
-def encode_renounce_role(role: bytes) -> bytes:
-    """Calldata of this function (nonpayable):
-
-    ``renounceRole(bytes32)``
-    """
-    return b"\x8b\xb9\xc5\xbf" + _rt.encode_args(
-        ('bytes32',),
-        (role,),
-    )
-
-
-
-
-def decode_renounce_role_output(data: bytes) -> None:
-    """Return value of this function (nonpayable):
-
-    ``renounceRole(bytes32)``
-    """
-    return None
-
-
-def encode_revoke_role(role: bytes, account: str | bytes) -> bytes:
-    """Calldata of this function (nonpayable):
-
-    ``revokeRole(bytes32,address)``
-    """
-    return b"\xd5\x47\x74\x1f" + _rt.encode_args(
-        ('bytes32', 'address'),
-        (role, _rt.address_arg(account)),
-    )
-
-
-
-
-def decode_revoke_role_output(data: bytes) -> None:
-    """Return value of this function (nonpayable):
-
-    ``revokeRole(bytes32,address)``
-    """
-    return None
-
-
-def encode_sale_count() -> bytes:
-    """Calldata of this function (view):
-
-    ``saleCount()``
-    """
-    return b"\xa1\xe8\x9a\xec"
-
-
-_OUT_13 = _rt.tuple_decoder(
-    ('uint256',),
-    'saleCount()',
-)
-
-
-def decode_sale_count_output(data: bytes) -> int:
-    """Return value of this function (view):
-
-    ``saleCount()``
-    """
-    _o = _OUT_13(data)
-    return _o[0]
-
-
-def encode_set_royalty_splits(
-    nft_token_id: int,
-    recipients: Sequence[str | bytes],
-    bps: Sequence[int],
-) -> bytes:
-    """Calldata of this function (nonpayable):
-
-    ``setRoyaltySplits(uint256,address[],uint16[])``
-    """
-    return b"\xbf\x96\xe5\x87" + _rt.encode_args(
-        ('uint256', 'address[]', 'uint16[]'),
-        (nft_token_id, _rt.prepare(('l', 'a'), recipients), bps),
-    )
-
-
-
-
-def decode_set_royalty_splits_output(data: bytes) -> None:
-    """Return value of this function (nonpayable):
-
-    ``setRoyaltySplits(uint256,address[],uint16[])``
-    """
-    return None
-
-
-def encode_split_versions(nft_token_id: int) -> bytes:
-    """Calldata of this function (view):
-
-    ``splitVersions(uint256)``
-    """
-    return b"\xf1\x67\xba\xef" + _rt.encode_args(
-        ('uint256',),
-        (nft_token_id,),
-    )
-
-
-_OUT_15 = _rt.tuple_decoder(
-    ('uint256',),
-    'splitVersions(uint256)',
-)
-
-
-def decode_split_versions_output(data: bytes) -> int:
-    """Return value of this function (view):
-
-    ``splitVersions(uint256)``
-    """
-    _o = _OUT_15(data)
-    return _o[0]
-
-
-def encode_total_pending() -> bytes:
-    """Calldata of this function (view):
-
-    ``totalPending()``
-    """
-    return b"\x3f\x90\x91\x6a"
-
-
-_OUT_16 = _rt.tuple_decoder(
-    ('uint256',),
-    'totalPending()',
-)
-
-
-def decode_total_pending_output(data: bytes) -> int:
-    """Return value of this function (view):
-
-    ``totalPending()``
-    """
-    _o = _OUT_16(data)
-    return _o[0]
-
-
-def encode_withdraw_royalties() -> bytes:
-    """Calldata of this function (nonpayable):
-
-    ``withdrawRoyalties()``
-    """
-    return b"\x21\xc3\x4f\xcb"
-
-
-
-
-def decode_withdraw_royalties_output(data: bytes) -> None:
-    """Return value of this function (nonpayable):
-
-    ``withdrawRoyalties()``
-    """
-    return None
-
-
-class RoyaltyDistributor:
-    """RoyaltyDistributor at one address, through an injected transport."""
-
-    NAME: ClassVar[str] = CONTRACT_NAME
-
-    def __init__(self, address: str | bytes, transport: Transport) -> None:
-        self._address = _rt.address_arg(address)
-        self._transport = transport
-
-    @property
-    def address(self) -> str:
-        return _render(self._address)
-
-    def __repr__(self) -> str:
-        return f"{type(self).__name__}({self.address!r})"
-
+    @_fn.view('BPS_TOTAL()', ('uint16',))
     def bps_total(self) -> int:
-        """Call this function (view):
+        raise NotImplementedError
 
-        ``BPS_TOTAL()``
-        """
-        return decode_bps_total_output(
-            self._transport.call(self._address, encode_bps_total())
-        )
-
+    @_fn.view('DEFAULT_ADMIN_ROLE()', ('bytes32',))
     def default_admin_role(self) -> bytes:
-        """Call this function (view):
+        raise NotImplementedError
 
-        ``DEFAULT_ADMIN_ROLE()``
-        """
-        return decode_default_admin_role_output(
-            self._transport.call(self._address, encode_default_admin_role())
-        )
-
+    @_fn.view('MAX_RECIPIENTS()', ('uint256',))
     def max_recipients(self) -> int:
-        """Call this function (view):
+        raise NotImplementedError
 
-        ``MAX_RECIPIENTS()``
-        """
-        return decode_max_recipients_output(
-            self._transport.call(self._address, encode_max_recipients())
-        )
-
+    @_fn.view('SPLIT_MANAGER_ROLE()', ('bytes32',))
     def split_manager_role(self) -> bytes:
-        """Call this function (view):
+        raise NotImplementedError
 
-        ``SPLIT_MANAGER_ROLE()``
-        """
-        return decode_split_manager_role_output(
-            self._transport.call(self._address, encode_split_manager_role())
-        )
+    @_fn.nonpayable('distributeRoyalties(uint256)')
+    def distribute_royalties(self, sale_id: int) -> None:
+        raise NotImplementedError
 
-    def distribute_royalties(self, sale_id: int) -> Any:
-        """Call this function (nonpayable):
+    @_fn.view('getRoyaltyInfo(uint256)', ('address[]', 'uint16[]'))
+    def get_royalty_info(
+        self,
+        nft_token_id: int,
+    ) -> tuple[tuple[str, ...], tuple[int, ...]]:
+        raise NotImplementedError
 
-        ``distributeRoyalties(uint256)``
-        """
-        return self._transport.transact(
-            self._address,
-            encode_distribute_royalties(sale_id),
-            value=0,
-        )
-
-    def get_royalty_info(self, nft_token_id: int) -> tuple[tuple[str, ...], tuple[int, ...]]:
-        """Call this function (view):
-
-        ``getRoyaltyInfo(uint256)``
-        """
-        return decode_get_royalty_info_output(
-            self._transport.call(self._address, encode_get_royalty_info(nft_token_id))
-        )
-
+    @_fn.view('getSale(uint256)', (Sale,))
     def get_sale(self, sale_id: int) -> Sale:
-        """Call this function (view):
+        raise NotImplementedError
 
-        ``getSale(uint256)``
-        """
-        return decode_get_sale_output(
-            self._transport.call(self._address, encode_get_sale(sale_id))
-        )
+    @_fn.nonpayable('grantRole(bytes32,address)')
+    def grant_role(self, role: bytes, account: str | bytes) -> None:
+        raise NotImplementedError
 
-    def grant_role(self, role: bytes, account: str | bytes) -> Any:
-        """Call this function (nonpayable):
-
-        ``grantRole(bytes32,address)``
-        """
-        return self._transport.transact(
-            self._address,
-            encode_grant_role(role, account),
-            value=0,
-        )
-
+    @_fn.view('hasRole(bytes32,address)', ('bool',))
     def has_role(self, role: bytes, account: str | bytes) -> bool:
-        """Call this function (view):
+        raise NotImplementedError
 
-        ``hasRole(bytes32,address)``
-        """
-        return decode_has_role_output(
-            self._transport.call(self._address, encode_has_role(role, account))
-        )
-
+    @_fn.view('pendingRoyalties(address)', ('uint256',))
     def pending_royalties(self, recipient: str | bytes) -> int:
-        """Call this function (view):
+        raise NotImplementedError
 
-        ``pendingRoyalties(address)``
-        """
-        return decode_pending_royalties_output(
-            self._transport.call(self._address, encode_pending_royalties(recipient))
-        )
-
+    @_fn.payable('recordSale(uint256,address)', ('uint256',))
     def record_sale(
         self,
         nft_token_id: int,
         buyer: str | bytes,
         *,
         call_value: int = 0,
-    ) -> Any:
-        """Call this function (payable):
+    ) -> int:
+        raise NotImplementedError
 
-        ``recordSale(uint256,address)``
-        """
-        return self._transport.transact(
-            self._address,
-            encode_record_sale(nft_token_id, buyer),
-            value=call_value,
-        )
+    @_fn.nonpayable('renounceRole(bytes32)')
+    def renounce_role(self, role: bytes) -> None:
+        raise NotImplementedError
 
-    def renounce_role(self, role: bytes) -> Any:
-        """Call this function (nonpayable):
+    @_fn.nonpayable('revokeRole(bytes32,address)')
+    def revoke_role(self, role: bytes, account: str | bytes) -> None:
+        raise NotImplementedError
 
-        ``renounceRole(bytes32)``
-        """
-        return self._transport.transact(
-            self._address,
-            encode_renounce_role(role),
-            value=0,
-        )
-
-    def revoke_role(self, role: bytes, account: str | bytes) -> Any:
-        """Call this function (nonpayable):
-
-        ``revokeRole(bytes32,address)``
-        """
-        return self._transport.transact(
-            self._address,
-            encode_revoke_role(role, account),
-            value=0,
-        )
-
+    @_fn.view('saleCount()', ('uint256',))
     def sale_count(self) -> int:
-        """Call this function (view):
+        raise NotImplementedError
 
-        ``saleCount()``
-        """
-        return decode_sale_count_output(
-            self._transport.call(self._address, encode_sale_count())
-        )
-
+    @_fn.nonpayable('setRoyaltySplits(uint256,address[],uint16[])')
     def set_royalty_splits(
         self,
         nft_token_id: int,
         recipients: Sequence[str | bytes],
         bps: Sequence[int],
-    ) -> Any:
-        """Call this function (nonpayable):
+    ) -> None:
+        raise NotImplementedError
 
-        ``setRoyaltySplits(uint256,address[],uint16[])``
-        """
-        return self._transport.transact(
-            self._address,
-            encode_set_royalty_splits(nft_token_id, recipients, bps),
-            value=0,
-        )
-
+    @_fn.view('splitVersions(uint256)', ('uint256',))
     def split_versions(self, nft_token_id: int) -> int:
-        """Call this function (view):
+        raise NotImplementedError
 
-        ``splitVersions(uint256)``
-        """
-        return decode_split_versions_output(
-            self._transport.call(self._address, encode_split_versions(nft_token_id))
-        )
-
+    @_fn.view('totalPending()', ('uint256',))
     def total_pending(self) -> int:
-        """Call this function (view):
+        raise NotImplementedError
 
-        ``totalPending()``
-        """
-        return decode_total_pending_output(
-            self._transport.call(self._address, encode_total_pending())
-        )
+    @_fn.nonpayable('withdrawRoyalties()')
+    def withdraw_royalties(self) -> None:
+        raise NotImplementedError
 
-    def withdraw_royalties(self) -> Any:
-        """Call this function (nonpayable):
 
-        ``withdrawRoyalties()``
-        """
-        return self._transport.transact(
-            self._address,
-            encode_withdraw_royalties(),
-            value=0,
-        )
+encode_bps_total = RoyaltyDistributor.bps_total.encode
+encode_default_admin_role = RoyaltyDistributor.default_admin_role.encode
+encode_max_recipients = RoyaltyDistributor.max_recipients.encode
+encode_split_manager_role = RoyaltyDistributor.split_manager_role.encode
+encode_distribute_royalties = RoyaltyDistributor.distribute_royalties.encode
+encode_get_royalty_info = RoyaltyDistributor.get_royalty_info.encode
+encode_get_sale = RoyaltyDistributor.get_sale.encode
+encode_grant_role = RoyaltyDistributor.grant_role.encode
+encode_has_role = RoyaltyDistributor.has_role.encode
+encode_pending_royalties = RoyaltyDistributor.pending_royalties.encode
+encode_record_sale = RoyaltyDistributor.record_sale.encode
+encode_renounce_role = RoyaltyDistributor.renounce_role.encode
+encode_revoke_role = RoyaltyDistributor.revoke_role.encode
+encode_sale_count = RoyaltyDistributor.sale_count.encode
+encode_set_royalty_splits = RoyaltyDistributor.set_royalty_splits.encode
+encode_split_versions = RoyaltyDistributor.split_versions.encode
+encode_total_pending = RoyaltyDistributor.total_pending.encode
+encode_withdraw_royalties = RoyaltyDistributor.withdraw_royalties.encode
