@@ -17,8 +17,7 @@ Functions: the class ``ComplianceRegistry`` declares each one over
 :mod:`dcmx_core.abi_functions`: ``ComplianceRegistry.<name>.encode(...)`` builds calldata,
 ``ComplianceRegistry.<name>.decode_output(data)`` decodes return data, and
 ``ComplianceRegistry(address, transport).<name>(...)`` calls it (view/pure) or transacts
-through an injected :class:`dcmx_core.transports.Transport`. ``encode_<name>`` is
-``ComplianceRegistry.<name>.encode``.
+through an injected :class:`dcmx_core.transports.Transport`.
 """
 
 from __future__ import annotations
@@ -1059,23 +1058,3 @@ class ComplianceRegistry(_fn.Contract, name=CONTRACT_NAME, profile=PROFILE):
     @_fn.view('verifyAcceptance(address,uint8,string)', ('bool',))
     def verify_acceptance(self, user_: str | bytes, doc_type: int, version: str) -> bool:
         raise NotImplementedError
-
-
-encode_compliance_officer_role = ComplianceRegistry.compliance_officer_role.encode
-encode_default_admin_role = ComplianceRegistry.default_admin_role.encode
-encode_deletion_request_count = ComplianceRegistry.deletion_request_count.encode
-encode_get_audit_trail = ComplianceRegistry.get_audit_trail.encode
-encode_get_deletion_request = ComplianceRegistry.get_deletion_request.encode
-encode_get_document = ComplianceRegistry.get_document.encode
-encode_grant_role = ComplianceRegistry.grant_role.encode
-encode_has_role = ComplianceRegistry.has_role.encode
-encode_kyc_status = ComplianceRegistry.kyc_status.encode
-encode_pending_deletion_request = ComplianceRegistry.pending_deletion_request.encode
-encode_process_deletion_request = ComplianceRegistry.process_deletion_request.encode
-encode_publish_document = ComplianceRegistry.publish_document.encode
-encode_record_acceptance = ComplianceRegistry.record_acceptance.encode
-encode_renounce_role = ComplianceRegistry.renounce_role.encode
-encode_request_data_deletion = ComplianceRegistry.request_data_deletion.encode
-encode_revoke_role = ComplianceRegistry.revoke_role.encode
-encode_set_kyc_status = ComplianceRegistry.set_kyc_status.encode
-encode_verify_acceptance = ComplianceRegistry.verify_acceptance.encode

@@ -16,8 +16,7 @@ Functions: the class ``DCMXToken`` declares each one over
 :mod:`dcmx_core.abi_functions`: ``DCMXToken.<name>.encode(...)`` builds calldata,
 ``DCMXToken.<name>.decode_output(data)`` decodes return data, and
 ``DCMXToken(address, transport).<name>(...)`` calls it (view/pure) or transacts
-through an injected :class:`dcmx_core.transports.Transport`. ``encode_<name>`` is
-``DCMXToken.<name>.encode``.
+through an injected :class:`dcmx_core.transports.Transport`.
 """
 
 from __future__ import annotations
@@ -510,23 +509,3 @@ class DCMXToken(_fn.Contract, name=CONTRACT_NAME, profile=PROFILE):
     @_fn.nonpayable('transferFrom(address,address,uint256)', ('bool',))
     def transfer_from(self, from_: str | bytes, to_: str | bytes, value: int) -> bool:
         raise NotImplementedError
-
-
-encode_default_admin_role = DCMXToken.default_admin_role.encode
-encode_minter_role = DCMXToken.minter_role.encode
-encode_allowance = DCMXToken.allowance.encode
-encode_approve = DCMXToken.approve.encode
-encode_balance_of = DCMXToken.balance_of.encode
-encode_burn = DCMXToken.burn.encode
-encode_cap = DCMXToken.cap.encode
-encode_decimals = DCMXToken.decimals.encode
-encode_grant_role = DCMXToken.grant_role.encode
-encode_has_role = DCMXToken.has_role.encode
-encode_mint = DCMXToken.mint.encode
-encode_name = DCMXToken.name.encode
-encode_renounce_role = DCMXToken.renounce_role.encode
-encode_revoke_role = DCMXToken.revoke_role.encode
-encode_symbol = DCMXToken.symbol.encode
-encode_total_supply = DCMXToken.total_supply.encode
-encode_transfer = DCMXToken.transfer.encode
-encode_transfer_from = DCMXToken.transfer_from.encode

@@ -17,8 +17,7 @@ Functions: the class ``MusicNFT`` declares each one over
 :mod:`dcmx_core.abi_functions`: ``MusicNFT.<name>.encode(...)`` builds calldata,
 ``MusicNFT.<name>.decode_output(data)`` decodes return data, and
 ``MusicNFT(address, transport).<name>(...)`` calls it (view/pure) or transacts
-through an injected :class:`dcmx_core.transports.Transport`. ``encode_<name>`` is
-``MusicNFT.<name>.encode``.
+through an injected :class:`dcmx_core.transports.Transport`.
 """
 
 from __future__ import annotations
@@ -1027,33 +1026,3 @@ class MusicNFT(_fn.Contract, name=CONTRACT_NAME, profile=PROFILE):
     @_fn.nonpayable('transferFrom(address,address,uint256)')
     def transfer_from(self, from_: str | bytes, to_: str | bytes, token_id: int) -> None:
         raise NotImplementedError
-
-
-encode_default_admin_role = MusicNFT.default_admin_role.encode
-encode_minter_role = MusicNFT.minter_role.encode
-encode_royalty_denominator = MusicNFT.royalty_denominator.encode
-encode_approve = MusicNFT.approve.encode
-encode_balance_of = MusicNFT.balance_of.encode
-encode_base_uri = MusicNFT.base_uri.encode
-encode_edition_token_id = MusicNFT.edition_token_id.encode
-encode_get_approved = MusicNFT.get_approved.encode
-encode_grant_role = MusicNFT.grant_role.encode
-encode_has_role = MusicNFT.has_role.encode
-encode_is_approved_for_all = MusicNFT.is_approved_for_all.encode
-encode_max_editions_of = MusicNFT.max_editions_of.encode
-encode_mint = MusicNFT.mint.encode
-encode_name = MusicNFT.name.encode
-encode_owner_of = MusicNFT.owner_of.encode
-encode_renounce_role = MusicNFT.renounce_role.encode
-encode_revoke_role = MusicNFT.revoke_role.encode
-encode_royalty_info = MusicNFT.royalty_info.encode
-encode_safe_transfer_from = MusicNFT.safe_transfer_from.encode
-encode_safe_transfer_from_address_address_uint256_bytes = MusicNFT.safe_transfer_from_address_address_uint256_bytes.encode
-encode_set_approval_for_all = MusicNFT.set_approval_for_all.encode
-encode_set_base_uri = MusicNFT.set_base_uri.encode
-encode_supports_interface = MusicNFT.supports_interface.encode
-encode_symbol = MusicNFT.symbol.encode
-encode_token_metadata = MusicNFT.token_metadata.encode
-encode_token_uri = MusicNFT.token_uri.encode
-encode_total_supply = MusicNFT.total_supply.encode
-encode_transfer_from = MusicNFT.transfer_from.encode

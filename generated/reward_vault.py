@@ -17,8 +17,7 @@ Functions: the class ``RewardVault`` declares each one over
 :mod:`dcmx_core.abi_functions`: ``RewardVault.<name>.encode(...)`` builds calldata,
 ``RewardVault.<name>.decode_output(data)`` decodes return data, and
 ``RewardVault(address, transport).<name>(...)`` calls it (view/pure) or transacts
-through an injected :class:`dcmx_core.transports.Transport`. ``encode_<name>`` is
-``RewardVault.<name>.encode``.
+through an injected :class:`dcmx_core.transports.Transport`.
 """
 
 from __future__ import annotations
@@ -809,22 +808,3 @@ class RewardVault(_fn.Contract, name=CONTRACT_NAME, profile=PROFILE):
     @_fn.nonpayable('verifyClaim(uint256,bool)')
     def verify_claim(self, claim_id: int, approved: bool) -> None:
         raise NotImplementedError
-
-
-encode_default_admin_role = RewardVault.default_admin_role.encode
-encode_claim_count = RewardVault.claim_count.encode
-encode_claim_rewards = RewardVault.claim_rewards.encode
-encode_get_claim = RewardVault.get_claim.encode
-encode_get_pool = RewardVault.get_pool.encode
-encode_get_user_rewards = RewardVault.get_user_rewards.encode
-encode_grant_role = RewardVault.grant_role.encode
-encode_has_role = RewardVault.has_role.encode
-encode_pending_approved = RewardVault.pending_approved.encode
-encode_proof_claim = RewardVault.proof_claim.encode
-encode_renounce_role = RewardVault.renounce_role.encode
-encode_revoke_role = RewardVault.revoke_role.encode
-encode_set_pool = RewardVault.set_pool.encode
-encode_submit_claim = RewardVault.submit_claim.encode
-encode_token = RewardVault.token.encode
-encode_total_claimed = RewardVault.total_claimed.encode
-encode_verify_claim = RewardVault.verify_claim.encode

@@ -17,8 +17,7 @@ Functions: the class ``RoyaltyDistributor`` declares each one over
 :mod:`dcmx_core.abi_functions`: ``RoyaltyDistributor.<name>.encode(...)`` builds calldata,
 ``RoyaltyDistributor.<name>.decode_output(data)`` decodes return data, and
 ``RoyaltyDistributor(address, transport).<name>(...)`` calls it (view/pure) or transacts
-through an injected :class:`dcmx_core.transports.Transport`. ``encode_<name>`` is
-``RoyaltyDistributor.<name>.encode``.
+through an injected :class:`dcmx_core.transports.Transport`.
 """
 
 from __future__ import annotations
@@ -940,23 +939,3 @@ class RoyaltyDistributor(_fn.Contract, name=CONTRACT_NAME, profile=PROFILE):
     @_fn.nonpayable('withdrawRoyalties()')
     def withdraw_royalties(self) -> None:
         raise NotImplementedError
-
-
-encode_bps_total = RoyaltyDistributor.bps_total.encode
-encode_default_admin_role = RoyaltyDistributor.default_admin_role.encode
-encode_max_recipients = RoyaltyDistributor.max_recipients.encode
-encode_split_manager_role = RoyaltyDistributor.split_manager_role.encode
-encode_distribute_royalties = RoyaltyDistributor.distribute_royalties.encode
-encode_get_royalty_info = RoyaltyDistributor.get_royalty_info.encode
-encode_get_sale = RoyaltyDistributor.get_sale.encode
-encode_grant_role = RoyaltyDistributor.grant_role.encode
-encode_has_role = RoyaltyDistributor.has_role.encode
-encode_pending_royalties = RoyaltyDistributor.pending_royalties.encode
-encode_record_sale = RoyaltyDistributor.record_sale.encode
-encode_renounce_role = RoyaltyDistributor.renounce_role.encode
-encode_revoke_role = RoyaltyDistributor.revoke_role.encode
-encode_sale_count = RoyaltyDistributor.sale_count.encode
-encode_set_royalty_splits = RoyaltyDistributor.set_royalty_splits.encode
-encode_split_versions = RoyaltyDistributor.split_versions.encode
-encode_total_pending = RoyaltyDistributor.total_pending.encode
-encode_withdraw_royalties = RoyaltyDistributor.withdraw_royalties.encode

@@ -131,7 +131,7 @@ def test_addresses_and_structs_are_taken_in_every_form():
     assert DCMXToken.transfer.encode(ALICE, 5) == want
     assert DCMXToken.transfer.encode(to_tron(ALICE), 5) == want
     assert DCMXToken.transfer.encode(to_="41" + ALICE.hex(), value=5) == want
-    assert dcmx_token.encode_transfer(to_tron(ALICE), 5) == want
+    assert dcmx_token.DCMXToken.transfer.encode(to_tron(ALICE), 5) == want
     mixed = to_checksum_address(b"\xab" * 20)
     with pytest.raises(AddressError, match="checksum"):
         DCMXToken.transfer.encode(mixed.lower()[:2] + mixed[2:].swapcase(), 5)

@@ -121,7 +121,7 @@ def test_a_users_file_in_a_previous_output_survives_regeneration(project: Path):
     assert not (gen / "good.py").exists() and (gen / "other.py").exists()
     assert (gen / "helpers.py").exists() and (gen / "NOTES.md").exists()
     assert parse_marker((gen / MARKER).read_bytes()).files == (
-        "__init__.py", "other.py", "schema.postgresql.sql", "schema.sqlite.sql"
+        "__init__.py", "other.py", "py.typed", "schema.postgresql.sql", "schema.sqlite.sql"
     )
     assert _run("abi/Other.json", "-o", "gen", "--check").exit_code == 0
 
@@ -150,8 +150,8 @@ def test_new_and_empty_folders_are_written(project: Path):
         result = _run("abi/Good.json", "-o", target)
         assert result.exit_code == 0, result.output
         files = sorted(p.name for p in (project / target).iterdir())
-        assert files == [MARKER, "__init__.py", "good.py", "schema.postgresql.sql",
-                         "schema.sqlite.sql"]
+        assert files == [MARKER, "__init__.py", "good.py", "py.typed",
+                         "schema.postgresql.sql", "schema.sqlite.sql"]
         assert not [p for p in (project / target).parent.iterdir() if ".new-" in p.name]
 
 

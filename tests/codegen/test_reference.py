@@ -109,7 +109,7 @@ def test_tron_getcontract_and_justswap_generate(reference):
     assert {e.NAME for e in mod.EVENTS} == {"Transfer", "Approval"}
     assert mod.Transfer.TOPIC0.hex().startswith("ddf252ad")
     assert mod.Token.balance_of.__name__ == "balance_of"
-    assert mod.encode_balance_of(b"\x11" * 20)[:4].hex() == "70a08231"
+    assert mod.Token.balance_of.encode(b"\x11" * 20)[:4].hex() == "70a08231"
     js = module_for(
         json.loads((reference / "tron/justswap_exchange.abi.json").read_text()), "tron", "JustSwap"
     )

@@ -16,7 +16,7 @@ ROOT = Path(__file__).resolve().parents[2]
 USER_CODE = """
 from dcmx_core.transports import Transport
 from dcmx_generated.compliance_registry import ComplianceRegistry
-from dcmx_generated.dcmx_token import DCMXToken, encode_transfer
+from dcmx_generated.dcmx_token import DCMXToken
 from dcmx_generated.royalty_distributor import RoyaltyDistributor
 
 
@@ -26,7 +26,6 @@ def use(t: Transport) -> None:
     reveal_type(token.transfer("T", 1))
     reveal_type(DCMXToken.transfer.encode)
     reveal_type(DCMXToken.transfer.decode_output(b""))
-    reveal_type(encode_transfer)
     reveal_type(ComplianceRegistry("T", t).get_audit_trail("T"))
     reveal_type(RoyaltyDistributor("T", t).record_sale)
     token.balance_of(1.5)
@@ -39,15 +38,14 @@ EXPECTED = [
     (11, "note", 'Revealed type is "Any"'),
     (12, "note", 'Revealed type is "def (to_: str | bytes, value: int) -> bytes"'),
     (13, "note", 'Revealed type is "bool"'),
-    (14, "note", 'Revealed type is "def (to_: str | bytes, value: int) -> bytes"'),
-    (15, "note", 'Revealed type is "tuple[dcmx_generated.compliance_registry.AuditEntry, ...]"'),
-    (16, "note", 'Revealed type is "dcmx_core.abi_functions.Bound[[nft_token_id: int, '
+    (14, "note", 'Revealed type is "tuple[dcmx_generated.compliance_registry.AuditEntry, ...]"'),
+    (15, "note", 'Revealed type is "dcmx_core.abi_functions.Bound[[nft_token_id: int, '
                  'buyer: str | bytes, *, call_value: int =], Any]"'),
-    (17, "error", 'Argument 1 to "__call__" of "Bound" has incompatible type "float"; '
+    (16, "error", 'Argument 1 to "__call__" of "Bound" has incompatible type "float"; '
                   'expected "str | bytes"  [arg-type]'),
-    (18, "error", 'Missing positional argument "value" in call to "__call__" of "Bound"  '
+    (17, "error", 'Missing positional argument "value" in call to "__call__" of "Bound"  '
                   "[call-arg]"),
-    (19, "error", 'Argument "call_value" to "__call__" of "Bound" has incompatible type "str"; '
+    (18, "error", 'Argument "call_value" to "__call__" of "Bound" has incompatible type "str"; '
                   'expected "int"  [arg-type]'),
 ]
 

@@ -22,6 +22,8 @@ pytestmark = pytest.mark.anvil
 WINDOW = 8
 
 
+TRANSFER = dcmx_token.DCMXToken.transfer.encode
+
 def _rpc(w3: Web3, method: str, params: list):
     response = w3.provider.make_request(method, params)
     assert "error" not in response, response
@@ -84,7 +86,7 @@ def test_anvil_reorg_rolls_back_to_a_fresh_index(anvil, tmp_path):
     admin, *wallets = w3.eth.accounts[:6]
     replacements = [
         [{"from": wallets[k], "to": token.address,
-          "data": "0x" + dcmx_token.encode_transfer(wallets[(k + 2) % 5], 1 + k).hex()}, k]
+          "data": "0x" + TRANSFER(wallets[(k + 2) % 5], 1 + k).hex()}, k]
         for k in range(4)
     ]
     _rpc(w3, "anvil_reorg", [4, replacements])
@@ -110,7 +112,7 @@ def test_anvil_reorg_deeper_than_the_window_changes_nothing(anvil, tmp_path):
 
     admin = w3.eth.accounts[0]
     deep = [[{"from": admin, "to": token.address,
-              "data": "0x" + dcmx_token.encode_mint(admin, 5).hex()}, 0]]
+              "data": "0x" + dcmx_token.DCMXToken.mint.encode(admin, 5).hex()}, 0]]
     _rpc(w3, "anvil_reorg", [WINDOW + 3, deep])
     with pytest.raises(DeepForkError, match=f"deeper than the {WINDOW}-block window"):
         indexer.run()
