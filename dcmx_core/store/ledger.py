@@ -15,6 +15,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from ..chain import Header
 from .journal import Journal
+from . import versions
 from .tables import blocks_table, cursor_table, forks_table
 
 __all__ = [
@@ -81,7 +82,9 @@ def finalize(conn: Connection, journal: Journal, finalized: int) -> None:
 
 
 def rollback_to(conn: Connection, journal: Journal, ancestor: int, ancestor_hash: bytes) -> int:
-    """Undo everything after block ``ancestor``; returns the number of writes undone."""
+    """Undo everything after block ``ancestor``; returns the number of writes undone. The
+    versions of the tables it changes move in the same transaction."""
+    versions.bump(conn, journal.changed_after(conn, ancestor))
     undone = journal.rollback(conn, ancestor)
     conn.execute(blocks_table.delete().where(blocks_table.c.number > ancestor))
     set_cursor(conn, ancestor, ancestor_hash)
