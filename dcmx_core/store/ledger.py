@@ -14,8 +14,8 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from ..chain import Header
-from .journal import Journal
 from . import versions
+from .journal import Journal
 from .tables import blocks_table, cursor_table, forks_table
 
 __all__ = [

@@ -20,8 +20,8 @@ from sqlalchemy.engine import Connection, Engine
 
 from .. import events_view, views
 from ..errors import ConfigError, StoreError
-from .engine import SQLITE_BUILD_CACHE_KIB, SQLITE_CACHE_KIB
 from . import versions
+from .engine import SQLITE_BUILD_CACHE_KIB, SQLITE_CACHE_KIB
 from .journal import Journal
 from .tables import backfill_table, framework, schema_table
 
