@@ -85,6 +85,12 @@ class Source(Protocol):
     def close(self) -> None: ...
 
 
+def check_range(start: int, end: int) -> None:
+    """Refuse a block range with a negative bound (a caller's mistake, not a node's)."""
+    if start < 0 or end < 0:
+        raise ValueError(f"block range {start}..{end} has a negative bound")
+
+
 def check_headers(headers: list[Header], start: int, end: int) -> None:
     """Raise :class:`~dcmx_core.errors.InconsistentAnswer` unless ``headers`` are the blocks
     ``start``..``end``, each linking to the one before it."""

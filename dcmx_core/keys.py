@@ -28,6 +28,7 @@ __all__ = [
     "KEYSTORE_ENV",
     "KEYSTORE_PASSWORD_ENV",
     "SigningKey",
+    "as_signing_key",
     "getenv",
     "load_signing_key",
 ]
@@ -191,3 +192,23 @@ def load_signing_key(
         f"no signing key: set {key_env} to the sender's private key (64 hex characters), "
         f"or {keystore_env} to an encrypted keystore file and {password_env} to its password"
     )
+
+
+def as_signing_key(value: Any) -> SigningKey | None:
+    """``value`` as a :class:`SigningKey`: one already, 64 hex characters, 32 bytes, or an object
+    with ``to_bytes()`` (tronpy's ``PrivateKey``, whose repr shows the key: it is not kept)."""
+    if value is None or isinstance(value, SigningKey):
+        return value
+    if isinstance(value, bytes | bytearray):
+        try:
+            return SigningKey(bytes(value))
+        except ConfigError:
+            raise ConfigError("private_key is not a usable 32-byte private key") from None
+    if isinstance(value, str):
+        return SigningKey.from_hex(value, source="private_key")
+    try:
+        return SigningKey(bytes(value.to_bytes()))
+    except Exception:  # noqa: BLE001 - never echo key material
+        raise ConfigError(
+            "private_key must be a SigningKey, 64 hex characters or 32 bytes"
+        ) from None

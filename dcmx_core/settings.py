@@ -92,20 +92,9 @@ def _window(v: int) -> str | None:
     return None if v >= 1 else f"must be at least 1 block, got {v}"
 
 
-def _positive_seconds(v: float | None) -> str | None:
-    if v is None:
-        return None
-    if not math.isfinite(v) or v <= 0:
-        return f"must be > 0 seconds, got {v}"
-    return None
-
-
-def _positive_rate(v: float | None) -> str | None:
-    if v is None:
-        return None
-    if not math.isfinite(v) or v <= 0:
-        return f"must be > 0 requests per second, got {v}"
-    return None
+def _positive(unit: str) -> Callable[[float], str | None]:
+    """A finite number above 0 (NaN, infinity and 0 would make a busy loop or no pace)."""
+    return lambda v: None if math.isfinite(v) and v > 0 else f"must be > 0 {unit}, got {v}"
 
 
 def _port(v: int | None) -> str | None:
@@ -163,14 +152,15 @@ class Settings:
         500, "first range size below the finalized height", check=_at_least(1)
     )
     poll_interval: float = setting(
-        3.0, "seconds between head polls when following", check=_positive_seconds
+        3.0, "seconds between head polls when following", check=_positive("seconds")
     )
     source_concurrency: int = setting(
         1, "TRON HTTP API: transaction-info requests in flight", network=True,
         check=_at_least(1),
     )
     source_max_rate: float | None = setting(
-        None, "requests per second to the node, at most", network=True, check=_positive_rate
+        None, "requests per second to the node, at most", network=True,
+        check=_positive("requests per second"),
     )
     plugins: tuple[str, ...] | None = setting(
         None, "only these plugins (comma-separated; '' for none: raw event tables only)"

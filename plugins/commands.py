@@ -65,7 +65,7 @@ def simulate(obj: Context, rpc: str, rounds: int, seed: int, wallets: int,
 
         sim = Simulator.on_devchain(Devchain(), seed=seed, wallets=wallets)
     else:
-        from dcmx_core.sources._http import check_url
+        from dcmx_core.http import check_url
 
         check_url(rpc, "JSON-RPC")
         sim = Simulator.on_rpc(rpc, seed=seed, wallets=wallets)

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 
 from web3.exceptions import BlockNotFound
 
-from ..chain import Header, Log
+from ..chain import Header, Log, check_range
 from ..devchain import Devchain
 from ..errors import ConfigError, SourceError
 
@@ -46,7 +46,7 @@ class DevchainSource:
         return max(0, self.head() - self.confirmations)
 
     def headers(self, start: int, end: int) -> list[Header]:
-        _check_range(start, end)
+        check_range(start, end)
         out = []
         for number in range(start, end + 1):
             try:
@@ -73,7 +73,7 @@ class DevchainSource:
         addresses: Sequence[bytes],
         topics0: Sequence[bytes] | None = None,
     ) -> list[Log]:
-        _check_range(start, end)
+        check_range(start, end)
         if not addresses or start > end or (topics0 is not None and not topics0):
             return []
         head = self.head()
@@ -106,8 +106,3 @@ class DevchainSource:
 
     def close(self) -> None:
         """Nothing to release: the devchain belongs to whoever created it."""
-
-
-def _check_range(start: int, end: int) -> None:
-    if start < 0:
-        raise ValueError(f"block range {start}..{end} has a negative bound")

@@ -34,16 +34,15 @@ from typing import Any, TypeVar
 from eth_hash.auto import keccak
 
 from ..caches import BoundedCache
-from ..chain import Header, Log
+from ..chain import Header, Log, check_range
 from ..errors import ConfigError, InconsistentAnswer, SourceError
-from ._http import (
+from ..http import (
+    HttpClient,
     Inconsistent,
     Malformed,
     Pacer,
     Stats,
     TimedOut,
-    Transport,
-    check_range,
     check_url,
     hex_bytes,
     hex_int,
@@ -107,7 +106,8 @@ class JsonRpcSource:
                 "sparse_logs"
             )
         self.stats = Stats()
-        self._transport = Transport(
+        # The attribute keeps its old name (tests/cli reads it); it is the HTTP client.
+        self._transport = HttpClient(
             check_url(url, "JSON-RPC"),
             timeout=timeout,
             max_retries=max_retries,
@@ -467,7 +467,7 @@ class JsonRpcSource:
 
         Refuses answers that cannot be right (an indexer must never store them): logs outside
         the range, from addresses or with a topic0 not asked for, two hashes for one block
-        number, one log twice. Such a problem is raised as :class:`Inconsistent` (the transport
+        number, one log twice. Such a problem is raised as :class:`Inconsistent` (the HTTP client
         asks again, then gives up with a SourceError that says the node is inconsistent) once
         the whole answer parsed: a malformed entry anywhere is reported as such first.
 
@@ -721,3 +721,4 @@ def _log(obj: Any, i: int) -> Log | None:
         topics=tuple(hex_bytes(t, f"{what} topic", 32) for t in topics),
         data=hex_bytes(json_field(obj, "data", what), f"{what} data"),
     )
+

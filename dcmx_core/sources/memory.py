@@ -22,7 +22,7 @@ from typing import BinaryIO
 
 from eth_hash.auto import keccak
 
-from ..chain import Header, Log
+from ..chain import Header, Log, check_range
 from ..errors import SourceError
 
 TRANSFER_TOPIC = keccak(b"Transfer(address,address,uint256)")
@@ -90,10 +90,7 @@ class MemoryChain:
         return len(self._blocks) - 1
 
     def finalized(self) -> int:
-        head = self.head()
-        if self._pinned_finalized is not None:
-            return min(self._pinned_finalized, head)
-        return max(0, head - self.finality_depth)
+        return _final(self.head(), self._pinned_finalized, self.finality_depth)
 
     def headers(self, start: int, end: int) -> list[Header]:
         self._check(start, end)
@@ -107,15 +104,8 @@ class MemoryChain:
         topics0: Sequence[bytes] | None = None,
     ) -> list[Log]:
         self._check(start, end)
-        ids = {self._address_ids[a] for a in addresses if a in self._address_ids}
-        if not ids:
-            return []
-        topic_set = None if topics0 is None else frozenset(topics0)
-        out: list[Log] = []
-        for block in self._blocks[start : end + 1]:
-            if block.count:
-                out.extend(_unpack(block, self._addresses, ids, topic_set))
-        return out
+        return _matching(self._blocks[start : end + 1], self._addresses, self._address_ids,
+                         addresses, topics0)
 
     def close(self) -> None:
         pass
@@ -261,10 +251,7 @@ class MemoryChain:
     # -- internals -------------------------------------------------------------------------
 
     def _check(self, start: int, end: int) -> None:
-        if start < 0:
-            raise ValueError(f"block range {start}..{end} has a negative bound")
-        if end > self.head():
-            raise SourceError(f"block {end} is beyond the head {self.head()} of this chain")
+        _within(self.head(), start, end)
 
     def _push(
         self, parent: bytes, count: int, packed: bytes, timestamp: int | None = None
@@ -350,10 +337,7 @@ class FileChain:
         return len(self._headers) - 1
 
     def finalized(self) -> int:
-        head = self.head()
-        if self._pinned is not None:
-            return min(self._pinned, head)
-        return max(0, head - self._finality_depth)
+        return _final(self.head(), self._pinned, self._finality_depth)
 
     def headers(self, start: int, end: int) -> list[Header]:
         self._check(start, end)
@@ -367,30 +351,23 @@ class FileChain:
         topics0: Sequence[bytes] | None = None,
     ) -> list[Log]:
         self._check(start, end)
-        ids = {self._address_ids[a] for a in addresses if a in self._address_ids}
-        if not ids:
-            return []
-        topic_set = None if topics0 is None else frozenset(topics0)
+        return _matching(self._blocks(start, end), self._addresses, self._address_ids,
+                         addresses, topics0)
+
+    def _blocks(self, start: int, end: int) -> Iterator[_Block]:
+        """The blocks ``start``..``end``, their packed logs read with one ``pread``."""
         first = self._offsets[start]
         raw = os.pread(self._file.fileno(), self._offsets[end] + self._lengths[end] - first, first)
         view = memoryview(raw)
-        out: list[Log] = []
         for n in range(start, end + 1):
-            if self._counts[n]:
-                at = self._offsets[n] - first
-                block = _Block(self._headers[n], self._counts[n],
-                               bytes(view[at : at + self._lengths[n]]))
-                out.extend(_unpack(block, self._addresses, ids, topic_set))
-        return out
+            at = self._offsets[n] - first
+            yield _Block(self._headers[n], self._counts[n], bytes(view[at : at + self._lengths[n]]))
 
     def close(self) -> None:
         self._file.close()
 
     def _check(self, start: int, end: int) -> None:
-        if start < 0:
-            raise ValueError(f"block range {start}..{end} has a negative bound")
-        if end > self.head():
-            raise SourceError(f"block {end} is beyond the head {self.head()} of this chain")
+        _within(self.head(), start, end)
 
 
 class LaggingView:
@@ -432,6 +409,36 @@ class LaggingView:
     def _check(self, end: int) -> None:
         if end > self.head():
             raise SourceError(f"block {end} is beyond the head {self.head()} of this node")
+
+
+def _within(head: int, start: int, end: int) -> None:
+    check_range(start, end)
+    if end > head:
+        raise SourceError(f"block {end} is beyond the head {head} of this chain")
+
+
+def _final(head: int, pinned: int | None, depth: int) -> int:
+    return min(pinned, head) if pinned is not None else max(0, head - depth)
+
+
+def _matching(
+    blocks: Iterable[_Block],
+    known: list[bytes],
+    known_ids: dict[bytes, int],
+    addresses: Sequence[bytes],
+    topics0: Sequence[bytes] | None,
+) -> list[Log]:
+    """The logs of ``blocks`` emitted by ``addresses`` (with topic0 in ``topics0`` unless it
+    is None), from their packed form; ``known`` and ``known_ids``: the chain's address table."""
+    ids = {known_ids[a] for a in addresses if a in known_ids}
+    if not ids:
+        return []  # before the blocks are read at all
+    topic_set = None if topics0 is None else frozenset(topics0)
+    out: list[Log] = []
+    for block in blocks:
+        if block.count:
+            out.extend(_unpack(block, known, ids, topic_set))
+    return out
 
 
 def _unpack(

@@ -17,15 +17,14 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
-from ..chain import Header, Log
+from ..chain import Header, Log, check_range
 from ..errors import ConfigError
-from ._http import (
+from ..http import (
+    HttpClient,
     Inconsistent,
     Malformed,
     Pacer,
     Stats,
-    Transport,
-    check_range,
     check_url,
     hex_bytes,
     json_field,
@@ -87,13 +86,13 @@ class TronHttpSource:
             stats=self.stats,
             pacer=None if max_rate is None else Pacer(max_rate),  # one for both: one key
         )
-        self._wallet = Transport(
+        self._wallet = HttpClient(
             check_url(url, "TRON HTTP API"), connections=concurrency, **options
         )
         if solidity_url is None:
             self._solidity = self._wallet
         else:
-            self._solidity = Transport(check_url(solidity_url, "TRON solidity API"), **options)
+            self._solidity = HttpClient(check_url(solidity_url, "TRON solidity API"), **options)
 
     def __repr__(self) -> str:
         return f"TronHttpSource({self._wallet.safe_url!r})"
@@ -327,3 +326,4 @@ def _raw_log(entry: Any, what: str) -> _RawLog:
         tuple(hex_bytes(t, f"{what} log topic", 32) for t in topics),
         hex_bytes(entry.get("data", ""), f"{what} log data"),
     )
+

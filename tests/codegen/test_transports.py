@@ -50,3 +50,54 @@ def test_web3_transport_against_eth_tester():
 
 # The TRON transport (building, signing, broadcasting, receipts, errors, keys) is tested in
 # tests/transactions/, offline and against a local server that answers like a TRON node.
+
+
+PUBLIC = [  # what dcmx_core.transports exported as one module; generated code and users rely on it
+    "BroadcastError",
+    "ErrorDecoder",
+    "InsufficientResourcesError",
+    "ReceiptTimeout",
+    "RevertError",
+    "SignedTransaction",
+    "TransactionError",
+    "Transport",
+    "TronReceipt",
+    "TronpyTransport",
+    "TxLog",
+    "Web3Transport",
+    "encode_raw_data",
+]
+
+
+def test_the_package_exports_what_the_module_did():
+    import dcmx_core.transports as transports
+
+    assert sorted(transports.__all__) == PUBLIC
+    for name in PUBLIC:
+        value = getattr(transports, name)
+        assert value.__name__ == name
+    assert set(PUBLIC) <= set(dir(transports))
+    with pytest.raises(AttributeError, match="no attribute 'Nope'"):
+        transports.Nope  # noqa: B018
+
+
+def test_importing_the_protocol_pulls_in_no_chain_library():
+    """What every generated module does; web3, tronpy, eth-account and the HTTP client load
+    only when the class that needs them is used."""
+    import subprocess
+    import sys
+
+    heavy = ("web3", "tronpy", "eth_account", "httpx", "requests", "dcmx_core.http")
+    code = (
+        "import sys\n"
+        "from dcmx_core.transports import Transport, ErrorDecoder, RevertError, TronReceipt\n"
+        f"print(sorted(m for m in {heavy!r} if m in sys.modules))\n"
+        "from dcmx_core.transports import TronpyTransport\n"
+        f"print(sorted(m for m in {heavy!r} if m in sys.modules))\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout.splitlines()
+    assert out[0] == "[]"
+    assert "dcmx_core.http" in out[1] and "httpx" in out[1]  # the node client, nothing more
+    assert "tronpy" not in out[1] and "web3" not in out[1] and "eth_account" not in out[1]

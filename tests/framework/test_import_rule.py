@@ -38,6 +38,7 @@ def test_importing_every_core_module_loads_no_application_module():
     modules = [
         ".".join(p.relative_to(CORE.parent).with_suffix("").parts).removesuffix(".__init__")
         for p in sorted(CORE.rglob("*.py"))
+        if p.name != "__main__.py"  # runs the command
     ]
     code = (
         "import importlib, sys\n"

@@ -14,8 +14,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from dcmx_core.chain import Log
+from dcmx_core.http import Inconsistent, Malformed
 from dcmx_core.sources import jsonrpc
-from dcmx_core.sources._http import Inconsistent, Malformed
 from dcmx_core.sources.jsonrpc import JsonRpcSource
 
 TOKEN = bytes.fromhex("a614f803b6fd780986a42c78ec9c7f77e6ded13c")

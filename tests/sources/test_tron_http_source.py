@@ -16,10 +16,10 @@ from eth_abi import decode
 from httpstub import Reply, Seen
 from tronchain import TronChain, TronNode, Tx
 
+from dcmx_core import http as dcmx_http
 from dcmx_core.addresses import to_tron
 from dcmx_core.chain import Header, Source
 from dcmx_core.errors import ConfigError, SourceError
-from dcmx_core.sources import _http
 from dcmx_core.sources.memory import TRANSFER_TOPIC, transfer_log
 from dcmx_core.sources.tron_http import TronHttpSource
 
@@ -467,7 +467,7 @@ def test_max_rate_spaces_every_request_and_keeps_several_in_flight(stub_server):
 
 
 def test_pacer_is_shared_by_threads_and_refuses_nonsense():
-    pacer = _http.Pacer(200)
+    pacer = dcmx_http.Pacer(200)
     t0 = time.monotonic()
     threads = [threading.Thread(target=lambda: [pacer.wait() for _ in range(5)]) for _ in range(8)]
     for t in threads:
@@ -477,7 +477,7 @@ def test_pacer_is_shared_by_threads_and_refuses_nonsense():
     assert time.monotonic() - t0 >= 39 / 200 * 0.95  # 40 slots 5 ms apart, whatever the threads
     for bad in (0, -1, "15", True, None):
         with pytest.raises(ConfigError, match="max_rate"):
-            _http.Pacer(bad)
+            dcmx_http.Pacer(bad)
 
 
 def test_a_block_whose_infos_keep_failing_fails_the_range_and_the_source_goes_on(stub_server):
@@ -507,7 +507,7 @@ def test_concurrency_must_be_a_positive_whole_number():
 def test_trongrid_frequency_limit_is_a_pause_not_a_refusal(stub_server, monkeypatch):
     """TronGrid answers 403 to a client over its request rate and stops answering it for 30 s;
     any other 403 is a refusal (a wrong key) and fails at once."""
-    monkeypatch.setattr(_http, "RATE_LIMIT_PAUSE", 0.01)
+    monkeypatch.setattr(dcmx_http, "RATE_LIMIT_PAUSE", 0.01)
     node = TronNode(_busy_chain(3))
     limited = {"Error": "The key exceeds the frequency limit(15), and the query server is "
                         "suspended for 30s"}

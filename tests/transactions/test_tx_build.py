@@ -9,7 +9,7 @@ import pickle
 import traceback
 
 import pytest
-from tx_tron_node import parse_trigger, recover_signer
+from tx_tron_node import TOKEN, parse_trigger, recover_signer
 
 from dcmx_core.addresses import to_tron
 from dcmx_core.errors import ConfigError
@@ -19,17 +19,9 @@ from dcmx_core.transports import TronpyTransport, encode_raw_data
 REF_BLOCK = ("0000000003fe1ca05cf7aa1e2b3c4d5e6f708192a3b4c5d6e7f8091a2b3c4d5e", 1_777_437_762_000)
 
 
-class _NoNetwork:
-    """A provider that fails the test if anything reaches the network."""
-
-    endpoint_uri = "http://offline.invalid/"
-
-    def make_request(self, method, params=None):  # pragma: no cover - must not be called
-        raise AssertionError(f"offline build touched the network: {method}")
-
-
-class _Client:
-    provider = _NoNetwork()
+# A node that cannot exist (.invalid never resolves): offline work must not need it, and the
+# transport's request counter proves that nothing was even tried.
+OFFLINE = "http://offline.invalid/"
 
 
 def test_block_fixture_reencodes_byte_for_byte(reference):
@@ -48,7 +40,7 @@ def test_block_fixture_reencodes_byte_for_byte(reference):
 
 def test_build_and_sign_offline(key_hex):
     key = SigningKey.from_hex(key_hex)
-    transport = TronpyTransport(_Client(), key_hex, fee_limit=42_000_000)
+    transport = TronpyTransport(OFFLINE, key_hex, fee_limit=42_000_000)
     assert transport.owner == key.address == to_tron(key.address_bytes)
     to, data = bytes.fromhex("22" * 20), bytes.fromhex("a9059cbb") + bytes(64)
     tx = transport.build(to, data, value=7, ref_block=REF_BLOCK, now_ms=1_777_437_760_000)
@@ -80,10 +72,11 @@ def test_build_and_sign_offline(key_hex):
     body = tx.to_json()
     assert body["txID"] == tx.txid and body["signature"] == [tx.signature]
     assert key_hex not in json.dumps(body) and key_hex not in repr(tx)
+    assert transport.stats.requests == 0
 
 
 def test_zero_value_is_left_out_as_protobuf_does(key_hex):
-    transport = TronpyTransport(_Client(), key_hex)
+    transport = TronpyTransport(OFFLINE, key_hex)
     tx = transport.build(bytes(19) + b"\x01", b"\x12\x34\x56\x78", ref_block=REF_BLOCK)
     assert "call_value" not in tx.raw_data["contract"][0]["parameter"]["value"]
     assert parse_trigger(tx.raw_data_hex)["call_value"] == 0
@@ -92,13 +85,13 @@ def test_zero_value_is_left_out_as_protobuf_does(key_hex):
 
 def test_build_without_key_says_what_to_set():
     with pytest.raises(ConfigError, match="DCMX_PRIVATE_KEY"):
-        TronpyTransport(_Client()).build(bytes(20), b"", ref_block=REF_BLOCK)
+        TronpyTransport(OFFLINE).build(bytes(20), b"", ref_block=REF_BLOCK)
 
 
 @pytest.mark.parametrize("fee_limit", [0, -1, 1.5, "100"])
 def test_bad_fee_limit(fee_limit):
     with pytest.raises(ConfigError, match="fee_limit"):
-        TronpyTransport(_Client(), fee_limit=fee_limit)
+        TronpyTransport(OFFLINE, fee_limit=fee_limit)
 
 
 # -- keys --------------------------------------------------------------------------------------
@@ -136,17 +129,53 @@ def test_invalid_key_is_rejected_without_echo(monkeypatch, bad):
     assert bad not in "".join(traceback.format_exception(exc))
 
 
-def test_from_env_builds_a_tronpy_client(key_env, monkeypatch):
-    from tronpy import Tron
-
+def test_from_env_sends_the_api_key_and_signs_with_the_env_key(node, key_env, monkeypatch):
     monkeypatch.setenv("DCMX_TRON_API_KEY", "api-key-value")
-    transport = TronpyTransport.from_env("http://127.0.0.1:9/", fee_limit=5_000_000)
-    assert isinstance(transport._client, Tron)
-    assert transport._client.provider.endpoint_uri == "http://127.0.0.1:9/"
-    assert transport._client.provider.sess.headers["TRON-PRO-API-KEY"] == "api-key-value"
+    transport = TronpyTransport.from_env(node.url, fee_limit=5_000_000, poll_interval=0.02)
     assert transport.owner == SigningKey.from_hex(key_env).address
     assert transport.fee_limit == 5_000_000
+    assert transport.transact(TOKEN, b"\x00\x00\x00\x01").succeeded
+    assert len(node.headers) >= 3  # reference block, broadcast, receipt
+    assert all(h["tron-pro-api-key"] == "api-key-value" for h in node.headers)
     assert "api-key-value" not in repr(transport)
+    assert node.broadcasts[-1]["fields"]["fee_limit"] == 5_000_000
+
+
+def test_no_api_key_sends_none(node, key_env):
+    """Not even tronpy's shared TronGrid keys: the user's key or nothing."""
+    TronpyTransport.from_env(node.url).reference_block()
+    assert node.headers and all("tron-pro-api-key" not in h for h in node.headers)
+
+
+def test_a_tronpy_client_is_taken_over(node, key_hex):
+    """Code written for earlier versions passes a tronpy.Tron: its endpoint, time-out and API
+    key serve the shared client; tronpy itself sends nothing."""
+    from tronpy import Tron
+    from tronpy.providers import HTTPProvider
+
+    provider = HTTPProvider(node.url, timeout=3.5, api_key="tronpy-given-key")
+    provider.sess.headers["TRON-PRO-API-KEY"] = "tronpy-given-key"
+    provider.sess.post = None  # a request through tronpy would fail the test
+    transport = TronpyTransport(Tron(provider=provider), key_hex, poll_interval=0.02)
+    assert transport.transact(TOKEN, b"\x00\x00\x00\x01").succeeded
+    assert all(h["tron-pro-api-key"] == "tronpy-given-key" for h in node.headers)
+    assert transport._http.timeout == 3.5
+
+    with pytest.raises(ConfigError, match="URL, an HttpClient or a tronpy.Tron"):
+        TronpyTransport(object(), key_hex)
+
+
+def test_node_options_go_with_a_url_not_a_ready_client(key_hex):
+    from dcmx_core.http import HttpClient
+
+    client = HttpClient("http://127.0.0.1:9", timeout=1, max_retries=0, backoff=0)
+    with pytest.raises(ConfigError, match="api_key, max_rate cannot be applied"):
+        TronpyTransport(client, key_hex, api_key="k" * 12, max_rate=5)
+    with TronpyTransport(client, key_hex) as transport:
+        assert transport.stats is client.stats
+    assert not client._client.is_closed  # the transport closes only a client it made
+    with pytest.raises(ConfigError, match="not an http"):
+        TronpyTransport("ftp://node.example/", key_hex)
 
 
 def test_signing_key_never_shows_itself(key_hex):
@@ -157,7 +186,7 @@ def test_signing_key_never_shows_itself(key_hex):
         with pytest.raises(TypeError):
             copier(key)
     assert not hasattr(key, "__dict__")
-    transport = TronpyTransport(_Client(), key)
+    transport = TronpyTransport(OFFLINE, key)
     with pytest.raises(TypeError):
         pickle.dumps(transport)
 
@@ -165,7 +194,7 @@ def test_signing_key_never_shows_itself(key_hex):
 def test_tronpy_private_key_is_accepted_and_not_kept(key_hex):
     from tronpy.keys import PrivateKey
 
-    transport = TronpyTransport(_Client(), PrivateKey(bytes.fromhex(key_hex)))
+    transport = TronpyTransport(OFFLINE, PrivateKey(bytes.fromhex(key_hex)))
     assert transport.owner == SigningKey.from_hex(key_hex).address
     assert not any(isinstance(v, PrivateKey) for v in vars(transport).values())
 

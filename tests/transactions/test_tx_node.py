@@ -172,9 +172,13 @@ def test_receipt_timeout(node, key_env):
 
 
 def test_unreachable_node_is_a_source_error(key_env):
-    transport = TronpyTransport.from_env("http://127.0.0.1:9/", request_timeout=1)
-    with pytest.raises(SourceError, match="127.0.0.1:9"):
+    transport = TronpyTransport.from_env(
+        "http://127.0.0.1:9/", request_timeout=1, max_retries=2, backoff=0.01
+    )
+    with pytest.raises(SourceError, match="127.0.0.1:9") as info:
         transport.transact(TOKEN, b"\x00\x00\x00\x01")
+    assert "failed after 3 attempt(s): connection failed" in str(info.value)
+    assert transport.stats.retries == 2
 
 
 def test_receipt_from_recorded_responses(reference):

@@ -19,6 +19,8 @@ from dcmx_core.transports import (
     TronpyTransport,
 )
 
+API_KEY = "tron-api-key-0123456789"
+
 
 def _failure(action: Callable[[], object]) -> DcmxError:
     """Run ``action``; its error. (This frame is where tracebacks start: it holds no key.)"""
@@ -68,11 +70,21 @@ def _scenarios(node, transport):
 
         return run
 
+    def echoed(kind):
+        """The node quotes the signed request it refuses: the signature must not show."""
+
+        def run():
+            node.echo = kind
+            transport.transact(TOKEN, b"\x00\x00\x00\x01", value=1)
+
+        return run
+
     dead = TronpyTransport(
-        type(transport._client)(
-            provider=type(transport._client.provider)("http://127.0.0.1:9/", timeout=1)
-        ),
+        f"http://127.0.0.1:9/?apikey={API_KEY}",
         transport._TronpyTransport__key,
+        request_timeout=1,
+        max_retries=1,
+        backoff=0.01,
     )
     return [
         (RevertError, transfer_too_much),
@@ -82,11 +94,15 @@ def _scenarios(node, transport):
         (ReceiptTimeout, forced("never_confirm")),
         (SourceError, lambda: dead.transact(TOKEN, b"\x00\x00\x00\x01")),
         (SourceError, lambda: dead.call(TOKEN, b"\x00\x00\x00\x01")),
+        (SourceError, echoed("http")),
+        (SourceError, echoed("error")),
+        (BroadcastError, echoed("refusal")),
     ]
 
 
-def test_no_leak_on_any_failure(node, key_env, token_abi, caplog):
-    caplog.set_level(logging.DEBUG)  # urllib3, requests, tronpy and ours, all of it
+def test_no_leak_on_any_failure(node, key_env, token_abi, caplog, monkeypatch):
+    caplog.set_level(logging.DEBUG)  # httpx, httpcore and ours, all of it
+    monkeypatch.setenv("DCMX_TRON_API_KEY", API_KEY)
     transport = TronpyTransport.from_env(
         node.url, errors=[token_abi], timeout=0.2, poll_interval=0.02
     )
@@ -95,12 +111,36 @@ def test_no_leak_on_any_failure(node, key_env, token_abi, caplog):
         exc = _failure(action)
         assert isinstance(exc, expected), (expected, exc)
         _assert_clean(key_env, *_texts(exc))
+        if node.broadcasts:  # what was signed last: no message or log may quote it
+            signature = node.broadcasts[-1]["tx"]["signature"][0]
+            for text in (*_texts(exc), caplog.text):
+                assert signature not in text and signature[:40] not in text
+        for text in _texts(exc):
+            assert API_KEY not in text
         seen.append(type(exc))
     receipt = transport.transact(TOKEN, b"\x00\x00\x00\x01")  # and a success, for its logs
     assert "broadcasting" in caplog.text and receipt.txid in caplog.text
     _assert_clean(key_env, caplog.text, repr(transport), str(transport), repr(receipt))
     _assert_clean(key_env, *(repr(b) for b in node.broadcasts))
-    assert len(seen) == 7
+    assert API_KEY not in caplog.text
+    assert len(seen) == 10
+
+
+def test_an_echoed_refusal_is_quoted_without_the_signature(node, key_env):
+    """What the node said stays useful (code, its words), with the signature masked."""
+    transport = TronpyTransport.from_env(node.url, poll_interval=0.02)
+    tx = transport.build(TOKEN, b"\x00\x00\x00\x01")
+    for kind, expected in (("refusal", BroadcastError), ("error", SourceError)):
+        node.echo = kind
+        exc = _failure(lambda: transport.broadcast(tx))  # noqa: B023 - called at once
+        assert isinstance(exc, expected)
+        message = str(exc)
+        assert tx.txid in message and "***" in message  # the echo is there, masked
+        assert tx.signature not in message and tx.signature[:16] not in message
+    node.echo = "http"
+    exc = _failure(lambda: transport.broadcast(tx))
+    assert "HTTP 413" in str(exc) and "request refused" in str(exc)
+    assert tx.signature[:16] not in str(exc)
 
 
 @pytest.mark.parametrize("typo", ["drop", "swap", "prefix"])

@@ -11,7 +11,14 @@ signature must recover (eth_keys) to the owner address; otherwise SIGERROR / TAP
 Behind it runs a tiny TRC-20: ``transfer`` moves balances and logs ``Transfer``, or reverts
 with DCMXToken's custom ``InsufficientBalance``; ``balanceOf`` answers constant calls.
 ``next_outcome`` forces the next broadcast's fate: "revert", "out_of_energy", "never_confirm",
-or "broadcast:<CODE>" (a refusal with a hex message, as java-tron sends it).
+or "broadcast:<CODE>" (a refusal with a hex message, as java-tron sends it). A transaction the
+node already took is refused as java-tron does, with ``DUP_TRANSACTION_ERROR``.
+
+Faults of the write path: ``lose_answers`` broadcasts are taken and then the connection is
+closed without an answer (the client cannot tell whether the node got them); ``echo`` makes the
+next broadcast's refusal quote the request it refuses: "http" (HTTP 413 with the body echoed),
+"refusal" (a java-tron refusal whose hex message is the request) or "error" (an ``Error``).
+``headers`` holds the headers of every request (names in lower case), ``arrivals`` their times.
 """
 
 from __future__ import annotations
@@ -20,6 +27,7 @@ import hashlib
 import json
 import socket
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -121,7 +129,12 @@ class FakeTronNode:
         self.pending: dict[str, dict[str, Any]] = {}
         self.polls: dict[str, int] = {}
         self.broadcasts: list[dict[str, Any]] = []
+        self.taken: set[str] = set()  # txids accepted, executed or not
+        self.lose_answers = 0
+        self.echo: str | None = None
         self.seen: list[tuple[str, Any]] = []
+        self.headers: list[dict[str, str]] = []
+        self.arrivals: list[float] = []  # monotonic time of each request, over HTTP
         self.lock = threading.Lock()
         ledger = json.loads((REFERENCE / "mainnet_gettransactioninfobyid_ledger.json").read_text())
         self.success_shape = ledger[
@@ -160,6 +173,7 @@ class FakeTronNode:
     # -- endpoints -----------------------------------------------------------------------------
 
     def handle(self, path: str, body: Any) -> tuple[int, Any]:
+        """``(HTTP status, answer)``; status 0: close the connection without an answer."""
         with self.lock:
             self.seen.append((path, body))
             if path == "/wallet/getnowblock":
@@ -167,7 +181,13 @@ class FakeTronNode:
             if path == "/wallet/triggerconstantcontract":
                 return 200, self.constant(body)
             if path == "/wallet/broadcasttransaction":
-                return 200, self.broadcast(body)
+                if self.echo is not None:
+                    return self._echo(body)
+                answer = self.broadcast(body)
+                if self.lose_answers and answer.get("result") is True:
+                    self.lose_answers -= 1
+                    return 0, None
+                return 200, answer
             if path == "/wallet/gettransactioninfobyid":
                 return 200, self.info(body["value"])
             return 404, {"Error": f"no such endpoint {path}"}
@@ -193,12 +213,24 @@ class FakeTronNode:
             "transaction": {"ret": [{}], "visible": True, "txID": "00" * 32, "raw_data": {}},
         }
 
+    def _echo(self, body: Any) -> tuple[int, Any]:
+        kind, self.echo = self.echo, None
+        text = json.dumps({"signature": body.get("signature"), **body})  # within any quote
+        if kind == "http":
+            return 413, f"request refused: {text}".encode()
+        if kind == "error":
+            return 200, {"Error": f"class java.lang.IllegalStateException : {text}"}
+        return 200, {"code": "OTHER_ERROR", "txid": body.get("txID"), "message": _hexmsg(text)}
+
     def broadcast(self, tx: dict[str, Any]) -> dict[str, Any]:
         txid = tx["txID"]
         refuse = self._validate(tx)
         if refuse is not None:
             code, message = refuse
             return {"code": code, "txid": txid, "message": _hexmsg(message)}
+        if txid in self.taken:  # java-tron's validateDup: in the pending pool or in a block
+            return {"code": "DUP_TRANSACTION_ERROR", "txid": txid,
+                    "message": _hexmsg("Dup transaction.")}
         outcome, self.next_outcome = self.next_outcome, None
         if outcome and outcome.startswith("broadcast:"):
             code = outcome.split(":", 1)[1]
@@ -211,6 +243,7 @@ class FakeTronNode:
             return {"code": code, "txid": txid, "message": _hexmsg(message)}
         fields = parse_trigger(tx["raw_data_hex"])
         self.broadcasts.append({"tx": tx, "fields": fields, "outcome": outcome})
+        self.taken.add(txid)
         if outcome != "never_confirm":
             self.pending[txid] = self._execute(txid, fields, outcome)
         return {"result": True, "txid": txid}
@@ -333,8 +366,15 @@ class FakeTronNode:
                 length = int(self.headers.get("content-length", 0))
                 raw = self.rfile.read(length)
                 body = json.loads(raw) if raw else {}
+                with node.lock:
+                    node.headers.append({k.lower(): v for k, v in self.headers.items()})
+                    node.arrivals.append(time.monotonic())
                 status, reply = node.handle(self.path, body)
-                payload = json.dumps(reply).encode()
+                if status == 0:  # taken, but the answer is lost on the way
+                    self.close_connection = True
+                    self.connection.shutdown(socket.SHUT_RDWR)
+                    return
+                payload = reply if isinstance(reply, bytes) else json.dumps(reply).encode()
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(payload)))
@@ -355,6 +395,11 @@ class FakeTronNode:
     def url(self) -> str:
         host, port = self._server.server_address[:2]
         return f"http://{host}:{port}/"
+
+    def upstream(self, path: str, body: bytes) -> tuple[int, bytes]:
+        """This node as a fault proxy's upstream (``tests/faults/proxy.py``)."""
+        status, reply = self.handle(path, json.loads(body) if body else {})
+        return status, reply if isinstance(reply, bytes) else json.dumps(reply).encode()
 
     def close(self) -> None:
         self._server.shutdown()

@@ -1,10 +1,15 @@
-"""The HTTP plumbing both node sources share: one keep-alive connection, retries, safe messages.
+"""The one HTTP client of dcmx: JSON POSTs to a chain node, retried, paced, safely reported.
 
-Nodes fail in a handful of transient ways (rate limits, 5xx from a load balancer, dropped
-connections, slow answers, truncated bodies). All of them are retried here with exponential
-back-off and jitter, so the sources above only see answers that parsed, or one
+The node sources (reads) and the TRON transport (calls and transactions) talk to nodes through
+:class:`HttpClient`. Nodes fail in a handful of transient ways (rate limits, 5xx from a load
+balancer, dropped connections, slow answers, truncated bodies). All of them are retried here
+with exponential back-off and jitter, so callers only see answers that parsed, or one
 :class:`~dcmx_core.errors.SourceError` that says what happened, where, and what to do.
-Messages never carry credentials: URLs are redacted once, up front.
+
+Messages never carry credentials nor what was sent: URLs are redacted once, up front; a
+request body is never quoted; what a node answers is quoted only through
+:func:`~dcmx_core.redaction.redact`, with the values a caller names as ``conceal`` masked too
+(a node may echo the request it refuses).
 """
 
 from __future__ import annotations
@@ -14,7 +19,7 @@ import random
 import re
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
 from typing import Any, TypeVar
@@ -22,8 +27,25 @@ from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 
-from ..errors import ConfigError, SourceError
-from ..redaction import redact_url
+from .errors import ConfigError, SourceError
+from .redaction import MASK, redact, redact_url
+
+__all__ = [
+    "MAX_RETRY_AFTER",
+    "RATE_LIMIT_PAUSE",
+    "HttpClient",
+    "Inconsistent",
+    "Malformed",
+    "Pacer",
+    "Stats",
+    "TimedOut",
+    "check_url",
+    "hex_bytes",
+    "hex_int",
+    "json_field",
+    "json_int",
+    "quote",
+]
 
 T = TypeVar("T")
 
@@ -138,11 +160,6 @@ def json_field(obj: Any, key: str, what: str) -> Any:
         raise Malformed(f"{what} lacks {key!r}") from None
 
 
-def check_range(start: int, end: int) -> None:
-    if start < 0:
-        raise ValueError(f"block range {start}..{end} has a negative bound")
-
-
 def json_int(value: Any, field: str) -> int:
     """A JSON number that must be an integer (TRON's HTTP API)."""
     if isinstance(value, bool) or not isinstance(value, int):
@@ -163,7 +180,7 @@ _UNFIT = (
 )
 
 
-class Transport:
+class HttpClient:
     """POSTs JSON to one node over reused keep-alive connections (``connections`` of them, for
     callers that post from several threads), retrying what is transient, each attempt at the
     pace of ``pacer`` when there is one.
@@ -172,6 +189,9 @@ class Transport:
     that decodes but does not fit (missing field, wrong type: :class:`Malformed`) is retried
     like a dropped connection, though only ``malformed_retries`` times: a node that keeps
     answering nonsense will not start making sense.
+
+    Every attempt sends the same bytes, so only idempotent requests belong here: reads, and
+    TRON broadcasts (a signed transaction has a fixed id; a node takes it at most once).
     """
 
     def __init__(
@@ -209,6 +229,13 @@ class Transport:
             ),
         )
 
+    def __repr__(self) -> str:
+        return f"HttpClient({self.safe_url!r})"
+
+    def __reduce__(self) -> Any:
+        # its headers may hold an API key; a connection pool does not travel anyway
+        raise TypeError("an HttpClient cannot be pickled")
+
     def close(self) -> None:
         self._client.close()
 
@@ -220,14 +247,40 @@ class Transport:
         *,
         what: str,
         timeout_raises: bool = False,
+        conceal: Iterable[str] = (),
+        on_retry: Callable[[str], None] | None = None,
     ) -> T:
         """POST ``payload`` to ``url + path`` and return ``parse(decoded body)``.
 
         ``what`` names the call in messages (a JSON-RPC method, an API path). With
         ``timeout_raises`` a read time-out raises :class:`TimedOut` at once, for callers that
-        would rather ask for less than ask again.
+        would rather ask for less than ask again. ``conceal`` lists values of the request that
+        no message may show, should the node echo them. ``on_retry(problem)`` is called before
+        each new attempt (a caller that writes logs it).
         """
         body = json.dumps(payload, separators=(",", ":")).encode()
+        hide = tuple(v for v in conceal if v)
+        # A failure is raised from this frame, once the request and the values to conceal are
+        # gone from it: a traceback that shows locals (pytest --showlocals, error trackers)
+        # must not show a signed transaction, nor a URL's API key.
+        del payload, conceal
+        ok, outcome = self._attempts(path, body, parse, what, timeout_raises, hide, on_retry)
+        del body, hide
+        if not ok:
+            raise outcome
+        return outcome
+
+    def _attempts(
+        self,
+        path: str,
+        body: bytes,
+        parse: Callable[[Any], T],
+        what: str,
+        timeout_raises: bool,
+        hide: tuple[str, ...],
+        on_retry: Callable[[str], None] | None,
+    ) -> tuple[bool, Any]:
+        """``(True, parsed answer)``, or ``(False, the SourceError to raise)``."""
         target = _join(self.url, path)
         failures = 0
         malformed = 0
@@ -242,7 +295,7 @@ class Transport:
                 self.stats.count("timeouts")
                 problem = f"timed out after {self.timeout:g} s ({type(exc).__name__})"
                 if timeout_raises and isinstance(exc, httpx.ReadTimeout):
-                    raise TimedOut(self._message(what, problem, 1)) from None
+                    return False, TimedOut(self._message(what, problem, 1, hide))
             except httpx.TransportError as exc:
                 problem = f"connection failed ({type(exc).__name__}: {exc})"
             else:
@@ -251,20 +304,22 @@ class Transport:
                     problem = f"HTTP {status}"
                     retry_after = _retry_after(response.headers.get("retry-after"))
                 elif status == 403 and _RATE_LIMITED.search(response.text):
-                    problem = f"rate-limited (HTTP 403: {' '.join(response.text.split())[:120]})"
+                    problem = f"rate-limited (HTTP 403: {quote(response.text, hide, 120)})"
                     retry_after = _retry_after(response.headers.get("retry-after"))
                     if retry_after is None:
                         retry_after = RATE_LIMIT_PAUSE
                 elif status >= 400 and status != 400:
                     # 400 may carry a JSON-RPC error the parser understands (a range limit).
-                    raise SourceError(self._refused(what, status, response.text))
+                    return False, SourceError(self._refused(what, status, response.text, hide))
                 else:
                     try:
                         decoded = json.loads(response.content)
-                        return parse(decoded)
+                        return True, parse(decoded)
                     except _UNFIT as exc:
                         if status == 400:
-                            raise SourceError(self._refused(what, status, response.text)) from None
+                            return False, SourceError(
+                                self._refused(what, status, response.text, hide)
+                            )
                         detail = str(exc) if isinstance(exc, Malformed) else repr(exc)
                         if isinstance(exc, Inconsistent):
                             # Counted as a failure only: the node may settle within seconds.
@@ -273,11 +328,14 @@ class Transport:
                             problem = f"malformed answer: {detail}"
                             malformed += 1
                         if malformed > self.malformed_retries:
-                            raise SourceError(self._message(what, problem, failures + 1)) from None
+                            message = self._message(what, problem, failures + 1, hide)
+                            return False, SourceError(message)
             failures += 1
             if failures > self.max_retries:
-                raise SourceError(self._message(what, problem, failures))
+                return False, SourceError(self._message(what, problem, failures, hide))
             self.stats.count("retries")
+            if on_retry is not None:
+                on_retry(_safe(problem, hide))
             time.sleep(self._delay(failures, retry_after))
 
     def _delay(self, failures: int, retry_after: float | None) -> float:
@@ -288,22 +346,35 @@ class Transport:
         nominal = min(self.max_backoff, self.backoff * 2 ** (failures - 1))
         return nominal / 2 + random.uniform(0, nominal / 2)
 
-    def _message(self, what: str, problem: str, attempts: int) -> str:
+    def _message(self, what: str, problem: str, attempts: int, hide: tuple[str, ...]) -> str:
         return (
-            f"{what} at {self.safe_url} failed after {attempts} attempt(s): {problem}. "
-            "Check that the node is up and reachable and not rate-limiting this client; "
-            "raise the timeout or max_retries, or point the source at another node."
+            f"{what} at {self.safe_url} failed after {attempts} attempt(s): "
+            f"{_safe(problem, hide)}. Check that the node is up and reachable and not "
+            "rate-limiting this client; raise the timeout or max_retries, or use another node."
         )
 
-    def _refused(self, what: str, status: int, text: str) -> str:
+    def _refused(self, what: str, status: int, text: str, hide: tuple[str, ...]) -> str:
         hint = {
             401: "the node wants credentials: check the API key",
             403: "the node refused access: check the API key and its allowed origins",
             404: "no such endpoint: check the URL path (TRON serves JSON-RPC at /jsonrpc)",
             405: "method not allowed: check the URL path",
         }.get(status, "the request was rejected; check the URL and the node's API")
-        snippet = " ".join(text.split())[:200]
+        snippet = quote(text, hide)
         return f"{what} at {self.safe_url} got HTTP {status} ({snippet!r}): {hint}"
+
+
+def quote(text: str, conceal: Iterable[str] = (), size: int = 200) -> str:
+    """What a message may show of a node's words: redacted, the ``conceal`` values masked, on
+    one line, at most ``size`` characters (masked before it is cut, so that no cut-off part of
+    a concealed value stays)."""
+    return " ".join(_safe(str(text), tuple(v for v in conceal if v)).split())[:size]
+
+
+def _safe(text: str, hide: tuple[str, ...]) -> str:
+    for value in hide:
+        text = text.replace(value, MASK)
+    return redact(text)
 
 
 def _join(url: str, path: str) -> str:

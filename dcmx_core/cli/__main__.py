@@ -1,0 +1,5 @@
+"""``python -m dcmx_core.cli``: the ``dcmx`` command."""
+
+from . import main
+
+main()
