@@ -23,6 +23,7 @@ change on the new branch would give the abandoned branch's version to different 
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Iterable, Mapping
 
 import sqlalchemy as sa
@@ -30,10 +31,14 @@ from sqlalchemy.engine import Connection
 
 from .tables import versions_table
 
-__all__ = ["CURSOR", "bump", "ensure", "read"]
+__all__ = ["CURSOR", "INSTANCE", "bump", "ensure", "read"]
 
 #: The pseudo-table whose version moves with the cursor (every committed step and rollback).
 CURSOR = "dcmx_cursor"
+#: A random number drawn when the database got its versions: a database made again (a demo
+#: run anew, a reindex) starts its counters over, and a cache shared between the two must
+#: tell them apart.
+INSTANCE = "dcmx_instance"
 
 
 def ensure(conn: Connection, names: Iterable[str]) -> None:
@@ -42,6 +47,9 @@ def ensure(conn: Connection, names: Iterable[str]) -> None:
     missing = sorted({*names, CURSOR} - present)
     if missing:
         conn.execute(versions_table.insert(), [{"table_name": n, "version": 1} for n in missing])
+    if INSTANCE not in present:
+        conn.execute(versions_table.insert(), {"table_name": INSTANCE,
+                                               "version": secrets.randbits(62)})
 
 
 def bump(conn: Connection, names: Iterable[str]) -> None:
