@@ -64,7 +64,8 @@ def dcmx_handle_batch(batch: Batch, conn: Connection) -> None:
 @hookspec
 def dcmx_api_router(service: Service) -> APIRouter | None:
     """Contribute HTTP routes to ``dcmx serve``: a FastAPI ``APIRouter`` whose paths start
-    with ``/api/v1/`` (the platform's legal routes use ``/api/legal/``); None for none (say, when a table it reads is missing: ``service.has_tables``).
+    with ``/api/v1/`` (give it ``prefix="/api/v1"``); None for none (say, when a table it
+    reads is missing: ``service.has_tables``).
 
     Called once per worker at start-up, only by ``dcmx serve``: import FastAPI inside the
     hook, so that ``dcmx run`` never pays for it. Read through ``service.cached(key, tables,

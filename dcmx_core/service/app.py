@@ -89,13 +89,13 @@ def create_app(
     app = FastAPI(title="dcmx", description=DESCRIPTION, version="1", lifespan=lifespan)
     app.state.service = svc
     app.include_router(probes_router(svc))
-    app.include_router(core_router(svc), prefix="/api/v1")
+    app.include_router(core_router(svc))
     if writes is not None:
         from .write_routes import write_router
 
-        app.include_router(write_router(svc), prefix="/api/v1")
+        app.include_router(write_router(svc))
     for name, router in plugins.routers(svc):
-        log.info("API routes of plugin %s mounted under /api/v1", name, extra={"plugin": name})
+        log.info("API routes of plugin %s mounted", name, extra={"plugin": name})
         app.include_router(router)
     _errors(app)
     app.add_middleware(Guard, service=svc)

@@ -81,7 +81,7 @@ async def _head(svc: Service) -> tuple[int | None, int | None, str | None]:
 
 
 def core_router(svc: Service) -> APIRouter:
-    r = APIRouter()
+    r = APIRouter(prefix="/api/v1")  # in the router: route.path is then the whole template
     by_name = {(cls.CONTRACT, cls.NAME): cls for cls in svc.events}
 
     @r.get("/status", tags=["service"], summary="Cursor, head, finalized, lag, last fork, plugins")
