@@ -66,15 +66,21 @@ def _row(cls: type, r: sa.Row) -> EventRow:
     )
 
 
-def transaction(conn: Connection, events: Sequence[type], tx_hash: bytes) -> TxLookup:
+def transaction(
+    conn: Connection, events: Sequence[type], tx_hash: bytes, block: int | None = None
+) -> TxLookup:
     """The events of transaction ``tx_hash`` (32 bytes) across the raw tables of ``events``,
-    in chain order, read in the caller's transaction with the cursor."""
+    in chain order, read in the caller's transaction with the cursor. With ``block`` (when
+    the receipt says it), only that block is looked at: a primary-key range per table."""
     if len(tx_hash) != 32:
         raise ValueError(f"a transaction hash is 32 bytes, got {len(tx_hash)}")
     found: list[EventRow] = []
     for cls in events:
         t: sa.Table = cls.TABLE  # type: ignore[attr-defined]
-        rows = conn.execute(sa.select(t).where(t.c.tx_hash == tx_hash)).all()
+        stmt = sa.select(t).where(t.c.tx_hash == tx_hash)
+        if block is not None:
+            stmt = stmt.where(t.c.block_number == block)
+        rows = conn.execute(stmt).all()
         found.extend(_row(cls, r) for r in rows)
     found.sort(key=lambda e: (e.block_number, e.log_index))
     return TxLookup(tx_hash, tuple(found), read_cursor(conn))
