@@ -83,6 +83,7 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        await svc.cache.ping()
         yield
         await svc.close()
 

@@ -115,6 +115,16 @@ class Cache:
         self._down_until = time.monotonic() + RETRY_SECONDS
         self._redis = None
 
+    async def ping(self) -> None:
+        """Find out now whether Redis answers (at start: the service says so from the first
+        request)."""
+        client = self._client()
+        if client is not None:
+            try:
+                await client.ping()
+            except Exception as exc:  # noqa: BLE001
+                self._failed(exc)
+
     def ok(self) -> None:
         """Redis answered again."""
         if self.degraded and self.degraded.startswith("Redis"):
