@@ -176,7 +176,9 @@ class EvmWrites(_Writes):
             raw = bytes.fromhex(raw_text.removeprefix("0x"))
             sender = bytes.fromhex(Account.recover_transaction(raw)[2:])
             if raw[:1] in (b"\x01", b"\x02"):
-                to = TypedTransaction.from_bytes(raw).as_dict().get("to")
+                from hexbytes import HexBytes
+
+                to = TypedTransaction.from_bytes(HexBytes(raw)).as_dict().get("to")
             else:
                 import rlp
 
