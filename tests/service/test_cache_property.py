@@ -35,6 +35,7 @@ from tests.core.test_reorg_property import (
     transfers,
 )
 
+
 def balance(wallet: str):
     t = token_plugin.token_balances.c
     return lambda conn: conn.execute(sa.select(t.balance).where(t.wallet == wallet)).scalar()
