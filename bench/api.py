@@ -150,7 +150,8 @@ def in_process(db: str, calls: list, seconds: float) -> dict:
 
     engine = create_engine(db)
     fns = [
-        lambda c, t, w, i: queries.nft(c, t), lambda c, t, w, i: queries.nfts_by_owner(c, w, limit=20),
+        lambda c, t, w, i: queries.nft(c, t),
+        lambda c, t, w, i: queries.nfts_by_owner(c, w, limit=20),
         lambda c, t, w, i: queries.profile(c, w), lambda c, t, w, i: queries.profile(c, w),
         lambda c, t, w, i: queries.wallet_transactions(c, w, limit=20),
         lambda c, t, w, i: queries.wallet_rewards(c, w),
