@@ -30,9 +30,11 @@ from typing import TYPE_CHECKING
 import pluggy
 
 if TYPE_CHECKING:
+    from fastapi import APIRouter
     from sqlalchemy.engine import Connection
 
     from .batch import Batch, Declaration
+    from .service import Service
 
 PROJECT = "dcmx"
 hookspec = pluggy.HookspecMarker(PROJECT)
@@ -56,4 +58,19 @@ def dcmx_handle_batch(batch: Batch, conn: Connection) -> None:
     Called once per batch (once per block inside the unfinalized window), in block order,
     even when the batch holds none of the plugin's events (``batch.of`` is then empty). Raising
     rolls the whole batch back and stops the indexer with an error naming the plugin.
+    """
+
+
+@hookspec
+def dcmx_api_router(service: Service) -> APIRouter | None:
+    """Contribute HTTP routes to ``dcmx serve``: a FastAPI ``APIRouter`` whose paths start
+    with ``/api/v1/`` (give it ``prefix="/api/v1"``); None for none (say, when a table it
+    reads is missing: ``service.has_tables``).
+
+    Called once per worker at start-up, only by ``dcmx serve``: import FastAPI inside the
+    hook, so that ``dcmx run`` never pays for it. Read through ``service.cached(key, tables,
+    fn)`` (the answer cached under the versions of the tables it reads, never staler than the
+    database) or ``service.read(fn)``; parse addresses with ``service.address``; require a
+    signed-in wallet with the dependency ``service.wallet``, a role with ``service.role``;
+    send transactions through ``service.writes``. See :class:`dcmx_core.service.Service`.
     """

@@ -39,6 +39,7 @@ class LoadedPlugin:
     origin: str  # "entry point <name> = <value> (<distribution>)" or "registered"
     handle: Any  # the pluggy HookImpl of dcmx_handle_batch, or None
     from_entry_point: bool = False
+    plugin: Any = None  # the registered object (module) itself
 
 
 def entry_point_plugins(only: Iterable[str] | None = None) -> list[tuple[object, str]]:
@@ -163,6 +164,26 @@ class PluginHost:
                 raise self._failure(plugin, batch, conn, exc) from exc
             savepoint.commit()
 
+    def routers(self, service: Any) -> list[tuple[str, Any]]:
+        """(plugin name, FastAPI router) of every loaded plugin whose ``dcmx_api_router``
+        gives one, in run order (``dcmx serve`` mounts them under ``/api/v1``)."""
+        impls = {id(i.plugin): i for i in self.pm.hook.dcmx_api_router.get_hookimpls()}
+        out = []
+        for p in self.plugins:
+            impl = impls.get(id(p.plugin))
+            if impl is None:
+                continue
+            try:
+                router = impl.function(service=service)
+            except Exception as exc:
+                raise PluginError(
+                    f"plugin {p.declaration.name!r} ({p.origin}) failed to make its API "
+                    f"routes: {type(exc).__name__}: {exc}"
+                ) from exc
+            if router is not None:
+                out.append((p.declaration.name, router))
+        return out
+
     # -- loading ------------------------------------------------------------------------------
 
     def _register(self, plugin: object, origin: str, from_ep: bool) -> None:
@@ -205,7 +226,7 @@ class PluginHost:
         if any(p.declaration.name == declaration.name for p in self.plugins):
             raise ConfigError(f"two plugins are named {declaration.name!r}; names must be unique")
         self.plugins.append(
-            LoadedPlugin(declaration, origin, impls["dcmx_handle_batch"], from_ep)
+            LoadedPlugin(declaration, origin, impls["dcmx_handle_batch"], from_ep, plugin)
         )
 
     def _failure(self, plugin: LoadedPlugin, batch: Batch, conn: Connection,

@@ -78,6 +78,7 @@ class Setting:
     repeatable: bool = False  # its flag may be given several times
     choices: tuple[str, ...] = ()
     check: Callable[[Any], str | None] | None = None  # an error message, or None when fine
+    command: str = "run"  # the command whose flag it is (`dcmx <command> --help` shows it)
 
 
 def setting(default: Any, doc: str, **declared: Any) -> Any:
@@ -175,6 +176,33 @@ class Settings:
     metrics_host: str = setting("127.0.0.1", "address the metrics port is bound to")
     ready_lag: int = setting(
         3, "/ready is 200 within this many blocks of the head", check=_at_least(0, " blocks")
+    )
+    redis_url: str | None = setting(
+        None, "dcmx serve: Redis shared by the workers for the cache, rate limits and sign-in "
+        "nonces (redis://host:6379/0); without it each worker keeps its own",
+        flag="--redis", command="serve",
+    )
+    api_host: str = setting("127.0.0.1", "dcmx serve: address to listen on", flag="--host",
+                            command="serve")
+    api_port: int = setting(8000, "dcmx serve: port to listen on", flag="--port",
+                            command="serve", check=_port)
+    api_workers: int = setting(1, "dcmx serve: worker processes", flag="--workers",
+                               command="serve", check=_at_least(1))
+    rate_limit_ip: int = setting(
+        100, "dcmx serve: requests per second one client address may make (0: no limit)",
+        command="serve", check=_at_least(0),
+    )
+    rate_limit_wallet: int = setting(
+        20, "dcmx serve: requests per second one signed-in wallet may make (0: no limit)",
+        command="serve", check=_at_least(0),
+    )
+    token_ttl: int = setting(
+        900, "dcmx serve: seconds a sign-in token is good for", command="serve",
+        check=_at_least(30, " seconds"),
+    )
+    api_secret: str | None = setting(
+        None, "dcmx serve: key that signs sign-in nonces and tokens (default: a new random one "
+        "per start, shared by its workers)", flag="", secret=True,
     )
     log_format: str = setting("human", "human | json (one object a line)", choices=LOG_FORMATS)
     log_level: str = setting("info", "debug | info | warning | error", choices=LOG_LEVELS)

@@ -3,7 +3,7 @@
 They are installed through the ``dcmx.plugins`` entry-point group like any third party's.
 """
 
-BUILTIN = ("token", "nft", "compliance", "vault", "royalty", "platform")
+BUILTIN = ("token", "nft", "compliance", "vault", "royalty", "platform", "roles", "api")
 
 __all__ = ["BUILTIN"]
 

@@ -26,8 +26,14 @@ __all__ = ["demo", "simulate"]
 @click.option("--seed", default=7, show_default=True, type=int)
 @click.option("--window", default=128, show_default=True, type=click.IntRange(8, 100_000),
               help="Unfinalized blocks kept (the fork must be shallower).")
+@click.option("--serve", "serve", is_flag=True,
+              help="Then keep the devchain, new simulated activity, the indexer and the API "
+                   "(dcmx serve) running until Ctrl-C: open /docs and try the write flows.")
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535),
+              help="The API's port with --serve.")
 @click.pass_obj
-def demo(obj: Context, db: str, rounds: int, seed: int, window: int) -> None:
+def demo(obj: Context, db: str, rounds: int, seed: int, window: int, serve: bool,
+         port: int) -> None:
     """Deploy the five contracts on an in-process devchain, simulate activity with a chain
     fork, index it all with the built-in plugins into SQLite, and show what was indexed."""
     settings = obj.settings(database_url=db)  # logging, and the path as a URL
@@ -41,6 +47,10 @@ def demo(obj: Context, db: str, rounds: int, seed: int, window: int) -> None:
     result = run_demo(url, rounds=rounds, seed=seed, window=window)
     result["seconds"] = time.perf_counter() - started
     print_demo(result)
+    if serve:
+        from .demo_serve import serve_demo
+
+        serve_demo(result, settings, port)
 
 
 @click.command()

@@ -93,6 +93,8 @@ def run_demo(url: str, *, rounds: int = 36, seed: int = 7, window: int = 128,
         "fork": forks[-1],
         "last_fork": last_fork(indexer.engine),
         "addresses": addresses,
+        # what `dcmx demo --serve` keeps running
+        "chain": chain, "sim": other, "indexer": indexer,
     }
 
 

@@ -34,6 +34,7 @@ COMMANDS = {
     "rollback": "dcmx_core.cli.maintenance:rollback",
     "rebuild": "dcmx_core.cli.maintenance:rebuild",
     "plugins": "dcmx_core.cli.listing:plugins",
+    "serve": "dcmx_core.cli.serve:serve",
 }
 
 

@@ -41,8 +41,9 @@ def rollback(obj: Context, to_block: int, **flags: Any) -> None:
 
 def rollback_database(engine: sa.Engine, to_block: int) -> tuple[int, int]:
     """Roll every tracked table back to block ``to_block``; (old cursor, writes undone)."""
-    from ..store import Store
+    from ..store import Store, framework
 
+    framework.create_all(engine)  # dcmx_versions, in a database an older dcmx made
     meta = sa.MetaData()
     tables = [
         (sa.Table(name, meta, autoload_with=engine), owner) for name, owner in tracked(engine)

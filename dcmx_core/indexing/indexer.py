@@ -340,6 +340,7 @@ class Indexer:
             else:
                 self._write_blocks(conn, headers, events)
             Store.set_cursor(conn, end, headers[-1].hash)
+            self.store.bump_versions(conn, final=final, start=start)  # before the journal is pruned
             self.store.finalize(conn, self._safe)
             if final:
                 self._read_ahead(end + 1, target, committing=True)

@@ -21,7 +21,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from ..chain import Header
-from . import ledger
+from . import ledger, versions
 from .engine import checkpoint, create_engine, set_journal_mode
 from .ledger import Cursor
 from .lock import writer_lock
@@ -146,3 +146,14 @@ class Store:
         return ledger.rollback_to(conn, self.schema.journal, ancestor, ancestor_hash)
 
     record_fork = staticmethod(ledger.record_fork)
+
+    # -- versions (for readers' caches) --------------------------------------------------------
+
+    def bump_versions(self, conn: Connection, *, final: bool, start: int) -> None:
+        """Move the versions of the tables a step of blocks from ``start`` changed, in its
+        transaction (:mod:`.versions`): every table for final blocks, which are not journaled,
+        else those the journal recorded writes of."""
+        if final:
+            versions.bump(conn, self.schema.by_name)
+        else:
+            versions.bump(conn, self.schema.journal.changed_after(conn, start - 1))

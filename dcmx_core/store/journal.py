@@ -303,6 +303,24 @@ END """
             undone += conn.execute(sa.text(f"DELETE FROM {j} WHERE {_BLOCK} > :k"), after).rowcount
         return undone
 
+    def changed_after(self, conn: Connection, block: int) -> list[str]:
+        """The tracked tables with journaled writes of blocks after ``block``: those a step
+        of those blocks changed, or a rollback to ``block`` will change.
+
+        One statement, an indexed probe (``_dcmx_block``) per journal: ~0.1 ms for the
+        built-in tables on SQLite.
+        """
+        if not self.tables:
+            return []
+        q = conn.dialect.identifier_preparer.quote_identifier
+        probes = " UNION ALL ".join(
+            f"SELECT {i} AS n WHERE EXISTS "
+            f"(SELECT 1 FROM {q(journal_name(t.name))} WHERE {_BLOCK} > :k)"
+            for i, t in enumerate(self.tables)
+        )
+        found = conn.execute(sa.text(probes), {"k": block}).scalars()
+        return [self.tables[i].name for i in found]
+
     def prune(self, conn: Connection, finalized: int) -> None:
         """Forget what can no longer be rolled back: writes of finalized blocks."""
         q = conn.dialect.identifier_preparer.quote_identifier

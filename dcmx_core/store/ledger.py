@@ -14,6 +14,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from ..chain import Header
+from . import versions
 from .journal import Journal
 from .tables import blocks_table, cursor_table, forks_table
 
@@ -81,7 +82,9 @@ def finalize(conn: Connection, journal: Journal, finalized: int) -> None:
 
 
 def rollback_to(conn: Connection, journal: Journal, ancestor: int, ancestor_hash: bytes) -> int:
-    """Undo everything after block ``ancestor``; returns the number of writes undone."""
+    """Undo everything after block ``ancestor``; returns the number of writes undone. The
+    versions of the tables it changes move in the same transaction."""
+    versions.bump(conn, journal.changed_after(conn, ancestor))
     undone = journal.rollback(conn, ancestor)
     conn.execute(blocks_table.delete().where(blocks_table.c.number > ancestor))
     set_cursor(conn, ancestor, ancestor_hash)

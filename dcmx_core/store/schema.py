@@ -20,6 +20,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from .. import events_view, views
 from ..errors import ConfigError, StoreError
+from . import versions
 from .engine import SQLITE_BUILD_CACHE_KIB, SQLITE_CACHE_KIB
 from .journal import Journal
 from .tables import backfill_table, framework, schema_table
@@ -234,6 +235,9 @@ class Schema:
                     )
                 )
         self.journal.create(conn)
+        # Tables made or made again (a rebuild drops them first) hold other rows now.
+        versions.ensure(conn, self.by_name)
+        versions.bump(conn, self.by_name)
         if new:
             conn.execute(backfill_table.insert().values(id=1))
         elif not backfilling:

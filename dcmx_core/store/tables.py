@@ -11,6 +11,7 @@ __all__ = [
     "forks_table",
     "framework",
     "schema_table",
+    "versions_table",
 ]
 
 framework = sa.MetaData()
@@ -61,3 +62,12 @@ backfill_table = sa.Table(
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=False),
 )
 
+
+# A version per tracked table (and the cursor), moved in the transaction of every change of
+# the table (see versions.py); outside the undo journal, it only grows.
+versions_table = sa.Table(
+    "dcmx_versions",
+    framework,
+    sa.Column("table_name", sa.String(128), primary_key=True),
+    sa.Column("version", sa.BigInteger, nullable=False),
+)

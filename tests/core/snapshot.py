@@ -11,7 +11,9 @@ from dcmx_core.sqltypes import decode_sortable
 
 # Bookkeeping that legitimately differs between an index that lived through forks and a fresh
 # one: journals, recent block hashes, the fork log, recorded table definitions, the backfill flag.
-_BOOKKEEPING = ("dcmx_blocks", "dcmx_schema", "dcmx_forks", "dcmx_backfill", "_dcmx")
+# The table versions (dcmx_versions) count changes, which differ by history too.
+_BOOKKEEPING = ("dcmx_blocks", "dcmx_schema", "dcmx_forks", "dcmx_backfill", "dcmx_versions",
+                "_dcmx")
 
 
 def _norm(value):

@@ -191,6 +191,28 @@ class ReorgMachine(RuleBasedStateMachine):
         assert not differ, f"at block {cursor}: {differ}"
 
     @invariant()
+    def versions_move_with_rows(self):
+        """Readers' caches are keyed by table versions (dcmx_versions, bookkeeping outside
+        the journal): every table whose rows changed since the last look, by a commit or a
+        rollback, has a new version, and versions never go back."""
+        if not hasattr(self, "indexer"):
+            return
+        rows = dump_tables(self.indexer.engine)
+        with self.indexer.engine.connect() as conn:
+            now = dict(
+                conn.execute(sa.text("SELECT table_name, version FROM dcmx_versions")).all()
+            )
+        before, self.seen = getattr(self, "seen", None), (rows, now)
+        if before is None:
+            return
+        old_rows, old_versions = before
+        for table, version in now.items():
+            assert version >= old_versions.get(table, 0), table
+        stale = [t for t in rows if t in now and rows[t] != old_rows.get(t)
+                 and now[t] == old_versions.get(t)]
+        assert not stale, f"rows changed, versions did not: {stale}"
+
+    @invariant()
     def finality_never_goes_back(self):
         if hasattr(self, "chain"):
             self.final_floor = max(self.final_floor, self.chain.finalized())

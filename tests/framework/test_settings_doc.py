@@ -28,8 +28,11 @@ def test_the_example_config_loads(monkeypatch):
     assert s.network == "nile" and [c.name for c in s.contracts] == ["DCMXToken"]
 
 
-def test_run_help_shows_every_flag_with_its_variable():
-    out = CliRunner().invoke(cli, ["run", "--help"], terminal_width=200).output
+def test_each_command_help_shows_every_flag_with_its_variable():
+    helps = {
+        name: CliRunner().invoke(cli, [name, "--help"], terminal_width=200).output
+        for name in ("run", "serve")
+    }
     group = CliRunner().invoke(cli, ["--help"], terminal_width=200).output
     for key, env, flag, _doc in settings_table():
         if flag is None:
@@ -37,4 +40,5 @@ def test_run_help_shows_every_flag_with_its_variable():
         if key in ("log_format", "log_level"):  # the group's own options, for every command
             assert flag in group, key
         else:
+            out = helps[declared(key).command]
             assert flag in out and env in out, key

@@ -1,0 +1,51 @@
+"""The service's Prometheus metrics and its access log.
+
+Metrics: request latency by route (the route's template, never the raw path), answers by
+status, errors (5xx), rate-limited requests by scope, cache hits and misses. With several
+workers ``dcmx serve`` points ``PROMETHEUS_MULTIPROC_DIR`` at a folder of its own, and
+``/metrics`` adds up every worker's values.
+
+Access log: one record per request on the ``dcmx.access`` logger (method, route, status,
+milliseconds, client address, signed-in wallet), formatted by :mod:`dcmx_core.logs`; the
+raw path goes only into a field, ``repr``-escaped and cut short; no header, token or body.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+
+from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client.exposition import CONTENT_TYPE_LATEST
+
+__all__ = ["CONTENT_TYPE_LATEST", "ApiMetrics", "access_log"]
+
+access_log = logging.getLogger("dcmx.access")
+
+_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
+
+
+class ApiMetrics:
+    def __init__(self) -> None:
+        self.multiprocess = bool(os.environ.get("PROMETHEUS_MULTIPROC_DIR"))
+        self.registry = CollectorRegistry()
+        r = None if self.multiprocess else self.registry
+        kw = {"registry": r} if r is not None else {}
+        self.latency = Histogram("dcmx_api_request_seconds", "time to answer, by route",
+                                 ["route", "method"], buckets=_BUCKETS, **kw)
+        self.answers = Counter("dcmx_api_responses", "answers by route and status",
+                               ["route", "status"], **kw)
+        self.errors = Counter("dcmx_api_errors", "answers with a 5xx status, by route",
+                              ["route"], **kw)
+        self.limited = Counter("dcmx_api_rate_limited", "requests refused with 429, by scope",
+                               ["scope"], **kw)
+        self.cache = Counter("dcmx_api_cache", "cached reads by result", ["result"], **kw)
+
+    def exposition(self) -> bytes:
+        if self.multiprocess:
+            from prometheus_client import multiprocess
+
+            registry = CollectorRegistry()
+            multiprocess.MultiProcessCollector(registry)
+            return generate_latest(registry)
+        return generate_latest(self.registry)
