@@ -31,6 +31,7 @@ from ..decode import Contract, Decoder
 from ..errors import ConfigError, InconsistentAnswer, SourceError, StoreError
 from ..plugins import PluginHost
 from ..store import Store, TableRows, create_engine
+from ..store.throughput import Throughput
 from .backfill import Backfill
 from .fetch import fetch_logs
 from .readahead import ReadAhead
@@ -126,6 +127,7 @@ class Indexer:
             sqlite=self.engine.dialect.name == "sqlite",
         )
         self._safe = -1
+        self.throughput = Throughput()  # per-minute record of committed steps, for the service
         # Read by health checks and metrics from other threads; plain attributes suffice.
         self.head: int | None = None
         self.last_step_at: float | None = None  # time.monotonic() of the last completed step
@@ -341,6 +343,8 @@ class Indexer:
                 self._write_blocks(conn, headers, events)
             Store.set_cursor(conn, end, headers[-1].hash)
             self.store.bump_versions(conn, final=final, start=start)  # before the journal is pruned
+            self.throughput.record(conn, events=count, blocks=end - start + 1, cursor=end,
+                                   head=head, finalized=self._safe)
             self.store.finalize(conn, self._safe)
             if final:
                 self._read_ahead(end + 1, target, committing=True)

@@ -11,6 +11,7 @@ __all__ = [
     "forks_table",
     "framework",
     "schema_table",
+    "throughput_table",
     "versions_table",
 ]
 
@@ -70,4 +71,21 @@ versions_table = sa.Table(
     framework,
     sa.Column("table_name", sa.String(128), primary_key=True),
     sa.Column("version", sa.BigInteger, nullable=False),
+)
+
+
+# What the indexer committed per minute of wall time: events and blocks summed over its steps,
+# the cursor, head and finalized height at the minute's last step (see throughput.py). A record
+# of the indexer's own work, read by the service's Overview page, which runs in another process.
+# History, like the fork log: outside the undo journal, kept through rollbacks.
+throughput_table = sa.Table(
+    "dcmx_throughput",
+    framework,
+    sa.Column("minute", sa.BigInteger, primary_key=True, autoincrement=False),  # unix s, floored
+    sa.Column("events", sa.BigInteger, nullable=False),
+    sa.Column("blocks", sa.BigInteger, nullable=False),
+    sa.Column("steps", sa.Integer, nullable=False),
+    sa.Column("cursor_block", sa.BigInteger, nullable=False),
+    sa.Column("head_block", sa.BigInteger, nullable=False),
+    sa.Column("finalized_block", sa.BigInteger, nullable=False),
 )

@@ -11,9 +11,10 @@ from dcmx_core.sqltypes import decode_sortable
 
 # Bookkeeping that legitimately differs between an index that lived through forks and a fresh
 # one: journals, recent block hashes, the fork log, recorded table definitions, the backfill flag.
-# The table versions (dcmx_versions) count changes, which differ by history too.
+# The table versions (dcmx_versions) count changes, and the indexer's per-minute record of its
+# steps (dcmx_throughput) counts work done, both of which differ by history too.
 _BOOKKEEPING = ("dcmx_blocks", "dcmx_schema", "dcmx_forks", "dcmx_backfill", "dcmx_versions",
-                "_dcmx")
+                "dcmx_throughput", "_dcmx")
 
 
 def _norm(value):
