@@ -95,6 +95,9 @@ def create_app(
         from .write_routes import write_router
 
         app.include_router(write_router(svc))
+    from .pages import pages_router  # the Overview and sign-in pages; plugins add theirs
+
+    app.include_router(pages_router(svc))
     for name, router in plugins.routers(svc):
         log.info("API routes of plugin %s mounted", name, extra={"plugin": name})
         app.include_router(router)
