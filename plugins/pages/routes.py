@@ -9,6 +9,7 @@ under the versions of the tables read; the rate limits apply as to the API).
 
 from __future__ import annotations
 
+import json
 import time
 from typing import Any
 from urllib.parse import urlencode
@@ -60,7 +61,8 @@ def page_routes(svc: Any) -> APIRouter:
         page = int_param(request.query_params.get("page"), 1, 1, 1000)
         offset = (page - 1) * per
         found = await cached_data(
-            svc, f"market|{q}|{artist}|{genre}|{per}|{offset}", reads.SEARCH_TABLES,
+            # JSON: the texts cannot run into each other, so two searches never share a key
+            svc, "market|" + json.dumps([q, artist, genre, per, offset]), reads.SEARCH_TABLES,
             lambda c: reads.search_nfts(c, q=q, artist=artist, genre=genre, limit=per,
                                         offset=offset))
         params = {k: v for k, v in (("q", q), ("artist", artist), ("genre", genre)) if v}
@@ -106,7 +108,7 @@ def page_routes(svc: Any) -> APIRouter:
         name = _text(request, "name", 200)
         if name is None:
             raise ApiError(404, "not_found", "which artist? /artist?name=…")
-        found = await cached_data(svc, f"artist|{name}", reads.ARTIST_TABLES,
+        found = await cached_data(svc, "artist|" + json.dumps(name), reads.ARTIST_TABLES,
                                   lambda c: reads.artist(c, name))
         if found is None:
             raise ApiError(404, "not_found", "no NFT of this artist is indexed")

@@ -2,7 +2,8 @@
 
 - Status: cursor (and its block's time), head and finalized height from the node when one is
   configured, lag, backfill, the last fork, the cache; plugins and their tables; rows per
-  table (exact counts; on PostgreSQL the planner's estimate past a million rows, marked so).
+  table (exact counts, and estimates marked so for big tables: PostgreSQL's planner's past a
+  million rows, SQLite's largest rowid past 200,000).
 - Events per second and lag over the last hour, as charts with their numbers in tables:
   from ``dcmx_throughput``, which the indexer fills in the transaction of each step it
   commits (:mod:`dcmx_core.store.throughput`): the events and blocks it committed per minute
@@ -34,11 +35,15 @@ from . import charts
 from .formats import clock
 from .site import Site, cached_data, html_errors, int_param
 
-__all__ = ["ESTIMATE_ABOVE", "add_overview", "overview_data", "row_counts"]
+__all__ = ["COUNT_UP_TO", "ESTIMATE_ABOVE", "add_overview", "overview_data", "row_counts"]
 
 #: On PostgreSQL, tables the planner believes hold more rows than this show its estimate
 #: (``pg_class.reltuples``) instead of a count that would scan them.
 ESTIMATE_ABOVE = 1_000_000
+#: On SQLite, counts stop at this many rows; a bigger table shows its largest rowid, which
+#: only rollbacks' deletions make larger than the count (marked as an estimate). Keeps the
+#: page within the read's time budget however large the index grows.
+COUNT_UP_TO = 200_000
 HOUR = 3600
 
 
@@ -77,13 +82,27 @@ def row_counts(names: list[str]) -> Any:
                 "ON n.oid = c.relnamespace WHERE n.nspname = current_schema() "
                 "AND c.relname = ANY(:names)"), {"names": names}).all())
         out: dict[str, list[Any]] = {}
+        sqlite = conn.dialect.name == "sqlite"
         for name in names:
             guess = estimates.get(name, -1)
             if guess > ESTIMATE_ABOVE:
                 out[name] = [int(guess), True]
+                continue
+            table = sa.table(name)
+            rows = sa.select(sa.literal(1)).select_from(table)
+            if sqlite:
+                rows = rows.limit(COUNT_UP_TO + 1)
+            n = conn.execute(sa.select(sa.func.count()).select_from(rows.subquery())
+                             ).scalar_one()
+            if sqlite and n > COUNT_UP_TO:
+                try:
+                    top = conn.execute(sa.select(sa.func.max(sa.column("rowid")))
+                                       .select_from(table)).scalar()
+                except sa.exc.DBAPIError:  # a table WITHOUT ROWID
+                    top = None
+                out[name] = [max(int(top or 0), n), True]
             else:
-                out[name] = [conn.execute(sa.select(sa.func.count()).select_from(
-                    sa.table(name))).scalar_one(), False]
+                out[name] = [n, False]
         return out
 
     return q
