@@ -1,11 +1,16 @@
-"""dcmx's built-in plugins, one module per DCMX contract plus the cross-contract ``platform``.
+"""The DCMX music platform: dcmx's first application, built on the framework as a third
+party's package would be.
 
-They are installed through the ``dcmx.plugins`` entry-point group like any third party's.
+It plugs in through entry-point groups only (``pyproject.toml``): its five contracts
+(``dcmx.contracts``: name -> generated module), its handler plugins, one module per contract
+plus the cross-contract ``platform`` and ``roles`` and the ``api`` routes (``dcmx.plugins``),
+and its commands ``demo`` and ``simulate`` (``dcmx.commands``). Beside them: the typed reads
+(:mod:`.queries`), the simulator, the platform's deployment on a devchain and the demo.
 """
 
 BUILTIN = ("token", "nft", "compliance", "vault", "royalty", "platform", "roles", "api")
 
-__all__ = ["BUILTIN"]
+__all__ = ["BUILTIN", "platform_contracts"]
 
 
 def platform_contracts(addresses: dict[str, bytes]) -> list:
@@ -15,5 +20,3 @@ def platform_contracts(addresses: dict[str, bytes]) -> list:
 
     return [Contract(name, CONTRACTS[name], (address,)) for name, address in addresses.items()]
 
-
-__all__ += ["platform_contracts"]
