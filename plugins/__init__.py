@@ -3,12 +3,13 @@ party's package would be.
 
 It plugs in through entry-point groups only (``pyproject.toml``): its five contracts
 (``dcmx.contracts``: name -> generated module), its handler plugins, one module per contract
-plus the cross-contract ``platform`` and ``roles`` and the ``api`` routes (``dcmx.plugins``),
-and its commands ``demo`` and ``simulate`` (``dcmx.commands``). Beside them: the typed reads
-(:mod:`.queries`), the simulator, the platform's deployment on a devchain and the demo.
+plus the cross-contract ``platform`` and ``roles``, the ``api`` routes and the ``pages``
+(``dcmx.plugins``), and its commands ``demo`` and ``simulate`` (``dcmx.commands``). Beside
+them: the typed reads (:mod:`.queries`), the simulator, the platform's deployment on a
+devchain and the demo.
 """
 
-BUILTIN = ("token", "nft", "compliance", "vault", "royalty", "platform", "roles", "api")
+BUILTIN = ("token", "nft", "compliance", "vault", "royalty", "platform", "roles", "api", "pages")
 
 __all__ = ["BUILTIN", "platform_contracts"]
 

@@ -57,6 +57,8 @@ def serve_demo(result: dict[str, Any], settings: Any, port: int) -> None:
     artist = sim.accounts[0]
     echo = click.echo
     echo("")
+    echo(f"pages       http://127.0.0.1:{port}/  (marketplace, overview, wallets; sign in "
+         "with a browser wallet)")
     echo(f"API         http://127.0.0.1:{port}/docs  (new activity every 4 s; Ctrl-C stops)")
     wallet = to_tron(bytes.fromhex(artist.address[2:]))
     echo(f"sign in as an artist (holds MINTER_ROLE): wallet {wallet}")
