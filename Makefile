@@ -11,7 +11,7 @@ setup: $(VENV)/.installed contracts/node_modules/.installed
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e '.[dev]'
+	$(BIN)/pip install -q -e '.[dev,devchain]'
 	touch $@
 
 contracts/node_modules/.installed: contracts/package.json contracts/package-lock.json
@@ -24,11 +24,13 @@ demo: setup
 test: setup
 	$(BIN)/pytest
 
-# What CI checks besides the tests: compiled contracts and generated code are fresh, lint.
+# What CI checks besides the tests: compiled contracts and generated code are fresh, lint,
+# types (mypy --strict on the packages pyproject.toml names).
 check: setup
 	npm --prefix contracts run check
 	$(BIN)/dcmx-codegen --check
 	$(BIN)/ruff check .
+	$(BIN)/mypy
 
 bench: setup
 	$(BIN)/python -m bench

@@ -21,6 +21,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -109,7 +110,7 @@ class AbiType:
         """Indexed reference types are stored in the topic as the keccak hash of the value."""
         return not self.is_word
 
-    def walk(self):
+    def walk(self) -> Iterator[AbiType]:
         yield self
         if self.item is not None:
             yield from self.item.walk()

@@ -20,9 +20,10 @@ generated code only through ``repr()`` (signatures, ``args()`` keys). The rules:
    ``from_``, ``class`` -> ``class_``, ``None`` -> ``None_``), SQL words reserved in PostgreSQL
    or SQLite (``order`` -> ``order_``, ``select``, ``values``, ``to``, ``timestamp``,
    ``index``, ``key``...), the chain columns (``block_number`` -> ``block_number_``,
-   ``log_index``...), and the names generated classes use themselves (``decode``, ``args``,
-   ``sql_values``, ``to_json``, ``from_abi``, ``call_value``; module level ``metadata``,
-   ``EVENTS``, ``DISPATCH``...).
+   ``log_index``...), and the names generated classes use themselves (``decode``,
+   ``encode``, ``args``, ``args_json``, ``sql_values``, ``from_sql``, ``to_json``,
+   ``from_json``, ``from_abi``, ``call_value``; module level ``metadata``, ``EVENTS``,
+   ``DISPATCH``...).
 5. **Length.** Identifiers longer than 63 characters (PostgreSQL's limit) are cut to 54 and
    given ``_`` + the first 8 hex digits of the sha256 of the untruncated name.
 6. **Collisions** (after folding, case folding included: ``Value`` and ``value``) are resolved
@@ -96,7 +97,8 @@ _PY_WORDS = frozenset(keyword.kwlist) | frozenset(keyword.softkwlist)
 
 # names the generated classes and modules define themselves
 _MEMBER_WORDS = frozenset(
-    {"decode", "args", "sql_values", "to_json", "from_abi", "self", "cls", "call_value", "v"}
+    {"decode", "encode", "args", "args_json", "sql_values", "from_sql", "to_json", "from_json",
+     "from_abi", "self", "cls", "call_value", "v"}
 )
 _MODULE_WORDS = frozenset(
     {

@@ -7,7 +7,7 @@ from .addresses import parse as parse_address
 from .addresses import render as render_address
 from .batch import Batch, Declaration, Decoded
 from .chain import Header, Log, Source
-from .decode import Contract
+from .contracts import Contract
 from .errors import (
     AbiError,
     AddressError,

@@ -67,7 +67,7 @@ P = ParamSpec("P")
 R = TypeVar("R")
 
 # An output: a canonical ABI type without structs, a struct class, or an array of outputs.
-Output = str | type | tuple[Any, str]
+Output = str | type[Any] | tuple[Any, str]
 
 
 class Contract:
@@ -348,7 +348,7 @@ def _abi_type(spec: Output) -> str:
     if isinstance(spec, tuple):
         item, suffix = spec
         return _abi_type(item) + suffix
-    return str(spec.ABI_TYPE)  # type: ignore[attr-defined]
+    return str(spec.ABI_TYPE)
 
 
 def _converter(spec: Output, render: Callable[[bytes], str]) -> Callable[[Any], Any] | None:
@@ -369,7 +369,8 @@ def _converter(spec: Output, render: Callable[[bytes], str]) -> Callable[[Any], 
         if inner is None:
             return None
         return lambda v: tuple([inner(x) for x in v])
-    return spec.from_abi  # type: ignore[attr-defined, no-any-return]
+    from_abi: Callable[[Any], Any] = spec.from_abi
+    return from_abi
 
 
 def _output_decoder(fn: ContractFunction[Any, Any]) -> Callable[[bytes], Any]:

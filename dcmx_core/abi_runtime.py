@@ -5,7 +5,9 @@ too). Static words are decoded by the generated code itself; this module holds w
 shared: the names the decoders use on their hot path (imported into each generated module as
 globals: no attribute lookup per log), strict readers for top-level ``bytes``/``string``
 values, eth-abi decoders built once per type list, the raw event tables' chain columns, and
-JSON-safe conversion for SQL JSON columns. Contract functions: :mod:`dcmx_core.abi_functions`.
+JSON-safe conversion for SQL JSON columns, and the encoders behind each event's ``encode()``
+(a log from an event: tests build chains with them). Contract functions:
+:mod:`dcmx_core.abi_functions`.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from . import sqltypes
 from .addresses import parse as _parse_address
 from .addresses import renderer
 from .chain import CHAIN_COLUMNS
-from .errors import DecodeError
+from .errors import DcmxError, DecodeError, EncodeError
 
 __all__ = [
     "BOOL",
@@ -54,6 +56,7 @@ __all__ = [
     "prepare",
     "json_safe",
     "from_hex",
+    "event_encoder",
 ]
 
 ZERO12 = bytes(12)
@@ -135,7 +138,7 @@ def layout_twin(cls: type) -> type[Any]:
             "__qualname__": f"_{cls.__name__}Layout",
         },
     )
-    probe = object.__new__(twin)
+    probe: Any = object.__new__(twin)
     probe.__class__ = cls  # TypeError here if the layouts differ
     return twin
 
@@ -165,7 +168,7 @@ def read_string(data: bytes, head: int, event: str, param: str) -> str:
         raise fail(event, f"{param} is not valid UTF-8 ({exc.reason})") from None
 
 
-def tuple_decoder(types: Sequence[str], event: str) -> Callable[[bytes], tuple]:
+def tuple_decoder(types: Sequence[str], event: str) -> Callable[[bytes], tuple[Any, ...]]:
     """A strict eth-abi decoder for a list of types, built on its first call.
 
     Generated modules make one per function output (and per event too complex for the
@@ -173,15 +176,15 @@ def tuple_decoder(types: Sequence[str], event: str) -> Callable[[bytes], tuple]:
     pydantic it pulls in) took 140 of the 460 ms a fetch worker process needs to start, and
     most processes never decode a function's output.
     """
-    built: tuple | None = None
+    built: tuple[Any, Any, type[Exception]] | None = None
 
-    def decode(data: bytes) -> tuple:
+    def decode(data: bytes) -> tuple[Any, ...]:
         nonlocal built
         if built is None:
             built = _eth_abi_decoder(types)
         decoder, frames, decoding_error = built
         try:
-            return decoder(frames(data))
+            return tuple(decoder(frames(data)))
         except decoding_error as exc:
             raise fail(event, str(exc)) from None
         except (ValueError, OverflowError) as exc:  # bad UTF-8 inside nested strings, etc.
@@ -190,7 +193,7 @@ def tuple_decoder(types: Sequence[str], event: str) -> Callable[[bytes], tuple]:
     return decode
 
 
-def _eth_abi_decoder(types: Sequence[str]) -> tuple:
+def _eth_abi_decoder(types: Sequence[str]) -> tuple[Any, Any, type[Exception]]:
     from eth_abi.decoding import ContextFramesBytesIO, TupleDecoder
     from eth_abi.exceptions import DecodingError
     from eth_abi.registry import registry
@@ -217,7 +220,7 @@ def address_arg(value: Any) -> bytes:
     raise TypeError(f"expected an address (str or 20 bytes), got {value!r}")
 
 
-def as_tuple(value: Any) -> tuple:
+def as_tuple(value: Any) -> tuple[Any, ...]:
     """A struct argument: a generated struct dataclass, or any sequence in member order."""
     if is_dataclass(value) and not isinstance(value, type):
         return tuple(getattr(value, f.name) for f in fields(value))
@@ -240,7 +243,7 @@ def prepare(spec: Any, value: Any) -> Any:
 
 
 def encode_args(types: Sequence[str], values: Sequence[Any]) -> bytes:
-    from eth_abi import encode  # imported when first used (see tuple_decoder)
+    from eth_abi.abi import encode  # imported when first used (see tuple_decoder)
 
     return encode(types, values)
 
@@ -262,3 +265,91 @@ def from_hex(text: str) -> bytes:
     if text[:2] != "0x":
         raise ValueError(f"expected 0x-prefixed hex, got {text[:20]!r}")
     return bytes.fromhex(text[2:])
+
+
+# --- events back into logs ------------------------------------------------------------------
+
+EncodedLog = tuple[tuple[bytes, ...], bytes]
+
+
+def event_encoder(
+    event: type, params: Sequence[tuple[str, bool]]
+) -> Callable[[Sequence[Any]], EncodedLog]:
+    """The ``encode()`` of a generated event class: its field values, in order, to the
+    ``(topics, data)`` of the log its ``decode`` reads them from.
+
+    ``params``: each parameter's ABI type as the event stores it (``bytes32`` for the hash of
+    an indexed dynamic value, which the event holds instead of the value) and whether it is
+    indexed. The encoding is the canonical one every Solidity compiler emits, so for a log
+    ``decode`` accepts, ``decode(topics, data).encode() == (topics, data)``; and for an event
+    holding its values the way ``decode`` gives them (addresses rendered by the module's
+    profile), ``decode(*event.encode()) == event``. Built on the first call (eth-abi and the
+    converters of addresses and structs, as function arguments use them): only tests and tools
+    encode events, never the indexer.
+    """
+    built: Callable[[Sequence[Any]], EncodedLog] | None = None
+
+    def encode(values: Sequence[Any]) -> EncodedLog:
+        nonlocal built
+        if built is None:
+            built = _build_event_encoder(event, params)
+        return built(values)
+
+    return encode
+
+
+def _build_event_encoder(
+    event: Any, params: Sequence[tuple[str, bool]]
+) -> Callable[[Sequence[Any]], EncodedLog]:
+    from eth_abi.abi import encode as abi_encode
+
+    from .abi_functions import _preparer  # the converters of function arguments, reused
+
+    signature: str = event.SIGNATURE
+    names = [f.name for f in fields(event)]
+    head: tuple[bytes, ...] = () if event.ANONYMOUS else (event.TOPIC0,)
+    steps = [(i, t, indexed, _preparer(t)) for i, (t, indexed) in enumerate(params)]
+    data_types = [t for t, indexed in params if not indexed]
+
+    def value(i: int, t: str, prepare: Callable[[Any], Any] | None, v: Any) -> Any:
+        try:
+            return v if prepare is None else prepare(v)
+        except (TypeError, ValueError, DcmxError) as exc:  # a bad address: AddressError
+            raise EncodeError(f"cannot encode {signature}: {names[i]} ({t}): {exc}") from None
+
+    def one(i: int, t: str, v: Any) -> bytes:
+        try:
+            return abi_encode([t], [v])
+        except Exception as exc:  # noqa: BLE001 - eth-abi's own errors, named with the field
+            raise EncodeError(f"cannot encode {signature}: {names[i]} ({t}): {exc}") from None
+
+    def encode(values: Sequence[Any]) -> EncodedLog:
+        if len(values) != len(steps):
+            raise EncodeError(
+                f"cannot encode {signature}: {len(values)} values for {len(steps)} parameters"
+            )
+        topics = list(head)
+        data_values = []
+        for (i, t, indexed, prepare), v in zip(steps, values, strict=True):
+            v = value(i, t, prepare, v)
+            if not indexed:
+                data_values.append(v)
+            elif t == "bytes32" and not (isinstance(v, bytes) and len(v) == 32):
+                # eth-abi would pad a shorter value: the topic would not decode back to it
+                raise EncodeError(
+                    f"cannot encode {signature}: {names[i]} must be 32 bytes (an indexed "
+                    f"string, bytes, array or struct is its keccak hash), got {v!r:.60}"
+                )
+            else:
+                topics.append(one(i, t, v))
+        try:
+            data = abi_encode(data_types, data_values)
+        except Exception as exc:  # noqa: BLE001 - name the value at fault when one is alone
+            pending = iter(data_values)
+            for i, t, indexed, _ in steps:
+                if not indexed:
+                    one(i, t, next(pending))
+            raise EncodeError(f"cannot encode {signature}: {exc}") from None
+        return tuple(topics), data
+
+    return encode

@@ -67,8 +67,8 @@ def _render_evm(raw20: bytes) -> str:
 CACHE_SIZE = 65536  # rendered addresses kept per profile
 
 # Address text is rendered for every address of every event: cached, bounded.
-_TRON_CACHE = BoundedCache(_render_tron, CACHE_SIZE)
-_EVM_CACHE = BoundedCache(_render_evm, CACHE_SIZE)
+_TRON_CACHE: BoundedCache[bytes, str] = BoundedCache(_render_tron, CACHE_SIZE)
+_EVM_CACHE: BoundedCache[bytes, str] = BoundedCache(_render_evm, CACHE_SIZE)
 
 
 def to_tron(raw20: bytes) -> str:

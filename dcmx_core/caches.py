@@ -8,10 +8,13 @@ a call frame and its bookkeeping on every hit, which showed at millions of looku
 from __future__ import annotations
 
 from collections.abc import Callable, Hashable
-from typing import Any
+from typing import Generic, TypeVar
+
+K = TypeVar("K", bound=Hashable)
+V = TypeVar("V")
 
 
-class BoundedCache(dict):
+class BoundedCache(dict[K, V], Generic[K, V]):
     """``fn`` of each key, kept; a miss that finds ``size`` entries empties the cache first,
     so memory stays flat however many keys pass. What ``fn`` raises is raised and not kept.
 
@@ -21,11 +24,11 @@ class BoundedCache(dict):
 
     __slots__ = ("_fn", "size")
 
-    def __init__(self, fn: Callable[[Any], Any], size: int) -> None:
+    def __init__(self, fn: Callable[[K], V], size: int) -> None:
         super().__init__()
         self._fn, self.size = fn, size
 
-    def __missing__(self, key: Hashable) -> Any:
+    def __missing__(self, key: K) -> V:
         value = self._fn(key)
         if len(self) >= self.size:
             self.clear()

@@ -26,6 +26,9 @@ from .store.rows import RowWriter, TableRows, identity
 
 log = logging.getLogger("dcmx.indexer")
 
+# The driver's form of an event's parameter values (RowWriter.converter).
+_Convert = Callable[[tuple[Any, ...]], tuple[Any, ...]]
+
 
 class Decoder:
     """Decodes the logs of configured contracts and builds the core's rows for them."""
@@ -42,11 +45,11 @@ class Decoder:
         self.render = renderer(profile)
         self.by_address = {a: c for c in self.contracts for a in c.addresses}
         self._writer = RowWriter(dialect)
-        self._converters: dict[type, Callable[[tuple], tuple]] = {}
+        self._converters: dict[type, _Convert] = {}
 
     # -- in another process -------------------------------------------------------------------
 
-    def spec(self) -> tuple | None:
+    def spec(self) -> tuple[Any, ...] | None:
         """What :meth:`from_spec` needs to rebuild this decoder in another process, or None
         when a contract's module cannot be imported by name there (built at run time)."""
         contracts = []
@@ -58,7 +61,7 @@ class Decoder:
         return (contracts, self.profile, driver)
 
     @classmethod
-    def from_spec(cls, spec: tuple) -> Decoder:
+    def from_spec(cls, spec: tuple[Any, ...]) -> Decoder:
         contracts, profile, driver = spec
         dialect = sa.engine.make_url(f"{driver}://").get_dialect()()
         return cls(
@@ -70,7 +73,9 @@ class Decoder:
 
     # -- decoding -----------------------------------------------------------------------------
 
-    def decode(self, logs: list[Log], headers: list[Header], start: int) -> list[Decoded]:
+    def decode(
+        self, logs: list[Log], headers: list[Header], start: int
+    ) -> list[Decoded[Any]]:
         """The events of ``logs`` (of blocks ``headers``, the first numbered ``start``).
 
         A log of a block outside the range, or carrying another hash than its header, is an
@@ -150,7 +155,8 @@ class Decoder:
         """The number of ``events`` (each laid out as :class:`Decoded` is: event, log,
         timestamp, rendered contract address) and their raw tables' rows: the chain columns
         (``CHAIN_COLUMNS``, in that order), then the event's parameters in the driver's form."""
-        tables: dict[type, tuple[list[tuple], Callable[[tuple], tuple]]] = {}
+        # event class (generated: its TABLE) -> (rows, converter of its values)
+        tables: dict[type[Any], tuple[list[tuple[Any, ...]], _Convert]] = {}
         count = 0
         for event, lg, timestamp, address in events:
             cls = type(event)
@@ -175,7 +181,7 @@ class Decoder:
         # str(): a table's name is SQLAlchemy's quoted_name, which marshal refuses.
         return count, [(str(cls.TABLE.name), rows) for cls, (rows, _) in tables.items()]
 
-    def _converter(self, cls: type) -> Callable[[tuple], tuple]:
+    def _converter(self, cls: type[Any]) -> _Convert:
         """The driver's form of ``cls``'s parameter values (RowWriter.converter)."""
         convert = self._converters.get(cls)
         if convert is None:

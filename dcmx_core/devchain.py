@@ -20,13 +20,17 @@ from importlib.resources.abc import Traversable
 from pathlib import Path
 from typing import Any
 
-from eth_tester import EthereumTester, PyEVMBackend
-from web3 import EthereumTesterProvider, Web3
-from web3.contract import Contract
-from web3.contract.contract import ContractFunction
-from web3.types import TxReceipt
-
 from .errors import AbiError, ConfigError
+from .extras import needs
+
+try:
+    from eth_tester import EthereumTester, PyEVMBackend
+    from web3 import EthereumTesterProvider, Web3
+    from web3.contract import Contract
+    from web3.contract.contract import ContractFunction
+    from web3.types import TxParams, TxReceipt, Wei
+except ModuleNotFoundError as exc:  # installed without the devchain extra
+    raise needs("devchain", exc) from None
 
 _BUILD_HINT = "compile the contracts into that folder (solc, Hardhat or Foundry artifacts)"
 
@@ -124,6 +128,7 @@ class Devchain:
         tx_hash = factory.constructor(*args).transact({"from": sender or self.admin})
         receipt = self.w3.eth.wait_for_transaction_receipt(tx_hash)
         contract = self.w3.eth.contract(address=receipt["contractAddress"], abi=artifact["abi"])
+        assert isinstance(contract, Contract)  # with an address: an instance, not a factory
         self.contracts[alias or name] = contract
         return contract
 
@@ -137,10 +142,10 @@ class Devchain:
         A revert raises eth-tester's ``TransactionFailed``; :func:`revert_data` extracts the
         custom error from it.
         """
-        tx: dict[str, Any] = {"from": sender or self.admin}
+        tx: TxParams = {"from": sender or self.admin}
         if value:
-            tx["value"] = value
-        tx_hash = call.transact(tx)  # type: ignore[arg-type]
+            tx["value"] = Wei(value)
+        tx_hash = call.transact(tx)
         return self.w3.eth.wait_for_transaction_receipt(tx_hash)
 
     @property
@@ -156,7 +161,7 @@ class Devchain:
 
     def snapshot(self) -> int:
         """Remember the chain as it is now (head block and all state)."""
-        return self.tester.take_snapshot()
+        return int(self.tester.take_snapshot())
 
     def revert(self, snapshot_id: int) -> None:
         """Drop every block mined after ``snapshot_id`` was taken.

@@ -65,6 +65,18 @@ class DecodeError(DcmxError, ValueError):
     exit_code = 3
 
 
+class EncodeError(DcmxError, ValueError):
+    """Values that do not fit the ABI types they are to be encoded as (an event's ``encode()``,
+    a test chain's log)."""
+
+    exit_code = 2
+
+
+class MissingExtraError(ConfigError, ImportError):
+    """An optional part of dcmx is used without the ``pip install`` extra that brings it
+    (:mod:`dcmx_core.extras`); the message names the extra."""
+
+
 class TransactionError(DcmxError):
     """A transaction was refused by the node, failed on chain (revert, out of energy), or was not
     confirmed in time. ``txid`` names it when it has one; nothing here ever holds a key."""

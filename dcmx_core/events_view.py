@@ -23,6 +23,7 @@ with a NUL has in a JSON column), ``jsonb`` only for an event of over 40 paramet
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
@@ -45,7 +46,7 @@ _CHAIN = (
 _PAIRS = 40
 
 
-def view_sql(conn: Connection, events: Sequence[type]) -> str | None:
+def view_sql(conn: Connection, events: Sequence[type[Any]]) -> str | None:
     """``CREATE VIEW`` of ``events``' raw tables for this connection's database; None if none."""
     if not events:
         return None
@@ -85,7 +86,7 @@ def _literal(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
-def _value(column: sa.Column, name: str, postgresql: bool) -> str:
+def _value(column: sa.Column[Any], name: str, postgresql: bool) -> str:
     t = column.type
     if isinstance(t, sa.LargeBinary):
         return f"'0x' || encode({name}, 'hex')" if postgresql else f"'0x' || lower(hex({name}))"

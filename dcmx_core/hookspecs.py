@@ -49,6 +49,7 @@ def dcmx_declare() -> Declaration:
     Called once at start-up. The core creates the declared tables, journals them for rollback,
     makes the views, and indexes the contracts whose events the plugin consumes.
     """
+    raise NotImplementedError  # a specification: pluggy calls the plugins' implementations
 
 
 @hookspec

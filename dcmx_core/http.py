@@ -268,7 +268,8 @@ class HttpClient:
         del body, hide
         if not ok:
             raise outcome
-        return outcome
+        parsed: T = outcome
+        return parsed
 
     def _attempts(
         self,
@@ -344,7 +345,7 @@ class HttpClient:
         # "Equal jitter": never hammer at once, never wait less than half the nominal back-off,
         # so that several indexers behind one node do not retry in lock-step.
         nominal = min(self.max_backoff, self.backoff * 2 ** (failures - 1))
-        return nominal / 2 + random.uniform(0, nominal / 2)
+        return float(nominal / 2 + random.uniform(0, nominal / 2))
 
     def _message(self, what: str, problem: str, attempts: int, hide: tuple[str, ...]) -> str:
         return (

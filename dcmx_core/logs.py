@@ -69,12 +69,12 @@ class HumanFormatter(logging.Formatter):
         return redact(super().format(record))
 
 
-class _Handler(logging.StreamHandler):
+class _Handler(logging.StreamHandler[IO[str]]):
     """Writes to stderr (looked up per record, so test runners that swap it see the output),
     clearing a progress line first when one is showing."""
 
     def __init__(self, stream: IO[str] | None = None) -> None:
-        super().__init__(stream)
+        super().__init__(stream or sys.stderr)
         self._fixed = stream
 
     def emit(self, record: logging.LogRecord) -> None:

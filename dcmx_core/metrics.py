@@ -49,7 +49,7 @@ class _SourceStats:
         family.add_metric([], float(getattr(self.source, "switches", 0) or 0))
         yield family
 
-    def describe(self) -> list:
+    def describe(self) -> list[CounterMetricFamily]:
         return []
 
 
@@ -141,7 +141,7 @@ class Metrics:
         return getattr(self.indexer, "safe", -1) if self.indexer is not None else -1
 
     def lag_blocks(self) -> int | None:
-        head = getattr(self.indexer, "head", None)
+        head: int | None = getattr(self.indexer, "head", None)
         if head is None or self._cursor is None:
             return None
         return max(0, head - self._cursor)

@@ -251,7 +251,8 @@ _HINTS = typing.get_type_hints(Settings)
 
 def declared(name: str) -> Setting:
     """What setting ``name`` declares (doc, flag, ...)."""
-    return _FIELDS[name].metadata["dcmx"]
+    setting: Setting = _FIELDS[name].metadata["dcmx"]
+    return setting
 
 
 def env_var(name: str) -> str:
@@ -410,7 +411,7 @@ def load(
             if key not in _FIELDS or not declared(key).network:
                 known = sorted(n for n in _FIELDS if declared(n).network)
                 raise ConfigError(f"{nwhere}: unknown key {key!r}; known keys: {', '.join(known)}")
-        layers.append((nwhere, section or {}, lambda k, w=nwhere: f"{w}.{k}"))
+        layers.append((nwhere, section or {}, lambda k: f"{nwhere}.{k}"))
     environment = {n: env[env_var(n)] for n in _FIELDS if env.get(env_var(n), "") != ""}
     layers.append(("environment", environment, lambda k: f"environment {env_var(k)}"))
     layers.append(("flags", flags, lambda k: f"option {flag_of(k) or k}"))

@@ -18,6 +18,7 @@
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import Any
 
 from sqlalchemy import Numeric, String
 from sqlalchemy.engine import Dialect
@@ -26,7 +27,7 @@ from sqlalchemy.types import TypeDecorator, TypeEngine
 __all__ = ["ExactInt", "address", "encode_sortable", "decode_sortable"]
 
 
-def address() -> TypeEngine:
+def address() -> TypeEngine[str]:
     """The column type of an address as rendered (base58 or 0x hex): ``VARCHAR(64)`` compared
     byte by byte, the order anyone expects of such text.
 
@@ -70,18 +71,18 @@ def decode_sortable(text: str) -> int:
     return n if text[0] == "p" else n - _LIMIT
 
 
-class ExactInt(TypeDecorator):
+class ExactInt(TypeDecorator[int]):
     """An exact integer column up to 78 decimal digits (uint256 and int256 included)."""
 
     impl = String(_WIDTH)
     cache_ok = True
 
-    def load_dialect_impl(self, dialect: Dialect) -> TypeEngine:
+    def load_dialect_impl(self, dialect: Dialect) -> TypeEngine[Any]:
         if dialect.name == "postgresql":
             return dialect.type_descriptor(Numeric(_DIGITS, 0, asdecimal=True))
         return dialect.type_descriptor(String(_WIDTH))
 
-    def process_bind_param(self, value, dialect: Dialect):
+    def process_bind_param(self, value: int | Decimal | None, dialect: Dialect) -> Any:
         if value is None:
             return None
         if isinstance(value, bool) or not isinstance(value, int | Decimal):
@@ -93,7 +94,7 @@ class ExactInt(TypeDecorator):
             return Decimal(value)
         return encode_sortable(value)
 
-    def process_result_value(self, value, dialect: Dialect):
+    def process_result_value(self, value: Any, dialect: Dialect) -> int | None:
         if value is None:
             return None
         if isinstance(value, str):

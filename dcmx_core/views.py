@@ -14,6 +14,7 @@ select's, with their types, so values come back as from the raw table). The core
 from __future__ import annotations
 
 import hashlib
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
@@ -23,7 +24,7 @@ __all__ = ["create_sql", "ensure", "is_view", "view"]
 _KEY = "dcmx_view"
 
 
-def view(name: str, select: sa.Select) -> sa.Table:
+def view(name: str, select: sa.Select[Any]) -> sa.Table:
     """A view ``name`` defined by ``select``, for ``Declaration.views`` and for queries.
 
     ``select`` may read the raw event tables of the events the plugin consumes and the

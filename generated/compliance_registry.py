@@ -5,9 +5,10 @@
 # ruff: noqa: E501 - generated lines follow the lengths of ABI names
 """Typed bindings of the ComplianceRegistry contract (chain profile tron).
 
-Events: one frozen dataclass per event with ``decode(topics, data)``, ``sql_values()`` (the
-values of its table's parameter columns) and its inverse ``from_sql(values)``, ``args()`` and
-``args_json()`` (the same as compact JSON text); ``EVENTS``, ``DISPATCH`` and
+Events: one frozen dataclass per event with ``decode(topics, data)`` and its inverse
+``encode()``, ``sql_values()`` (the values of its table's parameter columns) and its inverse
+``from_sql(values)``, ``args()`` and ``args_json()`` (the same as compact JSON text);
+``EVENTS``, ``DISPATCH`` and
 ``decode_log(topics, data)`` pick the event of a log.
 ``decode_log`` looks a log up by (topic0, number of topics) first; only when nothing matches
 does it try an anonymous event, and only the one whose topic count is unique among this
@@ -254,7 +255,8 @@ class AcceptanceRecorded:
         _o.doc_hash = _v3
         _o.timestamp_ = _v4
         _o.__class__ = AcceptanceRecorded
-        return _o
+        _r: AcceptanceRecorded = _o
+        return _r
 
     def sql_values(self) -> tuple[Any, ...]:
         return (self.user_, self.doc_type, self.version, self.doc_hash, self.timestamp_)
@@ -295,8 +297,28 @@ class AcceptanceRecorded:
             )
         return _dumps(self.args())
 
+    def encode(self) -> tuple[tuple[bytes, ...], bytes]:
+        """The ``(topics, data)`` of the log this event is decoded from: ``decode``'s inverse."""
+        return _ENCODE_0((
+            self.user_,
+            self.doc_type,
+            self.version,
+            self.doc_hash,
+            self.timestamp_,
+        ))
+
 
 _LAYOUT_AcceptanceRecorded = _rt.layout_twin(AcceptanceRecorded)
+_ENCODE_0 = _rt.event_encoder(
+    AcceptanceRecorded,
+    (
+        ('address', True),
+        ('uint8', True),
+        ('string', False),
+        ('bytes32', False),
+        ('uint256', False),
+    ),
+)
 
 
 _HEAD_1 = _Struct('>32s32s')
@@ -367,7 +389,8 @@ class DeletionProcessed:
         _o.processor = _v3
         _o.timestamp_ = _v4
         _o.__class__ = DeletionProcessed
-        return _o
+        _r: DeletionProcessed = _o
+        return _r
 
     def sql_values(self) -> tuple[Any, ...]:
         return (self.request_id, self.user_, self.approved, self.processor, self.timestamp_)
@@ -408,8 +431,28 @@ class DeletionProcessed:
             )
         return _dumps(self.args())
 
+    def encode(self) -> tuple[tuple[bytes, ...], bytes]:
+        """The ``(topics, data)`` of the log this event is decoded from: ``decode``'s inverse."""
+        return _ENCODE_1((
+            self.request_id,
+            self.user_,
+            self.approved,
+            self.processor,
+            self.timestamp_,
+        ))
+
 
 _LAYOUT_DeletionProcessed = _rt.layout_twin(DeletionProcessed)
+_ENCODE_1 = _rt.event_encoder(
+    DeletionProcessed,
+    (
+        ('uint256', True),
+        ('address', True),
+        ('bool', False),
+        ('address', True),
+        ('uint256', False),
+    ),
+)
 
 
 _HEAD_2 = _Struct('>24sQ32s')
@@ -482,7 +525,8 @@ class DeletionRequested:
         _o.reason = _v2
         _o.timestamp_ = _v3
         _o.__class__ = DeletionRequested
-        return _o
+        _r: DeletionRequested = _o
+        return _r
 
     def sql_values(self) -> tuple[Any, ...]:
         return (self.request_id, self.user_, self.reason, self.timestamp_)
@@ -519,8 +563,16 @@ class DeletionRequested:
             )
         return _dumps(self.args())
 
+    def encode(self) -> tuple[tuple[bytes, ...], bytes]:
+        """The ``(topics, data)`` of the log this event is decoded from: ``decode``'s inverse."""
+        return _ENCODE_2((self.request_id, self.user_, self.reason, self.timestamp_))
+
 
 _LAYOUT_DeletionRequested = _rt.layout_twin(DeletionRequested)
+_ENCODE_2 = _rt.event_encoder(
+    DeletionRequested,
+    (('uint256', True), ('address', True), ('string', False), ('uint256', False)),
+)
 
 
 _HEAD_3 = _Struct('>24sQ32s32s')
@@ -599,7 +651,8 @@ class DocumentPublished:
         _o.publisher = _v3
         _o.timestamp_ = _v4
         _o.__class__ = DocumentPublished
-        return _o
+        _r: DocumentPublished = _o
+        return _r
 
     def sql_values(self) -> tuple[Any, ...]:
         return (self.doc_type, self.version, self.doc_hash, self.publisher, self.timestamp_)
@@ -640,8 +693,28 @@ class DocumentPublished:
             )
         return _dumps(self.args())
 
+    def encode(self) -> tuple[tuple[bytes, ...], bytes]:
+        """The ``(topics, data)`` of the log this event is decoded from: ``decode``'s inverse."""
+        return _ENCODE_3((
+            self.doc_type,
+            self.version,
+            self.doc_hash,
+            self.publisher,
+            self.timestamp_,
+        ))
+
 
 _LAYOUT_DocumentPublished = _rt.layout_twin(DocumentPublished)
+_ENCODE_3 = _rt.event_encoder(
+    DocumentPublished,
+    (
+        ('uint8', True),
+        ('string', False),
+        ('bytes32', False),
+        ('address', True),
+        ('uint256', False),
+    ),
+)
 
 
 _HEAD_4 = _Struct('>31sB31sB32s')
@@ -711,7 +784,8 @@ class KycStatusChanged:
         _o.officer = _v3
         _o.timestamp_ = _v4
         _o.__class__ = KycStatusChanged
-        return _o
+        _r: KycStatusChanged = _o
+        return _r
 
     def sql_values(self) -> tuple[Any, ...]:
         return (self.wallet, self.previous_status, self.new_status, self.officer, self.timestamp_)
@@ -752,8 +826,28 @@ class KycStatusChanged:
             )
         return _dumps(self.args())
 
+    def encode(self) -> tuple[tuple[bytes, ...], bytes]:
+        """The ``(topics, data)`` of the log this event is decoded from: ``decode``'s inverse."""
+        return _ENCODE_4((
+            self.wallet,
+            self.previous_status,
+            self.new_status,
+            self.officer,
+            self.timestamp_,
+        ))
+
 
 _LAYOUT_KycStatusChanged = _rt.layout_twin(KycStatusChanged)
+_ENCODE_4 = _rt.event_encoder(
+    KycStatusChanged,
+    (
+        ('address', True),
+        ('uint8', False),
+        ('uint8', False),
+        ('address', True),
+        ('uint256', False),
+    ),
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -808,7 +902,8 @@ class RoleGranted:
         _o.account = _v1
         _o.sender = _v2
         _o.__class__ = RoleGranted
-        return _o
+        _r: RoleGranted = _o
+        return _r
 
     def sql_values(self) -> tuple[Any, ...]:
         return (self.role, self.account, self.sender)
@@ -840,8 +935,16 @@ class RoleGranted:
             return f'{{"role":"0x{_a0.hex()}","account":{_esc(_a1)},"sender":{_esc(_a2)}}}'
         return _dumps(self.args())
 
+    def encode(self) -> tuple[tuple[bytes, ...], bytes]:
+        """The ``(topics, data)`` of the log this event is decoded from: ``decode``'s inverse."""
+        return _ENCODE_5((self.role, self.account, self.sender))
+
 
 _LAYOUT_RoleGranted = _rt.layout_twin(RoleGranted)
+_ENCODE_5 = _rt.event_encoder(
+    RoleGranted,
+    (('bytes32', True), ('address', True), ('address', True)),
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -896,7 +999,8 @@ class RoleRevoked:
         _o.account = _v1
         _o.sender = _v2
         _o.__class__ = RoleRevoked
-        return _o
+        _r: RoleRevoked = _o
+        return _r
 
     def sql_values(self) -> tuple[Any, ...]:
         return (self.role, self.account, self.sender)
@@ -928,8 +1032,16 @@ class RoleRevoked:
             return f'{{"role":"0x{_a0.hex()}","account":{_esc(_a1)},"sender":{_esc(_a2)}}}'
         return _dumps(self.args())
 
+    def encode(self) -> tuple[tuple[bytes, ...], bytes]:
+        """The ``(topics, data)`` of the log this event is decoded from: ``decode``'s inverse."""
+        return _ENCODE_6((self.role, self.account, self.sender))
+
 
 _LAYOUT_RoleRevoked = _rt.layout_twin(RoleRevoked)
+_ENCODE_6 = _rt.event_encoder(
+    RoleRevoked,
+    (('bytes32', True), ('address', True), ('address', True)),
+)
 
 
 EVENTS: tuple[type[Any], ...] = (

@@ -4,9 +4,10 @@
 #   sha256 04919fa74b6b5f530426086bd8f572c53c553d21896cf35fef4dd18e51dc6d46
 """Typed bindings of the DCMXToken contract (chain profile tron).
 
-Events: one frozen dataclass per event with ``decode(topics, data)``, ``sql_values()`` (the
-values of its table's parameter columns) and its inverse ``from_sql(values)``, ``args()`` and
-``args_json()`` (the same as compact JSON text); ``EVENTS``, ``DISPATCH`` and
+Events: one frozen dataclass per event with ``decode(topics, data)`` and its inverse
+``encode()``, ``sql_values()`` (the values of its table's parameter columns) and its inverse
+``from_sql(values)``, ``args()`` and ``args_json()`` (the same as compact JSON text);
+``EVENTS``, ``DISPATCH`` and
 ``decode_log(topics, data)`` pick the event of a log.
 ``decode_log`` looks a log up by (topic0, number of topics) first; only when nothing matches
 does it try an anonymous event, and only the one whose topic count is unique among this
@@ -98,7 +99,8 @@ class Approval:
         _o.spender = _v1
         _o.value = _v2
         _o.__class__ = Approval
-        return _o
+        _r: Approval = _o
+        return _r
 
     def sql_values(self) -> tuple[Any, ...]:
         return (self.owner, self.spender, self.value)
@@ -125,8 +127,16 @@ class Approval:
             return f'{{"owner":{_esc(_a0)},"spender":{_esc(_a1)},"value":{_a2}}}'
         return _dumps(self.args())
 
+    def encode(self) -> tuple[tuple[bytes, ...], bytes]:
+        """The ``(topics, data)`` of the log this event is decoded from: ``decode``'s inverse."""
+        return _ENCODE_0((self.owner, self.spender, self.value))
+
 
 _LAYOUT_Approval = _rt.layout_twin(Approval)
+_ENCODE_0 = _rt.event_encoder(
+    Approval,
+    (('address', True), ('address', True), ('uint256', False)),
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -181,7 +191,8 @@ class RoleGranted:
         _o.account = _v1
         _o.sender = _v2
         _o.__class__ = RoleGranted
-        return _o
+        _r: RoleGranted = _o
+        return _r
 
     def sql_values(self) -> tuple[Any, ...]:
         return (self.role, self.account, self.sender)
@@ -213,8 +224,16 @@ class RoleGranted:
             return f'{{"role":"0x{_a0.hex()}","account":{_esc(_a1)},"sender":{_esc(_a2)}}}'
         return _dumps(self.args())
 
+    def encode(self) -> tuple[tuple[bytes, ...], bytes]:
+        """The ``(topics, data)`` of the log this event is decoded from: ``decode``'s inverse."""
+        return _ENCODE_1((self.role, self.account, self.sender))
+
 
 _LAYOUT_RoleGranted = _rt.layout_twin(RoleGranted)
+_ENCODE_1 = _rt.event_encoder(
+    RoleGranted,
+    (('bytes32', True), ('address', True), ('address', True)),
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -269,7 +288,8 @@ class RoleRevoked:
         _o.account = _v1
         _o.sender = _v2
         _o.__class__ = RoleRevoked
-        return _o
+        _r: RoleRevoked = _o
+        return _r
 
     def sql_values(self) -> tuple[Any, ...]:
         return (self.role, self.account, self.sender)
@@ -301,8 +321,16 @@ class RoleRevoked:
             return f'{{"role":"0x{_a0.hex()}","account":{_esc(_a1)},"sender":{_esc(_a2)}}}'
         return _dumps(self.args())
 
+    def encode(self) -> tuple[tuple[bytes, ...], bytes]:
+        """The ``(topics, data)`` of the log this event is decoded from: ``decode``'s inverse."""
+        return _ENCODE_2((self.role, self.account, self.sender))
+
 
 _LAYOUT_RoleRevoked = _rt.layout_twin(RoleRevoked)
+_ENCODE_2 = _rt.event_encoder(
+    RoleRevoked,
+    (('bytes32', True), ('address', True), ('address', True)),
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -358,7 +386,8 @@ class Transfer:
         _o.to_ = _v1
         _o.value = _v2
         _o.__class__ = Transfer
-        return _o
+        _r: Transfer = _o
+        return _r
 
     def sql_values(self) -> tuple[Any, ...]:
         return (self.from_, self.to_, self.value)
@@ -385,8 +414,16 @@ class Transfer:
             return f'{{"from":{_esc(_a0)},"to":{_esc(_a1)},"value":{_a2}}}'
         return _dumps(self.args())
 
+    def encode(self) -> tuple[tuple[bytes, ...], bytes]:
+        """The ``(topics, data)`` of the log this event is decoded from: ``decode``'s inverse."""
+        return _ENCODE_3((self.from_, self.to_, self.value))
+
 
 _LAYOUT_Transfer = _rt.layout_twin(Transfer)
+_ENCODE_3 = _rt.event_encoder(
+    Transfer,
+    (('address', True), ('address', True), ('uint256', False)),
+)
 
 
 EVENTS: tuple[type[Any], ...] = (

@@ -5,9 +5,10 @@
 # ruff: noqa: E501 - generated lines follow the lengths of ABI names
 """Typed bindings of the MusicNFT contract (chain profile tron).
 
-Events: one frozen dataclass per event with ``decode(topics, data)``, ``sql_values()`` (the
-values of its table's parameter columns) and its inverse ``from_sql(values)``, ``args()`` and
-``args_json()`` (the same as compact JSON text); ``EVENTS``, ``DISPATCH`` and
+Events: one frozen dataclass per event with ``decode(topics, data)`` and its inverse
+``encode()``, ``sql_values()`` (the values of its table's parameter columns) and its inverse
+``from_sql(values)``, ``args()`` and ``args_json()`` (the same as compact JSON text);
+``EVENTS``, ``DISPATCH`` and
 ``decode_log(topics, data)`` pick the event of a log.
 ``decode_log`` looks a log up by (topic0, number of topics) first; only when nothing matches
 does it try an anonymous event, and only the one whose topic count is unique among this
@@ -162,7 +163,8 @@ class Approval:
         _o.approved = _v1
         _o.token_id = _v2
         _o.__class__ = Approval
-        return _o
+        _r: Approval = _o
+        return _r
 
     def sql_values(self) -> tuple[Any, ...]:
         return (self.owner, self.approved, self.token_id)
@@ -189,8 +191,16 @@ class Approval:
             return f'{{"owner":{_esc(_a0)},"approved":{_esc(_a1)},"tokenId":{_a2}}}'
         return _dumps(self.args())
 
+    def encode(self) -> tuple[tuple[bytes, ...], bytes]:
+        """The ``(topics, data)`` of the log this event is decoded from: ``decode``'s inverse."""
+        return _ENCODE_0((self.owner, self.approved, self.token_id))
+
 
 _LAYOUT_Approval = _rt.layout_twin(Approval)
+_ENCODE_0 = _rt.event_encoder(
+    Approval,
+    (('address', True), ('address', True), ('uint256', True)),
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -249,7 +259,8 @@ class ApprovalForAll:
         _o.operator = _v1
         _o.approved = _v2
         _o.__class__ = ApprovalForAll
-        return _o
+        _r: ApprovalForAll = _o
+        return _r
 
     def sql_values(self) -> tuple[Any, ...]:
         return (self.owner, self.operator, self.approved)
@@ -281,8 +292,16 @@ class ApprovalForAll:
             return f'{{"owner":{_esc(_a0)},"operator":{_esc(_a1)},"approved":{_JSON_BOOL[_a2]}}}'
         return _dumps(self.args())
 
+    def encode(self) -> tuple[tuple[bytes, ...], bytes]:
+        """The ``(topics, data)`` of the log this event is decoded from: ``decode``'s inverse."""
+        return _ENCODE_1((self.owner, self.operator, self.approved))
+
 
 _LAYOUT_ApprovalForAll = _rt.layout_twin(ApprovalForAll)
+_ENCODE_1 = _rt.event_encoder(
+    ApprovalForAll,
+    (('address', True), ('address', True), ('bool', False)),
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -335,7 +354,8 @@ class BaseURIUpdated:
         _o = _new(_LAYOUT_BaseURIUpdated)
         _o.base_uri = _v0
         _o.__class__ = BaseURIUpdated
-        return _o
+        _r: BaseURIUpdated = _o
+        return _r
 
     def sql_values(self) -> tuple[Any, ...]:
         return (self.base_uri,)
@@ -358,8 +378,16 @@ class BaseURIUpdated:
             return f'{{"baseURI":{_esc(_a0)}}}'
         return _dumps(self.args())
 
+    def encode(self) -> tuple[tuple[bytes, ...], bytes]:
+        """The ``(topics, data)`` of the log this event is decoded from: ``decode``'s inverse."""
+        return _ENCODE_2((self.base_uri,))
+
 
 _LAYOUT_BaseURIUpdated = _rt.layout_twin(BaseURIUpdated)
+_ENCODE_2 = _rt.event_encoder(
+    BaseURIUpdated,
+    (('string', False),),
+)
 
 
 _HEAD_3 = _Struct('>24sQ24sQ24sQ28sI28sI12s20s20s12s')
@@ -501,7 +529,8 @@ class Minted:
         _o.royalty_receiver = _v8
         _o.royalty_bps = _v9
         _o.__class__ = Minted
-        return _o
+        _r: Minted = _o
+        return _r
 
     def sql_values(self) -> tuple[Any, ...]:
         return (
@@ -569,8 +598,38 @@ class Minted:
             )
         return _dumps(self.args())
 
+    def encode(self) -> tuple[tuple[bytes, ...], bytes]:
+        """The ``(topics, data)`` of the log this event is decoded from: ``decode``'s inverse."""
+        return _ENCODE_3((
+            self.to_,
+            self.token_id,
+            self.content_hash,
+            self.title,
+            self.artist,
+            self.genre,
+            self.edition,
+            self.max_editions,
+            self.royalty_receiver,
+            self.royalty_bps,
+        ))
+
 
 _LAYOUT_Minted = _rt.layout_twin(Minted)
+_ENCODE_3 = _rt.event_encoder(
+    Minted,
+    (
+        ('address', True),
+        ('uint256', True),
+        ('bytes32', True),
+        ('string', False),
+        ('string', False),
+        ('string', False),
+        ('uint32', False),
+        ('uint32', False),
+        ('address', False),
+        ('uint96', False),
+    ),
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -625,7 +684,8 @@ class RoleGranted:
         _o.account = _v1
         _o.sender = _v2
         _o.__class__ = RoleGranted
-        return _o
+        _r: RoleGranted = _o
+        return _r
 
     def sql_values(self) -> tuple[Any, ...]:
         return (self.role, self.account, self.sender)
@@ -657,8 +717,16 @@ class RoleGranted:
             return f'{{"role":"0x{_a0.hex()}","account":{_esc(_a1)},"sender":{_esc(_a2)}}}'
         return _dumps(self.args())
 
+    def encode(self) -> tuple[tuple[bytes, ...], bytes]:
+        """The ``(topics, data)`` of the log this event is decoded from: ``decode``'s inverse."""
+        return _ENCODE_4((self.role, self.account, self.sender))
+
 
 _LAYOUT_RoleGranted = _rt.layout_twin(RoleGranted)
+_ENCODE_4 = _rt.event_encoder(
+    RoleGranted,
+    (('bytes32', True), ('address', True), ('address', True)),
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -713,7 +781,8 @@ class RoleRevoked:
         _o.account = _v1
         _o.sender = _v2
         _o.__class__ = RoleRevoked
-        return _o
+        _r: RoleRevoked = _o
+        return _r
 
     def sql_values(self) -> tuple[Any, ...]:
         return (self.role, self.account, self.sender)
@@ -745,8 +814,16 @@ class RoleRevoked:
             return f'{{"role":"0x{_a0.hex()}","account":{_esc(_a1)},"sender":{_esc(_a2)}}}'
         return _dumps(self.args())
 
+    def encode(self) -> tuple[tuple[bytes, ...], bytes]:
+        """The ``(topics, data)`` of the log this event is decoded from: ``decode``'s inverse."""
+        return _ENCODE_5((self.role, self.account, self.sender))
+
 
 _LAYOUT_RoleRevoked = _rt.layout_twin(RoleRevoked)
+_ENCODE_5 = _rt.event_encoder(
+    RoleRevoked,
+    (('bytes32', True), ('address', True), ('address', True)),
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -801,7 +878,8 @@ class Transfer:
         _o.to_ = _v1
         _o.token_id = _v2
         _o.__class__ = Transfer
-        return _o
+        _r: Transfer = _o
+        return _r
 
     def sql_values(self) -> tuple[Any, ...]:
         return (self.from_, self.to_, self.token_id)
@@ -828,8 +906,16 @@ class Transfer:
             return f'{{"from":{_esc(_a0)},"to":{_esc(_a1)},"tokenId":{_a2}}}'
         return _dumps(self.args())
 
+    def encode(self) -> tuple[tuple[bytes, ...], bytes]:
+        """The ``(topics, data)`` of the log this event is decoded from: ``decode``'s inverse."""
+        return _ENCODE_6((self.from_, self.to_, self.token_id))
+
 
 _LAYOUT_Transfer = _rt.layout_twin(Transfer)
+_ENCODE_6 = _rt.event_encoder(
+    Transfer,
+    (('address', True), ('address', True), ('uint256', True)),
+)
 
 
 EVENTS: tuple[type[Any], ...] = (

@@ -5,9 +5,10 @@
 # ruff: noqa: E501 - generated lines follow the lengths of ABI names
 """Typed bindings of the RewardVault contract (chain profile tron).
 
-Events: one frozen dataclass per event with ``decode(topics, data)``, ``sql_values()`` (the
-values of its table's parameter columns) and its inverse ``from_sql(values)``, ``args()`` and
-``args_json()`` (the same as compact JSON text); ``EVENTS``, ``DISPATCH`` and
+Events: one frozen dataclass per event with ``decode(topics, data)`` and its inverse
+``encode()``, ``sql_values()`` (the values of its table's parameter columns) and its inverse
+``from_sql(values)``, ``args()`` and ``args_json()`` (the same as compact JSON text);
+``EVENTS``, ``DISPATCH`` and
 ``decode_log(topics, data)`` pick the event of a log.
 ``decode_log`` looks a log up by (topic0, number of topics) first; only when nothing matches
 does it try an anonymous event, and only the one whose topic count is unique among this
@@ -198,7 +199,8 @@ class ClaimSubmitted:
         _o.proof_hash = _v3
         _o.amount = _v4
         _o.__class__ = ClaimSubmitted
-        return _o
+        _r: ClaimSubmitted = _o
+        return _r
 
     def sql_values(self) -> tuple[Any, ...]:
         return (self.claim_id, self.user_, self.reward_type, self.proof_hash, self.amount)
@@ -239,8 +241,28 @@ class ClaimSubmitted:
             )
         return _dumps(self.args())
 
+    def encode(self) -> tuple[tuple[bytes, ...], bytes]:
+        """The ``(topics, data)`` of the log this event is decoded from: ``decode``'s inverse."""
+        return _ENCODE_0((
+            self.claim_id,
+            self.user_,
+            self.reward_type,
+            self.proof_hash,
+            self.amount,
+        ))
+
 
 _LAYOUT_ClaimSubmitted = _rt.layout_twin(ClaimSubmitted)
+_ENCODE_0 = _rt.event_encoder(
+    ClaimSubmitted,
+    (
+        ('uint256', True),
+        ('address', True),
+        ('uint8', True),
+        ('bytes32', False),
+        ('uint256', False),
+    ),
+)
 
 
 _HEAD_1 = _Struct('>32s12s20s')
@@ -299,7 +321,8 @@ class ClaimVerified:
         _o.approved = _v1
         _o.verifier = _v2
         _o.__class__ = ClaimVerified
-        return _o
+        _r: ClaimVerified = _o
+        return _r
 
     def sql_values(self) -> tuple[Any, ...]:
         return (self.claim_id, self.approved, self.verifier)
@@ -331,8 +354,16 @@ class ClaimVerified:
             return f'{{"claimId":{_a0},"approved":{_JSON_BOOL[_a1]},"verifier":{_esc(_a2)}}}'
         return _dumps(self.args())
 
+    def encode(self) -> tuple[tuple[bytes, ...], bytes]:
+        """The ``(topics, data)`` of the log this event is decoded from: ``decode``'s inverse."""
+        return _ENCODE_1((self.claim_id, self.approved, self.verifier))
+
 
 _LAYOUT_ClaimVerified = _rt.layout_twin(ClaimVerified)
+_ENCODE_1 = _rt.event_encoder(
+    ClaimVerified,
+    (('uint256', True), ('bool', False), ('address', False)),
+)
 
 
 _HEAD_2 = _Struct('>32s32s')
@@ -389,7 +420,8 @@ class PoolConfigured:
         _o.budget = _v1
         _o.max_per_claim = _v2
         _o.__class__ = PoolConfigured
-        return _o
+        _r: PoolConfigured = _o
+        return _r
 
     def sql_values(self) -> tuple[Any, ...]:
         return (self.reward_type, self.budget, self.max_per_claim)
@@ -421,8 +453,16 @@ class PoolConfigured:
             return f'{{"rewardType":{_a0},"budget":{_a1},"maxPerClaim":{_a2}}}'
         return _dumps(self.args())
 
+    def encode(self) -> tuple[tuple[bytes, ...], bytes]:
+        """The ``(topics, data)`` of the log this event is decoded from: ``decode``'s inverse."""
+        return _ENCODE_2((self.reward_type, self.budget, self.max_per_claim))
+
 
 _LAYOUT_PoolConfigured = _rt.layout_twin(PoolConfigured)
+_ENCODE_2 = _rt.event_encoder(
+    PoolConfigured,
+    (('uint8', True), ('uint256', False), ('uint256', False)),
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -476,7 +516,8 @@ class RewardsClaimed:
         _o.user_ = _v1
         _o.amount = _v2
         _o.__class__ = RewardsClaimed
-        return _o
+        _r: RewardsClaimed = _o
+        return _r
 
     def sql_values(self) -> tuple[Any, ...]:
         return (self.claim_id, self.user_, self.amount)
@@ -508,8 +549,16 @@ class RewardsClaimed:
             return f'{{"claimId":{_a0},"user":{_esc(_a1)},"amount":{_a2}}}'
         return _dumps(self.args())
 
+    def encode(self) -> tuple[tuple[bytes, ...], bytes]:
+        """The ``(topics, data)`` of the log this event is decoded from: ``decode``'s inverse."""
+        return _ENCODE_3((self.claim_id, self.user_, self.amount))
+
 
 _LAYOUT_RewardsClaimed = _rt.layout_twin(RewardsClaimed)
+_ENCODE_3 = _rt.event_encoder(
+    RewardsClaimed,
+    (('uint256', True), ('address', True), ('uint256', False)),
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -564,7 +613,8 @@ class RoleGranted:
         _o.account = _v1
         _o.sender = _v2
         _o.__class__ = RoleGranted
-        return _o
+        _r: RoleGranted = _o
+        return _r
 
     def sql_values(self) -> tuple[Any, ...]:
         return (self.role, self.account, self.sender)
@@ -596,8 +646,16 @@ class RoleGranted:
             return f'{{"role":"0x{_a0.hex()}","account":{_esc(_a1)},"sender":{_esc(_a2)}}}'
         return _dumps(self.args())
 
+    def encode(self) -> tuple[tuple[bytes, ...], bytes]:
+        """The ``(topics, data)`` of the log this event is decoded from: ``decode``'s inverse."""
+        return _ENCODE_4((self.role, self.account, self.sender))
+
 
 _LAYOUT_RoleGranted = _rt.layout_twin(RoleGranted)
+_ENCODE_4 = _rt.event_encoder(
+    RoleGranted,
+    (('bytes32', True), ('address', True), ('address', True)),
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -652,7 +710,8 @@ class RoleRevoked:
         _o.account = _v1
         _o.sender = _v2
         _o.__class__ = RoleRevoked
-        return _o
+        _r: RoleRevoked = _o
+        return _r
 
     def sql_values(self) -> tuple[Any, ...]:
         return (self.role, self.account, self.sender)
@@ -684,8 +743,16 @@ class RoleRevoked:
             return f'{{"role":"0x{_a0.hex()}","account":{_esc(_a1)},"sender":{_esc(_a2)}}}'
         return _dumps(self.args())
 
+    def encode(self) -> tuple[tuple[bytes, ...], bytes]:
+        """The ``(topics, data)`` of the log this event is decoded from: ``decode``'s inverse."""
+        return _ENCODE_5((self.role, self.account, self.sender))
+
 
 _LAYOUT_RoleRevoked = _rt.layout_twin(RoleRevoked)
+_ENCODE_5 = _rt.event_encoder(
+    RoleRevoked,
+    (('bytes32', True), ('address', True), ('address', True)),
+)
 
 
 EVENTS: tuple[type[Any], ...] = (

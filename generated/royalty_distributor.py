@@ -5,9 +5,10 @@
 # ruff: noqa: E501 - generated lines follow the lengths of ABI names
 """Typed bindings of the RoyaltyDistributor contract (chain profile tron).
 
-Events: one frozen dataclass per event with ``decode(topics, data)``, ``sql_values()`` (the
-values of its table's parameter columns) and its inverse ``from_sql(values)``, ``args()`` and
-``args_json()`` (the same as compact JSON text); ``EVENTS``, ``DISPATCH`` and
+Events: one frozen dataclass per event with ``decode(topics, data)`` and its inverse
+``encode()``, ``sql_values()`` (the values of its table's parameter columns) and its inverse
+``from_sql(values)``, ``args()`` and ``args_json()`` (the same as compact JSON text);
+``EVENTS``, ``DISPATCH`` and
 ``decode_log(topics, data)`` pick the event of a log.
 ``decode_log`` looks a log up by (topic0, number of topics) first; only when nothing matches
 does it try an anonymous event, and only the one whose topic count is unique among this
@@ -150,7 +151,8 @@ class RoleGranted:
         _o.account = _v1
         _o.sender = _v2
         _o.__class__ = RoleGranted
-        return _o
+        _r: RoleGranted = _o
+        return _r
 
     def sql_values(self) -> tuple[Any, ...]:
         return (self.role, self.account, self.sender)
@@ -182,8 +184,16 @@ class RoleGranted:
             return f'{{"role":"0x{_a0.hex()}","account":{_esc(_a1)},"sender":{_esc(_a2)}}}'
         return _dumps(self.args())
 
+    def encode(self) -> tuple[tuple[bytes, ...], bytes]:
+        """The ``(topics, data)`` of the log this event is decoded from: ``decode``'s inverse."""
+        return _ENCODE_0((self.role, self.account, self.sender))
+
 
 _LAYOUT_RoleGranted = _rt.layout_twin(RoleGranted)
+_ENCODE_0 = _rt.event_encoder(
+    RoleGranted,
+    (('bytes32', True), ('address', True), ('address', True)),
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -238,7 +248,8 @@ class RoleRevoked:
         _o.account = _v1
         _o.sender = _v2
         _o.__class__ = RoleRevoked
-        return _o
+        _r: RoleRevoked = _o
+        return _r
 
     def sql_values(self) -> tuple[Any, ...]:
         return (self.role, self.account, self.sender)
@@ -270,8 +281,16 @@ class RoleRevoked:
             return f'{{"role":"0x{_a0.hex()}","account":{_esc(_a1)},"sender":{_esc(_a2)}}}'
         return _dumps(self.args())
 
+    def encode(self) -> tuple[tuple[bytes, ...], bytes]:
+        """The ``(topics, data)`` of the log this event is decoded from: ``decode``'s inverse."""
+        return _ENCODE_1((self.role, self.account, self.sender))
+
 
 _LAYOUT_RoleRevoked = _rt.layout_twin(RoleRevoked)
+_ENCODE_1 = _rt.event_encoder(
+    RoleRevoked,
+    (('bytes32', True), ('address', True), ('address', True)),
+)
 
 
 _HEAD_2 = _Struct('>32s32s')
@@ -331,7 +350,8 @@ class RoyaltiesDistributed:
         _o.amount = _v2
         _o.recipients = _v3
         _o.__class__ = RoyaltiesDistributed
-        return _o
+        _r: RoyaltiesDistributed = _o
+        return _r
 
     def sql_values(self) -> tuple[Any, ...]:
         return (self.sale_id, self.nft_token_id, self.amount, self.recipients)
@@ -366,8 +386,16 @@ class RoyaltiesDistributed:
             return f'{{"saleId":{_a0},"nftTokenId":{_a1},"amount":{_a2},"recipients":{_a3}}}'
         return _dumps(self.args())
 
+    def encode(self) -> tuple[tuple[bytes, ...], bytes]:
+        """The ``(topics, data)`` of the log this event is decoded from: ``decode``'s inverse."""
+        return _ENCODE_2((self.sale_id, self.nft_token_id, self.amount, self.recipients))
+
 
 _LAYOUT_RoyaltiesDistributed = _rt.layout_twin(RoyaltiesDistributed)
+_ENCODE_2 = _rt.event_encoder(
+    RoyaltiesDistributed,
+    (('uint256', True), ('uint256', True), ('uint256', False), ('uint256', False)),
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -416,7 +444,8 @@ class RoyaltiesWithdrawn:
         _o.recipient = _v0
         _o.amount = _v1
         _o.__class__ = RoyaltiesWithdrawn
-        return _o
+        _r: RoyaltiesWithdrawn = _o
+        return _r
 
     def sql_values(self) -> tuple[Any, ...]:
         return (self.recipient, self.amount)
@@ -441,8 +470,16 @@ class RoyaltiesWithdrawn:
             return f'{{"recipient":{_esc(_a0)},"amount":{_a1}}}'
         return _dumps(self.args())
 
+    def encode(self) -> tuple[tuple[bytes, ...], bytes]:
+        """The ``(topics, data)`` of the log this event is decoded from: ``decode``'s inverse."""
+        return _ENCODE_3((self.recipient, self.amount))
+
 
 _LAYOUT_RoyaltiesWithdrawn = _rt.layout_twin(RoyaltiesWithdrawn)
+_ENCODE_3 = _rt.event_encoder(
+    RoyaltiesWithdrawn,
+    (('address', True), ('uint256', False)),
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -496,7 +533,8 @@ class RoyaltyCredited:
         _o.recipient = _v1
         _o.amount = _v2
         _o.__class__ = RoyaltyCredited
-        return _o
+        _r: RoyaltyCredited = _o
+        return _r
 
     def sql_values(self) -> tuple[Any, ...]:
         return (self.sale_id, self.recipient, self.amount)
@@ -528,8 +566,16 @@ class RoyaltyCredited:
             return f'{{"saleId":{_a0},"recipient":{_esc(_a1)},"amount":{_a2}}}'
         return _dumps(self.args())
 
+    def encode(self) -> tuple[tuple[bytes, ...], bytes]:
+        """The ``(topics, data)`` of the log this event is decoded from: ``decode``'s inverse."""
+        return _ENCODE_4((self.sale_id, self.recipient, self.amount))
+
 
 _LAYOUT_RoyaltyCredited = _rt.layout_twin(RoyaltyCredited)
+_ENCODE_4 = _rt.event_encoder(
+    RoyaltyCredited,
+    (('uint256', True), ('address', True), ('uint256', False)),
+)
 
 
 _HEAD_5 = _Struct('>32s24sQ24sQ')
@@ -618,7 +664,8 @@ class RoyaltySplitsSet:
         _o.bps = _v3
         _o.setter = _v4
         _o.__class__ = RoyaltySplitsSet
-        return _o
+        _r: RoyaltySplitsSet = _o
+        return _r
 
     def sql_values(self) -> tuple[Any, ...]:
         return (
@@ -670,8 +717,28 @@ class RoyaltySplitsSet:
             )
         return _dumps(self.args())
 
+    def encode(self) -> tuple[tuple[bytes, ...], bytes]:
+        """The ``(topics, data)`` of the log this event is decoded from: ``decode``'s inverse."""
+        return _ENCODE_5((
+            self.nft_token_id,
+            self.version,
+            self.recipients,
+            self.bps,
+            self.setter,
+        ))
+
 
 _LAYOUT_RoyaltySplitsSet = _rt.layout_twin(RoyaltySplitsSet)
+_ENCODE_5 = _rt.event_encoder(
+    RoyaltySplitsSet,
+    (
+        ('uint256', True),
+        ('uint256', False),
+        ('address[]', False),
+        ('uint16[]', False),
+        ('address', True),
+    ),
+)
 
 
 _HEAD_6 = _Struct('>12s20s32s32s')
@@ -744,7 +811,8 @@ class SaleRecorded:
         _o.amount = _v4
         _o.split_version = _v5
         _o.__class__ = SaleRecorded
-        return _o
+        _r: SaleRecorded = _o
+        return _r
 
     def sql_values(self) -> tuple[Any, ...]:
         return (
@@ -795,8 +863,30 @@ class SaleRecorded:
             )
         return _dumps(self.args())
 
+    def encode(self) -> tuple[tuple[bytes, ...], bytes]:
+        """The ``(topics, data)`` of the log this event is decoded from: ``decode``'s inverse."""
+        return _ENCODE_6((
+            self.sale_id,
+            self.nft_token_id,
+            self.buyer,
+            self.seller,
+            self.amount,
+            self.split_version,
+        ))
+
 
 _LAYOUT_SaleRecorded = _rt.layout_twin(SaleRecorded)
+_ENCODE_6 = _rt.event_encoder(
+    SaleRecorded,
+    (
+        ('uint256', True),
+        ('uint256', True),
+        ('address', True),
+        ('address', False),
+        ('uint256', False),
+        ('uint256', False),
+    ),
+)
 
 
 EVENTS: tuple[type[Any], ...] = (

@@ -19,7 +19,8 @@ from typing import Any
 import click
 import sqlalchemy as sa
 
-from ..errors import DcmxError, StoreError
+from ..errors import ConfigError, DcmxError, StoreError
+from ..extras import missing_extra
 from ..redaction import redact
 
 __all__ = ["COMMANDS", "ENTRY_POINT_GROUP", "Context", "DcmxGroup", "one_line"]
@@ -35,6 +36,7 @@ COMMANDS = {
     "rebuild": "dcmx_core.cli.maintenance:rebuild",
     "plugins": "dcmx_core.cli.listing:plugins",
     "serve": "dcmx_core.cli.serve:serve",
+    "new": "dcmx_core.cli.new:new",
 }
 
 
@@ -93,6 +95,10 @@ class DcmxGroup(click.Group):
             report(debug, "interrupted")
             ctx.exit(130)
         except Exception as exc:  # noqa: BLE001 - still one line unless --debug
+            hint = missing_extra(exc)  # e.g. `dcmx simulate` without the devchain extra
+            if hint is not None:
+                report(debug, f"error: {hint}")
+                ctx.exit(ConfigError.exit_code)
             report(
                 debug,
                 f"internal error: {type(exc).__name__}: {exc} (run with --debug for the "

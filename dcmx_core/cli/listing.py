@@ -42,16 +42,16 @@ def plugins(obj: Context, as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps({"plugins": out, "contracts": contracts}, indent=2))
         return
-    for p in out:
-        click.echo(f"{p['name']}")
-        click.echo(f"  from       {p['origin']}")
-        click.echo(f"  contracts  {', '.join(p['contracts']) or '-'}")
-        click.echo(f"  events     {', '.join(e.split('.')[1] for e in p['events']) or '-'}")
-        click.echo(f"  tables     {', '.join(p['tables']) or '-'}")
-        if p["views"]:
-            click.echo(f"  views      {', '.join(p['views'])}")
-        if p["after"]:
-            click.echo(f"  after      {', '.join(p['after'])}")
+    for shown in out:
+        click.echo(f"{shown['name']}")
+        click.echo(f"  from       {shown['origin']}")
+        click.echo(f"  contracts  {', '.join(shown['contracts']) or '-'}")
+        click.echo(f"  events     {', '.join(e.split('.')[1] for e in shown['events']) or '-'}")
+        click.echo(f"  tables     {', '.join(shown['tables']) or '-'}")
+        if shown["views"]:
+            click.echo(f"  views      {', '.join(shown['views'])}")
+        if shown["after"]:
+            click.echo(f"  after      {', '.join(shown['after'])}")
     if contracts:
         click.echo("contracts (name = generated module)")
         for name, where in contracts.items():

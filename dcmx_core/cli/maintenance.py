@@ -28,7 +28,7 @@ log = logging.getLogger("dcmx.cli")
               help="Keep blocks up to N, undo everything after it.")
 @setting_options("database_url")
 @click.pass_obj
-def rollback(obj: Context, to_block: int, **flags: Any) -> None:
+def rollback(obj: Context, /, to_block: int, **flags: Any) -> None:
     """Undo everything indexed after block N (within the unfinalized window)."""
     settings = obj.settings(**flags)
     engine = open_existing(settings.database_url)
@@ -76,20 +76,21 @@ def rollback_database(engine: sa.Engine, to_block: int) -> tuple[int, int]:
 @click.command()
 @setting_options("database_url", "network", "profile", "contracts", "plugins")
 @click.pass_obj
-def rebuild(obj: Context, **flags: Any) -> None:
+def rebuild(obj: Context, /, **flags: Any) -> None:
     """Drop every plugin table and rebuild it from the raw event tables (no chain access)."""
     from .. import Indexer, PluginHost
     from ..contracts import resolve
+    from ..sources.memory import MemoryChain
 
     settings = obj.settings(**flags)
     engine = open_existing(settings.database_url)
     contracts = resolve(settings.contracts or _stored_contracts(engine, settings.profile))
     indexer = Indexer(
-        None,  # type: ignore[arg-type] - rebuild reads the database only
+        MemoryChain(),  # an empty chain: rebuild reads the database only
         engine,
         contracts,
         PluginHost(entry_points=True, only=settings.plugins),
-        profile=settings.profile,  # type: ignore[arg-type]
+        profile=settings.profile,
     )
     t0 = time.perf_counter()
     replayed = indexer.rebuild()

@@ -51,7 +51,7 @@ batch.
 @click.option("--to-block", type=int, default=None, help="Stop after this block.")
 @click.option("--follow", is_flag=True, help="Keep indexing new blocks until stopped.")
 @click.pass_obj
-def run(obj: Context, to_block: int | None, follow: bool, **flags: Any) -> None:
+def run(obj: Context, /, to_block: int | None, follow: bool, **flags: Any) -> None:
     from .. import Indexer, PluginHost, Tuning
     from ..contracts import resolve
     from ..metrics import Metrics, serve
@@ -93,7 +93,7 @@ def run(obj: Context, to_block: int | None, follow: bool, **flags: Any) -> None:
             settings.database_url,
             contracts,
             plugins,
-            profile=settings.profile,  # type: ignore[arg-type]
+            profile=settings.profile,
             window=settings.window,
             start_block=start,
             poll_interval=settings.poll_interval,

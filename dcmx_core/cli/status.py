@@ -21,7 +21,7 @@ __all__ = ["status"]
 @setting_options("database_url", "source", "source_kind", "solidity_url", "network")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 @click.pass_obj
-def status(obj: Context, as_json: bool, **flags: Any) -> None:
+def status(obj: Context, /, as_json: bool, **flags: Any) -> None:
     """Cursor, head, finalized height, lag, plugins and their tables, views, the last fork."""
     from ..sources.factory import make_source
     from ..store import Store
@@ -34,7 +34,7 @@ def status(obj: Context, as_json: bool, **flags: Any) -> None:
         cursor = Store.cursor(conn)
         window = conn.execute(
             sa.select(sa.func.min(blocks_table.c.number), sa.func.max(blocks_table.c.number))
-        ).first()
+        ).one()  # aggregates: always one row
     owned = tracked(engine)
     rows = counts(engine, [t for t, _ in owned])
     owners: dict[str, dict[str, int]] = {}
@@ -53,7 +53,7 @@ def status(obj: Context, as_json: bool, **flags: Any) -> None:
         if source is not None:
             source.close()
     fork = last_fork(engine)
-    out = {
+    out: dict[str, Any] = {
         "database": redact_url(settings.database_url),
         "cursor": cursor.block_number if cursor else None,
         "cursor_hash": "0x" + cursor.block_hash.hex() if cursor else None,

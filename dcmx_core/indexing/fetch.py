@@ -6,6 +6,8 @@ ahead (:mod:`.readahead`).
 
 from __future__ import annotations
 
+from typing import Any
+
 from ..batch import Decoded
 from ..chain import Header, Source, check_headers
 from ..decode import Decoder
@@ -15,7 +17,7 @@ __all__ = ["fetch_logs", "fetch_range"]
 
 def fetch_logs(
     source: Source, decoder: Decoder, headers: list[Header], start: int, end: int
-) -> list[Decoded]:
+) -> list[Decoded[Any]]:
     """The decoded events of blocks ``start``..``end`` whose ``headers`` are checked already."""
     addresses = list(decoder.by_address)
     logs = source.logs(start, end, addresses) if addresses else []
@@ -24,7 +26,7 @@ def fetch_logs(
 
 def fetch_range(
     source: Source, decoder: Decoder, start: int, end: int
-) -> tuple[list[Header], list[Decoded]]:
+) -> tuple[list[Header], list[Decoded[Any]]]:
     """Headers (checked to link to each other) and decoded events of ``start``..``end``."""
     headers = source.headers(start, end)
     check_headers(headers, start, end)

@@ -34,6 +34,7 @@ import threading
 from collections import deque
 from collections.abc import Callable
 from multiprocessing.connection import Connection
+from typing import Any
 
 from ..batch import Decoded
 from ..chain import Header, Source, check_headers
@@ -46,21 +47,21 @@ log = logging.getLogger("dcmx.indexer")
 
 # (end, headers, events, rows, count): rows is None when the caller builds them from the
 # events; events is empty when they stayed in the worker, count is their number.
-Fetched = tuple[int, list[Header], list[Decoded], list[TableRows] | None, int]
+Fetched = tuple[int, list[Header], list[Decoded[Any]], list[TableRows] | None, int]
 
 
 class ThreadPrefetch:
     """The fetch and decode of one finalized range, run in a thread."""
 
-    def __init__(self, start: int, end: int, fetch: Callable[[int, int], tuple]):
+    def __init__(self, start: int, end: int, fetch: Callable[[int, int], tuple[Any, ...]]):
         self.start, self.end = start, end
-        self._result: tuple | None = None
+        self._result: tuple[Any, ...] | None = None
         self._thread = threading.Thread(
             target=self._run, args=(fetch,), name="dcmx-prefetch", daemon=True
         )
         self._thread.start()
 
-    def _run(self, fetch: Callable[[int, int], tuple]) -> None:
+    def _run(self, fetch: Callable[[int, int], tuple[Any, ...]]) -> None:
         try:
             self._result = fetch(self.start, self.end)
         except Exception as exc:  # noqa: BLE001 - the step fetches again and meets it itself
@@ -278,7 +279,7 @@ class ReadAhead:
         for worker in workers:
             worker.close()
 
-    def _fetch(self, start: int, end: int) -> tuple[list[Header], list[Decoded]]:
+    def _fetch(self, start: int, end: int) -> tuple[list[Header], list[Decoded[Any]]]:
         return fetch_range(self.source, self.decoder, start, end)
 
     def _workers_for(self, start: int, target: int, safe: int, batch_blocks: int) -> list[Worker]:
@@ -315,7 +316,7 @@ class ReadAhead:
         return self.workers
 
 
-def _reap(process: subprocess.Popen) -> None:
+def _reap(process: subprocess.Popen[bytes]) -> None:
     try:
         process.wait(timeout=5)
     except subprocess.TimeoutExpired:
@@ -352,9 +353,9 @@ def _serve(fd: int) -> None:
         while (ask := conn.recv()) is not None:
             start, end = ask
             try:
-                headers = source.headers(start, end)  # type: ignore[attr-defined]
+                headers = source.headers(start, end)
                 check_headers(headers, start, end)
-                found = source.logs(start, end, addresses) if addresses else []  # type: ignore[attr-defined]
+                found = source.logs(start, end, addresses) if addresses else []
                 count, rows = decoder.decode_rows(found, headers, start)
                 answer = marshal.dumps(
                     ([(h.number, h.hash, h.parent_hash, h.timestamp) for h in headers], count, rows)
@@ -365,4 +366,4 @@ def _serve(fd: int) -> None:
     except (EOFError, OSError, KeyboardInterrupt):
         pass
     finally:
-        source.close()  # type: ignore[attr-defined]
+        source.close()

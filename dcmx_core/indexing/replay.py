@@ -11,6 +11,7 @@ from __future__ import annotations
 import heapq
 import logging
 from collections.abc import Iterator
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
@@ -42,7 +43,7 @@ def rebuild(store: Store, plugins: PluginHost, chunk: int = 5_000) -> int:
         window = sorted(Store.recent_blocks(conn))
         anchor = window[0] if window else None
         cursor = Store.cursor(conn)
-        pending: list[Decoded] = []
+        pending: list[Decoded[Any]] = []
         for d in _stored_events(conn, store, chunk):
             pending.append(d)
             replayed += 1
@@ -55,7 +56,7 @@ def rebuild(store: Store, plugins: PluginHost, chunk: int = 5_000) -> int:
         if final:
             _replay(conn, plugins, final)
         if window and cursor:
-            by_block: dict[int, list[Decoded]] = {}
+            by_block: dict[int, list[Decoded[Any]]] = {}
             for d in pending[len(final) :]:
                 by_block.setdefault(d.log.block_number, []).append(d)
             for number in window[1:]:
@@ -65,24 +66,25 @@ def rebuild(store: Store, plugins: PluginHost, chunk: int = 5_000) -> int:
     return replayed
 
 
-def _replay(conn: Connection, plugins: PluginHost, events: list[Decoded]) -> None:
+def _replay(conn: Connection, plugins: PluginHost, events: list[Decoded[Any]]) -> None:
     batch = Batch(events[0].log.block_number, events[-1].log.block_number, events, True)
     plugins.handle(batch, conn)
 
 
-def _stored_events(conn: Connection, store: Store, chunk: int) -> Iterator[Decoded]:
+def _stored_events(conn: Connection, store: Store, chunk: int) -> Iterator[Decoded[Any]]:
     """Every event of the raw tables, in chain order: the batches plugins saw."""
-    addresses = BoundedCache(parse, 4096)  # contract address text -> its 20 bytes
+    # contract address text -> its 20 bytes
+    addresses: BoundedCache[str, bytes] = BoundedCache(parse, 4096)
     streams = [_table_events(conn, cls, chunk, addresses) for cls in store.schema.events]
     return heapq.merge(*streams, key=lambda d: (d.log.block_number, d.log.log_index))
 
 
 def _table_events(
-    conn: Connection, cls: type, chunk: int, addresses: BoundedCache
-) -> Iterator[Decoded]:
+    conn: Connection, cls: type[Any], chunk: int, addresses: BoundedCache[str, bytes]
+) -> Iterator[Decoded[Any]]:
     """The events of ``cls``'s raw table in chain order, read ``chunk`` rows at a time (by
     key, so that no cursor stays open while the plugins write)."""
-    t = cls.TABLE  # type: ignore[attr-defined]
+    t = cls.TABLE
     k = len(CHAIN_COLUMNS)
     key = (t.c.block_number, t.c.log_index)
     query = sa.select(*t.columns).order_by(*key).limit(chunk)
@@ -95,7 +97,7 @@ def _table_events(
             # The log's topics and data are not stored: the event holds their decoded values.
             lg = Log(number, bytes(block_hash), bytes(tx_hash), tx_index, log_index,
                      addresses[address], (), b"")
-            yield Decoded(cls.from_sql(r[k:]), lg, timestamp, address)  # type: ignore[attr-defined]
+            yield Decoded(cls.from_sql(r[k:]), lg, timestamp, address)
         if len(rows) < chunk:
             return
         after = (number, log_index)

@@ -14,11 +14,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from web3.exceptions import BlockNotFound
-
 from ..chain import Header, Log, check_range
 from ..devchain import Devchain
 from ..errors import ConfigError, SourceError
+from ..extras import needs
+
+try:
+    from web3.exceptions import BlockNotFound
+except ModuleNotFoundError as exc:  # installed without the devchain extra
+    raise needs("devchain", exc) from None
 
 
 class DevchainSource:

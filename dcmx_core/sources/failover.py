@@ -13,11 +13,14 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from types import SimpleNamespace
+from typing import TypeVar
 
 from ..chain import Header, Log, Source
 from ..errors import ConfigError, SourceError
+
+T = TypeVar("T")
 
 log = logging.getLogger("dcmx.source")
 
@@ -51,10 +54,10 @@ class FailoverSource:
         raise SourceError(f"every node failed: {'; '.join(failures)}")
 
     def finalized(self) -> int:
-        return self._call("finalized")
+        return self._call(lambda node: node.finalized())
 
     def headers(self, start: int, end: int) -> list[Header]:
-        return self._call("headers", start, end)
+        return self._call(lambda node: node.headers(start, end))
 
     def logs(
         self,
@@ -63,7 +66,7 @@ class FailoverSource:
         addresses: Sequence[bytes],
         topics0: Sequence[bytes] | None = None,
     ) -> list[Log]:
-        return self._call("logs", start, end, addresses, topics0)
+        return self._call(lambda node: node.logs(start, end, addresses, topics0))
 
     def __repr__(self) -> str:
         return f"FailoverSource({', '.join(repr(n) for n in self.nodes)})"
@@ -81,9 +84,9 @@ class FailoverSource:
         for node in self.nodes:
             node.close()
 
-    def _call(self, method: str, *args):
+    def _call(self, ask: Callable[[Source], T]) -> T:
         try:
-            return getattr(self.nodes[self.current], method)(*args)
+            return ask(self.nodes[self.current])
         except SourceError as exc:
             self._move(f"it failed: {exc}")
             raise

@@ -208,7 +208,7 @@ class JsonRpcSource:
             except _BatchesUnsupported:
                 self._batches = False
         return [
-            self._call("eth_getBlockByNumber", [hex(n), False], lambda r, n=n: _header(r, n))
+            self._call("eth_getBlockByNumber", [hex(n), False], partial(_header, number=n))
             for n in numbers
         ]
 
@@ -335,7 +335,7 @@ class JsonRpcSource:
             known = self._blooms.get(number)
             if known is None or known[1] is None:
                 continue  # headers not fetched through this source, or a node without blooms
-            block_hash, bloom = known
+            block_hash, bloom = known[0], known[1]  # a bloom, as checked above
             got = by_block.get(number, [])
             if got and got[0].block_hash != block_hash:
                 continue  # the caller compares hashes with its headers and fetches again

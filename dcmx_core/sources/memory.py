@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from hashlib import sha256
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 from eth_hash.auto import keccak
 
@@ -277,7 +277,7 @@ class MemoryChain:
         count = 0
         for position, spec in enumerate(logs_spec):
             address, topics, data = spec[0], spec[1], spec[2]
-            tx_index = spec[3] if len(spec) > 3 else position  # type: ignore[misc]
+            tx_index = spec[3] if len(spec) > 3 else position
             if len(address) != 20 or len(topics) > 4 or any(len(t) != 32 for t in topics):
                 raise ValueError("a log needs a 20-byte address and at most 4 topics of 32 bytes")
             if tx_index < last_tx:
@@ -471,6 +471,7 @@ def _unpack(
             # pycryptodome's keccak costs several times as much from Python.
             tx_hash = sha256(block_hash + tx_index.to_bytes(4, "big")).digest()
             tx_hashes[tx_index] = tx_hash
+        topics: tuple[bytes, ...]
         if n_topics == 3:  # the common case (Transfer, Approval), sliced without a generator
             topics = (
                 packed[topics_at : topics_at + 32],
@@ -495,7 +496,7 @@ def _unpack(
         )
 
 
-def _read_preamble(f: BinaryIO, path: str | Path) -> tuple[dict, list[bytes]]:
+def _read_preamble(f: BinaryIO, path: str | Path) -> tuple[dict[str, Any], list[bytes]]:
     if f.read(len(_MAGIC)) != _MAGIC:
         raise SourceError(f"{path} is not a saved MemoryChain (bad magic); re-create it")
     (meta_len,) = struct.unpack("<I", f.read(4))

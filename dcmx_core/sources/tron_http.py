@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from ..chain import Header, Log, check_range
@@ -78,21 +79,19 @@ class TronHttpSource:
         self._pool: ThreadPoolExecutor | None = None  # made on first use
         headers = {"TRON-PRO-API-KEY": api_key} if api_key else {}
         self.stats = Stats()
-        options = dict(
-            timeout=timeout,
-            max_retries=max_retries,
-            backoff=backoff,
-            headers=headers,
-            stats=self.stats,
-            pacer=None if max_rate is None else Pacer(max_rate),  # one for both: one key
-        )
-        self._wallet = HttpClient(
-            check_url(url, "TRON HTTP API"), connections=concurrency, **options
-        )
+        pacer = None if max_rate is None else Pacer(max_rate)  # one for both: one key
+
+        def client(base: str, connections: int = 1) -> HttpClient:
+            return HttpClient(
+                base, timeout=timeout, max_retries=max_retries, backoff=backoff,
+                headers=headers, stats=self.stats, pacer=pacer, connections=connections,
+            )
+
+        self._wallet = client(check_url(url, "TRON HTTP API"), concurrency)
         if solidity_url is None:
             self._solidity = self._wallet
         else:
-            self._solidity = HttpClient(check_url(solidity_url, "TRON solidity API"), **options)
+            self._solidity = client(check_url(solidity_url, "TRON solidity API"))
 
     def __repr__(self) -> str:
         return f"TronHttpSource({self._wallet.safe_url!r})"
@@ -172,7 +171,7 @@ class TronHttpSource:
             blocks = self._wallet.post(
                 "/wallet/getblockbylimitnext",
                 {"startNum": lo, "endNum": hi + 1},
-                lambda body, lo=lo, hi=hi: _block_range(body, lo, hi),
+                partial(_block_range, lo=lo, hi=hi),
                 what="/wallet/getblockbylimitnext",
             )
             out.extend(blocks)

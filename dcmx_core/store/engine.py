@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import logging
 import sqlite3
+from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.engine import Connection, Engine, make_url
 
 from ..errors import ConfigError
 
@@ -40,7 +41,7 @@ def sqlite_file(url: sa.URL) -> str | None:
     return url.database
 
 
-def set_synchronous(dbapi, journal_mode: str) -> None:  # noqa: ANN001 - cursor or connection
+def set_synchronous(dbapi: Any, journal_mode: str) -> None:  # a DB-API cursor or connection
     """NORMAL cannot corrupt a SQLite database in WAL mode; with a rollback journal FULL is
     what can never do so."""
     dbapi.execute(f"PRAGMA synchronous={'NORMAL' if journal_mode == 'wal' else 'FULL'}")
@@ -58,12 +59,13 @@ def create_engine(url: str) -> Engine:
     backend = parsed.get_backend_name()
     if backend == "sqlite":
         # How long a writer waits for another one to finish (seconds; ``?timeout=`` in the URL).
-        timeout = float(parsed.query.get("timeout", 30))
+        given = parsed.query.get("timeout", "30")
+        timeout = float(given if isinstance(given, str) else given[-1])
         parsed = parsed.difference_update_query(["timeout"])
         engine = sa.create_engine(parsed, connect_args={"timeout": timeout})
 
         @sa.event.listens_for(engine, "connect")
-        def _pragmas(dbapi_conn, _record):  # noqa: ANN001 - DB-API connection
+        def _pragmas(dbapi_conn: Any, _record: Any) -> None:  # a DB-API connection
             # The sqlite3 module's own transaction handling would begin late; let SQLAlchemy
             # issue BEGIN so that a batch really is one transaction.
             dbapi_conn.isolation_level = None
@@ -85,7 +87,7 @@ def create_engine(url: str) -> Engine:
             cur.close()
 
         @sa.event.listens_for(engine, "begin")
-        def _begin(conn):  # noqa: ANN001
+        def _begin(conn: Connection) -> None:
             conn.exec_driver_sql("BEGIN IMMEDIATE")
 
         return engine
@@ -95,6 +97,13 @@ def create_engine(url: str) -> Engine:
         return sa.create_engine(parsed, pool_pre_ping=True)
     raise ConfigError(f"unsupported database {backend!r}: dcmx stores into SQLite or PostgreSQL")
 
+
+
+def _driver(conn: Connection) -> sqlite3.Connection:
+    """The sqlite3 connection under a SQLAlchemy one (held by the pool: never closed)."""
+    raw = conn.connection.driver_connection
+    assert isinstance(raw, sqlite3.Connection)
+    return raw
 
 
 def checkpoint(engine: Engine) -> None:
@@ -109,7 +118,7 @@ def checkpoint(engine: Engine) -> None:
     if not sqlite_file(engine.url):
         return
     with engine.connect() as conn:
-        conn.connection.driver_connection.execute("PRAGMA wal_checkpoint(PASSIVE)")
+        _driver(conn).execute("PRAGMA wal_checkpoint(PASSIVE)")
 
 
 def set_journal_mode(engine: Engine, backfilling: bool) -> None:
@@ -131,7 +140,7 @@ def set_journal_mode(engine: Engine, backfilling: bool) -> None:
     with engine.connect() as conn:
         # The DB-API connection: the mode cannot change inside the transaction SQLAlchemy
         # would begin.
-        raw = conn.connection.driver_connection
+        raw = _driver(conn)
         mode = raw.execute("PRAGMA journal_mode").fetchone()[0]
         if mode == want:
             return

@@ -26,6 +26,7 @@ import json
 import weakref
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from itertools import chain
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
@@ -46,14 +47,19 @@ __all__ = [
     "upsert_rows",
 ]
 
+T = TypeVar("T")
+# A row's values: of a table's columns in order, or of the columns a call names.
+Values = tuple[Any, ...]
+# Values to the driver's form, or back (RowWriter.converter, _DialectState.decoder).
+Convert = Callable[[Values], Values]
 # (table name, rows as tuples in the table's column order, in the driver's form)
-TableRows = tuple[str, list[tuple]]
+TableRows = tuple[str, list[Values]]
 
 # SQLite allows 32766 bound parameters per statement; stay well below on both databases.
 _CHUNK = 900
 
 
-def identity(values: tuple) -> tuple:
+def identity(values: Values) -> Values:
     return values
 
 
@@ -81,8 +87,8 @@ class RowWriter:
         self._types: dict[str, list[str] | None] = {}  # -> its binary COPY types
 
     def converter(
-        self, columns, positions: Sequence[int | None] | None = None  # noqa: ANN001 - columns
-    ) -> Callable[[tuple], tuple]:
+        self, columns: Iterable[sa.Column[Any]], positions: Sequence[int | None] | None = None
+    ) -> Convert:
         """A function taking input tuples to the driver's form of ``columns`` (in that order).
 
         Output column ``k`` comes from input position ``positions[k]`` (default: ``k``); a
@@ -100,12 +106,13 @@ class RowWriter:
         columns = list(columns)
         if positions is None:
             positions = range(len(columns))
-        funcs: dict[str, Callable] = {}
+        funcs: dict[str, Any] = {}  # the names the compiled function uses
         parts = []
         for col, i in zip(columns, positions, strict=True):
             if i is None:
                 parts.append("None")
                 continue
+            fn: Callable[[Any], Any] | None
             if isinstance(col.type, ExactInt):
                 fn = None if self.postgresql else encode_sortable
             elif isinstance(col.type, sa.JSON):
@@ -125,12 +132,13 @@ class RowWriter:
                 parts.append(f"(None if r[{i}] is None else f{i}(r[{i}]))")
         if not funcs and parts == [f"r[{i}]" for i in range(len(parts))]:
             return identity
-        namespace: dict = dict(funcs)
+        namespace: dict[str, Any] = dict(funcs)
         # Built from column positions and fixed names only, never from user text.
         exec(f"def convert(r):\n    return ({', '.join(parts)},)\n", namespace)  # noqa: S102
-        return namespace["convert"]
+        convert: Convert = namespace["convert"]
+        return convert
 
-    def insert(self, conn: Connection, table: sa.Table, rows: list[tuple]) -> None:
+    def insert(self, conn: Connection, table: sa.Table, rows: list[Values]) -> None:
         if not rows:
             return
         if self.postgresql and len(rows) >= self.COPY_MIN_ROWS:
@@ -168,7 +176,7 @@ class RowWriter:
         return sql
 
     def copy(
-        self, conn: Connection, table: sa.Table, rows: Iterable[tuple], into: str | None = None
+        self, conn: Connection, table: sa.Table, rows: Iterable[Values], into: str | None = None
     ) -> None:
         """PostgreSQL: ``COPY`` rows (tuples in the column order of ``table``) into ``table``,
         or into the table named ``into`` (already quoted) that has the same columns.
@@ -185,7 +193,9 @@ class RowWriter:
         sql = f"COPY {into or q(table.name)} ({cols}) FROM STDIN"
         if types is not None:
             sql += " (FORMAT BINARY)"
-        with conn.connection.driver_connection.cursor() as cur:
+        raw = conn.connection.driver_connection
+        assert raw is not None  # held by the pool while conn is open
+        with raw.cursor() as cur:
             if types is not None:
                 # By type name psycopg finds the dumper of its Binary wrapper for bytea, written
                 # in Python; the one for bytes is in C (client CPU of a whole run -14%).
@@ -201,11 +211,12 @@ class RowWriter:
         """The binary COPY type of each column of ``table``, or None to COPY it as text."""
         if table.name not in self._types:
             types = [_binary_type(col.type, self.dialect) for col in table.columns]
-            self._types[table.name] = None if None in types else types
+            known = [t for t in types if t is not None]
+            self._types[table.name] = known if len(known) == len(types) else None
         return self._types[table.name]
 
 
-def _binary_type(t: sa.types.TypeEngine, dialect: sa.engine.Dialect) -> str | None:
+def _binary_type(t: sa.types.TypeEngine[Any], dialect: sa.engine.Dialect) -> str | None:
     """The PostgreSQL type whose binary form psycopg writes for this column's values (as the
     converter leaves them), or None when not sure: that table is COPYed as text."""
     from sqlalchemy.dialects import postgresql
@@ -235,7 +246,7 @@ def _binary_type(t: sa.types.TypeEngine, dialect: sa.engine.Dialect) -> str | No
 _json_dumps = json.JSONEncoder(separators=(",", ":")).encode
 
 
-def upsert(conn: Connection, table: sa.Table, rows: Sequence[dict]) -> None:
+def upsert(conn: Connection, table: sa.Table, rows: Sequence[dict[str, Any]]) -> None:
     """Insert rows, replacing the non-key columns of rows whose primary key already exists."""
     if not rows:
         return
@@ -250,12 +261,14 @@ def upsert(conn: Connection, table: sa.Table, rows: Sequence[dict]) -> None:
     conn.execute(stmt, list(rows))
 
 
-def chunks(items: Sequence) -> Iterable[Sequence]:
+def chunks(items: Sequence[T]) -> Iterable[Sequence[T]]:
     for i in range(0, len(items), _CHUNK):
         yield items[i : i + _CHUNK]
 
 
-def fetch_by_key(conn: Connection, table: sa.Table, column: sa.Column, keys: Iterable) -> dict:
+def fetch_by_key(
+    conn: Connection, table: sa.Table, column: sa.Column[Any], keys: Iterable[Any]
+) -> dict[Any, dict[str, Any]]:
     """The rows of ``table`` whose ``column`` is in ``keys``, as {key: row mapping}."""
     wanted = list(dict.fromkeys(keys))
     found = {}
@@ -277,11 +290,11 @@ class _DialectState:
         self.postgresql = dialect.name == "postgresql"
         self.mark = "%s" if self.postgresql else "?"
         self.quote = dialect.identifier_preparer.quote
-        self.converters: dict[tuple, Callable[[tuple], tuple]] = {}
-        self.decoders: dict[tuple, Callable[[tuple], tuple]] = {}
-        self.sql: dict[tuple, str] = {}
+        self.converters: dict[tuple[Any, ...], Convert | None] = {}
+        self.decoders: dict[tuple[Any, ...], Convert] = {}
+        self.sql: dict[tuple[Any, ...], str] = {}
 
-    def converter(self, table: sa.Table, names: tuple[str, ...], whole: bool) -> Callable | None:
+    def converter(self, table: sa.Table, names: tuple[str, ...], whole: bool) -> Convert | None:
         """Values of ``names`` to the driver's form: of the same columns, or (``whole``) of
         every column of ``table`` in order, the ones not named as NULL. None when a column
         left out has a default (SQLAlchemy would fill it in: the caller falls back to it)."""
@@ -291,7 +304,7 @@ class _DialectState:
         fn = self.converters[key] = self._compile(table, names, whole)
         return fn
 
-    def _compile(self, table: sa.Table, names: tuple[str, ...], whole: bool) -> Callable | None:
+    def _compile(self, table: sa.Table, names: tuple[str, ...], whole: bool) -> Convert | None:
         """The core RowWriter's conversion, fed from the positions of ``names``."""
         position = {n: i for i, n in enumerate(names)}
         columns = list(table.columns) if whole else [table.c[n] for n in names]
@@ -307,13 +320,19 @@ class _DialectState:
         names = [c.name for c in table.columns]
         return tuple(names.index(c.name) for c in table.primary_key.columns)
 
-    def decoder(self, table: sa.Table, names: tuple[str, ...]) -> Callable[[tuple], tuple]:
+    def named(self, table: sa.Table, names: tuple[str, ...]) -> Convert:
+        """:meth:`converter` of the columns ``names`` alone, which always has one."""
+        convert = self.converter(table, names, False)
+        assert convert is not None  # every column is named: none is left to a default
+        return convert
+
+    def decoder(self, table: sa.Table, names: tuple[str, ...]) -> Convert:
         """Driver values of ``names`` back to what SQLAlchemy's result processing gives."""
         key = (table, names)
         fn = self.decoders.get(key)
         if fn is not None:
             return fn
-        convert: list[tuple[int, Callable]] = []
+        convert: list[tuple[int, Callable[[Any], Any]]] = []
         for i, name in enumerate(names):
             t = table.c[name].type
             if isinstance(t, ExactInt):
@@ -326,7 +345,7 @@ class _DialectState:
             fn = identity
         else:
 
-            def fn(values: tuple) -> tuple:
+            def fn(values: Values) -> Values:
                 out = list(values)
                 for i, f in convert:
                     if out[i] is not None:
@@ -354,7 +373,7 @@ def row_writer(conn: Connection) -> RowWriter:
 
 
 def insert_rows(
-    conn: Connection, table: sa.Table, columns: tuple[str, ...], rows: Sequence[tuple]
+    conn: Connection, table: sa.Table, columns: tuple[str, ...], rows: Sequence[Values]
 ) -> None:
     """Insert rows (tuples of Python values for ``columns``) in bulk, through the driver.
 
@@ -373,7 +392,7 @@ def insert_rows(
 
 
 def upsert_rows(
-    conn: Connection, table: sa.Table, columns: tuple[str, ...], rows: Sequence[tuple]
+    conn: Connection, table: sa.Table, columns: tuple[str, ...], rows: Sequence[Values]
 ) -> None:
     """:func:`upsert` for rows given as tuples of ``columns``, through the driver."""
     if not rows:
@@ -402,15 +421,15 @@ def upsert_rows(
         # psycopg's executemany runs one statement per row; COPY the rows into a temporary
         # table and upsert them all with one INSERT ... SELECT. Only when no key repeats:
         # one statement may not "affect a row twice", while row after row the last one wins.
-        keys = state.key_positions(table)
-        if len({tuple(r[i] for i in keys) for r in rows}) == len(rows):
+        at = state.key_positions(table)
+        if len({tuple(r[i] for i in at) for r in rows}) == len(rows):
             _upsert_staged(conn, state, table, sql, rows)
             return
     conn.exec_driver_sql(sql, rows)
 
 
 def _upsert_staged(
-    conn: Connection, state: _DialectState, table: sa.Table, sql: str, rows: list[tuple]
+    conn: Connection, state: _DialectState, table: sa.Table, sql: str, rows: list[Values]
 ) -> None:
     """PostgreSQL: COPY ``rows`` into a session-private staging table, then upsert from it."""
     q = state.quote
@@ -428,7 +447,7 @@ def _upsert_staged(
 
 
 def update_rows(
-    conn: Connection, table: sa.Table, key: str, columns: Sequence[str], rows: Sequence[tuple]
+    conn: Connection, table: sa.Table, key: str, columns: Sequence[str], rows: Sequence[Values]
 ) -> None:
     """``UPDATE table SET columns... WHERE key = ?`` for each row (values of ``columns``, key)."""
     if not rows:
@@ -441,7 +460,7 @@ def update_rows(
         q, m = state.quote, state.mark
         sets = ", ".join(f"{q(c)} = {m}" for c in columns)
         sql = state.sql[skey] = f"UPDATE {q(table.name)} SET {sets} WHERE {q(key)} = {m}"
-    convert = state.converter(table, names, False)
+    convert = state.named(table, names)
     rows = [convert(r) for r in rows] if convert is not identity else list(rows)
     conn.exec_driver_sql(sql, rows)
 
@@ -451,9 +470,9 @@ def fetch_columns(
     table: sa.Table,
     key: str,
     columns: Sequence[str],
-    keys: Iterable,
+    keys: Iterable[Any],
     where: Mapping[str, object] | None = None,
-) -> dict:
+) -> dict[Any, Values]:
     """{key: (values of ``columns``)} for the rows of ``table`` whose ``key`` is in ``keys``
     (and whose columns named in ``where`` equal the values given there).
 
@@ -465,31 +484,31 @@ def fetch_columns(
     state = _state(conn)
     names = (key, *columns)
     decode = state.decoder(table, names)
-    encode = state.converter(table, (key,), False)
+    encode = state.named(table, (key,))
     if encode is not identity:
         params = [encode((k,))[0] for k in wanted]
     else:
         params = wanted
     q, m = state.quote, state.mark
     select = f"SELECT {', '.join(q(n) for n in names)} FROM {q(table.name)} WHERE "
-    fixed: tuple = ()
+    fixed: Values = ()
     if where:
-        fixed = state.converter(table, tuple(where), False)(tuple(where.values()))
+        fixed = state.named(table, tuple(where))(tuple(where.values()))
         select += "".join(f"{q(c)} = {m} AND " for c in where)
     found = {}
     array = _PG_ARRAY.get(type(table.c[key].type)) if state.postgresql else None
     if array is not None:  # one array parameter instead of chunks of placeholders
         sql = f"{select}{q(key)} = ANY({m}::{array}[])"
         for row in conn.exec_driver_sql(sql, (*fixed, params)):
-            row = decode(tuple(row))
-            found[row[0]] = row[1:]
+            values = decode(tuple(row))
+            found[values[0]] = values[1:]
         return found
     head = f"{select}{q(key)} IN ("
     for chunk in chunks(params):
         sql = head + ", ".join([m] * len(chunk)) + ")"
         for row in conn.exec_driver_sql(sql, (*fixed, *chunk)):
-            row = decode(tuple(row))
-            found[row[0]] = row[1:]
+            values = decode(tuple(row))
+            found[values[0]] = values[1:]
     return found
 
 
@@ -504,8 +523,8 @@ _PG_ARRAY = {
 
 
 def fetch_rows(
-    conn: Connection, table: sa.Table, key: str, names: tuple[str, ...], keys: Iterable
-) -> dict:
+    conn: Connection, table: sa.Table, key: str, names: tuple[str, ...], keys: Iterable[Any]
+) -> dict[Any, dict[str, Any]]:
     """:func:`fetch_by_key` through the driver: {key: {column: value}} for ``names``."""
     found = fetch_columns(conn, table, key, names, keys)
     return {k: dict(zip(names, values, strict=True)) for k, values in found.items()}

@@ -13,7 +13,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
@@ -290,7 +290,7 @@ class Schema:
 
 # How older dcmx versions defined the tables this one defines, for Schema.upgrade_older: each
 # name is a change made since, undone on the current definition's DDL.
-OLDER_FORMS = {
+OLDER_FORMS: dict[str, Callable[[str], str]] = {
     # address columns in the database's collation (before dcmx_core.sqltypes.address())
     "collation": lambda ddl: ddl.replace(' COLLATE "C"', ""),
     # a raw event table's index on its parameter alone (before the chain position was added)

@@ -73,7 +73,7 @@ class ErrorDecoder:
 
     def decode(self, data: bytes) -> tuple[str | None, dict[str, Any], str]:
         """``(error name or None, arguments, one-line description)`` of revert data."""
-        from eth_abi import decode as abi_decode
+        from eth_abi.abi import decode as abi_decode
 
         if not data:
             return None, {}, "reverted without a reason (no revert data)"
