@@ -34,6 +34,8 @@ COMMANDS = {
     "status": "dcmx_core.cli.status:status",
     "rollback": "dcmx_core.cli.maintenance:rollback",
     "rebuild": "dcmx_core.cli.maintenance:rebuild",
+    "backup": "dcmx_core.cli.backup:backup",
+    "restore": "dcmx_core.cli.restore:restore",
     "plugins": "dcmx_core.cli.listing:plugins",
     "serve": "dcmx_core.cli.serve:serve",
     "new": "dcmx_core.cli.new:new",
