@@ -60,7 +60,7 @@ class Service:
     ) -> None:
         self.settings = settings
         self.profile: Profile = settings.profile  # type: ignore[assignment]
-        self.db = ReadDB(settings.database_url)
+        self.db = ReadDB(settings.database_url, settings.pool("serve"))
         self.cache = Cache(settings.redis_url)
         self.limiter = RateLimiter(settings.redis_url)
         self.once = Once(settings.redis_url)
