@@ -134,6 +134,7 @@ def run(obj: Context, /, to_block: int | None, follow: bool, **flags: Any) -> No
     finally:
         if metrics is not None:
             metrics.alive = False
+            metrics.close()
         if server is not None:
             server.close()
         source.close()

@@ -66,6 +66,7 @@ class Service:
         self.once = Once(settings.redis_url)
         self.auth = Auth(secret, self.profile, settings.token_ttl, self.once)
         self.metrics = ApiMetrics()
+        self.metrics.watch(self.db, plugins)
         self.plugins = plugins
         self.events = list(events)
         self.writes = writes
