@@ -231,6 +231,10 @@ class Settings:
     )
     log_format: str = setting("human", "human | json (one object a line)", choices=LOG_FORMATS)
     log_level: str = setting("info", "debug | info | warning | error", choices=LOG_LEVELS)
+    event_log: str = setting(
+        "off", "on: one JSON line per minted NFT, reward claim, sale and acceptance indexed "
+        "(logger dcmx.events), whatever the log format", choices=("off", "on"),
+    )
     keystore: str | None = setting(
         None, "signing key: an encrypted keystore file (password in DCMX_KEYSTORE_PASSWORD)",
         flag="",

@@ -9,7 +9,8 @@ them: the typed reads (:mod:`.queries`), the simulator, the platform's deploymen
 devchain and the demo.
 """
 
-BUILTIN = ("token", "nft", "compliance", "vault", "royalty", "platform", "roles", "api", "pages")
+BUILTIN = ("token", "nft", "compliance", "vault", "royalty", "platform", "eventlog", "roles", "api",
+           "pages")
 
 __all__ = ["BUILTIN", "platform_contracts"]
 

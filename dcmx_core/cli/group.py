@@ -144,5 +144,6 @@ class Context:
         settings = load(self.config, {k: (None if v == () else v) for k, v in flags.items()})
         register_secret(settings.tron_api_key)
         register_secret(settings.private_key)
-        setup_logging(settings.log_format, "debug" if self.debug else settings.log_level)
+        setup_logging(settings.log_format, "debug" if self.debug else settings.log_level,
+                      events=settings.event_log == "on")
         return settings

@@ -46,7 +46,7 @@ batch.
     "database_url", "source", "source_kind", "solidity_url", "network", "profile", "contracts",
     "start_block", "window", "confirmations", "batch_blocks", "poll_interval",
     "source_concurrency", "source_max_rate", "plugins", "metrics_port", "metrics_host",
-    "ready_lag", "pool_size", "max_overflow", "pool_timeout", "pool_recycle",
+    "ready_lag", "pool_size", "max_overflow", "pool_timeout", "pool_recycle", "event_log",
 )
 @click.option("--to-block", type=int, default=None, help="Stop after this block.")
 @click.option("--follow", is_flag=True, help="Keep indexing new blocks until stopped.")
