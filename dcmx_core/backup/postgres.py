@@ -89,8 +89,10 @@ def backup(url: str, target: Path) -> Snapshot:
         )
     written = partial(target)
     try:
-        _run([_program("pg_dump"), "--format=custom", f"--schema={schema}", f"--file={written}"],
-             _libpq_env(url), "pg_dump")
+        # Without its locks in 10 s (the indexer is changing the schema: a long backfill's
+        # start or end) pg_dump gives up instead of queueing every reader behind that change.
+        _run([_program("pg_dump"), "--format=custom", f"--schema={schema}",
+              "--lock-wait-timeout=10s", f"--file={written}"], _libpq_env(url), "pg_dump")
         snapshot = describe(written)
         publish(written, target)
     finally:
