@@ -84,8 +84,10 @@ def test_run_metrics_equal_sql_after_a_simulation(simulated, db_url):
 def serve_and_compare(url: str, workers: str, tmp_path) -> None:
     with served(url, "--workers", workers, "--pool-size", "3",
                 log=tmp_path / "serve.log") as base:
+        httpx.get(base + "/metrics", timeout=10)  # its figures' reads are timed by the next
         text = httpx.get(base + "/metrics", timeout=10).text
     scraped = scrape(text)
+    assert scraped["dcmx_db_query_seconds_count"] > 0
     engine = sa.create_engine(url)
     assert_figures(scraped, engine)
     assert scraped["dcmx_db_pool_size"] == 3
