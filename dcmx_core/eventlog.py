@@ -29,6 +29,7 @@ log.propagate = False
 _pending: weakref.WeakKeyDictionary[Connection, list[tuple[str, dict[str, Any]]]] = (
     weakref.WeakKeyDictionary()
 )
+_listening: weakref.WeakSet[Connection] = weakref.WeakSet()
 
 
 def enabled() -> bool:
@@ -39,12 +40,11 @@ def record(conn: Connection, event: str, **fields: Any) -> None:
     """Log ``event`` with ``fields`` once the transaction on ``conn`` commits."""
     if not enabled():
         return
-    lines = _pending.get(conn)
-    if lines is None:
-        lines = _pending[conn] = []
+    if conn not in _listening:  # once per connection, however many transactions it runs
+        _listening.add(conn)
         sa.event.listen(conn, "commit", _flush)
         sa.event.listen(conn, "rollback", _drop)
-    lines.append((event, fields))
+    _pending.setdefault(conn, []).append((event, fields))
 
 
 def _flush(conn: Connection) -> None:
