@@ -169,7 +169,7 @@ def _rows(db: Engine | Connection, cls: Callable[..., T], stmt: sa.Select) -> li
         return [cls(**{n: row[n] for n in names}) for row in conn.execute(stmt).mappings()]
 
 
-def _nfts(where, limit: int, offset: int) -> sa.Select:  # noqa: ANN001 - a SQL expression
+def _nfts(where, limit: int, offset: int) -> sa.Select:  # a SQL expression
     return (
         sa.select(nft_index).where(where).order_by(nft_index.c.token_id).limit(limit).offset(offset)
     )
