@@ -32,12 +32,14 @@ __all__ = [
     "JSON_BOOL",
     "Struct",
     "W32",
+    "argument_preparer",
     "dumps",
     "esc",
     "event_table",
     "ifb",
     "new",
     "renderer",
+    "split_types",
     "unpack",
     "DecodeError",
     "fail",
@@ -303,12 +305,10 @@ def _build_event_encoder(
 ) -> Callable[[Sequence[Any]], EncodedLog]:
     from eth_abi.abi import encode as abi_encode
 
-    from .abi_functions import _preparer  # the converters of function arguments, reused
-
     signature: str = event.SIGNATURE
     names = [f.name for f in fields(event)]
     head: tuple[bytes, ...] = () if event.ANONYMOUS else (event.TOPIC0,)
-    steps = [(i, t, indexed, _preparer(t)) for i, (t, indexed) in enumerate(params)]
+    steps = [(i, t, indexed, argument_preparer(t)) for i, (t, indexed) in enumerate(params)]
     data_types = [t for t, indexed in params if not indexed]
 
     def value(i: int, t: str, prepare: Callable[[Any], Any] | None, v: Any) -> Any:
@@ -353,3 +353,43 @@ def _build_event_encoder(
         return tuple(topics), data
 
     return encode
+
+
+def split_types(types: str) -> list[str]:
+    """Top-level comma-separated canonical types: ``"a,(b,c)[],d"`` -> three."""
+    out: list[str] = []
+    depth = start = 0
+    for i, c in enumerate(types):
+        if c == "(":
+            depth += 1
+        elif c == ")":
+            depth -= 1
+        elif c == "," and depth == 0:
+            out.append(types[start:i])
+            start = i + 1
+    if types:
+        out.append(types[start:])
+    return out
+
+
+def argument_preparer(t: str) -> Callable[[Any], Any] | None:
+    """How an argument of canonical type ``t`` becomes what eth-abi encodes (None: as it is):
+    addresses in any text form or as 20 bytes, structs as their dataclass or a sequence."""
+    if t == "address":
+        return address_arg
+    if t.endswith("]"):
+        item = argument_preparer(t[: t.rindex("[")])
+        if item is None:
+            return None
+        return lambda v: [item(x) for x in v]
+    if t.startswith("("):
+        members = tuple(argument_preparer(m) for m in split_types(t[1:-1]))
+
+        def prepare(v: Any) -> tuple[Any, ...]:
+            values = as_tuple(v)
+            if len(values) != len(members):
+                raise TypeError(f"struct argument needs {len(members)} members, got {len(values)}")
+            return tuple(x if p is None else p(x) for p, x in zip(members, values, strict=True))
+
+        return prepare
+    return None
