@@ -37,6 +37,7 @@ __all__ = [
     "esc",
     "event_table",
     "ifb",
+    "log_decoder",
     "new",
     "renderer",
     "split_types",
@@ -110,6 +111,38 @@ def event_table(metadata: sa.MetaData, name: str, *params: Any) -> sa.Table:
     and their indexes)."""
     chain = [CHAIN_COLUMN_FACTORIES[c](c) for c in CHAIN_COLUMNS]
     return sa.Table(name, metadata, *chain, *params)
+
+
+def log_decoder(
+    dispatch: dict[tuple[bytes, int], type[Any]], anonymous: dict[int, type[Any]]
+) -> Callable[[Sequence[bytes], bytes], Any]:
+    """A generated module's ``decode_log(topics, data)``: the decoded event of a log of its
+    contract, or None when no event matches.
+
+    A log is looked up by (topic0, number of topics) first; only when nothing matches is it
+    tried as the module's anonymous event of that topic count. Raises
+    :class:`~dcmx_core.errors.DecodeError` when a log matches a (non-anonymous) event but its
+    topics or data are malformed. The decoders are bound once (binding a classmethod on every
+    call cost ~60 ns of the ~900 of decoding a one-string event); a closure reads them as fast
+    as a module's globals.
+    """
+    decoders = {k: e.decode for k, e in dispatch.items()}
+    anonymous_decoders = {k: e.decode for k, e in anonymous.items()}
+
+    def decode_log(topics: Sequence[bytes], data: bytes) -> Any:
+        if topics:
+            decode = decoders.get((topics[0], len(topics)))
+            if decode is not None:
+                return decode(topics, data)
+        decode = anonymous_decoders.get(len(topics))
+        if decode is None:
+            return None
+        try:
+            return decode(topics, data)
+        except DecodeError:
+            return None  # a guess that did not fit: not this contract's anonymous event
+
+    return decode_log
 
 
 def fail(event: Any, reason: str) -> DecodeError:
