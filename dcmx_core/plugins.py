@@ -84,6 +84,7 @@ class PluginHost:
         self.pm = pluggy.PluginManager(hookspecs.PROJECT)
         self.pm.add_hookspecs(hookspecs)
         self.only = None if only is None else list(only)
+        self._figures_failed: set[str] = set()  # plugins whose dcmx_metrics failed once
         candidates = [(p, "registered", False) for p in plugins]
         if entry_points:
             candidates += [(p, o, True) for p, o in entry_point_plugins(self.only)]
@@ -198,10 +199,14 @@ class PluginHost:
                     given: Any = impl.function(conn=conn)
                     out.extend(given or ())
             except Exception as exc:  # noqa: BLE001 - one plugin's figures, not the scrape
-                log.warning(
-                    "plugin %r failed to give its metrics: %s: %s",
-                    p.declaration.name, type(exc).__name__, exc,
-                    extra={"plugin": p.declaration.name},
+                # Once at warning (say, its tables are not in this database), then at debug:
+                # a scrape every few seconds would bury everything else.
+                name = p.declaration.name
+                level = logging.DEBUG if name in self._figures_failed else logging.WARNING
+                self._figures_failed.add(name)
+                log.log(
+                    level, "plugin %r failed to give its metrics: %s: %s",
+                    name, type(exc).__name__, exc, extra={"plugin": name},
                 )
         return out
 

@@ -105,3 +105,27 @@ def test_serve_metrics_with_two_workers(simulated, sqlite_url, tmp_path):
     at scrape time come from the worker that answers."""
     make_indexer(simulated, sqlite_url).run()
     serve_and_compare(sqlite_url, "2", tmp_path)
+
+
+def test_a_plugin_without_its_tables_is_left_out_and_warned_about_once(sqlite_url, caplog):
+    """A database without the platform's tables: the scrape still answers, without its
+    figures, and says why once (then at debug: scrapes come every few seconds)."""
+    from dcmx_core import PluginHost
+    from dcmx_core.figures import FiguresCollector
+    from dcmx_plugins import platform, token
+
+    engine = sa.create_engine(sqlite_url)
+    engine.connect().close()
+    host = PluginHost([token, platform])
+
+    def read(fn):
+        with engine.connect() as conn, conn.begin():
+            return fn(conn)
+
+    collector = FiguresCollector(host, read)
+    with caplog.at_level("DEBUG", logger="dcmx.plugins"):
+        assert list(collector.collect()) == [] and list(collector.collect()) == []
+    failed = [r for r in caplog.records if "failed to give its metrics" in r.getMessage()]
+    assert [r.levelname for r in failed] == ["WARNING", "DEBUG"]
+    assert "platform" in failed[0].getMessage() and "analytics" in failed[0].getMessage()
+    engine.dispose()
