@@ -76,12 +76,20 @@ def restore_url(db_url: str, tmp_path: Path, pg_admin_url: str):
 
 
 def forks_of(url: str) -> int:
-    engine = sa.create_engine(url.replace("postgresql+psycopg", "postgresql+psycopg"))
+    engine = sa.create_engine(url)
     try:
         with engine.connect() as conn:
             return conn.execute(sa.text("SELECT count(*) FROM dcmx_forks")).scalar_one()
     finally:
         engine.dispose()
+
+
+def ledger(engine: sa.Engine) -> tuple[list, list]:
+    with engine.connect() as conn:
+        cursor = conn.execute(sa.text("SELECT block_number, block_hash FROM dcmx_cursor")).all()
+        blocks = conn.execute(sa.text("SELECT * FROM dcmx_blocks ORDER BY 1")).all()
+    return ([tuple(bytes(v) if isinstance(v, memoryview) else v for v in r) for r in cursor],
+            [tuple(bytes(v) if isinstance(v, memoryview) else v for v in r) for r in blocks])
 
 
 def test_restore_after_a_fork_below_the_snapshot_rolls_back_and_equals_a_fresh_index(
@@ -99,6 +107,7 @@ def test_restore_after_a_fork_below_the_snapshot_rolls_back_and_equals_a_fresh_i
     grow(chain, 3)
     live.run()
     uninterrupted = dump_tables(live.engine)
+    live_ledger = ledger(live.engine)
     live.engine.dispose()
 
     restored = restore(snapshot.path, restore_url)
@@ -107,6 +116,7 @@ def test_restore_after_a_fork_below_the_snapshot_rolls_back_and_equals_a_fresh_i
     assert resumed.cursor() == 11
     assert resumed.run() == chain.head()
     ours = dump_tables(resumed.engine)
+    assert ledger(resumed.engine) == live_ledger  # the cursor and the fork window's hashes
     resumed.engine.dispose()
 
     fresh = index_of(chain, f"sqlite:///{tmp_path / 'fresh.db'}")
@@ -141,6 +151,7 @@ def test_backup_while_the_indexer_runs_is_consistent(
     worker.join()
     assert not failure, failure
     uninterrupted = dump_tables(live.engine)
+    live_ledger = ledger(live.engine)
     live.engine.dispose()
     # At least one snapshot was taken in the middle, while the indexer wrote.
     middle = [s for s in snapshots if s.cursor is not None and s.cursor < chain.head()]
@@ -151,6 +162,7 @@ def test_backup_while_the_indexer_runs_is_consistent(
     assert resumed.cursor() == middle[-1].cursor
     resumed.run()
     assert dump_tables(resumed.engine) == uninterrupted
+    assert ledger(resumed.engine) == live_ledger
     resumed.engine.dispose()
 
 
