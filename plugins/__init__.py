@@ -16,7 +16,8 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from dcmx_core import Contract
 
-BUILTIN = ("token", "nft", "compliance", "vault", "royalty", "platform", "roles", "api", "pages")
+BUILTIN = ("token", "nft", "compliance", "vault", "royalty", "platform", "eventlog", "roles", "api",
+           "pages")
 
 __all__ = ["BUILTIN", "platform_contracts"]
 

@@ -60,12 +60,13 @@ class Service:
     ) -> None:
         self.settings = settings
         self.profile: Profile = settings.profile  # type: ignore[assignment]
-        self.db = ReadDB(settings.database_url)
+        self.db = ReadDB(settings.database_url, settings.pool("serve"))
         self.cache = Cache(settings.redis_url)
         self.limiter = RateLimiter(settings.redis_url)
         self.once = Once(settings.redis_url)
         self.auth = Auth(secret, self.profile, settings.token_ttl, self.once)
         self.metrics = ApiMetrics()
+        self.metrics.watch(self.db, plugins)
         self.plugins = plugins
         self.events = list(events)
         self.writes = writes
