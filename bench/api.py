@@ -75,26 +75,47 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def workers_holding(pid: int, path: str) -> int:
+    """How many child processes of ``pid`` have the file ``path`` open (Linux /proc)."""
+    count = 0
+    for entry in Path("/proc").iterdir():
+        try:
+            if not entry.name.isdigit() or int((entry / "stat").read_text().split()[3]) != pid:
+                continue
+            if any(os.readlink(fd) == path for fd in (entry / "fd").iterdir()):
+                count += 1
+        except OSError:
+            continue
+    return count
+
+
 @contextmanager
-def process(args: list[str], port: int, env: dict | None = None):
+def process(args: list[str], port: int, env: dict | None = None, workers: int = 0,
+            db_file: str | None = None, log: Path | None = None):
+    """The server ``args`` until the block ends; with ``db_file``, only once all ``workers``
+    have opened it (a worker still starting would count its queue as latency)."""
     import httpx
 
-    proc = subprocess.Popen(args, env={**os.environ, **(env or {})},
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 60
+    out = open(log, "w") if log else subprocess.DEVNULL  # noqa: SIM115
+    proc = subprocess.Popen(args, env={**os.environ, **(env or {})}, stdout=out, stderr=out)
+    deadline = time.monotonic() + 120
     while True:
         try:
-            httpx.get(f"http://127.0.0.1:{port}/", timeout=1)
-            break
+            httpx.get(f"http://127.0.0.1:{port}/health", timeout=1)
+            if db_file is None or workers_holding(proc.pid, db_file) >= workers:
+                break
         except httpx.HTTPError:
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"server did not start: {args}") from None
-            time.sleep(0.2)
+            pass
+        if proc.poll() is not None or time.monotonic() > deadline:
+            raise RuntimeError(f"server did not start: {args}")
+        time.sleep(0.2)
     try:
         yield
     finally:
         proc.terminate()
         proc.wait(15)
+        if log:
+            out.close()
 
 
 def wrk(port: int, paths: list[str], seconds: int, connections: int = 32) -> dict:
@@ -145,14 +166,19 @@ def urls(db: str, uncached: bool, n: int, seed: int = 1) -> tuple[list[str], lis
 
 
 def in_process(db: str, calls: list, seconds: float) -> dict:
+    import sqlalchemy as sa
+
     from dcmx_core import create_engine
     from dcmx_plugins import queries
+    from dcmx_plugins.token import token_balances
 
     engine = create_engine(db)
     fns = [
         lambda c, t, w, i: queries.nft(c, t),
         lambda c, t, w, i: queries.nfts_by_owner(c, w, limit=20),
-        lambda c, t, w, i: queries.profile(c, w), lambda c, t, w, i: queries.profile(c, w),
+        lambda c, t, w, i: c.execute(sa.select(token_balances.c.balance)
+                                     .where(token_balances.c.wallet == w)).scalar(),
+        lambda c, t, w, i: queries.profile(c, w),
         lambda c, t, w, i: queries.wallet_transactions(c, w, limit=20),
         lambda c, t, w, i: queries.wallet_rewards(c, w),
         lambda c, t, w, i: queries.trending_tracks(c, since=i, limit=10),
@@ -177,6 +203,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--events", type=int, default=1_000_000)
     ap.add_argument("--seconds", type=int, default=30)
     ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--db", default=None, help="serve this indexed database (sqlite:///... or "
+                    "postgresql://...) instead of indexing the chain anew")
     ap.add_argument("--redis", default=None, help="redis://... to share the cache (default: "
                     "each worker's own)")
     args = ap.parse_args(argv)
@@ -187,11 +215,12 @@ def main(argv: list[str] | None = None) -> int:
     from bench.e2e import dcmx_run
 
     with tempfile.TemporaryDirectory(prefix="dcmx-bench-api-") as d:
-        db = f"sqlite:///{d}/api.db"
-        path = chainmix.cached(args.events)
-        with Timer() as t:
-            events, _ = dcmx_run(path, db, plugins=True)
-        print(f"indexed {events:,} events with every plugin in {t.seconds:.1f} s")
+        db = args.db or f"sqlite:///{d}/api.db"
+        if args.db is None:
+            path = chainmix.cached(args.events)
+            with Timer() as t:
+                events, _ = dcmx_run(path, db, plugins=True)
+            print(f"indexed {events:,} events with every plugin in {t.seconds:.1f} s")
         results = {}
         app = Path(d) / "constant_app.py"
         app.write_text(textwrap.dedent(CONSTANT_APP))
@@ -210,10 +239,16 @@ def main(argv: list[str] | None = None) -> int:
             serve += ["--redis", args.redis]
         cached_paths, calls = urls(db, uncached=False, n=64)
         fresh_paths, fresh_calls = urls(db, uncached=True, n=200_000, seed=2)
-        with process(serve, port, env={"DCMX_API_SECRET": "bench-secret-0123456789abcdef"}):
+        db_file = str(Path(db.removeprefix("sqlite:///")).resolve()) if db.startswith(
+            "sqlite:") else None
+        log = Path(d) / "serve.log"
+        with process(serve, port, env={"DCMX_API_SECRET": "bench-secret-0123456789abcdef"},
+                     workers=args.workers, db_file=db_file, log=log):
             wrk(port, cached_paths, 5)  # warm: every cached URL answered once per worker
             results["cached"] = wrk(port, cached_paths, args.seconds)
             results["uncached"] = wrk(port, fresh_paths, args.seconds)
+        if any(results[k]["errors"] for k in ("cached", "uncached")):
+            print("errors; the server's log ends:\n" + log.read_text()[-3000:])
         results["in-process"] = in_process(db, fresh_calls, min(args.seconds, 10))
     base = results["constant"]["rps"]
     print(f"\n{'':<12} {'req/s':>9} {'x const':>8} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7}")

@@ -29,6 +29,8 @@ from ..settings import Settings
 from ..store import versions as store_versions
 from ..views import is_view
 from .auth import Auth
+from .by_url import ByUrl
+from .by_url import served as by_url_served
 from .cache import Cache, cache_key
 from .db import ReadDB
 from .errors import ApiError
@@ -62,6 +64,7 @@ class Service:
         self.profile: Profile = settings.profile  # type: ignore[assignment]
         self.db = ReadDB(settings.database_url)
         self.cache = Cache(settings.redis_url)
+        self.by_url = ByUrl()
         self.limiter = RateLimiter(settings.redis_url)
         self.once = Once(settings.redis_url)
         self.auth = Auth(secret, self.profile, settings.token_ttl, self.once)
@@ -82,29 +85,44 @@ class Service:
         return await run_in_threadpool(self.db.read, fn)
 
     async def cached(
-        self, key: str, tables: Iterable[str | sa.Table], fn: Callable[[Connection], Any]
+        self, key: str, tables: Iterable[str | sa.Table], fn: Callable[[Connection], Any],
+        *, by_url: bool = False,
     ) -> Response:
         """The JSON answer of ``fn(conn)``, cached under ``key`` (the route and its parameters,
         canonical) and the versions of ``tables`` (what ``fn`` reads; views are followed to
-        their tables). Never staler than the database: see :mod:`.cache`."""
+        their tables). Never staler than the database: see :mod:`.cache`.
+
+        ``by_url``: the answer depends on the request's URL alone (not on the clock or the
+        caller), so later requests of this URL may find it before routing (:mod:`.by_url`)."""
         names = self.tables_of(tables)
         names.add(store_versions.INSTANCE)
+        frozen = frozenset(names)
+        body = await self.hit(key, frozen)
+        if body is not None:
+            response = Response(body, media_type=JSON, headers={"x-cache": "hit"})
+        else:
+            seen, value = await run_in_threadpool(self.db.read_versioned, names, fn)
+            body = dumps(value)
+            if len(seen) == len(names):
+                await self.cache.put(cache_key(key, seen), body)
+            response = Response(body, media_type=JSON, headers={"x-cache": "miss"})
+        if by_url:
+            answered = by_url_served.get()
+            if answered is not None:
+                answered.append((key, frozen))
+        return response
+
+    async def hit(self, key: str, names: frozenset[str]) -> bytes | None:
+        """The cached answer of ``key`` at the current versions of ``names``, if any."""
         if self.db.sqlite:
             now = self.db.versions(names)  # a few us: PRAGMA data_version
         else:
             now = await run_in_threadpool(self.db.versions, names)
-        complete = len(now) == len(names)
-        if complete:
+        body = None
+        if len(now) == len(names):
             body = await self.cache.get(cache_key(key, now))
-            if body is not None:
-                self.metrics.cache.labels("hit").inc()
-                return Response(body, media_type=JSON, headers={"x-cache": "hit"})
-        self.metrics.cache.labels("miss").inc()
-        seen, value = await run_in_threadpool(self.db.read_versioned, names, fn)
-        body = dumps(value)
-        if len(seen) == len(names):
-            await self.cache.put(cache_key(key, seen), body)
-        return Response(body, media_type=JSON, headers={"x-cache": "miss"})
+        self.metrics.cache.labels("miss" if body is None else "hit").inc()
+        return body
 
     def tables_of(self, tables: Iterable[str | sa.Table]) -> set[str]:
         """The stored tables behind ``tables`` (a view stands for the tables it reads)."""

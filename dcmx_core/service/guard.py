@@ -3,7 +3,8 @@ copy): body size bound, rate limits, metrics and the access log.
 
 Order: a body over the bound is refused (413) and a client or wallet over its rate (429
 with ``Retry-After``) before any routing, parsing or database work. The wallet is the one
-a valid bearer token names (checking the token's seal is a hash, no lookup).
+a valid bearer token names (checking the token's seal is a hash, no lookup). Then a GET
+whose URL answered from the cache before is answered here, before routing (:mod:`.by_url`).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import time
 from typing import Any
 
 from ..addresses import render
+from . import by_url
 from .errors import error_body
 from .observe import access_log
 
@@ -41,6 +43,7 @@ class Guard:
             await send(message)
 
         wallet = None
+        template: str | None = None
         try:
             headers = dict(scope["headers"])
             length = headers.get(b"content-length")
@@ -67,12 +70,39 @@ class Guard:
                                   f"{wait:.2f} s", status,
                                   {"retry-after": str(max(1, round(wait + 0.499)))})
                     return
+            if (scope["method"] == "GET" and path.startswith("/api/")
+                    and b"authorization" not in headers and b"cookie" not in headers):
+                url = scope.get("raw_path", path.encode()) + b"?" + scope["query_string"]
+                known = svc.by_url.get(url)
+                if known is not None:
+                    body = await svc.hit(known.key, known.tables)
+                    if body is not None:
+                        template = known.route
+                        status[0] = 200
+                        await send({"type": "http.response.start", "status": 200,
+                                    "headers": [(b"content-length", str(len(body)).encode()),
+                                                (b"content-type", b"application/json"),
+                                                (b"x-cache", b"hit")]})
+                        await send({"type": "http.response.body", "body": body})
+                        return
+                answered: list[tuple[str, frozenset[str]]] = []
+                reset = by_url.served.set(answered)
+                try:
+                    await self.app(scope, _bounded(receive, status), sending)
+                finally:
+                    by_url.served.reset(reset)
+                route = getattr(scope.get("route"), "path", None)
+                if status[0] == 200 and len(answered) == 1 and route is not None:
+                    key, tables = answered[0]
+                    svc.by_url.remember(url, by_url.Answer(route, key, tables))
+                return
             await self.app(scope, _bounded(receive, status), sending)
         finally:
             seconds = time.perf_counter() - started
-            route = scope.get("route")
-            template = getattr(route, "path", None) or ("/metrics" if path == "/metrics"
-                                                        else "unmatched")
+            if template is None:
+                route = scope.get("route")
+                template = getattr(route, "path", None) or ("/metrics" if path == "/metrics"
+                                                            else "unmatched")
             code = status[0]
             m = svc.metrics
             m.latency.labels(template, scope["method"]).observe(seconds)
