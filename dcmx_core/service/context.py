@@ -8,6 +8,7 @@ addresses with :meth:`Service.address`, asks who is calling with :attr:`Service.
 
 from __future__ import annotations
 
+import asyncio
 import importlib
 import logging
 import threading
@@ -45,6 +46,7 @@ log = logging.getLogger("dcmx.api")
 
 JSON = "application/json"
 HEAD_SECONDS = 2.0  # how long the node's head, asked for /status, is reused
+READS_AT_ONCE = 4
 
 
 class Service:
@@ -65,6 +67,10 @@ class Service:
         self.db = ReadDB(settings.database_url)
         self.cache = Cache(settings.redis_url)
         self.by_url = ByUrl()
+        self._flights: dict[str, asyncio.Future[bytes]] = {}
+        # Reads at once per worker: more only share the same cores and the GIL, each then
+        # slower (and past its time budget sooner); the rest wait their turn, unbudgeted.
+        self._reads = asyncio.Semaphore(READS_AT_ONCE)
         self.limiter = RateLimiter(settings.redis_url)
         self.once = Once(settings.redis_url)
         self.auth = Auth(secret, self.profile, settings.token_ttl, self.once)
@@ -82,7 +88,8 @@ class Service:
 
     async def read(self, fn: Callable[[Connection], Any]) -> Any:
         """``fn(conn)`` in a short read-only transaction, in a worker thread."""
-        return await run_in_threadpool(self.db.read, fn)
+        async with self._reads:
+            return await run_in_threadpool(self.db.read, fn)
 
     async def cached(
         self, key: str, tables: Iterable[str | sa.Table], fn: Callable[[Connection], Any],
@@ -92,19 +99,24 @@ class Service:
         canonical) and the versions of ``tables`` (what ``fn`` reads; views are followed to
         their tables). Never staler than the database: see :mod:`.cache`.
 
+        Requests that miss the same entry at once share one query (the first runs it, the
+        others wait for its answer): a popular read that just changed costs one query, not
+        one per client.
+
         ``by_url``: the answer depends on the request's URL alone (not on the clock or the
         caller), so later requests of this URL may find it before routing (:mod:`.by_url`)."""
         names = self.tables_of(tables)
         names.add(store_versions.INSTANCE)
         frozen = frozenset(names)
-        body = await self.hit(key, frozen)
+        tag, body = await self._lookup(key, frozen)
         if body is not None:
             response = Response(body, media_type=JSON, headers={"x-cache": "hit"})
         else:
-            seen, value = await run_in_threadpool(self.db.read_versioned, names, fn)
-            body = dumps(value)
-            if len(seen) == len(names):
-                await self.cache.put(cache_key(key, seen), body)
+            flight = self._flights.get(tag) if tag is not None else None
+            if flight is not None:
+                body = await asyncio.shield(flight)
+            else:
+                body = await self._fill(key, names, fn, tag)
             response = Response(body, media_type=JSON, headers={"x-cache": "miss"})
         if by_url:
             answered = by_url_served.get()
@@ -112,17 +124,48 @@ class Service:
                 answered.append((key, frozen))
         return response
 
+    async def _fill(self, key: str, names: set[str], fn: Callable[[Connection], Any],
+                    tag: str | None) -> bytes:
+        """Run the read, store its answer, hand it to the requests waiting for ``tag``."""
+        flight: asyncio.Future[bytes] | None = None
+        if tag is not None:
+            flight = self._flights[tag] = asyncio.get_running_loop().create_future()
+        try:
+            async with self._reads:
+                seen, value = await run_in_threadpool(self.db.read_versioned, names, fn)
+            body = dumps(value)
+            if len(seen) == len(names):
+                await self.cache.put(cache_key(key, seen), body)
+        except BaseException as exc:
+            if flight is not None:
+                flight.set_exception(exc)
+                flight.exception()  # retrieved: the waiters (if any) get it raised
+            raise
+        else:
+            if flight is not None:
+                flight.set_result(body)
+            return body
+        finally:
+            if tag is not None:
+                del self._flights[tag]
+
     async def hit(self, key: str, names: frozenset[str]) -> bytes | None:
         """The cached answer of ``key`` at the current versions of ``names``, if any."""
+        return (await self._lookup(key, names))[1]
+
+    async def _lookup(self, key: str, names: frozenset[str]) -> tuple[str | None, bytes | None]:
+        """(the entry's key at the current versions, or None when some table has none yet;
+        the answer cached there)."""
         if self.db.sqlite:
             now = self.db.versions(names)  # a few us: PRAGMA data_version
         else:
             now = await run_in_threadpool(self.db.versions, names)
-        body = None
+        tag = body = None
         if len(now) == len(names):
-            body = await self.cache.get(cache_key(key, now))
+            tag = cache_key(key, now)
+            body = await self.cache.get(tag)
         self.metrics.cache.labels("miss" if body is None else "hit").inc()
-        return body
+        return tag, body
 
     def tables_of(self, tables: Iterable[str | sa.Table]) -> set[str]:
         """The stored tables behind ``tables`` (a view stands for the tables it reads)."""
@@ -138,7 +181,7 @@ class Service:
         return out
 
     def _view_tables(self) -> dict[str, set[str]]:
-        views = {events_view.NAME: {cls.TABLE.name for cls in self.events}}
+        views = {events_view.NAME: {cls.TABLE.name for cls in self.events}}  # type: ignore[attr-defined]
         for v, _owner in self.plugins.owned_views():
             views[v.name] = _read_by(v)
         return views
@@ -182,7 +225,7 @@ class Service:
         signed_in = self.wallet.dependency
 
         async def with_role(request: Request) -> str:
-            wallet = signed_in(request)
+            wallet: str = signed_in(request)
             if not await self.read(lambda conn: holds(conn, wallet)):
                 raise ApiError(403, "missing_role", f"{wallet} does not hold {what}, which "
                                "this needs")
