@@ -14,7 +14,7 @@ from typing import Any
 
 from ..addresses import render
 from . import by_url
-from .errors import error_body
+from .errors import ApiError, error_body
 from .observe import access_log
 
 __all__ = ["Guard", "MAX_BODY"]
@@ -75,7 +75,13 @@ class Guard:
                 url = scope.get("raw_path", path.encode()) + b"?" + scope["query_string"]
                 known = svc.by_url.get(url)
                 if known is not None:
-                    body = await svc.hit(known.key, known.tables)
+                    try:
+                        body = await svc.hit(known.key, known.tables)
+                    except ApiError as exc:  # the versions could not be read: as a route would
+                        template = known.route
+                        await _refuse(send, exc.status, exc.code, str(exc), status,
+                                      dict(exc.headers or {}))
+                        return
                     if body is not None:
                         template = known.route
                         status[0] = 200
@@ -130,8 +136,6 @@ def _bounded(receive: Any, status: list[int]) -> Any:
         if message["type"] == "http.request":
             seen[0] += len(message.get("body", b""))
             if seen[0] > MAX_BODY:
-                from .errors import ApiError
-
                 raise ApiError(413, "body_too_large", f"the body is over {MAX_BODY} bytes")
         return message
 
