@@ -110,7 +110,7 @@ def process(args: list[str], port: int, env: dict | None = None, workers: int = 
             raise RuntimeError(f"server did not start: {args}")
         time.sleep(0.2)
     try:
-        yield
+        yield proc
     finally:
         proc.terminate()
         proc.wait(15)
@@ -118,21 +118,29 @@ def process(args: list[str], port: int, env: dict | None = None, workers: int = 
             out.close()
 
 
-def wrk(port: int, paths: list[str], seconds: int, connections: int = 32) -> dict:
-    with tempfile.TemporaryDirectory() as d:
-        script, listing = Path(d) / "mix.lua", Path(d) / "paths.txt"
-        script.write_text(LUA.replace("%%", "%"))
-        listing.write_text("\n".join(paths) + "\n")
-        out = subprocess.run(
-            ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--latency", "-s", str(script),
-             f"http://127.0.0.1:{port}", "--", str(listing)],
-            capture_output=True, text=True, check=True,
-        ).stdout
+def wrk_args(port: int, folder: Path, paths: list[str], seconds: int,
+             connections: int = 32) -> list[str]:
+    """The wrk command driving ``paths`` in turn (its script and list written to ``folder``)."""
+    script, listing = folder / "mix.lua", folder / "paths.txt"
+    script.write_text(LUA.replace("%%", "%"))
+    listing.write_text("\n".join(paths) + "\n")
+    return ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--latency", "-s", str(script),
+            f"http://127.0.0.1:{port}", "--", str(listing)]
+
+
+def wrk_result(out: str) -> dict:
     m = re.search(r"RESULT (\d+) (\d+) (\d+) (\d+) ([\d.]+) ([\d.]+)", out)
     assert m, out
     requests, errors, status, duration = (int(m[i]) for i in range(1, 5))
     return {"rps": requests / (duration / 1e6), "p50_ms": float(m[5]) / 1000,
             "p99_ms": float(m[6]) / 1000, "errors": errors + status, "requests": requests}
+
+
+def wrk(port: int, paths: list[str], seconds: int, connections: int = 32) -> dict:
+    with tempfile.TemporaryDirectory() as d:
+        out = subprocess.run(wrk_args(port, Path(d), paths, seconds, connections),
+                             capture_output=True, text=True, check=True).stdout
+    return wrk_result(out)
 
 
 def warm(port: int, paths: list[str], seconds: float = 180) -> None:
