@@ -13,7 +13,8 @@ Figures (req/s, p50, p99, non-2xx/errors):
 - cached: a mix of platform reads (NFT, owner's NFTs, balance, profile, transactions,
   rewards, trending) over a fixed set of 64 URLs: all served from the cache after warm-up;
 - uncached: the same mix over URLs that change every request (a new token id, wallet or
-  page each time) so that nearly every read queries the database;
+  page each time) so that nearly every read queries the database; ``uncached-t``: the same
+  without trending (an aggregate over every sale since a time, tens of ms of CPU each);
 - in-process: the same queries through SQLAlchemy in this process, one after another (the
   database's floor, no HTTP).
 
@@ -246,7 +247,8 @@ def main(argv: list[str] | None = None) -> int:
                     "each worker's own)")
     args = ap.parse_args(argv)
     if shutil.which("wrk") is None:
-        print("wrk is not installed (apt-get install wrk; .ci/run does)")
+        print("wrk is not installed: apt-get install wrk (the API benchmarks need it; CI "
+              "does not install it)")
         return 1
     print(f"machine: {machine()}")
     from bench.e2e import dcmx_run
@@ -284,7 +286,10 @@ def main(argv: list[str] | None = None) -> int:
             warm(port, cached_paths)
             results["cached"] = wrk(port, cached_paths, args.seconds)
             results["uncached"] = wrk(port, fresh_paths, args.seconds)
-        if any(results[k]["errors"] for k in ("cached", "uncached")):
+            # the same without its one aggregate over every sale (see the CPU by kind)
+            results["uncached-t"] = wrk(port, [p for p in fresh_paths if "/trending" not in p],
+                                        args.seconds)
+        if any(results[k]["errors"] for k in ("cached", "uncached", "uncached-t")):
             print("errors; the server's log ends:\n" + log.read_text()[-3000:])
         results["in-process"] = in_process(db, fresh_calls, min(args.seconds, 10))
     base = results["constant"]["rps"]

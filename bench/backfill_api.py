@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -52,6 +53,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--connections", type=int, default=32)
     args = ap.parse_args(argv)
+    if shutil.which("wrk") is None:
+        print("wrk is not installed: apt-get install wrk")
+        return 1
     print(f"machine: {machine()}")
     path = chainmix.cached(args.events)
     with tempfile.TemporaryDirectory(prefix="dcmx-bench-backfill-") as d:
