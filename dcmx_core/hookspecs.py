@@ -74,7 +74,8 @@ def dcmx_api_router(service: Service) -> APIRouter | None:
     database; ``by_url=True`` when it depends on the URL alone, not the clock or the caller:
     then found by its URL before routing) or ``service.read(fn)``; parse addresses with
     ``service.address``; require a signed-in wallet with the dependency ``service.wallet``, a
-    role with ``service.role``; send transactions through ``service.writes``. See :class:`dcmx_core.service.Service`.
+    role with ``service.role``; send transactions through ``service.writes``. See
+    :class:`dcmx_core.service.Service`.
 
     Pages for people go in a router of their own, at any other path, with templates and
     static files added to the service's site: ``dcmx_core.service.pages.site_of(service)``.
