@@ -91,6 +91,11 @@ def main(argv: list[str] | None = None) -> int:
             errors = [line for line in log.read_text().splitlines() if "503" in line
                       or "WARNING" in line or "ERROR" in line]
             print("  the server's log: " + " | ".join(errors[-3:]))
+    for name, run in (("alone", alone), ("loaded", loaded)):
+        cpu = run["cpu"]
+        print(f"the indexer {name}: {run['seconds']:.1f} s, of it {cpu['dcmx']:.1f} s on a core"
+              + (f", {cpu['runqueue']:.1f} s waiting for one" if "runqueue" in cpu else "")
+              + "; the rest waiting on SQLite or I/O")
     rate = alone["events"] / alone["seconds"], loaded["events"] / loaded["seconds"]
     print(f"\nindexing alone {rate[0]:,.0f} events/s; under API load {rate[1]:,.0f} events/s: "
           f"{rate[1] / rate[0]:.2f}x")
