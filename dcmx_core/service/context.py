@@ -58,13 +58,13 @@ class Service:
         *,
         secret: bytes,
         plugins: PluginHost,
-        events: Sequence[type] = (),
+        events: Sequence[type[Any]] = (),
         writes: Any = None,
         head: Callable[[], tuple[int | None, int | None]] | None = None,
     ) -> None:
         self.settings = settings
         self.profile: Profile = settings.profile  # type: ignore[assignment]
-        self.db = ReadDB(settings.database_url)
+        self.db = ReadDB(settings.database_url, settings.pool("serve"))
         self.cache = Cache(settings.redis_url)
         self.by_url = ByUrl()
         self._flights: dict[str, asyncio.Future[bytes]] = {}
@@ -75,6 +75,7 @@ class Service:
         self.once = Once(settings.redis_url)
         self.auth = Auth(secret, self.profile, settings.token_ttl, self.once)
         self.metrics = ApiMetrics()
+        self.metrics.watch(self.db, plugins)
         self.plugins = plugins
         self.events = list(events)
         self.writes = writes
@@ -271,7 +272,7 @@ def _read_by(view: sa.Table) -> set[str]:
             if isinstance(t, sa.Table)}
 
 
-def load_events(settings: Settings, tracked: dict[str, str]) -> list[type]:
+def load_events(settings: Settings, tracked: dict[str, str]) -> list[type[Any]]:
     """The generated event classes whose raw tables the database holds: of the configured
     contracts, else of every installed contract (``dcmx.contracts``) that owns tables in it
     (``tracked``: table -> owner, from ``dcmx_schema``)."""
