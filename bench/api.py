@@ -97,7 +97,7 @@ def process(args: list[str], port: int, env: dict | None = None, workers: int = 
     have opened it (a worker still starting would count its queue as latency)."""
     import httpx
 
-    out = open(log, "w") if log else subprocess.DEVNULL  # noqa: SIM115
+    out = open(log, "w") if log else subprocess.DEVNULL
     proc = subprocess.Popen(args, env={**os.environ, **(env or {})}, stdout=out, stderr=out)
     deadline = time.monotonic() + 120
     while True:

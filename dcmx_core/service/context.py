@@ -182,7 +182,7 @@ class Service:
         return out
 
     def _view_tables(self) -> dict[str, set[str]]:
-        views = {events_view.NAME: {cls.TABLE.name for cls in self.events}}  # type: ignore[attr-defined]
+        views = {events_view.NAME: {cls.TABLE.name for cls in self.events}}
         for v, _owner in self.plugins.owned_views():
             views[v.name] = _read_by(v)
         return views
