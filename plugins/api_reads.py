@@ -101,14 +101,10 @@ def read_routes(r: APIRouter, svc: Service) -> None:
                           for a, b, c, d, e in sales],
             }
 
-        response = await svc.cached(f"nft|{token_id}",
-                                    [nft_index, transfers, royalty_sales, royalty_splits], q,
-                                    by_url=True)
-        if response.body == b"null":
-            from dcmx_core.service import ApiError
-
-            raise ApiError(404, "not_found", f"no NFT {token_id} is indexed", field="token_id")
-        return response
+        return await svc.cached(f"nft|{token_id}",
+                                [nft_index, transfers, royalty_sales, royalty_splits], q,
+                                by_url=True,
+                                missing=(f"no NFT {token_id} is indexed", "token_id"))
 
     @r.get("/wallets/{wallet}/balance", tags=["wallets"], summary="DCMX balance")
     async def balance(wallet: str) -> Response:

@@ -16,7 +16,7 @@ from collections import OrderedDict
 from contextvars import ContextVar
 from dataclasses import dataclass
 
-__all__ = ["Answer", "ByUrl", "served"]
+__all__ = ["Answer", "ByUrl", "Served", "served"]
 
 ITEMS = 16_384
 
@@ -26,10 +26,14 @@ class Answer:
     route: str  # the route's template, for metrics and the access log
     key: str  # the route's own cache key
     tables: frozenset[str]
+    missing: tuple[str, str | None] | None = None  # the 404 a null answer stands for
+
+
+Served = tuple[str, frozenset[str], tuple[str, str | None] | None]
 
 
 #: What the current request's cached read answered (set by the route, read by the guard).
-served: ContextVar[list[tuple[str, frozenset[str]]] | None] = ContextVar(
+served: ContextVar[list[Served] | None] = ContextVar(
     "dcmx_served_by_url", default=None)
 
 

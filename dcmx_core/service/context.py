@@ -94,7 +94,7 @@ class Service:
 
     async def cached(
         self, key: str, tables: Iterable[str | sa.Table], fn: Callable[[Connection], Any],
-        *, by_url: bool = False,
+        *, by_url: bool = False, missing: tuple[str, str | None] | None = None,
     ) -> Response:
         """The JSON answer of ``fn(conn)``, cached under ``key`` (the route and its parameters,
         canonical) and the versions of ``tables`` (what ``fn`` reads; views are followed to
@@ -105,7 +105,8 @@ class Service:
         one per client.
 
         ``by_url``: the answer depends on the request's URL alone (not on the clock or the
-        caller), so later requests of this URL may find it before routing (:mod:`.by_url`)."""
+        caller), so later requests of this URL may find it before routing (:mod:`.by_url`).
+        ``missing``: (message, field) of the 404 to answer when ``fn`` finds nothing (None)."""
         names = self.tables_of(tables)
         names.add(store_versions.INSTANCE)
         frozen = frozenset(names)
@@ -122,7 +123,9 @@ class Service:
         if by_url:
             answered = by_url_served.get()
             if answered is not None:
-                answered.append((key, frozen))
+                answered.append((key, frozen, missing))
+        if missing is not None and body == b"null":
+            raise ApiError(404, "not_found", missing[0], field=missing[1])
         return response
 
     async def _fill(self, key: str, names: set[str], fn: Callable[[Connection], Any],

@@ -82,6 +82,11 @@ class Guard:
                         await _refuse(send, exc.status, exc.code, str(exc), status,
                                       dict(exc.headers or {}))
                         return
+                    if body == b"null" and known.missing is not None:
+                        template = known.route
+                        await _refuse(send, 404, "not_found", known.missing[0], status,
+                                      field=known.missing[1])
+                        return
                     if body is not None:
                         template = known.route
                         status[0] = 200
@@ -91,7 +96,7 @@ class Guard:
                                                 (b"x-cache", b"hit")]})
                         await send({"type": "http.response.body", "body": body})
                         return
-                answered: list[tuple[str, frozenset[str]]] = []
+                answered: list[by_url.Served] = []
                 reset = by_url.served.set(answered)
                 try:
                     await self.app(scope, _bounded(receive, status), sending)
@@ -99,8 +104,8 @@ class Guard:
                     by_url.served.reset(reset)
                 route = getattr(scope.get("route"), "path", None)
                 if status[0] == 200 and len(answered) == 1 and route is not None:
-                    key, tables = answered[0]
-                    svc.by_url.remember(url, by_url.Answer(route, key, tables))
+                    key, tables, missing = answered[0]
+                    svc.by_url.remember(url, by_url.Answer(route, key, tables, missing))
                 return
             await self.app(scope, _bounded(receive, status), sending)
         finally:
@@ -143,9 +148,9 @@ def _bounded(receive: Any, status: list[int]) -> Any:
 
 
 async def _refuse(send: Any, code: int, error: str, message: str, status: list[int],
-                  headers: dict[str, str] | None = None) -> None:
+                  headers: dict[str, str] | None = None, field: str | None = None) -> None:
     status[0] = code
-    body = error_body(error, message)
+    body = error_body(error, message, field)
     raw = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
     raw += [(k.encode(), v.encode()) for k, v in (headers or {}).items()]
     await send({"type": "http.response.start", "status": code, "headers": raw})
