@@ -94,11 +94,25 @@ def isolated(what: str, path, url: str, arg: int | bool) -> dict:
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
+def runqueue_seconds() -> float | None:
+    """Seconds this process's threads have waited for a core so far (Linux schedstat)."""
+    total = 0.0
+    try:
+        for task in Path("/proc/self/task").iterdir():
+            total += int((task / "schedstat").read_text().split()[1]) / 1e9
+    except (OSError, IndexError, ValueError):
+        return None
+    return total
+
+
 def _child(spec: str) -> None:
     what, path, url, arg = json.loads(spec)
     if what == "dcmx":
         cpu: dict = {}
+        waited = runqueue_seconds()
         n, s = dcmx_run(Path(path), url, arg, cpu=cpu)
+        if waited is not None:  # runnable but not running: waiting for a core
+            cpu["runqueue"] = runqueue_seconds() - waited
         print(json.dumps({"events": n, "seconds": s, "cpu": cpu}))
     else:
         n, s = hand_loop(Path(path), url, arg)

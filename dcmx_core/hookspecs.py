@@ -74,9 +74,11 @@ def dcmx_api_router(service: Service) -> APIRouter | None:
     Called once per worker at start-up, only by ``dcmx serve``: import FastAPI inside the
     hook, so that ``dcmx run`` never pays for it. Read through ``service.cached(key, tables,
     fn)`` (the answer cached under the versions of the tables it reads, never staler than the
-    database) or ``service.read(fn)``; parse addresses with ``service.address``; require a
-    signed-in wallet with the dependency ``service.wallet``, a role with ``service.role``;
-    send transactions through ``service.writes``. See :class:`dcmx_core.service.Service`.
+    database; ``by_url=True`` when it depends on the URL alone, not the clock or the caller:
+    then found by its URL before routing) or ``service.read(fn)``; parse addresses with
+    ``service.address``; require a signed-in wallet with the dependency ``service.wallet``, a
+    role with ``service.role``; send transactions through ``service.writes``. See
+    :class:`dcmx_core.service.Service`.
 
     Pages for people go in a router of their own, at any other path, with templates and
     static files added to the service's site: ``dcmx_core.service.pages.site_of(service)``.

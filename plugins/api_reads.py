@@ -51,21 +51,24 @@ def read_routes(r: APIRouter, svc: Service) -> None:
                         limit: int = Query(50, ge=1, le=200),
                         offset: int = Query(0, ge=0, le=10_000)) -> Response:
         return await svc.cached(f"artist|{artist}|{limit}|{offset}", nft_reads, lambda c: [
-            _nft_json(n) for n in queries.nfts_by_artist(c, artist, limit=limit, offset=offset)])
+            _nft_json(n) for n in queries.nfts_by_artist(c, artist, limit=limit, offset=offset)],
+            by_url=True)
 
     @r.get("/nfts/by-genre/{genre}", tags=["nfts"], summary="NFTs of a genre")
     async def by_genre(genre: str = Path(max_length=100),
                        limit: int = Query(50, ge=1, le=200),
                        offset: int = Query(0, ge=0, le=10_000)) -> Response:
         return await svc.cached(f"genre|{genre}|{limit}|{offset}", nft_reads, lambda c: [
-            _nft_json(n) for n in queries.nfts_by_genre(c, genre, limit=limit, offset=offset)])
+            _nft_json(n) for n in queries.nfts_by_genre(c, genre, limit=limit, offset=offset)],
+            by_url=True)
 
     @r.get("/nfts/by-owner/{owner}", tags=["nfts"], summary="NFTs a wallet owns")
     async def by_owner(owner: str, limit: int = Query(50, ge=1, le=200),
                        offset: int = Query(0, ge=0, le=10_000)) -> Response:
         wallet = svc.address(owner, "owner")
         return await svc.cached(f"owner|{wallet}|{limit}|{offset}", nft_reads, lambda c: [
-            _nft_json(n) for n in queries.nfts_by_owner(c, wallet, limit=limit, offset=offset)])
+            _nft_json(n) for n in queries.nfts_by_owner(c, wallet, limit=limit, offset=offset)],
+            by_url=True)
 
     transfers = music_nft.Transfer.TABLE
 
@@ -98,13 +101,10 @@ def read_routes(r: APIRouter, svc: Service) -> None:
                           for a, b, c, d, e in sales],
             }
 
-        response = await svc.cached(f"nft|{token_id}",
-                                    [nft_index, transfers, royalty_sales, royalty_splits], q)
-        if response.body == b"null":
-            from dcmx_core.service import ApiError
-
-            raise ApiError(404, "not_found", f"no NFT {token_id} is indexed", field="token_id")
-        return response
+        return await svc.cached(f"nft|{token_id}",
+                                [nft_index, transfers, royalty_sales, royalty_splits], q,
+                                by_url=True,
+                                missing=(f"no NFT {token_id} is indexed", "token_id"))
 
     @r.get("/wallets/{wallet}/balance", tags=["wallets"], summary="DCMX balance")
     async def balance(wallet: str) -> Response:
@@ -115,7 +115,7 @@ def read_routes(r: APIRouter, svc: Service) -> None:
                              .where(token_balances.c.wallet == w)).scalar()
             return {"wallet": w, "balance": b or 0}
 
-        return await svc.cached(f"balance|{w}", [token_balances], q)
+        return await svc.cached(f"balance|{w}", [token_balances], q, by_url=True)
 
     @r.get("/wallets/{wallet}/transactions", tags=["wallets"],
            summary="DCMX transfers, mints and burns, newest first (page with before_block)")
@@ -128,14 +128,15 @@ def read_routes(r: APIRouter, svc: Service) -> None:
             return {"items": [_fields(x) for x in rows],
                     "before_block": rows[-1].block_number if len(rows) == limit else None}
 
-        return await svc.cached(f"txs|{w}|{limit}|{before_block}", [transaction_index], q)
+        return await svc.cached(f"txs|{w}|{limit}|{before_block}", [transaction_index], q,
+                                by_url=True)
 
     @r.get("/wallets/{wallet}/rewards", tags=["wallets"],
            summary="Rewards: claimed, pending, submitted, rejected, and the claims")
     async def rewards(wallet: str) -> Response:
         w = svc.address(wallet, "wallet")
         return await svc.cached(f"rewards|{w}", [reward_claims_index],
-                                lambda c: queries.wallet_rewards(c, w))
+                                lambda c: queries.wallet_rewards(c, w), by_url=True)
 
     @r.get("/wallets/{wallet}/profile", tags=["wallets"],
            summary="Activity, KYC, balance, royalties, NFTs owned")
@@ -143,7 +144,7 @@ def read_routes(r: APIRouter, svc: Service) -> None:
         w = svc.address(wallet, "wallet")
         return await svc.cached(
             f"profile|{w}", [user_profiles, token_balances, royalty_balances, nft_index],
-            lambda c: queries.profile(c, w))
+            lambda c: queries.profile(c, w), by_url=True)
 
     def officer(conn: sa.Connection, wallet: str) -> bool:
         return holds(conn, wallet, "ComplianceRegistry", COMPLIANCE_OFFICER_ROLE)
@@ -178,7 +179,7 @@ def read_routes(r: APIRouter, svc: Service) -> None:
                     "doc_hash": doc, "accepted_at": row and row[1]}
 
         return await svc.cached(f"accepted|{w}|{doc_type}|{version}",
-                                [acceptances, compliance_documents], q)
+                                [acceptances, compliance_documents], q, by_url=True)
 
     def admin(conn: sa.Connection, wallet: str) -> bool:
         return holds(conn, wallet, "RewardVault", DEFAULT_ADMIN_ROLE)
@@ -203,10 +204,11 @@ def read_routes(r: APIRouter, svc: Service) -> None:
                        limit: int = Query(10, ge=1, le=100)) -> Response:
         start = since if since is not None else (int(time.time()) // 3600 - 7 * 24) * 3600
         return await svc.cached(f"trending|{start}|{limit}", [royalty_sales, nft_index],
-                                lambda c: queries.trending_tracks(c, since=start, limit=limit))
+                                lambda c: queries.trending_tracks(c, since=start, limit=limit),
+                                by_url=since is not None)  # else: the clock's hour
 
     @r.get("/platform/metrics", tags=["platform"],
            summary="Per-day minted, rewards, volume, active wallets; newest day first")
     async def platform_metrics(days: int = Query(30, ge=1, le=366)) -> Response:
         return await svc.cached(f"metrics|{days}", [analytics],
-                                lambda c: queries.platform_metrics(c, days=days))
+                                lambda c: queries.platform_metrics(c, days=days), by_url=True)

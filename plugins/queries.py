@@ -268,37 +268,39 @@ def audit_trail(db: Engine | Connection, wallet: str) -> list[AuditEntry]:
 def trending_tracks(db: Engine | Connection, *, since: int, limit: int = 10) -> list[TrendingTrack]:
     """Tracks (all editions of one content hash) by sales since the unix time ``since``."""
     s, n = royalty_sales.c, nft_index.c
-    recent = (sa.select(s.nft_token_id, s.amount).where(s.sold_at >= since)).subquery()
-    stmt = (
-        sa.select(
-            n.content_hash,
-            sa.func.min(n.title).label("title"),
-            sa.func.min(n.artist).label("artist"),
-            sa.func.count().label("sales"),
-        )
-        .join(recent, recent.c.nft_token_id == n.token_id)
+    # Counting touches every sale since ``since``: only the two columns it needs, grouped by
+    # the hash alone; titles and volumes are then read for the top ``limit`` tracks only.
+    sales = sa.func.count().label("sales")
+    top_stmt = (
+        sa.select(n.content_hash, sales)
+        .select_from(royalty_sales)
+        .join(nft_index, n.token_id == s.nft_token_id)
+        .where(s.sold_at >= since)
         .group_by(n.content_hash)
-        .order_by(sa.desc("sales"), n.content_hash)
+        .order_by(sa.desc(sales), n.content_hash)
         .limit(limit)
     )
     with _connected(db) as conn:
-        top = conn.execute(stmt).all()
+        top = [(bytes(h), count) for h, count in conn.execute(top_stmt)]
+        hashes = [h for h, _ in top]
+        names: dict[bytes, tuple[str, str]] = {}
         # Volumes are summed in Python: ExactInt is text on SQLite, where SUM would be wrong.
         volume: dict[bytes, int] = {}
-        hashes = [bytes(r.content_hash) for r in top]
         if hashes:
-            for h, amount in conn.execute(
-                sa.select(n.content_hash, recent.c.amount)
-                .join(recent, recent.c.nft_token_id == n.token_id)
+            for h, title, artist in conn.execute(
+                sa.select(n.content_hash, sa.func.min(n.title), sa.func.min(n.artist))
                 .where(n.content_hash.in_(hashes))
+                .group_by(n.content_hash)
+            ):
+                names[bytes(h)] = (title, artist)
+            for h, amount in conn.execute(
+                sa.select(n.content_hash, s.amount)
+                .select_from(nft_index)
+                .join(royalty_sales, s.nft_token_id == n.token_id)
+                .where(n.content_hash.in_(hashes), s.sold_at >= since)
             ):
                 volume[bytes(h)] = volume.get(bytes(h), 0) + amount
-    return [
-        TrendingTrack(
-            bytes(r.content_hash), r.title, r.artist, r.sales, volume.get(bytes(r.content_hash), 0)
-        )
-        for r in top
-    ]
+    return [TrendingTrack(h, *names[h], count, volume.get(h, 0)) for h, count in top]
 
 
 def platform_metrics(db: Engine | Connection, *, days: int = 30) -> list[DayMetrics]:

@@ -8,6 +8,7 @@ addresses with :meth:`Service.address`, asks who is calling with :attr:`Service.
 
 from __future__ import annotations
 
+import asyncio
 import importlib
 import logging
 import threading
@@ -29,6 +30,8 @@ from ..settings import Settings
 from ..store import versions as store_versions
 from ..views import is_view
 from .auth import Auth
+from .by_url import ByUrl
+from .by_url import served as by_url_served
 from .cache import Cache, cache_key
 from .db import ReadDB
 from .errors import ApiError
@@ -43,6 +46,7 @@ log = logging.getLogger("dcmx.api")
 
 JSON = "application/json"
 HEAD_SECONDS = 2.0  # how long the node's head, asked for /status, is reused
+READS_AT_ONCE = 4
 
 
 class Service:
@@ -62,6 +66,11 @@ class Service:
         self.profile: Profile = settings.profile  # type: ignore[assignment]
         self.db = ReadDB(settings.database_url, settings.pool("serve"))
         self.cache = Cache(settings.redis_url)
+        self.by_url = ByUrl()
+        self._flights: dict[str, asyncio.Future[bytes]] = {}
+        # Reads at once per worker: more only share the same cores and the GIL, each then
+        # slower (and past its time budget sooner); the rest wait their turn, unbudgeted.
+        self._reads = asyncio.Semaphore(READS_AT_ONCE)
         self.limiter = RateLimiter(settings.redis_url)
         self.once = Once(settings.redis_url)
         self.auth = Auth(secret, self.profile, settings.token_ttl, self.once)
@@ -80,32 +89,87 @@ class Service:
 
     async def read(self, fn: Callable[[Connection], Any]) -> Any:
         """``fn(conn)`` in a short read-only transaction, in a worker thread."""
-        return await run_in_threadpool(self.db.read, fn)
+        async with self._reads:
+            return await run_in_threadpool(self.db.read, fn)
 
     async def cached(
-        self, key: str, tables: Iterable[str | sa.Table], fn: Callable[[Connection], Any]
+        self, key: str, tables: Iterable[str | sa.Table], fn: Callable[[Connection], Any],
+        *, by_url: bool = False, missing: tuple[str, str | None] | None = None,
     ) -> Response:
         """The JSON answer of ``fn(conn)``, cached under ``key`` (the route and its parameters,
         canonical) and the versions of ``tables`` (what ``fn`` reads; views are followed to
-        their tables). Never staler than the database: see :mod:`.cache`."""
+        their tables). Never staler than the database: see :mod:`.cache`.
+
+        Requests that miss the same entry at once share one query (the first runs it, the
+        others wait for its answer): a popular read that just changed costs one query, not
+        one per client.
+
+        ``by_url``: the answer depends on the request's URL alone (not on the clock or the
+        caller), so later requests of this URL may find it before routing (:mod:`.by_url`).
+        ``missing``: (message, field) of the 404 to answer when ``fn`` finds nothing (None)."""
         names = self.tables_of(tables)
         names.add(store_versions.INSTANCE)
+        frozen = frozenset(names)
+        tag, body = await self._lookup(key, frozen)
+        if body is not None:
+            response = Response(body, media_type=JSON, headers={"x-cache": "hit"})
+        else:
+            flight = self._flights.get(tag) if tag is not None else None
+            if flight is not None:
+                body = await asyncio.shield(flight)
+            else:
+                body = await self._fill(key, names, fn, tag)
+            response = Response(body, media_type=JSON, headers={"x-cache": "miss"})
+        if by_url:
+            answered = by_url_served.get()
+            if answered is not None:
+                answered.append((key, frozen, missing))
+        if missing is not None and body == b"null":
+            raise ApiError(404, "not_found", missing[0], field=missing[1])
+        return response
+
+    async def _fill(self, key: str, names: set[str], fn: Callable[[Connection], Any],
+                    tag: str | None) -> bytes:
+        """Run the read, store its answer, hand it to the requests waiting for ``tag``."""
+        flight: asyncio.Future[bytes] | None = None
+        if tag is not None:
+            flight = self._flights[tag] = asyncio.get_running_loop().create_future()
+        try:
+            async with self._reads:
+                seen, value = await run_in_threadpool(self.db.read_versioned, names, fn)
+            body = dumps(value)
+            if len(seen) == len(names):
+                await self.cache.put(cache_key(key, seen), body)
+        except BaseException as exc:
+            if flight is not None:
+                flight.set_exception(exc)
+                flight.exception()  # retrieved: the waiters (if any) get it raised
+            raise
+        else:
+            if flight is not None:
+                flight.set_result(body)
+            return body
+        finally:
+            if tag is not None:
+                del self._flights[tag]
+
+    async def hit(self, key: str, names: frozenset[str]) -> bytes | None:
+        """The cached answer of ``key`` at the current versions of ``names``, if any."""
+        return (await self._lookup(key, names))[1]
+
+    async def _lookup(self, key: str, names: frozenset[str]) -> tuple[str | None, bytes | None]:
+        """(the entry's key at the current versions, or None when some table has none yet;
+        the answer cached there)."""
         if self.db.sqlite:
             now = self.db.versions(names)  # a few us: PRAGMA data_version
         else:
             now = await run_in_threadpool(self.db.versions, names)
-        complete = len(now) == len(names)
-        if complete:
-            body = await self.cache.get(cache_key(key, now))
-            if body is not None:
-                self.metrics.cache.labels("hit").inc()
-                return Response(body, media_type=JSON, headers={"x-cache": "hit"})
-        self.metrics.cache.labels("miss").inc()
-        seen, value = await run_in_threadpool(self.db.read_versioned, names, fn)
-        body = dumps(value)
-        if len(seen) == len(names):
-            await self.cache.put(cache_key(key, seen), body)
-        return Response(body, media_type=JSON, headers={"x-cache": "miss"})
+        tag = body = None
+        if len(now) == len(names):
+            tag = cache_key(key, now)
+            body = await self.cache.get(tag)
+        self.metrics.cache.labels("miss" if body is None else "hit").inc()
+        return tag, body
 
     def tables_of(self, tables: Iterable[str | sa.Table]) -> set[str]:
         """The stored tables behind ``tables`` (a view stands for the tables it reads)."""

@@ -134,7 +134,7 @@ def core_router(svc: Service) -> APIRouter:
                     "events": [event_json(e) for e in found.events]}
 
         tables = [cls.TABLE.name for cls in svc.events] + [store_versions.CURSOR]
-        return await svc.cached(f"tx|{h.hex()}", tables, q)
+        return await svc.cached(f"tx|{h.hex()}", tables, q, by_url=True)
 
     @r.get("/events", tags=["chain"], summary="The raw event tables: contract, event, filters")
     async def event_types() -> list[dict[str, Any]]:
@@ -197,7 +197,7 @@ def core_router(svc: Service) -> APIRouter:
             [("c", contract), ("e", event), ("from", from_block), ("to", to_block),
              ("tx", h and h.hex()), ("addr", where_address), ("after", position),
              ("limit", limit), ("order", order), *sorted(filters.items())], key=str))
-        return await svc.cached(key, [cls.TABLE.name], q)
+        return await svc.cached(key, [cls.TABLE.name], q, by_url=True)
 
     @r.post("/auth/nonce", tags=["auth"], summary="A nonce and the message to sign with it")
     async def nonce(wallet: str = Body(embed=True, max_length=100)) -> dict[str, Any]:

@@ -3,7 +3,8 @@ copy): body size bound, rate limits, metrics and the access log.
 
 Order: a body over the bound is refused (413) and a client or wallet over its rate (429
 with ``Retry-After``) before any routing, parsing or database work. The wallet is the one
-a valid bearer token names (checking the token's seal is a hash, no lookup).
+a valid bearer token names (checking the token's seal is a hash, no lookup). Then a GET
+whose URL answered from the cache before is answered here, before routing (:mod:`.by_url`).
 """
 
 from __future__ import annotations
@@ -12,7 +13,8 @@ import time
 from typing import Any
 
 from ..addresses import render
-from .errors import error_body
+from . import by_url
+from .errors import ApiError, error_body
 from .observe import access_log
 
 __all__ = ["Guard", "MAX_BODY"]
@@ -41,6 +43,7 @@ class Guard:
             await send(message)
 
         wallet = None
+        template: str | None = None
         try:
             headers = dict(scope["headers"])
             length = headers.get(b"content-length")
@@ -67,12 +70,50 @@ class Guard:
                                   f"{wait:.2f} s", status,
                                   {"retry-after": str(max(1, round(wait + 0.499)))})
                     return
+            if (scope["method"] == "GET" and path.startswith("/api/")
+                    and b"authorization" not in headers and b"cookie" not in headers):
+                url = scope.get("raw_path", path.encode()) + b"?" + scope["query_string"]
+                known = svc.by_url.get(url)
+                if known is not None:
+                    try:
+                        body = await svc.hit(known.key, known.tables)
+                    except ApiError as exc:  # the versions could not be read: as a route would
+                        template = known.route
+                        await _refuse(send, exc.status, exc.code, str(exc), status,
+                                      dict(exc.headers or {}))
+                        return
+                    if body == b"null" and known.missing is not None:
+                        template = known.route
+                        await _refuse(send, 404, "not_found", known.missing[0], status,
+                                      field=known.missing[1])
+                        return
+                    if body is not None:
+                        template = known.route
+                        status[0] = 200
+                        await send({"type": "http.response.start", "status": 200,
+                                    "headers": [(b"content-length", str(len(body)).encode()),
+                                                (b"content-type", b"application/json"),
+                                                (b"x-cache", b"hit")]})
+                        await send({"type": "http.response.body", "body": body})
+                        return
+                answered: list[by_url.Served] = []
+                reset = by_url.served.set(answered)
+                try:
+                    await self.app(scope, _bounded(receive, status), sending)
+                finally:
+                    by_url.served.reset(reset)
+                route = getattr(scope.get("route"), "path", None)
+                if status[0] == 200 and len(answered) == 1 and route is not None:
+                    key, tables, missing = answered[0]
+                    svc.by_url.remember(url, by_url.Answer(route, key, tables, missing))
+                return
             await self.app(scope, _bounded(receive, status), sending)
         finally:
             seconds = time.perf_counter() - started
-            route = scope.get("route")
-            template = getattr(route, "path", None) or ("/metrics" if path == "/metrics"
-                                                        else "unmatched")
+            if template is None:
+                route = scope.get("route")
+                template = getattr(route, "path", None) or ("/metrics" if path == "/metrics"
+                                                            else "unmatched")
             code = status[0]
             m = svc.metrics
             m.latency.labels(template, scope["method"]).observe(seconds)
@@ -100,8 +141,6 @@ def _bounded(receive: Any, status: list[int]) -> Any:
         if message["type"] == "http.request":
             seen[0] += len(message.get("body", b""))
             if seen[0] > MAX_BODY:
-                from .errors import ApiError
-
                 raise ApiError(413, "body_too_large", f"the body is over {MAX_BODY} bytes")
         return message
 
@@ -109,9 +148,9 @@ def _bounded(receive: Any, status: list[int]) -> Any:
 
 
 async def _refuse(send: Any, code: int, error: str, message: str, status: list[int],
-                  headers: dict[str, str] | None = None) -> None:
+                  headers: dict[str, str] | None = None, field: str | None = None) -> None:
     status[0] = code
-    body = error_body(error, message)
+    body = error_body(error, message, field)
     raw = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
     raw += [(k.encode(), v.encode()) for k, v in (headers or {}).items()]
     await send({"type": "http.response.start", "status": code, "headers": raw})

@@ -52,6 +52,7 @@ def page(newest: bool):
 class CacheMachine(RuleBasedStateMachine):
     url = ""
     hits = 0  # over all examples: the cache must have served some answers
+    by_url_hits = 0
 
     @initialize()
     def start(self):
@@ -121,6 +122,12 @@ class CacheMachine(RuleBasedStateMachine):
         got = self.loop.run_until_complete(self.svc.cached(key, tables, fn))
         fresh = dumps(self.svc.db.read(fn))
         assert got.body == fresh, (key, got.headers["x-cache"], got.body, fresh)
+        # the guard's way for a URL answered before: the key and tables, no route run
+        names = frozenset(self.svc.tables_of(tables) | {"dcmx_instance"})
+        by_url = self.loop.run_until_complete(self.svc.hit(key, names))
+        if by_url is not None:
+            CacheMachine.by_url_hits += 1
+            assert by_url == dumps(self.svc.db.read(fn)), (key, by_url)
 
     @rule(which=st.integers(0, 6))
     def read_again(self, which):
@@ -138,9 +145,9 @@ def test_cached_answers_equal_the_database_sqlite(tmp_path):
     case = CacheMachine.TestCase
     case.settings = settings(max_examples=40, stateful_step_count=40, deadline=None,
                              suppress_health_check=list(HealthCheck))
-    CacheMachine.hits = 0
+    CacheMachine.hits = CacheMachine.by_url_hits = 0
     case().runTest()
-    assert CacheMachine.hits > 20
+    assert CacheMachine.hits > 20 and CacheMachine.by_url_hits > 10
 
 
 def test_cached_answers_equal_the_database_postgresql(pg_url):
@@ -148,6 +155,6 @@ def test_cached_answers_equal_the_database_postgresql(pg_url):
     case = CacheMachine.TestCase
     case.settings = settings(max_examples=15, stateful_step_count=30, deadline=None,
                              suppress_health_check=list(HealthCheck))
-    CacheMachine.hits = 0
+    CacheMachine.hits = CacheMachine.by_url_hits = 0
     case().runTest()
-    assert CacheMachine.hits > 5
+    assert CacheMachine.hits > 5 and CacheMachine.by_url_hits > 3
