@@ -81,12 +81,15 @@ class Stats:
     timeouts: int = 0
     range_shrinks: int = 0
     range_grows: int = 0
+    last_request_at: float | None = None  # time.monotonic() of the last request sent
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
     def count(self, name: str) -> None:
         """Add one to counter ``name`` (sources may call their node from several threads)."""
         with self._lock:
             setattr(self, name, getattr(self, name) + 1)
+            if name == "requests":
+                self.last_request_at = time.monotonic()
 
 
 class Pacer:

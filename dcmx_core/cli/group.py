@@ -91,8 +91,8 @@ class DcmxGroup(click.Group):
             devnull = os.open(os.devnull, os.O_WRONLY)
             os.dup2(devnull, sys.stdout.fileno())
             ctx.exit(0)
-        except KeyboardInterrupt:
-            report(debug, "interrupted")
+        except KeyboardInterrupt as exc:
+            report(debug, f"interrupted: {exc}" if str(exc) else "interrupted")
             ctx.exit(130)
         except Exception as exc:  # noqa: BLE001 - still one line unless --debug
             hint = missing_extra(exc)  # e.g. `dcmx simulate` without the devchain extra

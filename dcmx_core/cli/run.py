@@ -36,8 +36,8 @@ configured (--plugins '' for none).
 
 Settings: flags > environment > config file > defaults (`dcmx.example.toml` documents every
 key). Secrets (database password, DCMX_TRON_API_KEY) come from the environment only.
-Progress (blocks/s, events/s, ETA) goes to stderr; SIGINT/SIGTERM stop after the current
-batch.
+Progress (blocks/s, events/s, ETA) goes to stderr. SIGINT/SIGTERM stop within moments
+(exit status 130), the database as last committed; a second signal exits at once.
 """
 
 
@@ -125,7 +125,7 @@ def run(obj: Context, /, to_block: int | None, follow: bool, **flags: Any) -> No
     )
     started = time.perf_counter()
     try:
-        with stop_on_signals(indexer.stop), progress:
+        with stop_on_signals(indexer.stop, lambda: indexer.interruptible) as stopping, progress:
             if follow:
                 indexer.follow()
             else:
@@ -143,3 +143,6 @@ def run(obj: Context, /, to_block: int | None, follow: bool, **flags: Any) -> No
         f"{time.perf_counter() - started:.1f} s, into {redact_url(settings.database_url)}",
         err=True,
     )
+    if stopping.signal is not None:
+        click.echo(f"interrupted: stopped by {stopping.signal}", err=True)
+        raise click.exceptions.Exit(130)

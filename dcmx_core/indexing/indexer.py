@@ -46,6 +46,10 @@ __all__ = ["Indexer"]
 
 log = logging.getLogger("dcmx.indexer")
 
+# Seconds between two "waiting for block N" lines: a wait for a block hours away stays visible
+# without filling the log.
+WAIT_LOG_INTERVAL = 60.0
+
 
 @contextmanager
 def _gc_paused() -> Iterator[None]:
@@ -133,7 +137,9 @@ class Indexer:
         # Read by health checks and metrics from other threads; plain attributes suffice.
         self.head: int | None = None
         self.last_step_at: float | None = None  # time.monotonic() of the last completed step
+        self.last_beat_at: float | None = None  # of the loop's last sign of life (beat())
         self._stop = threading.Event()
+        self._next_wait_log = 0.0
         self._ready = False
 
     # -- public API ---------------------------------------------------------------------------
@@ -195,8 +201,31 @@ class Indexer:
         return rebuild(self.store, self.plugins, chunk)
 
     def stop(self) -> None:
-        """Ask the loop to stop after the current step (safe from signal handlers)."""
+        """Ask the loop to stop after the current step (safe from signal handlers and other
+        threads): its waits (for new blocks, before a retry) end at once, and the ranges
+        being fetched ahead are abandoned rather than waited for."""
         self._stop.set()
+
+    @property
+    def interruptible(self) -> bool:
+        """Whether no write transaction is open: an exception raised now (by a signal
+        handler, to end a wait on a slow node) leaves the database exactly as committed.
+        Inside one, :meth:`stop` takes effect when it has committed."""
+        return not self.store.in_transaction
+
+    def beat(self) -> None:
+        """Mark the loop as alive: it is fetching, writing or waiting for blocks."""
+        self.last_beat_at = time.monotonic()
+
+    @property
+    def alive_at(self) -> float | None:
+        """``time.monotonic()`` of the loop's last sign of life: a completed step, a
+        :meth:`beat`, or a request to the node. Liveness follows this, not batch length: a
+        first batch may fetch for minutes, request after request."""
+        stats = getattr(self.source, "stats", None)
+        times = [self.last_step_at, self.last_beat_at, getattr(stats, "last_request_at", None)]
+        known = [t for t in times if t is not None]
+        return max(known) if known else None
 
     @property
     def stopping(self) -> bool:
@@ -213,17 +242,22 @@ class Indexer:
         with self.store.lock():
             if to_block is None:
                 to_block = self.source.head()
+                if self.cursor() is None:  # a start block still to come is waited for
+                    to_block = max(to_block, self.start_block)
             try:
                 while not self.stopping:
                     if not self.run_once(to_block):
                         cursor = self.cursor()
                         if cursor is not None and cursor >= to_block:
                             break
-                        # The node is behind the target (a lagging replica): wait for it.
+                        # The node is behind the target (a lagging replica, or a block still
+                        # to come): wait for it, saying so.
+                        self._waiting(to_block)
                         self.wait(min(self.poll_interval, 0.5))
             finally:
-                self.readahead.stop()
-            self.backfill.leave()
+                self.readahead.stop(abandon=self.stopping)
+            if not self.stopping:  # else the next run builds the indexes (Backfill.resume)
+                self.backfill.leave()
         return self.cursor() or -1
 
     def follow(self) -> None:
@@ -233,9 +267,24 @@ class Indexer:
             try:
                 while not self.stopping:
                     if not self.run_once():
+                        with self.engine.connect() as conn:
+                            if Store.cursor(conn) is None:  # the start block is still to come
+                                self._waiting(self.start_block)
                         self.wait(self.poll_interval)
             finally:
-                self.readahead.stop()
+                self.readahead.stop(abandon=self.stopping)
+
+    def _waiting(self, block: int) -> None:
+        """Log, now and then, that the loop waits for the node to reach ``block``."""
+        self.beat()
+        now = time.monotonic()
+        if self.head is None or self.head >= block or now < self._next_wait_log:
+            return
+        self._next_wait_log = now + WAIT_LOG_INTERVAL
+        log.info(
+            "waiting for block %d, head is %d", block, self.head,
+            extra={"waiting_for": block, "head": self.head},
+        )
 
     @property
     def safe(self) -> int:
@@ -285,12 +334,14 @@ class Indexer:
                         "written, run again to resume"
                     ) from exc
                 log.warning("database connection lost, batch retried", extra={"error": str(exc)})
-            time.sleep(min(0.05 * 2**attempt, 2.0))
+            if self.wait(min(0.05 * 2**attempt, 2.0)):
+                return False  # stopping: the failed step committed nothing
         raise AssertionError("unreachable")
 
     # -- one step -----------------------------------------------------------------------------
 
     def _step(self, to_block: int | None) -> bool:
+        self.beat()
         held = self.readahead.settle()  # before the source is asked anything (see ReadAhead)
         head = self.head = self.source.head()
         self._safe = max(self._safe, min(head, max(self.source.finalized(), head - self.window)))
@@ -319,12 +370,14 @@ class Indexer:
                 end = min(target, start + self.window - 1)
             headers = self.source.headers(start, end)
         check_headers(headers, start, end)
+        self.beat()
         if cursor and headers[0].parent_hash != cursor.block_hash:
             self._forked(self.reorg.roll_back(cursor, head))
             return True
         if fetched is None:
             events = fetch_logs(self.source, self.decoder, headers, start, end)
             count = len(events)
+        self.beat()
         if final:
             self._adapt(count, end - start + 1)
             self._read_ahead(end + 1, target, committing=False)

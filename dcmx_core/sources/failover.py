@@ -75,10 +75,12 @@ class FailoverSource:
     def stats(self) -> SimpleNamespace:
         """The nodes' request counters, summed (what metrics show of the source)."""
         names = ("requests", "retries", "timeouts")
-        return SimpleNamespace(**{
-            name: sum(getattr(getattr(n, "stats", None), name, 0) or 0 for n in self.nodes)
-            for name in names
-        })
+        stats = [getattr(n, "stats", None) for n in self.nodes]
+        times = [t for t in (getattr(s, "last_request_at", None) for s in stats) if t is not None]
+        return SimpleNamespace(
+            **{name: sum(getattr(s, name, 0) or 0 for s in stats) for name in names},
+            last_request_at=max(times) if times else None,
+        )
 
     def close(self) -> None:
         for node in self.nodes:

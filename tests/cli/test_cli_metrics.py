@@ -92,7 +92,7 @@ def test_follow_run_serves_metrics_and_stops_on_signal(chain_file, token_config,
         if proc.poll() is None:
             proc.kill()
             proc.wait()
-    assert proc.returncode == 0, err
+    assert proc.returncode == 130, err  # interrupted, the database as committed
     records = [json.loads(line) for line in err.splitlines() if line.startswith("{")]
     assert any(r.get("signal") == signal.Signals(sig).name for r in records), err
     engine = create_engine(f"sqlite:///{db}")
