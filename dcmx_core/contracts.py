@@ -30,6 +30,7 @@ from types import ModuleType
 from typing import Any
 
 from .addresses import parse
+from .chain import MAX_BLOCK
 from .errors import AddressError, ConfigError
 
 __all__ = [
@@ -103,8 +104,10 @@ def _addresses(value: Any, profile: str, where: str) -> tuple[bytes, ...]:
 def _start(value: Any, where: str) -> int:
     if isinstance(value, str) and value.strip().isdigit():
         value = int(value)
-    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
-        raise ConfigError(f"{where}: start_block must be a block number >= 0, got {value!r}")
+    if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= MAX_BLOCK:
+        raise ConfigError(
+            f"{where}: start_block must be a block number, 0..{MAX_BLOCK:,}, got {value!r}"
+        )
     return value
 
 

@@ -8,13 +8,14 @@ from typing import Any
 
 import click
 
+from ..chain import MAX_BLOCK
 from ..errors import ConfigError
 from ..redaction import redact, redact_url
 from .common import stop_on_signals
 from .group import Context
 from .options import setting_options
 
-__all__ = ["run"]
+__all__ = ["check_to_block", "run"]
 
 log = logging.getLogger("dcmx.cli")
 
@@ -41,6 +42,21 @@ Progress (blocks/s, events/s, ETA) goes to stderr. SIGINT/SIGTERM stop within mo
 """
 
 
+def check_to_block(to_block: int | None, start: int | None) -> None:
+    """Refuse a range that cannot be meant, before anything is opened or written."""
+    if to_block is None:
+        return
+    if not 0 <= to_block <= MAX_BLOCK:
+        raise ConfigError(
+            f"option --to-block: must be a block number, 0..{MAX_BLOCK:,}, got {to_block}"
+        )
+    if start is not None and start > to_block:
+        raise ConfigError(
+            f"--to-block {to_block} is below the first block {start} (--from-block, or the "
+            "contracts' start block): give a --to-block at or above it"
+        )
+
+
 @click.command(help=_HELP)
 @setting_options(
     "database_url", "source", "source_kind", "solidity_url", "network", "profile", "contracts",
@@ -61,6 +77,7 @@ def run(obj: Context, /, to_block: int | None, follow: bool, **flags: Any) -> No
     settings = obj.settings(**flags)
     if follow and to_block is not None:
         raise ConfigError("--follow and --to-block exclude each other")
+    check_to_block(to_block, settings.start_block)
     source = make_source(settings)  # first: a bad URL is the likelier mistake
     try:
         if not settings.contracts:
@@ -77,6 +94,11 @@ def run(obj: Context, /, to_block: int | None, follow: bool, **flags: Any) -> No
     start = settings.start_block
     if start is None:
         start = min(c.start_block for c in contracts)
+    try:
+        check_to_block(to_block, start)
+    except ConfigError:
+        source.close()
+        raise
     progress = Progress(interval=10.0)
     totals = {"batches": 0, "events": 0, "forks": 0}
 

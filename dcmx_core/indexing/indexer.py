@@ -27,7 +27,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from ..addresses import Profile
 from ..batch import Batch, Decoded
-from ..chain import CHAIN_COLUMNS, Header, Source, check_headers
+from ..chain import CHAIN_COLUMNS, MAX_BLOCK, Header, Source, check_headers
 from ..contracts import Contract
 from ..decode import Decoder
 from ..errors import ConfigError, InconsistentAnswer, SourceError, StoreError
@@ -241,7 +241,7 @@ class Indexer:
         self.setup()
         with self.store.lock():
             if to_block is None:
-                to_block = self.source.head()
+                to_block = self._head()
                 if self.cursor() is None:  # a start block still to come is waited for
                     to_block = max(to_block, self.start_block)
             try:
@@ -343,7 +343,7 @@ class Indexer:
     def _step(self, to_block: int | None) -> bool:
         self.beat()
         held = self.readahead.settle()  # before the source is asked anything (see ReadAhead)
-        head = self.head = self.source.head()
+        head = self.head = self._head()
         self._safe = max(self._safe, min(head, max(self.source.finalized(), head - self.window)))
         target = head if to_block is None else min(head, to_block)
         with self.engine.connect() as conn:
@@ -419,6 +419,15 @@ class Indexer:
         for listener in self._batch_listeners:
             listener(report)
         return True
+
+    def _head(self) -> int:
+        head = self.source.head()
+        if not 0 <= head <= MAX_BLOCK:
+            raise SourceError(
+                f"the node says its head is block {head}, which no chain has reached; it is "
+                "faulty or not a chain node: use another one"
+            )
+        return head
 
     def _adapt(self, events: int, blocks: int) -> None:
         """Grow ranges while events are sparse, shrink them when a batch gets too big."""
