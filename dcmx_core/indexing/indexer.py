@@ -186,7 +186,7 @@ class Indexer:
                 ", ".join(changed or added),
                 extra={"tables": changed or added},
             )
-            rebuild(self.store, self.plugins)
+            rebuild(self.store, self.plugins, beat=self.beat)
         else:
             with self.store.transaction() as conn:
                 self.store.create(conn)
@@ -198,7 +198,7 @@ class Indexer:
         (:func:`.replay.rebuild`); returns the event count."""
         if not self.plugins.plugins:
             return 0
-        return rebuild(self.store, self.plugins, chunk)
+        return rebuild(self.store, self.plugins, chunk, beat=self.beat)
 
     def stop(self) -> None:
         """Ask the loop to stop after the current step (safe from signal handlers and other
