@@ -133,7 +133,7 @@ class Context:
         """The settings from ``flags`` (None: not given), the environment and the file; logging
         is set up from them and their secrets registered for redaction."""
         from ..logs import setup_logging
-        from ..redaction import register_secret
+        from ..redaction import register_secret, register_url_secrets
         from ..settings import load
 
         flags.setdefault("log_format", self.log_format)
@@ -142,5 +142,7 @@ class Context:
         settings = load(self.config, {k: (None if v == () else v) for k, v in flags.items()})
         register_secret(settings.tron_api_key)
         register_secret(settings.private_key)
+        for url in (settings.database_url, settings.solidity_url, *settings.source):
+            register_url_secrets(url)
         setup_logging(settings.log_format, "debug" if self.debug else settings.log_level)
         return settings
