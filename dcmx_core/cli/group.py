@@ -19,6 +19,7 @@ from typing import Any
 import click
 import sqlalchemy as sa
 
+from ..dbfaults import database_fault
 from ..errors import ConfigError, DcmxError, StoreError
 from ..extras import missing_extra
 from ..redaction import redact
@@ -83,8 +84,15 @@ class DcmxGroup(click.Group):
         except DcmxError as exc:
             report(debug, f"error: {exc}")
             ctx.exit(exc.exit_code)
-        except sa.exc.OperationalError as exc:
-            report(debug, f"error: the database refused or is unreachable: {exc.orig}")
+        except sa.exc.DBAPIError as exc:
+            if not (isinstance(exc, sa.exc.OperationalError) or database_fault(exc)):
+                internal(debug, exc)
+                ctx.exit(1)
+            report(
+                debug,
+                f"error: the database refused, is unreachable or is not one dcmx can use: "
+                f"{exc.orig}; check --db (a SQLite file must be one dcmx made, or new)",
+            )
             ctx.exit(StoreError.exit_code)
         except BrokenPipeError:
             # `dcmx plugins | head`: the reader left; nothing more to say.
@@ -99,11 +107,7 @@ class DcmxGroup(click.Group):
             if hint is not None:
                 report(debug, f"error: {hint}")
                 ctx.exit(ConfigError.exit_code)
-            report(
-                debug,
-                f"internal error: {type(exc).__name__}: {exc} (run with --debug for the "
-                "traceback and report it)",
-            )
+            internal(debug, exc)
             ctx.exit(1)
 
 
@@ -112,6 +116,14 @@ def _entry_points() -> list[importlib.metadata.EntryPoint]:
         ep for ep in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP)
         if ep.name not in COMMANDS
     ]
+
+
+def internal(debug: bool, exc: BaseException) -> None:
+    report(
+        debug,
+        f"internal error: {type(exc).__name__}: {exc} (run with --debug for the traceback and "
+        "report it)",
+    )
 
 
 def report(debug: bool, message: str) -> None:

@@ -29,6 +29,7 @@ from ..addresses import Profile
 from ..batch import Batch, Decoded
 from ..chain import CHAIN_COLUMNS, MAX_BLOCK, Header, Source, check_headers
 from ..contracts import Contract
+from ..dbfaults import transient_fault
 from ..decode import Decoder
 from ..errors import ConfigError, InconsistentAnswer, SourceError, StoreError
 from ..plugins import PluginHost
@@ -328,12 +329,13 @@ class Indexer:
                     raise
                 log.warning("node failed, moving to the next", extra={"error": str(exc)})
             except sa.exc.DBAPIError as exc:
-                if last or not exc.connection_invalidated:
+                if last or not (exc.connection_invalidated or transient_fault(exc)):
                     raise StoreError(
                         f"the database failed: {exc.orig}; nothing of the failed batch was "
                         "written, run again to resume"
                     ) from exc
-                log.warning("database connection lost, batch retried", extra={"error": str(exc)})
+                log.warning("database connection lost or busy, batch retried",
+                            extra={"error": str(exc)})
             if self.wait(min(0.05 * 2**attempt, 2.0)):
                 return False  # stopping: the failed step committed nothing
         raise AssertionError("unreachable")
