@@ -141,6 +141,7 @@ class Indexer:
         self.last_beat_at: float | None = None  # of the loop's last sign of life (beat())
         self._stop = threading.Event()
         self._next_wait_log = 0.0
+        self._holding = False  # whether this indexer holds the writer lock
         self._ready = False
 
     # -- public API ---------------------------------------------------------------------------
@@ -166,6 +167,10 @@ class Indexer:
         """
         if self._ready:
             return
+        with self._exclusive():
+            self._setup()
+
+    def _setup(self) -> None:
         changed, new = self.store.table_changes()
         changed = self.store.upgrade_older(changed)
         derived = {t.name for t in self.plugins.tables()}
@@ -199,7 +204,22 @@ class Indexer:
         (:func:`.replay.rebuild`); returns the event count."""
         if not self.plugins.plugins:
             return 0
-        return rebuild(self.store, self.plugins, chunk, beat=self.beat)
+        with self._exclusive():
+            return rebuild(self.store, self.plugins, chunk, beat=self.beat)
+
+    @contextmanager
+    def _exclusive(self) -> Iterator[None]:
+        """The database's writer lock (:meth:`Store.lock`), taken once however deep the
+        calls that need it: setting up, rebuilding and the loop all write."""
+        if self._holding:
+            yield
+            return
+        with self.store.lock():
+            self._holding = True
+            try:
+                yield
+            finally:
+                self._holding = False
 
     def stop(self) -> None:
         """Ask the loop to stop after the current step (safe from signal handlers and other
@@ -239,8 +259,8 @@ class Indexer:
 
     def run(self, to_block: int | None = None) -> int:
         """Index up to ``to_block`` (default: the head as it is now); returns the cursor."""
-        self.setup()
-        with self.store.lock():
+        with self._exclusive():
+            self.setup()
             if to_block is None:
                 to_block = self._head()
                 if self.cursor() is None:  # a start block still to come is waited for
@@ -263,8 +283,8 @@ class Indexer:
 
     def follow(self) -> None:
         """Index forever, polling the head every ``poll_interval`` seconds, until stop()."""
-        self.setup()
-        with self.store.lock():
+        with self._exclusive():
+            self.setup()
             try:
                 while not self.stopping:
                     if not self.run_once():
