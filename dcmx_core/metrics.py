@@ -219,8 +219,8 @@ class _MetricsHandler(BaseHTTPRequestHandler):
     server: _Server
 
     def setup(self) -> None:
-        self.timeout = self.server.client_timeout  # a client that sends nothing is let go
         super().setup()
+        self.connection.settimeout(self.server.client_timeout)  # a silent client is let go
 
     def do_GET(self) -> None:  # noqa: N802 - http.server's naming
         m = self.server.metrics
