@@ -140,6 +140,9 @@ class Indexer:
         self.last_step_at: float | None = None  # time.monotonic() of the last completed step
         self.last_beat_at: float | None = None  # of the loop's last sign of life (beat())
         self._stop = threading.Event()
+        bind = getattr(source, "bind_stop", None)
+        if bind is not None:  # its retry back-offs end when the loop is stopped
+            bind(self._stop)
         self._next_wait_log = 0.0
         self._holding = False  # whether this indexer holds the writer lock
         self._ready = False
@@ -345,6 +348,8 @@ class Indexer:
                     ) from None
                 log.warning("inconsistent answer, fetching again", extra={"reason": str(why)})
             except SourceError as exc:
+                if self.stopping:
+                    return False  # a wait of the node's cut short: nothing was written
                 if last or not getattr(self.source, "can_switch", False):
                     raise
                 log.warning("node failed, moving to the next", extra={"error": str(exc)})

@@ -14,7 +14,9 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 import sqlalchemy as sa
@@ -102,3 +104,57 @@ def test_a_signal_stops_a_run_on_a_slow_node_at_once(platform, db_url, tmp_path,
     )
     assert clean.returncode == 0, clean.stderr
     assert dump_tables(create_engine(db_url)) == dump_tables(create_engine(clean_db))
+
+
+class _Busy(BaseHTTPRequestHandler):
+    """A node that is always overloaded: 503 on every request, come back in 55 s."""
+
+    def do_POST(self) -> None:  # noqa: N802
+        self.rfile.read(int(self.headers.get("content-length", 0)))
+        self.server.hits += 1  # type: ignore[attr-defined]
+        self.send_response(503)
+        self.send_header("Retry-After", "55")
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@pytest.mark.parametrize("kind", ["jsonrpc", "tron"])
+def test_stop_from_another_thread_ends_a_retry_back_off(sqlite_url, kind):
+    """An embedding program's stop() (no signal) ends the loop's wait between retries at once:
+    the back-off waits on the loop's stop event."""
+    from dcmx_core import Contract, Indexer
+    from dcmx_core.sources.jsonrpc import JsonRpcSource
+    from dcmx_core.sources.tron_http import TronHttpSource
+    from dcmx_generated import dcmx_token
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Busy)
+    server.hits = 0  # type: ignore[attr-defined]
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_address[1]}"
+    # Five retries 55 s apart: only the stop can end them within the test's bound.
+    source = JsonRpcSource(url) if kind == "jsonrpc" else TronHttpSource(url)
+    indexer = Indexer(source, sqlite_url, [Contract("DCMXToken", dcmx_token, (b"\x11" * 20,))])
+    errors: list[BaseException] = []
+
+    def loop() -> None:
+        try:
+            indexer.run(10)
+        except BaseException as exc:  # noqa: BLE001 - reported by the assertion below
+            errors.append(exc)
+
+    thread = threading.Thread(target=loop, daemon=True)
+    thread.start()
+    try:
+        _wait_for(lambda: server.hits >= 1, "a request to the busy node", limit=30)
+        time.sleep(0.2)  # now in the back-off
+        indexer.stop()
+        thread.join(BOUND)
+        assert not thread.is_alive(), "stop() did not end the retry back-off"
+        assert errors == []
+    finally:
+        source.close()
+        server.shutdown()
+        server.server_close()
