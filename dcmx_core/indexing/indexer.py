@@ -265,9 +265,9 @@ class Indexer:
         with self._exclusive():
             self.setup()
             if to_block is None:
-                to_block = self._head()
-                if self.cursor() is None:  # a start block still to come is waited for
-                    to_block = max(to_block, self.start_block)
+                # A start block still to come is waited for (once indexed past it, the
+                # cursor is above it: nothing to wait for).
+                to_block = max(self._head(), self.start_block)
             try:
                 while not self.stopping:
                     if not self.run_once(to_block):
