@@ -22,7 +22,7 @@ import sqlalchemy as sa
 from ..dbfaults import database_fault
 from ..errors import ConfigError, DcmxError, StoreError
 from ..extras import missing_extra
-from ..redaction import redact
+from ..redaction import mask_keys, redact
 
 __all__ = ["COMMANDS", "ENTRY_POINT_GROUP", "Context", "DcmxGroup", "one_line"]
 
@@ -79,10 +79,15 @@ class DcmxGroup(click.Group):
         debug = bool(ctx.params.get("debug")) or os.environ.get("DCMX_DEBUG") == "1"
         try:
             return super().invoke(ctx)
-        except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException):
+        except (click.exceptions.Exit, click.exceptions.Abort):
+            raise
+        except click.ClickException as exc:
+            exc.message = mask_keys(exc.message)  # click quotes a bad value: never a key
             raise
         except DcmxError as exc:
-            report(debug, f"error: {exc}")
+            # A configuration error quotes what was typed, which may be a key pasted in the
+            # wrong place; the others may quote hashes, which have a key's form.
+            report(debug, f"error: {mask_keys(str(exc)) if exc.exit_code == 2 else exc}")
             ctx.exit(exc.exit_code)
         except sa.exc.DBAPIError as exc:
             if not (isinstance(exc, sa.exc.OperationalError) or database_fault(exc)):

@@ -42,6 +42,7 @@ blocks = st.one_of(
     st.integers(min_value=10**12 + 1),
 ).map(str) | st.sampled_from(["", "x", "1e3", "0x10", "3.5", "nan", " 7"])
 numbers = st.one_of(
+    st.just(PRIVATE_KEY),
     st.integers(1, 50).map(str),
     st.integers(1, 50).map(str),
     st.sampled_from(["0.5", "2", "3.0"]),
@@ -49,7 +50,9 @@ numbers = st.one_of(
     st.integers().map(str),
     st.sampled_from(["nan", "inf", "-inf", "0", "1e-9", "", "fast"]),
 )
-junk = st.text(st.characters(codec="utf-8", exclude_categories=["Cs"]), max_size=30)
+junk = st.text(st.characters(codec="utf-8", exclude_categories=["Cs"]), max_size=30) | st.just(
+    PRIVATE_KEY  # pasted anywhere: never echoed
+)
 contract_values = st.one_of(
     junk,
     st.just(f"DCMXToken={to_tron(TOKEN)}"),

@@ -133,3 +133,16 @@ def test_mask_keys_leaves_addresses_and_words():
     assert mask_keys(text) == text
     assert PRIVATE_KEY not in mask_keys(f"key={PRIVATE_KEY}")
     assert API_KEY not in redact(f"https://node.example/v3/{API_KEY}")
+
+
+@pytest.mark.parametrize("args", [
+    ["run", "--network", PRIVATE_KEY], ["run", "--profile", PRIVATE_KEY],
+    ["run", "--window", PRIVATE_KEY], ["status", "--db", PRIVATE_KEY],
+    ["run", "--plugins", PRIVATE_KEY, "--source", "file:none"],
+], ids=["network", "profile", "window", "db", "plugins"])
+def test_a_private_key_pasted_into_any_option_is_never_echoed(tmp_path, args):
+    config = tmp_path / "dcmx.toml"
+    config.write_text("")
+    r = invoke("--config", str(config), *args)
+    assert r.exit_code == 2, r.output
+    assert PRIVATE_KEY[8:40] not in r.output, r.output
