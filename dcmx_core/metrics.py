@@ -222,7 +222,7 @@ class _MetricsHandler(BaseHTTPRequestHandler):
         super().setup()
         self.connection.settimeout(self.server.client_timeout)  # a silent client is let go
 
-    def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+    def do_GET(self) -> None:  # http.server's naming
         m = self.server.metrics
         path = self.path.split("?", 1)[0]
         if path == "/metrics":
@@ -245,7 +245,7 @@ class _MetricsHandler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(body)
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - base signature
+    def log_message(self, format: str, *args: Any) -> None:  # base signature
         pass  # scrapes every few seconds would drown the indexer's own logs
 
 

@@ -59,7 +59,7 @@ def entry_point_plugins(only: Iterable[str] | None = None) -> list[tuple[object,
         dist = ep.dist.name if ep.dist else "?"
         try:
             plugin = ep.load()
-        except Exception as exc:  # noqa: BLE001 - a broken third-party package, reported
+        except Exception as exc:  # a broken third-party package, reported
             error = PluginError(
                 f"plugin {ep.name!r} (entry point {ep.value!r} of package {dist!r}) failed to "
                 f"import: {type(exc).__name__}: {exc}; fix or uninstall that package"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import sqlalchemy as sa
 
 import dcmx_core
@@ -133,7 +135,7 @@ _LAST_ACCEPTED, _KYC_STATUS, _DEL_REQUESTED, _DEL_STATUS = 11, 12, 13, 14
 _UNSET = object()
 
 
-def _new_profile(wallet: str, at: int, block: int) -> dict:
+def _new_profile(wallet: str, at: int, block: int) -> dict[str, Any]:
     return {
         "wallet": wallet,
         "first_seen_at": at,
@@ -155,12 +157,12 @@ def dcmx_handle_batch(batch: dcmx_core.Batch, conn: sa.Connection) -> None:
         return
     # wallet -> its profile as a list in user_profiles column order, counters from 0 for
     # this batch (merged with the stored profile below)
-    touched: dict[str, list] = {}
+    touched: dict[str, list[Any]] = {}
     days: dict[str, list[int]] = {}  # day -> METRICS
     active: dict[str, set[str]] = {}  # day -> wallets active that day
     zero = ZERO_ADDRESSES
     plan = _PLAN
-    day_of: dict[int, tuple] = {}  # timestamp -> (metrics, active set) of its day
+    day_of: dict[int, tuple[Any, ...]] = {}  # timestamp -> (metrics, active set) of its day
     for d in events:
         e = d.event
         ts = d.timestamp

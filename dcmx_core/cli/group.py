@@ -82,7 +82,9 @@ class DcmxGroup(click.Group):
         except (click.exceptions.Exit, click.exceptions.Abort):
             raise
         except click.ClickException as exc:
-            exc.message = mask_keys(exc.message)  # click quotes a bad value: never a key
+            # click quotes a bad value: never a key. (Its stubs mark message final; it is
+            # only read when the error is shown, below.)
+            exc.message = mask_keys(exc.message)  # type: ignore[misc]
             raise
         except DcmxError as exc:
             # A configuration error quotes what was typed, which may be a key pasted in the

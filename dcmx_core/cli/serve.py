@@ -37,7 +37,7 @@ With --redis, the cache, rate limits and sign-in nonces are shared by the worker
     "rate_limit_wallet", "token_ttl",
 )
 @click.pass_obj
-def serve(obj: Context, **flags: Any) -> None:
+def serve(obj: Context, /, **flags: Any) -> None:
     import uvicorn
 
     from ..redaction import register_secret

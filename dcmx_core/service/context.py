@@ -54,7 +54,7 @@ class Service:
         *,
         secret: bytes,
         plugins: PluginHost,
-        events: Sequence[type] = (),
+        events: Sequence[type[Any]] = (),
         writes: Any = None,
         head: Callable[[], tuple[int | None, int | None]] | None = None,
     ) -> None:
@@ -164,7 +164,7 @@ class Service:
         signed_in = self.wallet.dependency
 
         async def with_role(request: Request) -> str:
-            wallet = signed_in(request)
+            wallet: str = signed_in(request)
             if not await self.read(lambda conn: holds(conn, wallet)):
                 raise ApiError(403, "missing_role", f"{wallet} does not hold {what}, which "
                                "this needs")
@@ -210,7 +210,7 @@ def _read_by(view: sa.Table) -> set[str]:
             if isinstance(t, sa.Table)}
 
 
-def load_events(settings: Settings, tracked: dict[str, str]) -> list[type]:
+def load_events(settings: Settings, tracked: dict[str, str]) -> list[type[Any]]:
     """The generated event classes whose raw tables the database holds: of the configured
     contracts, else of every installed contract (``dcmx.contracts``) that owns tables in it
     (``tracked``: table -> owner, from ``dcmx_schema``)."""

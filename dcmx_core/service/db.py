@@ -77,7 +77,7 @@ class ReadDB:
             with self.engine.connect() as conn:
                 deadline = time.monotonic() + READ_BUDGET_MS / 1000
                 if self.sqlite:
-                    raw = conn.connection.driver_connection
+                    raw: Any = conn.connection.driver_connection
                     raw.set_progress_handler(lambda: time.monotonic() > deadline, 2_000)
                 try:
                     with conn.begin():

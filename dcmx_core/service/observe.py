@@ -15,7 +15,7 @@ from __future__ import annotations
 import logging
 import os
 
-from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client import REGISTRY, CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
 __all__ = ["CONTENT_TYPE_LATEST", "ApiMetrics", "access_log"]
@@ -29,23 +29,24 @@ class ApiMetrics:
     def __init__(self) -> None:
         self.multiprocess = bool(os.environ.get("PROMETHEUS_MULTIPROC_DIR"))
         self.registry = CollectorRegistry()
-        r = None if self.multiprocess else self.registry
-        kw = {"registry": r} if r is not None else {}
+        # Under several workers the values live in files the multiprocess collector gathers;
+        # they stay registered where prometheus_client expects them (its default registry).
+        r = REGISTRY if self.multiprocess else self.registry
         self.latency = Histogram("dcmx_api_request_seconds", "time to answer, by route",
-                                 ["route", "method"], buckets=_BUCKETS, **kw)
+                                 ["route", "method"], buckets=_BUCKETS, registry=r)
         self.answers = Counter("dcmx_api_responses", "answers by route and status",
-                               ["route", "status"], **kw)
+                               ["route", "status"], registry=r)
         self.errors = Counter("dcmx_api_errors", "answers with a 5xx status, by route",
-                              ["route"], **kw)
+                              ["route"], registry=r)
         self.limited = Counter("dcmx_api_rate_limited", "requests refused with 429, by scope",
-                               ["scope"], **kw)
-        self.cache = Counter("dcmx_api_cache", "cached reads by result", ["result"], **kw)
+                               ["scope"], registry=r)
+        self.cache = Counter("dcmx_api_cache", "cached reads by result", ["result"], registry=r)
 
     def exposition(self) -> bytes:
         if self.multiprocess:
             from prometheus_client import multiprocess
 
             registry = CollectorRegistry()
-            multiprocess.MultiProcessCollector(registry)
+            multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
             return generate_latest(registry)
         return generate_latest(self.registry)

@@ -71,7 +71,7 @@ def test_a_password_in_the_query_is_masked_in_the_log_line_and_status(
 class _EchoingNode(BaseHTTPRequestHandler):
     """A node that refuses every request, quoting the path it was asked (its API key)."""
 
-    def do_POST(self) -> None:  # noqa: N802
+    def do_POST(self) -> None:
         body = f"invalid API key {self.path.rsplit('/', 1)[-1]} for this project".encode()
         self.send_response(401)
         self.send_header("Content-Length", str(len(body)))

@@ -109,7 +109,7 @@ def test_a_signal_stops_a_run_on_a_slow_node_at_once(platform, db_url, tmp_path,
 class _Busy(BaseHTTPRequestHandler):
     """A node that is always overloaded: 503 on every request, come back in 55 s."""
 
-    def do_POST(self) -> None:  # noqa: N802
+    def do_POST(self) -> None:
         self.rfile.read(int(self.headers.get("content-length", 0)))
         self.server.hits += 1  # type: ignore[attr-defined]
         self.send_response(503)
