@@ -20,7 +20,6 @@ import sys
 import pytest
 import sqlalchemy as sa
 from click.testing import CliRunner
-from conftest import TOKEN
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
@@ -28,6 +27,8 @@ from dcmx_core.addresses import to_tron
 from dcmx_core.cli import cli
 from dcmx_core.settings import settings_table
 from dcmx_core.store import create_engine
+
+TOKEN = bytes.fromhex("11" * 20)  # the saved chain's token (tests/cli/conftest.py)
 
 DOCUMENTED = {0, 2, 3, 4, 5, 6, 7, 130}
 PRIVATE_KEY = "4c0883a69102937d6231471b5dbb6204fe5129617082792ae468d01a3f362318"

@@ -19,11 +19,12 @@ import time
 import pytest
 import sqlalchemy as sa
 from click.testing import CliRunner
-from conftest import TOKEN
 
 from dcmx_core.cli import cli
 from dcmx_core.errors import SourceError
 from dcmx_core.store import create_engine
+
+TOKEN = bytes.fromhex("11" * 20)  # the saved chain's token (tests/cli/conftest.py)
 
 
 def _tables(url: str) -> list[str]:

@@ -16,12 +16,14 @@ import urllib.error
 import urllib.request
 
 import pytest
-from conftest import TOKEN, WALLETS
 
 from dcmx_core import Indexer
 from dcmx_core.http import Stats
 from dcmx_core.metrics import MAX_CLIENTS, Metrics, serve
 from dcmx_core.sources.memory import MemoryChain, transfer_log
+
+TOKEN = bytes.fromhex("11" * 20)  # the saved chain's token (tests/cli/conftest.py)
+WALLETS = [bytes([i]) * 20 for i in range(1, 6)]
 
 
 def get(url: str) -> tuple[int, dict]:
