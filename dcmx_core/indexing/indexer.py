@@ -34,6 +34,7 @@ from ..decode import Decoder
 from ..errors import ConfigError, InconsistentAnswer, SourceError, StoreError
 from ..plugins import PluginHost
 from ..store import Store, TableRows, create_engine
+from ..store.tables import cursor_table
 from ..store.throughput import Throughput
 from .backfill import Backfill
 from .fetch import fetch_logs
@@ -144,7 +145,7 @@ class Indexer:
         if bind is not None:  # its retry back-offs end when the loop is stopped
             bind(self._stop)
         self._next_wait_log = 0.0
-        self._holding = False  # whether this indexer holds the writer lock
+        self._holder: int | None = None  # the thread holding the writer lock, if any
         self._ready = False
 
     # -- public API ---------------------------------------------------------------------------
@@ -214,15 +215,16 @@ class Indexer:
     def _exclusive(self) -> Iterator[None]:
         """The database's writer lock (:meth:`Store.lock`), taken once however deep the
         calls that need it: setting up, rebuilding and the loop all write."""
-        if self._holding:
+        me = threading.get_ident()
+        if self._holder == me:
             yield
             return
         with self.store.lock():
-            self._holding = True
+            self._holder = me
             try:
                 yield
             finally:
-                self._holding = False
+                self._holder = None
 
     def stop(self) -> None:
         """Ask the loop to stop after the current step (safe from signal handlers and other
@@ -316,9 +318,11 @@ class Indexer:
         return self._safe
 
     def cursor(self) -> int | None:
-        """The last indexed block, or None before the first batch."""
-        self.setup()
+        """The last indexed block, or None before the first batch. A read: safe beside the
+        loop, from any thread (it neither sets the database up nor takes its lock)."""
         with self.engine.connect() as conn:
+            if not self._ready and not sa.inspect(conn).has_table(cursor_table.name):
+                return None
             cur = Store.cursor(conn)
         return cur.block_number if cur else None
 
