@@ -34,7 +34,6 @@ from ..decode import Decoder
 from ..errors import ConfigError, InconsistentAnswer, SourceError, StoreError
 from ..plugins import PluginHost
 from ..store import Store, TableRows, create_engine
-from ..store.tables import cursor_table
 from ..store.throughput import Throughput
 from .backfill import Backfill
 from .fetch import fetch_logs
@@ -147,6 +146,7 @@ class Indexer:
         self._next_wait_log = 0.0
         self._holder: int | None = None  # the thread holding the writer lock, if any
         self._ready = False
+        self._setting_up = threading.Lock()
 
     # -- public API ---------------------------------------------------------------------------
 
@@ -169,10 +169,9 @@ class Indexer:
         that already holds events. Raw event tables are the record of the chain itself: when
         one of those changed, indexing stops and asks for an explicit reindex.
         """
-        if self._ready:
-            return
-        with self._exclusive():
-            self._setup()
+        with self._setting_up:  # once, whichever thread asks first (the loop, a reader)
+            if not self._ready:
+                self._setup()
 
     def _setup(self) -> None:
         changed, new = self.store.table_changes()
@@ -196,7 +195,8 @@ class Indexer:
                 ", ".join(changed or added),
                 extra={"tables": changed or added},
             )
-            rebuild(self.store, self.plugins, beat=self.beat)
+            with self._exclusive():  # it drops tables: never beside another writer
+                rebuild(self.store, self.plugins, beat=self.beat)
         else:
             with self.store.transaction() as conn:
                 self.store.create(conn)
@@ -318,11 +318,9 @@ class Indexer:
         return self._safe
 
     def cursor(self) -> int | None:
-        """The last indexed block, or None before the first batch. A read: safe beside the
-        loop, from any thread (it neither sets the database up nor takes its lock)."""
+        """The last indexed block, or None before the first batch."""
+        self.setup()
         with self.engine.connect() as conn:
-            if not self._ready and not sa.inspect(conn).has_table(cursor_table.name):
-                return None
             cur = Store.cursor(conn)
         return cur.block_number if cur else None
 
