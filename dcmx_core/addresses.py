@@ -16,6 +16,7 @@ from eth_hash.auto import keccak
 
 from .caches import BoundedCache
 from .errors import AddressError
+from .redaction import mask_keys
 
 Profile = Literal["tron", "evm"]
 PROFILES: tuple[Profile, ...] = ("tron", "evm")
@@ -40,7 +41,9 @@ def _b58decode(text: str) -> bytes:
     for c in text:
         i = _B58_INDEX.get(c)
         if i is None:
-            raise AddressError(f"{text!r} is not base58: {c!r} is not a base58 character")
+            raise AddressError(
+                f"{mask_keys(repr(text))} is not base58: {c!r} is not a base58 character"
+            )
         n = n * 58 + i
     body = n.to_bytes((n.bit_length() + 7) // 8, "big")
     pad = len(text) - len(text.lstrip("1"))
@@ -105,38 +108,39 @@ def parse(text: str, profile: Profile | None = None) -> bytes:
     if not isinstance(text, str):
         raise AddressError(f"address must be a string, got {type(text).__name__}")
     s = text.strip()
+    shown = mask_keys(repr(text))
     if s.startswith("T") and profile in (None, "tron"):
         raw = _b58decode(s)
         if len(raw) != 25:
             raise AddressError(
-                f"{text!r} is not a TRON address: it decodes to {len(raw)} bytes, expected 25 "
+                f"{shown} is not a TRON address: it decodes to {len(raw)} bytes, expected 25 "
                 "(0x41 prefix + 20 bytes + 4-byte checksum)"
             )
         payload, check = raw[:21], raw[21:]
         if _sha256d(payload)[:4] != check:
-            raise AddressError(f"{text!r} has a bad base58check checksum; check for a typo")
+            raise AddressError(f"{shown} has a bad base58check checksum; check for a typo")
         if payload[:1] != _TRON_PREFIX:
-            raise AddressError(f"{text!r} has prefix 0x{payload[0]:02x}, TRON addresses use 0x41")
+            raise AddressError(f"{shown} has prefix 0x{payload[0]:02x}, TRON addresses use 0x41")
         return payload[1:]
     if s[:2] in ("0x", "0X") and profile in (None, "evm", "tron"):
         body = s[2:]
         if len(body) != 40:
-            raise AddressError(f"{text!r} has {len(body)} hex digits after 0x, expected 40")
+            raise AddressError(f"{shown} has {len(body)} hex digits after 0x, expected 40")
         try:
             raw = bytes.fromhex(body)
         except ValueError:
-            raise AddressError(f"{text!r} is not hexadecimal") from None
+            raise AddressError(f"{shown} is not hexadecimal") from None
         if body != body.lower() and body != body.upper() and to_evm(raw)[2:] != body:
-            raise AddressError(f"{text!r} fails its EIP-55 checksum; check for a typo")
+            raise AddressError(f"{shown} fails its EIP-55 checksum; check for a typo")
         return raw
     if len(s) == 42 and s[:2] == "41" and profile in (None, "tron"):
         try:
             return bytes.fromhex(s[2:])
         except ValueError:
-            raise AddressError(f"{text!r} is not hexadecimal") from None
+            raise AddressError(f"{shown} is not hexadecimal") from None
     expected = {
         "tron": "a base58check 'T...' address or '41' + 40 hex digits",
         "evm": "'0x' + 40 hex digits",
         None: "a TRON 'T...' address or '0x' + 40 hex digits",
     }[profile]
-    raise AddressError(f"{text!r} is not an address: expected {expected}")
+    raise AddressError(f"{shown} is not an address: expected {expected}")

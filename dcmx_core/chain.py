@@ -13,6 +13,10 @@ from typing import NamedTuple, Protocol, runtime_checkable
 
 from .errors import InconsistentAnswer
 
+# Above any height a chain reaches (a block every 250 ms for 7,900 years) and within the
+# databases' 64-bit integers: a block number past it is a typo, or a node answering nonsense.
+MAX_BLOCK = 10**12
+
 # The columns every raw event table starts with: a log's place on the chain (the generated
 # tables are made with them, and the indexer writes them from the Log and its Header).
 CHAIN_COLUMNS = (

@@ -32,7 +32,9 @@ from types import ModuleType
 from typing import Any
 
 from .addresses import parse
+from .chain import MAX_BLOCK
 from .errors import AddressError, ConfigError
+from .redaction import mask_keys
 
 __all__ = [
     "ENTRY_POINT_GROUP",
@@ -75,7 +77,8 @@ class ContractSpec:
 def _name(text: str, where: str) -> str:
     if not _NAME.fullmatch(text):
         raise ConfigError(
-            f"{where}: contract name {text[:40]!r} must be letters, digits and _ (at most 64)"
+            f"{where}: contract name {mask_keys(text)[:40]!r} must be letters, digits and _ "
+            "(at most 64)"
         )
     return text
 
@@ -83,7 +86,8 @@ def _name(text: str, where: str) -> str:
 def _module(text: str, where: str) -> str:
     if not _MODULE.fullmatch(text) or len(text) > 200:
         raise ConfigError(
-            f"{where}: {text[:60]!r} is not a Python module name (dotted identifiers, like "
+            f"{where}: {mask_keys(text)[:60]!r} is not a Python module name (dotted "
+            "identifiers, like "
             "my_bindings.trc20)"
         )
     return text
@@ -105,8 +109,10 @@ def _addresses(value: Any, profile: str, where: str) -> tuple[bytes, ...]:
 def _start(value: Any, where: str) -> int:
     if isinstance(value, str) and value.strip().isdigit():
         value = int(value)
-    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
-        raise ConfigError(f"{where}: start_block must be a block number >= 0, got {value!r}")
+    if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= MAX_BLOCK:
+        raise ConfigError(
+            f"{where}: start_block must be a block number, 0..{MAX_BLOCK:,}, got {value!r}"
+        )
     return value
 
 
@@ -116,7 +122,8 @@ def parse_contract_flag(text: Any, profile: str, where: str) -> ContractSpec:
         return text
     if not isinstance(text, str) or "=" not in text:
         raise ConfigError(
-            f"{where}: {str(text)[:60]!r} is not NAME=[MODULE@]ADDRESS[@START_BLOCK], e.g. "
+            f"{where}: {mask_keys(str(text))[:60]!r} is not "
+            "NAME=[MODULE@]ADDRESS[@START_BLOCK], e.g. "
             "USDT=my_bindings.trc20@TR7NHqjeKQxGTCi8q8ZY4pL8otSzgjLj6t"
         )
     name, rest = (p.strip() for p in text.split("=", 1))

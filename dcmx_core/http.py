@@ -44,6 +44,7 @@ __all__ = [
     "hex_int",
     "json_field",
     "json_int",
+    "pause",
     "quote",
 ]
 
@@ -81,12 +82,15 @@ class Stats:
     timeouts: int = 0
     range_shrinks: int = 0
     range_grows: int = 0
+    last_request_at: float | None = None  # time.monotonic() of the last request sent
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
     def count(self, name: str) -> None:
         """Add one to counter ``name`` (sources may call their node from several threads)."""
         with self._lock:
             setattr(self, name, getattr(self, name) + 1)
+            if name == "requests":
+                self.last_request_at = time.monotonic()
 
 
 class Pacer:
@@ -221,6 +225,8 @@ class HttpClient:
         self.malformed_retries = malformed_retries
         self.stats = stats if stats is not None else Stats()
         self.pacer = pacer
+        # Set by the indexing loop (bind_stop on a source): a back-off ends when it is set.
+        self.stop: threading.Event | None = None
         self._client = httpx.Client(
             timeout=timeout,
             headers={"content-type": "application/json", **(headers or {})},
@@ -337,7 +343,11 @@ class HttpClient:
             self.stats.count("retries")
             if on_retry is not None:
                 on_retry(_safe(problem, hide))
-            time.sleep(self._delay(failures, retry_after))
+            if pause(self.stop, self._delay(failures, retry_after)):
+                return False, SourceError(
+                    f"{what} at {self.safe_url}: stopped while waiting to retry "
+                    f"({_safe(problem, hide)})"
+                )
 
     def _delay(self, failures: int, retry_after: float | None) -> float:
         if retry_after is not None:
@@ -363,6 +373,14 @@ class HttpClient:
         }.get(status, "the request was rejected; check the URL and the node's API")
         snippet = quote(text, hide)
         return f"{what} at {self.safe_url} got HTTP {status} ({snippet!r}): {hint}"
+
+
+def pause(stop: threading.Event | None, seconds: float) -> bool:
+    """Sleep ``seconds``, less when ``stop`` is set; True when stopping."""
+    if stop is None:
+        time.sleep(seconds)
+        return False
+    return stop.wait(seconds)
 
 
 def quote(text: str, conceal: Iterable[str] = (), size: int = 200) -> str:

@@ -4,11 +4,17 @@
 its ``head``/``safe``/``last_step_at`` attributes. :func:`serve` starts a small HTTP server in
 a daemon thread with ``/metrics`` (Prometheus text format), ``/health`` (200 while the loop
 keeps stepping) and ``/ready`` (200 when caught up within ``ready_lag`` blocks).
+
+``/health`` follows the loop's signs of life (``Indexer.alive_at``: a step, a request to the
+node, a wait for blocks), not the length of a batch: a first batch that fetches for minutes is
+healthy. The server answers a few clients at a time, each within a time-out, on the loopback
+address unless told otherwise; a client that hangs up is not an error of the indexer.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import threading
 import time
 from collections.abc import Iterable
@@ -27,7 +33,14 @@ from .transports import tally
 if TYPE_CHECKING:
     from .indexing.reports import BatchReport, ForkReport
 
-__all__ = ["Metrics", "MetricsServer", "serve"]
+__all__ = ["CLIENT_TIMEOUT", "MAX_CLIENTS", "Metrics", "MetricsServer", "serve"]
+
+log = logging.getLogger("dcmx.metrics")
+
+#: Seconds a client of the metrics port has to send its request and take the answer.
+CLIENT_TIMEOUT = 10.0
+#: Clients answered at once; more wait for the server to accept them (the listen backlog).
+MAX_CLIENTS = 8
 
 
 class _SourceStats:
@@ -179,11 +192,17 @@ class Metrics:
         last = getattr(self.indexer, "last_step_at", None)
         return time.monotonic() - (last if last is not None else self.started)
 
+    def beat_age(self) -> float:
+        """Seconds since the loop's last sign of life (``Indexer.alive_at``)."""
+        last = getattr(self.indexer, "alive_at", None)
+        return time.monotonic() - (last if last is not None else self.started)
+
     def healthy(self) -> tuple[bool, dict[str, Any]]:
         limit = max(3 * self.poll_interval, 30.0)
-        age = self.step_age()
+        age = self.beat_age()
         ok = self.alive and age <= limit
-        return ok, {"alive": self.alive, "last_step_age_s": round(age, 3), "limit_s": limit}
+        return ok, {"alive": self.alive, "last_beat_age_s": round(age, 3),
+                    "last_step_age_s": round(self.step_age(), 3), "limit_s": limit}
 
     def ready(self) -> tuple[bool, dict[str, Any]]:
         lag = self.lag_blocks()
@@ -198,10 +217,39 @@ class Metrics:
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
     metrics: Metrics
+    client_timeout: float = CLIENT_TIMEOUT
+
+    def __init__(self, address: tuple[str, int], handler: type[BaseHTTPRequestHandler]) -> None:
+        super().__init__(address, handler)
+        self.slots = threading.BoundedSemaphore(MAX_CLIENTS)
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        # At most MAX_CLIENTS threads: the accepting thread waits for a free one, and the
+        # clients beyond wait in the listen backlog (or time out themselves).
+        self.slots.acquire()
+        try:
+            super().process_request(request, client_address)
+        except BaseException:
+            self.slots.release()
+            raise
+
+    def process_request_thread(self, request: Any, client_address: Any) -> None:
+        try:
+            super().process_request_thread(request, client_address)
+        finally:
+            self.slots.release()
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # A client that hung up or stalled past the time-out: nothing for the log stream.
+        log.debug("metrics client %s: connection ended early", client_address[0])
 
 
 class _MetricsHandler(BaseHTTPRequestHandler):
     server: _Server
+
+    def setup(self) -> None:
+        super().setup()
+        self.connection.settimeout(self.server.client_timeout)  # a silent client is let go
 
     def do_GET(self) -> None:  # http.server's naming
         m = self.server.metrics
@@ -233,7 +281,14 @@ class _MetricsHandler(BaseHTTPRequestHandler):
 class MetricsServer:
     """``/metrics``, ``/health`` and ``/ready`` on one port, served from a daemon thread."""
 
-    def __init__(self, metrics: Metrics, port: int, host: str = "127.0.0.1") -> None:
+    def __init__(
+        self,
+        metrics: Metrics,
+        port: int,
+        host: str = "127.0.0.1",
+        *,
+        client_timeout: float = CLIENT_TIMEOUT,
+    ) -> None:
         try:
             self.httpd = _Server((host, port), _MetricsHandler)
         except OSError as exc:
@@ -242,6 +297,7 @@ class MetricsServer:
                 "--metrics-port"
             ) from None
         self.httpd.metrics = metrics
+        self.httpd.client_timeout = client_timeout
         self.port = self.httpd.server_address[1]
         self.host = host
         self.thread = threading.Thread(

@@ -23,6 +23,7 @@ from sqlalchemy.engine import Connection
 
 from . import hookspecs
 from .batch import Batch, Declaration
+from .dbfaults import database_fault
 from .errors import ConfigError, PluginError
 from .views import is_view
 
@@ -47,8 +48,8 @@ def entry_point_plugins(only: Iterable[str] | None = None) -> list[tuple[object,
     entry-point name order.
 
     A package whose entry point fails to import stops the start only when that plugin is
-    wanted: with ``only`` given, one not named there (by its entry-point name) is skipped with
-    a warning.
+    asked for by name (its entry-point name in ``only``); otherwise it is skipped with a
+    warning naming its package: one broken package must not stop indexing other contracts.
     """
     wanted = None if only is None else set(only)
     found = []
@@ -63,8 +64,9 @@ def entry_point_plugins(only: Iterable[str] | None = None) -> list[tuple[object,
                 f"plugin {ep.name!r} (entry point {ep.value!r} of package {dist!r}) failed to "
                 f"import: {type(exc).__name__}: {exc}; fix or uninstall that package"
             )
-            if wanted is not None and ep.name not in wanted:
-                log.warning("%s (skipped: not among the plugins asked for)", error)
+            if wanted is None or ep.name not in wanted:
+                log.warning("%s (skipped: not asked for by name)", error,
+                            extra={"plugin": ep.name, "distribution": dist})
                 continue
             raise error from exc
         found.append((plugin, f"entry point {ep.name} = {ep.value} ({dist})"))
@@ -161,6 +163,8 @@ class PluginHost:
             except Exception as exc:
                 if isinstance(exc, sa.exc.DBAPIError) and exc.connection_invalidated:
                     raise  # the database went away, not the plugin's fault: the core retries
+                if database_fault(exc):
+                    raise  # a lock, a full disk, a server going down: not the plugin's doing
                 savepoint.rollback()
                 raise self._failure(plugin, batch, conn, exc) from exc
             savepoint.commit()

@@ -7,15 +7,26 @@ Secrets hide in three places, and every piece of text dcmx shows goes through :f
   or as query values (``?password=``). :func:`redact_url` masks all of them.
 - ``key=value`` text such as ``password=...`` in a driver's message.
 - Values the program knows to be secret (an API key, a private key from the environment):
-  :func:`register_secret` them once, and they are masked wherever they appear.
+  :func:`register_secret` them once, and they are masked wherever they appear; the secrets a
+  URL carries (its password, query values, key-like path segments) with
+  :func:`register_url_secrets`, so that a node echoing its key in an error is masked too.
+- What a user typed where something else belongs: an error about a bad address never shows
+  a private key pasted there (:func:`mask_keys`).
 """
 
 from __future__ import annotations
 
 import re
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
-__all__ = ["has_secret", "redact", "redact_url", "register_secret"]
+__all__ = [
+    "has_secret",
+    "mask_keys",
+    "redact",
+    "redact_url",
+    "register_secret",
+    "register_url_secrets",
+]
 
 MASK = "***"
 _URL = re.compile(r"\b[A-Za-z][A-Za-z0-9+.\-]*://[^\s'\"<>()]+")
@@ -34,6 +45,42 @@ def register_secret(value: str | None) -> None:
         _secrets.add(value)
         if value.lower().startswith("0x"):
             _secrets.add(value[2:])
+
+
+def register_url_secrets(url: str | None) -> None:
+    """Never show the secrets ``url`` carries (:func:`redact_url` masks them in the URL; this
+    masks them anywhere else, such as a node's error quoting its key)."""
+    if not url:
+        return
+    try:
+        parts = urlsplit(url)
+        password = parts.password
+    except ValueError:
+        return
+    register_secret(password)
+    for kv in parts.query.split("&"):
+        register_secret(unquote(kv.split("=", 1)[-1]))
+    if parts.scheme.lower() in _WEB:
+        if parts.username and password is None:
+            register_secret(parts.username)
+        for segment in parts.path.split("/"):
+            if _looks_like_key(segment):
+                register_secret(segment)
+
+
+# A private key's forms: 64 hex digits (with or without 0x, alone or run into other text), or
+# WIF base58 (51-52 characters).
+_KEY_LIKE = re.compile(
+    r"(?:0[xX])?[0-9A-Fa-f]{64,}"
+    r"|(?<![0-9A-Za-z])[5KL][1-9A-HJ-NP-Za-km-z]{50,51}(?![0-9A-Za-z])"
+)
+
+
+def mask_keys(text: str) -> str:
+    """``text`` with whatever has the form of a private key replaced by a note saying so: for
+    messages that quote what a user typed as an address, an amount, a name. (Hashes have the
+    same form; such messages never need one.)"""
+    return _KEY_LIKE.sub("<a private key? not shown>", text)
 
 
 def redact_url(url: str) -> str:

@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from .addresses import PROFILES
+from .chain import MAX_BLOCK
 from .contracts import ContractSpec, parse_contract_flag, parse_contract_table
 from .errors import ConfigError
 from .redaction import has_secret, redact_url
@@ -88,6 +89,20 @@ def setting(default: Any, doc: str, **declared: Any) -> Any:
 
 def _at_least(n: int, unit: str = "") -> Callable[[Any], str | None]:
     return lambda v: None if v >= n else f"must be >= {n}{unit}, got {v}"
+
+
+def _block(v: int) -> str | None:
+    if 0 <= v <= MAX_BLOCK:
+        return None
+    return f"must be a block number, 0..{MAX_BLOCK:,}, got {v}"
+
+
+def _poll(v: float) -> str | None:
+    # Below a tenth of a second a follower polls the node in a busy loop (rate limits follow);
+    # above a day, it never looks.
+    if math.isfinite(v) and 0.1 <= v <= 86_400:
+        return None
+    return f"must be 0.1..86400 seconds, got {v}"
 
 
 def _window(v: int) -> str | None:
@@ -172,13 +187,13 @@ class Settings:
     start_block: int | None = setting(
         None, "first block for an empty database (default: the contracts' earliest start "
         "block, else 0); later runs resume at the cursor", flag="--from-block", network=True,
-        check=_at_least(0),
+        check=_block,
     )
     batch_blocks: int = setting(
         500, "first range size below the finalized height", check=_at_least(1)
     )
     poll_interval: float = setting(
-        3.0, "seconds between head polls when following", check=_positive("seconds")
+        3.0, "seconds between head polls when following (0.1..86400)", check=_poll
     )
     source_concurrency: int = setting(
         1, "TRON HTTP API: transaction-info requests in flight", network=True,

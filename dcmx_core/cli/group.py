@@ -19,9 +19,10 @@ from typing import Any
 import click
 import sqlalchemy as sa
 
+from ..dbfaults import database_fault
 from ..errors import ConfigError, DcmxError, StoreError
 from ..extras import missing_extra
-from ..redaction import redact
+from ..redaction import mask_keys, redact
 
 __all__ = ["COMMANDS", "ENTRY_POINT_GROUP", "Context", "DcmxGroup", "one_line"]
 
@@ -80,32 +81,42 @@ class DcmxGroup(click.Group):
         debug = bool(ctx.params.get("debug")) or os.environ.get("DCMX_DEBUG") == "1"
         try:
             return super().invoke(ctx)
-        except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException):
+        except (click.exceptions.Exit, click.exceptions.Abort):
+            raise
+        except click.ClickException as exc:
+            # click quotes a bad value: never a key. (Its stubs mark message final; it is
+            # only read when the error is shown, below.)
+            exc.message = mask_keys(exc.message)  # type: ignore[misc]
             raise
         except DcmxError as exc:
-            report(debug, f"error: {exc}")
+            # A configuration error quotes what was typed, which may be a key pasted in the
+            # wrong place; the others may quote hashes, which have a key's form.
+            report(debug, f"error: {mask_keys(str(exc)) if exc.exit_code == 2 else exc}")
             ctx.exit(exc.exit_code)
-        except sa.exc.OperationalError as exc:
-            report(debug, f"error: the database refused or is unreachable: {exc.orig}")
+        except sa.exc.DBAPIError as exc:
+            if not (isinstance(exc, sa.exc.OperationalError) or database_fault(exc)):
+                internal(debug, exc)
+                ctx.exit(1)
+            report(
+                debug,
+                f"error: the database refused, is unreachable or is not one dcmx can use: "
+                f"{exc.orig}; check --db (a SQLite file must be one dcmx made, or new)",
+            )
             ctx.exit(StoreError.exit_code)
         except BrokenPipeError:
             # `dcmx plugins | head`: the reader left; nothing more to say.
             devnull = os.open(os.devnull, os.O_WRONLY)
             os.dup2(devnull, sys.stdout.fileno())
             ctx.exit(0)
-        except KeyboardInterrupt:
-            report(debug, "interrupted")
+        except KeyboardInterrupt as exc:
+            report(debug, f"interrupted: {exc}" if str(exc) else "interrupted")
             ctx.exit(130)
         except Exception as exc:  # noqa: BLE001 - still one line unless --debug
             hint = missing_extra(exc)  # e.g. `dcmx simulate` without the devchain extra
             if hint is not None:
                 report(debug, f"error: {hint}")
                 ctx.exit(ConfigError.exit_code)
-            report(
-                debug,
-                f"internal error: {type(exc).__name__}: {exc} (run with --debug for the "
-                "traceback and report it)",
-            )
+            internal(debug, exc)
             ctx.exit(1)
 
 
@@ -114,6 +125,14 @@ def _entry_points() -> list[importlib.metadata.EntryPoint]:
         ep for ep in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP)
         if ep.name not in COMMANDS
     ]
+
+
+def internal(debug: bool, exc: BaseException) -> None:
+    report(
+        debug,
+        f"internal error: {type(exc).__name__}: {exc} (run with --debug for the traceback and "
+        "report it)",
+    )
 
 
 def report(debug: bool, message: str) -> None:
@@ -135,7 +154,7 @@ class Context:
         """The settings from ``flags`` (None: not given), the environment and the file; logging
         is set up from them and their secrets registered for redaction."""
         from ..logs import setup_logging
-        from ..redaction import register_secret
+        from ..redaction import register_secret, register_url_secrets
         from ..settings import load
 
         flags.setdefault("log_format", self.log_format)
@@ -144,6 +163,8 @@ class Context:
         settings = load(self.config, {k: (None if v == () else v) for k, v in flags.items()})
         register_secret(settings.tron_api_key)
         register_secret(settings.private_key)
+        for url in (settings.database_url, settings.solidity_url, *settings.source):
+            register_url_secrets(url)
         setup_logging(settings.log_format, "debug" if self.debug else settings.log_level,
                       events=settings.event_log == "on")
         return settings

@@ -8,13 +8,14 @@ from typing import Any
 
 import click
 
+from ..chain import MAX_BLOCK
 from ..errors import ConfigError
 from ..redaction import redact, redact_url
 from .common import stop_on_signals
 from .group import Context
 from .options import setting_options
 
-__all__ = ["run"]
+__all__ = ["check_to_block", "run"]
 
 log = logging.getLogger("dcmx.cli")
 
@@ -36,9 +37,24 @@ configured (--plugins '' for none).
 
 Settings: flags > environment > config file > defaults (`dcmx.example.toml` documents every
 key). Secrets (database password, DCMX_TRON_API_KEY) come from the environment only.
-Progress (blocks/s, events/s, ETA) goes to stderr; SIGINT/SIGTERM stop after the current
-batch.
+Progress (blocks/s, events/s, ETA) goes to stderr. SIGINT/SIGTERM stop within moments
+(exit status 130), the database as last committed; a second signal exits at once.
 """
+
+
+def check_to_block(to_block: int | None, start: int | None) -> None:
+    """Refuse a range that cannot be meant, before anything is opened or written."""
+    if to_block is None:
+        return
+    if not 0 <= to_block <= MAX_BLOCK:
+        raise ConfigError(
+            f"option --to-block: must be a block number, 0..{MAX_BLOCK:,}, got {to_block}"
+        )
+    if start is not None and start > to_block:
+        raise ConfigError(
+            f"--to-block {to_block} is below the first block {start} (--from-block, or the "
+            "contracts' start block): give a --to-block at or above it"
+        )
 
 
 @click.command(help=_HELP)
@@ -62,6 +78,7 @@ def run(obj: Context, /, to_block: int | None, follow: bool, **flags: Any) -> No
     settings = obj.settings(**flags)
     if follow and to_block is not None:
         raise ConfigError("--follow and --to-block exclude each other")
+    check_to_block(to_block, settings.start_block)
     source = make_source(settings)  # first: a bad URL is the likelier mistake
     try:
         if not settings.contracts:
@@ -78,6 +95,11 @@ def run(obj: Context, /, to_block: int | None, follow: bool, **flags: Any) -> No
     start = settings.start_block
     if start is None:
         start = min(c.start_block for c in contracts)
+    try:
+        check_to_block(to_block, start)
+    except ConfigError:
+        source.close()
+        raise
     progress = Progress(interval=10.0)
     totals = {"batches": 0, "events": 0, "forks": 0}
 
@@ -126,7 +148,7 @@ def run(obj: Context, /, to_block: int | None, follow: bool, **flags: Any) -> No
     )
     started = time.perf_counter()
     try:
-        with stop_on_signals(indexer.stop), progress:
+        with stop_on_signals(indexer.stop, lambda: indexer.interruptible) as stopping, progress:
             if follow:
                 indexer.follow()
             else:
@@ -145,3 +167,6 @@ def run(obj: Context, /, to_block: int | None, follow: bool, **flags: Any) -> No
         f"{time.perf_counter() - started:.1f} s, into {redact_url(settings.database_url)}",
         err=True,
     )
+    if stopping.signal is not None:
+        click.echo(f"interrupted: stopped by {stopping.signal}", err=True)
+        raise click.exceptions.Exit(130)

@@ -27,8 +27,9 @@ from sqlalchemy.engine import Connection, Engine
 
 from ..addresses import Profile
 from ..batch import Batch, Decoded
-from ..chain import CHAIN_COLUMNS, Header, Source, check_headers
+from ..chain import CHAIN_COLUMNS, MAX_BLOCK, Header, Source, check_headers
 from ..contracts import Contract
+from ..dbfaults import transient_fault
 from ..decode import Decoder
 from ..errors import ConfigError, InconsistentAnswer, SourceError, StoreError
 from ..plugins import PluginHost
@@ -45,6 +46,10 @@ from .tuning import Tuning
 __all__ = ["Indexer"]
 
 log = logging.getLogger("dcmx.indexer")
+
+# Seconds between two "waiting for block N" lines: a wait for a block hours away stays visible
+# without filling the log.
+WAIT_LOG_INTERVAL = 60.0
 
 
 @contextmanager
@@ -133,8 +138,15 @@ class Indexer:
         # Read by health checks and metrics from other threads; plain attributes suffice.
         self.head: int | None = None
         self.last_step_at: float | None = None  # time.monotonic() of the last completed step
+        self.last_beat_at: float | None = None  # of the loop's last sign of life (beat())
         self._stop = threading.Event()
+        bind = getattr(source, "bind_stop", None)
+        if bind is not None:  # its retry back-offs end when the loop is stopped
+            bind(self._stop)
+        self._next_wait_log = 0.0
+        self._holder: int | None = None  # the thread holding the writer lock, if any
         self._ready = False
+        self._setting_up = threading.Lock()
 
     # -- public API ---------------------------------------------------------------------------
 
@@ -157,8 +169,11 @@ class Indexer:
         that already holds events. Raw event tables are the record of the chain itself: when
         one of those changed, indexing stops and asks for an explicit reindex.
         """
-        if self._ready:
-            return
+        with self._setting_up:  # once, whichever thread asks first (the loop, a reader)
+            if not self._ready:
+                self._setup()
+
+    def _setup(self) -> None:
         changed, new = self.store.table_changes()
         changed = self.store.upgrade_older(changed)
         derived = {t.name for t in self.plugins.tables()}
@@ -180,7 +195,8 @@ class Indexer:
                 ", ".join(changed or added),
                 extra={"tables": changed or added},
             )
-            rebuild(self.store, self.plugins)
+            with self._exclusive():  # it drops tables: never beside another writer
+                rebuild(self.store, self.plugins, beat=self.beat)
         else:
             with self.store.transaction() as conn:
                 self.store.create(conn)
@@ -192,11 +208,50 @@ class Indexer:
         (:func:`.replay.rebuild`); returns the event count."""
         if not self.plugins.plugins:
             return 0
-        return rebuild(self.store, self.plugins, chunk)
+        with self._exclusive():
+            return rebuild(self.store, self.plugins, chunk, beat=self.beat)
+
+    @contextmanager
+    def _exclusive(self) -> Iterator[None]:
+        """The database's writer lock (:meth:`Store.lock`), taken once however deep the
+        calls that need it: setting up, rebuilding and the loop all write."""
+        me = threading.get_ident()
+        if self._holder == me:
+            yield
+            return
+        with self.store.lock():
+            self._holder = me
+            try:
+                yield
+            finally:
+                self._holder = None
 
     def stop(self) -> None:
-        """Ask the loop to stop after the current step (safe from signal handlers)."""
+        """Ask the loop to stop after the current step (safe from signal handlers and other
+        threads): its waits (for new blocks, before a retry) end at once, and the ranges
+        being fetched ahead are abandoned rather than waited for."""
         self._stop.set()
+
+    @property
+    def interruptible(self) -> bool:
+        """Whether no write transaction is open: an exception raised now (by a signal
+        handler, to end a wait on a slow node) leaves the database exactly as committed.
+        Inside one, :meth:`stop` takes effect when it has committed."""
+        return not self.store.in_transaction
+
+    def beat(self) -> None:
+        """Mark the loop as alive: it is fetching, writing or waiting for blocks."""
+        self.last_beat_at = time.monotonic()
+
+    @property
+    def alive_at(self) -> float | None:
+        """``time.monotonic()`` of the loop's last sign of life: a completed step, a
+        :meth:`beat`, or a request to the node. Liveness follows this, not batch length: a
+        first batch may fetch for minutes, request after request."""
+        stats = getattr(self.source, "stats", None)
+        times = [self.last_step_at, self.last_beat_at, getattr(stats, "last_request_at", None)]
+        known = [t for t in times if t is not None]
+        return max(known) if known else None
 
     @property
     def stopping(self) -> bool:
@@ -209,33 +264,53 @@ class Indexer:
 
     def run(self, to_block: int | None = None) -> int:
         """Index up to ``to_block`` (default: the head as it is now); returns the cursor."""
-        self.setup()
-        with self.store.lock():
+        with self._exclusive():
+            self.setup()
             if to_block is None:
-                to_block = self.source.head()
+                # A start block still to come is waited for (once indexed past it, the
+                # cursor is above it: nothing to wait for).
+                to_block = max(self._head(), self.start_block)
             try:
                 while not self.stopping:
                     if not self.run_once(to_block):
                         cursor = self.cursor()
                         if cursor is not None and cursor >= to_block:
                             break
-                        # The node is behind the target (a lagging replica): wait for it.
+                        # The node is behind the target (a lagging replica, or a block still
+                        # to come): wait for it, saying so.
+                        self._waiting(to_block)
                         self.wait(min(self.poll_interval, 0.5))
             finally:
-                self.readahead.stop()
-            self.backfill.leave()
+                self.readahead.stop(abandon=self.stopping)
+            if not self.stopping:  # else the next run builds the indexes (Backfill.resume)
+                self.backfill.leave()
         return self.cursor() or -1
 
     def follow(self) -> None:
         """Index forever, polling the head every ``poll_interval`` seconds, until stop()."""
-        self.setup()
-        with self.store.lock():
+        with self._exclusive():
+            self.setup()
             try:
                 while not self.stopping:
                     if not self.run_once():
+                        with self.engine.connect() as conn:
+                            if Store.cursor(conn) is None:  # the start block is still to come
+                                self._waiting(self.start_block)
                         self.wait(self.poll_interval)
             finally:
-                self.readahead.stop()
+                self.readahead.stop(abandon=self.stopping)
+
+    def _waiting(self, block: int) -> None:
+        """Log, now and then, that the loop waits for the node to reach ``block``."""
+        self.beat()
+        now = time.monotonic()
+        if self.head is None or self.head >= block or now < self._next_wait_log:
+            return
+        self._next_wait_log = now + WAIT_LOG_INTERVAL
+        log.info(
+            "waiting for block %d, head is %d", block, self.head,
+            extra={"waiting_for": block, "head": self.head},
+        )
 
     @property
     def safe(self) -> int:
@@ -275,24 +350,29 @@ class Indexer:
                     ) from None
                 log.warning("inconsistent answer, fetching again", extra={"reason": str(why)})
             except SourceError as exc:
+                if self.stopping:
+                    return False  # a wait of the node's cut short: nothing was written
                 if last or not getattr(self.source, "can_switch", False):
                     raise
                 log.warning("node failed, moving to the next", extra={"error": str(exc)})
             except sa.exc.DBAPIError as exc:
-                if last or not exc.connection_invalidated:
+                if last or not (exc.connection_invalidated or transient_fault(exc)):
                     raise StoreError(
                         f"the database failed: {exc.orig}; nothing of the failed batch was "
                         "written, run again to resume"
                     ) from exc
-                log.warning("database connection lost, batch retried", extra={"error": str(exc)})
-            time.sleep(min(0.05 * 2**attempt, 2.0))
+                log.warning("database connection lost or busy, batch retried",
+                            extra={"error": str(exc)})
+            if self.wait(min(0.05 * 2**attempt, 2.0)):
+                return False  # stopping: the failed step committed nothing
         raise AssertionError("unreachable")
 
     # -- one step -----------------------------------------------------------------------------
 
     def _step(self, to_block: int | None) -> bool:
+        self.beat()
         held = self.readahead.settle()  # before the source is asked anything (see ReadAhead)
-        head = self.head = self.source.head()
+        head = self.head = self._head()
         self._safe = max(self._safe, min(head, max(self.source.finalized(), head - self.window)))
         target = head if to_block is None else min(head, to_block)
         with self.engine.connect() as conn:
@@ -319,12 +399,14 @@ class Indexer:
                 end = min(target, start + self.window - 1)
             headers = self.source.headers(start, end)
         check_headers(headers, start, end)
+        self.beat()
         if cursor and headers[0].parent_hash != cursor.block_hash:
             self._forked(self.reorg.roll_back(cursor, head))
             return True
         if fetched is None:
             events = fetch_logs(self.source, self.decoder, headers, start, end)
             count = len(events)
+        self.beat()
         if final:
             self._adapt(count, end - start + 1)
             self._read_ahead(end + 1, target, committing=False)
@@ -366,6 +448,15 @@ class Indexer:
         for listener in self._batch_listeners:
             listener(report)
         return True
+
+    def _head(self) -> int:
+        head = self.source.head()
+        if not 0 <= head <= MAX_BLOCK:
+            raise SourceError(
+                f"the node says its head is block {head}, which no chain has reached; it is "
+                "faulty or not a chain node: use another one"
+            )
+        return head
 
     def _adapt(self, events: int, blocks: int) -> None:
         """Grow ranges while events are sparse, shrink them when a batch gets too big."""

@@ -154,12 +154,16 @@ class Worker:
             return None
         return result
 
-    def close(self) -> None:
-        """Tell the process to stop, once the answer pending (if any) is received.
+    def close(self, *, abandon: bool = False) -> None:
+        """Tell the process to stop, once the answer pending (if any) is received; with
+        ``abandon``, at once: it is killed (it holds nothing but a fetch).
 
         It is not waited for here: ending a process takes a few tens of milliseconds, which the
         index builds that follow the last range would wait. A thread reaps it.
         """
+        if abandon:
+            self._process.kill()
+            self._pending = False
         try:
             self.wait()
             self._conn.send(None)
@@ -271,13 +275,20 @@ class ReadAhead:
         while self._ahead:
             self._ahead.popleft().wait()
 
-    def stop(self) -> None:
+    def stop(self, *, abandon: bool = False) -> None:
         """Let the fetches in flight finish (so that nothing uses the source afterwards, and
-        the workers' answers are received), then stop the workers."""
-        self.drop()
+        the workers' answers are received), then stop the workers.
+
+        With ``abandon`` (the program is stopping) nothing is waited for: a thread's fetch
+        goes on alone until the program ends (a daemon thread), a worker is killed.
+        """
+        if abandon:
+            self._ahead.clear()
+        else:
+            self.drop()
         workers, self.workers = self.workers, []
         for worker in workers:
-            worker.close()
+            worker.close(abandon=abandon)
 
     def _fetch(self, start: int, end: int) -> tuple[list[Header], list[Decoded[Any]]]:
         return fetch_range(self.source, self.decoder, start, end)

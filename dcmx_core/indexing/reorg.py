@@ -62,9 +62,10 @@ class Reorg:
             raise DeepForkError(
                 f"the chain reorganised deeper than the {self.window}-block window: none of the "
                 f"indexed blocks {low}..{max(stored)} is on the node's chain any more. "
-                "The database is unchanged. If the node is right, reindex from before the fork "
-                f"(`dcmx rollback --to-block N` with N < {low}) or raise the window; if it is "
-                "wrong, use another node"
+                "The database is unchanged, and no rollback reaches below its window. If the "
+                "node is right, reindex into a new database (`dcmx run --db NEW_DATABASE`), "
+                f"with a --window above {self.window} to survive such forks; if it is wrong, "
+                "use another node"
             )
         depth = cursor.block_number - ancestor
         with self.store.transaction() as conn:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import heapq
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import sqlalchemy as sa
@@ -28,9 +28,14 @@ __all__ = ["rebuild"]
 log = logging.getLogger("dcmx.indexer")
 
 
-def rebuild(store: Store, plugins: PluginHost, chunk: int = 5_000) -> int:
+def rebuild(
+    store: Store,
+    plugins: PluginHost,
+    chunk: int = 5_000,
+    beat: Callable[[], None] | None = None,
+) -> int:
     """Drop every plugin table and replay the raw event tables through the plugins; returns
-    the number of events replayed.
+    the number of events replayed. ``beat`` is called after each chunk (a sign of life).
 
     One transaction: readers see the old tables until the new ones are complete. Blocks still
     inside the unfinalized window are replayed one by one under the journal, so a fork after a
@@ -52,6 +57,8 @@ def rebuild(store: Store, plugins: PluginHost, chunk: int = 5_000) -> int:
             if len(pending) >= chunk:
                 _replay(conn, plugins, pending)
                 pending = []
+                if beat is not None:
+                    beat()
         final = [d for d in pending if anchor is None or d.log.block_number <= anchor]
         if final:
             _replay(conn, plugins, final)

@@ -12,6 +12,7 @@ its head and moves off the current one if it is more than ``max_lag`` blocks beh
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Callable, Sequence
 from types import SimpleNamespace
@@ -75,10 +76,19 @@ class FailoverSource:
     def stats(self) -> SimpleNamespace:
         """The nodes' request counters, summed (what metrics show of the source)."""
         names = ("requests", "retries", "timeouts")
-        return SimpleNamespace(**{
-            name: sum(getattr(getattr(n, "stats", None), name, 0) or 0 for n in self.nodes)
-            for name in names
-        })
+        stats = [getattr(n, "stats", None) for n in self.nodes]
+        times = [t for t in (getattr(s, "last_request_at", None) for s in stats) if t is not None]
+        return SimpleNamespace(
+            **{name: sum(getattr(s, name, 0) or 0 for s in stats) for name in names},
+            last_request_at=max(times) if times else None,
+        )
+
+    def bind_stop(self, stop: threading.Event) -> None:
+        """End every node's retry back-offs when ``stop`` is set."""
+        for node in self.nodes:
+            bind = getattr(node, "bind_stop", None)
+            if bind is not None:
+                bind(stop)
 
     def close(self) -> None:
         for node in self.nodes:

@@ -25,7 +25,7 @@ import itertools
 import operator
 import re
 import sys
-import time
+import threading
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from functools import lru_cache, partial, reduce
@@ -47,6 +47,7 @@ from ..http import (
     hex_bytes,
     hex_int,
     json_field,
+    pause,
 )
 
 T = TypeVar("T")
@@ -140,6 +141,10 @@ class JsonRpcSource:
 
     def __repr__(self) -> str:
         return f"JsonRpcSource({self._transport.safe_url!r})"
+
+    def bind_stop(self, stop: threading.Event) -> None:
+        """End retry back-offs when ``stop`` is set (the indexing loop's stop)."""
+        self._transport.stop = stop
 
     def close(self) -> None:
         self._transport.close()
@@ -253,8 +258,9 @@ class JsonRpcSource:
             if problem is None:
                 return out
             self.stats.count("retries")
-            if attempt < self.max_retries:
-                time.sleep(self.backoff * 2**attempt)
+            if attempt < self.max_retries and pause(self._transport.stop,
+                                                    self.backoff * 2**attempt):
+                break
         raise SourceError(
             f"eth_getLogs at {self._transport.safe_url} for blocks {start}..{end} stayed "
             f"inconsistent after {self.max_retries + 1} tries: {problem}; the node (or a replica "

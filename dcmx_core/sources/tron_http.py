@@ -12,6 +12,7 @@ node's latency for each in turn.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -95,6 +96,10 @@ class TronHttpSource:
 
     def __repr__(self) -> str:
         return f"TronHttpSource({self._wallet.safe_url!r})"
+
+    def bind_stop(self, stop: threading.Event) -> None:
+        """End retry back-offs when ``stop`` is set (the indexing loop's stop)."""
+        self._wallet.stop = self._solidity.stop = stop
 
     def close(self) -> None:
         if self._pool is not None:

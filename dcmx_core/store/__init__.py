@@ -56,6 +56,7 @@ class Store:
         self.engine = engine
         self.schema = Schema(tables, events, views)
         self._writer = RowWriter(engine.dialect)
+        self._open = 0  # transactions open (see in_transaction)
 
     @property
     def tables(self) -> list[sa.Table]:
@@ -65,8 +66,19 @@ class Store:
 
     @contextmanager
     def transaction(self) -> Iterator[Connection]:
-        with self.engine.begin() as conn:
-            yield conn
+        self._open += 1
+        try:
+            with self.engine.begin() as conn:
+                yield conn
+        finally:
+            self._open -= 1
+
+    @property
+    def in_transaction(self) -> bool:
+        """Whether a transaction of this store is open (counted from before it begins until
+        after it committed or rolled back): outside one, stopping the program at any
+        instant loses nothing the database holds."""
+        return self._open > 0
 
     def lock(self) -> AbstractContextManager[None]:
         """The single-writer lock (:func:`.lock.writer_lock`)."""

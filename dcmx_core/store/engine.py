@@ -145,7 +145,12 @@ def checkpoint(engine: Engine) -> None:
     if not sqlite_file(engine.url):
         return
     with engine.connect() as conn:
-        _driver(conn).execute("PRAGMA wal_checkpoint(PASSIVE)")
+        try:
+            _driver(conn).execute("PRAGMA wal_checkpoint(PASSIVE)")
+        except sqlite3.OperationalError as exc:
+            # "database table is locked" right after the journal mode changed: a checkpoint
+            # is only ever early work, which the next one (or a commit) does.
+            log.debug("checkpoint left for later (%s)", exc)
 
 
 def set_journal_mode(engine: Engine, backfilling: bool) -> None:
