@@ -25,14 +25,14 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from ..addresses import Profile
+from ..addresses import Profile, renderer
 from ..batch import Batch, Decoded
 from ..chain import CHAIN_COLUMNS, Header, Source, check_headers
 from ..contracts import Contract
 from ..decode import Decoder
 from ..errors import ConfigError, InconsistentAnswer, SourceError, StoreError
 from ..plugins import PluginHost
-from ..store import Store, TableRows, create_engine
+from ..store import Origin, Store, TableRows, create_engine
 from ..store.throughput import Throughput
 from .backfill import Backfill
 from .fetch import fetch_logs
@@ -122,6 +122,15 @@ class Indexer:
         tables = [(cls.TABLE, c.name) for c in self.contracts for cls in c.module.EVENTS]
         self.store = Store(self.engine, tables + self.plugins.owned_tables(), events,
                            self.plugins.owned_views())
+        self.origin = Origin(
+            {c.name: frozenset(c.addresses) for c in self.contracts},
+            frozenset(p.declaration.name for p in self.plugins.plugins),
+        )
+        self._render = renderer(profile)
+        # Whether the node was checked against the database's anchor block (see _check_anchor),
+        # and whether the database has one (else the first final step records it).
+        self._anchor_checked = False
+        self._anchored = False
         self.reorg = Reorg(source, self.store, window)
         self.backfill = Backfill(self.store, start_block, enabled=self.tuning.backfill)
         self.readahead = ReadAhead(
@@ -160,6 +169,7 @@ class Indexer:
         if self._ready:
             return
         changed, new = self.store.table_changes()
+        self._check_origin()
         changed = self.store.upgrade_older(changed)
         derived = {t.name for t in self.plugins.tables()}
         raw = [name for name in changed if name not in derived]
@@ -184,15 +194,57 @@ class Indexer:
         else:
             with self.store.transaction() as conn:
                 self.store.create(conn)
+        with self.store.transaction() as conn:
+            Store.record_origin(conn, self.origin)
         self.backfill.resume()
         self._ready = True
+
+    def _check_origin(self) -> None:
+        """Refuse contracts that contradict what the database was built from; say which
+        recorded plugins this run leaves out (their tables fall behind)."""
+        with self.engine.connect() as conn:
+            Store.check_origin(conn, self.origin, self._render)
+            missing = sorted(Store.recorded_plugins(conn) - self.origin.plugins)
+        if missing:
+            log.warning(
+                "plugin(s) %s built tables in this database and are not loaded: their tables "
+                "are not kept up to date by this run (`dcmx rebuild` with them makes them "
+                "whole again)", ", ".join(missing), extra={"plugins": missing},
+            )
+
+    def _check_anchor(self, head: int) -> None:
+        """Before the first step: the node must have the database's anchor block, a block
+        that was final when indexed. Another hash there is another chain, not a fork."""
+        with self.engine.connect() as conn:
+            anchor = Store.anchor(conn)
+        if anchor is None:  # a new database: its first final step records one
+            self._anchor_checked = True
+            return
+        self._anchored = True
+        if anchor.number > head:
+            return  # the node is behind it (syncing, lagging): checked at a later step
+        seen = self.source.headers(anchor.number, anchor.number)
+        check_headers(seen, anchor.number, anchor.number)
+        if seen[0].hash != anchor.block_hash:
+            raise ConfigError(
+                f"the node follows another chain than the one this database was built from: "
+                f"its block {anchor.number} is 0x{seen[0].hash.hex()}, the database's (final "
+                f"when indexed) is 0x{anchor.block_hash.hex()}. Point --source at a node of "
+                "that chain, or index this one into a new database (--db)"
+            )
+        self._anchor_checked = True
 
     def rebuild(self, chunk: int = 5_000) -> int:
         """Drop every plugin table and replay the raw event tables through the plugins
         (:func:`.replay.rebuild`); returns the event count."""
         if not self.plugins.plugins:
             return 0
-        return rebuild(self.store, self.plugins, chunk)
+        self.store.table_changes()  # dcmx's own tables, in a database an older dcmx made
+        self._check_origin()
+        replayed = rebuild(self.store, self.plugins, chunk)
+        with self.store.transaction() as conn:
+            Store.record_origin(conn, Origin(plugins=self.origin.plugins))
+        return replayed
 
     def stop(self) -> None:
         """Ask the loop to stop after the current step (safe from signal handlers)."""
@@ -293,6 +345,8 @@ class Indexer:
     def _step(self, to_block: int | None) -> bool:
         held = self.readahead.settle()  # before the source is asked anything (see ReadAhead)
         head = self.head = self.source.head()
+        if not self._anchor_checked:
+            self._check_anchor(head)
         self._safe = max(self._safe, min(head, max(self.source.finalized(), head - self.window)))
         target = head if to_block is None else min(head, to_block)
         with self.engine.connect() as conn:
@@ -344,6 +398,8 @@ class Indexer:
             else:
                 self._write_blocks(conn, headers, events)
             Store.set_cursor(conn, end, headers[-1].hash)
+            if final and not self._anchored:
+                Store.set_anchor(conn, end, headers[-1].hash)
             self.store.bump_versions(conn, final=final, start=start)  # before the journal is pruned
             self.throughput.record(conn, events=count, blocks=end - start + 1, cursor=end,
                                    head=head, finalized=self._safe)
@@ -352,6 +408,7 @@ class Indexer:
                 self._read_ahead(end + 1, target, committing=True)
             self.backfill.after_writes(conn, move)
         self.backfill.committed(move, start, self._safe)
+        self._anchored = self._anchored or final
         seconds = time.perf_counter() - t0
         log.info(
             "indexed blocks %d..%d: %d events in %.3f s",

@@ -9,6 +9,7 @@ each in its own module:
   backfill's dropped indexes and triggers;
 - :mod:`.journal`: the undo journal that database triggers fill, for exact rollbacks;
 - :mod:`.ledger`: the cursor, the hashes of blocks that may still change, the forks;
+- :mod:`.identity`: what the database was built from (contracts, plugins, an anchor block);
 - :mod:`.lock`: the single-writer lock.
 """
 
@@ -21,8 +22,9 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from ..chain import Header
-from . import ledger, versions
+from . import identity, ledger, versions
 from .engine import checkpoint, create_engine, set_journal_mode
+from .identity import Anchor, Origin
 from .ledger import Cursor
 from .lock import writer_lock
 from .rows import RowWriter, TableRows
@@ -30,7 +32,9 @@ from .schema import Schema
 from .tables import framework, schema_table
 
 __all__ = [
+    "Anchor",
     "Cursor",
+    "Origin",
     "RowWriter",
     "Store",
     "TableRows",
@@ -146,6 +150,15 @@ class Store:
         return ledger.rollback_to(conn, self.schema.journal, ancestor, ancestor_hash)
 
     record_fork = staticmethod(ledger.record_fork)
+
+    # -- what the database was built from ------------------------------------------------------
+
+    check_origin = staticmethod(identity.check)
+    record_origin = staticmethod(identity.record)
+    anchor = staticmethod(identity.anchor)
+    set_anchor = staticmethod(identity.set_anchor)
+    recorded_contracts = staticmethod(identity.contracts)
+    recorded_plugins = staticmethod(identity.plugins)
 
     # -- versions (for readers' caches) --------------------------------------------------------
 
