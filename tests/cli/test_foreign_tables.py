@@ -6,6 +6,8 @@ were recorded, are still recognised and brought up to date. SQLite and PostgreSQ
 
 from __future__ import annotations
 
+import json
+
 import pytest
 import sqlalchemy as sa
 from click.testing import CliRunner
@@ -110,6 +112,9 @@ def test_other_tables_live_beside_dcmx(db_url, chain_file, token_config):
     assert state["customers"] == ["(1, 'Ada')"] and state["customer_names"] == ["('Ada',)"]
     assert not [t for t in state["triggers"] if t[0] == "customers"]
     assert len(state["transaction_index"]) == transfers
+    r = invoke("status", "--db", db_url, "--json")  # counts dcmx's views, not the user's
+    assert r.exit_code == 0, r.stderr
+    assert sorted(json.loads(r.stdout)["views"]) == ["blockchain_events", "transaction_index"]
 
 
 def test_rebuild_refuses_a_users_table_named_like_an_added_plugins(

@@ -4,6 +4,8 @@ the way on, and leaves the database as it was."""
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from click.testing import CliRunner
 
@@ -43,6 +45,14 @@ def test_moved_contract_and_another_chain_are_refused(db_url, chain_file, token_
     r = invoke(*base, "--source", f"file:{path}", "--to-block", "40")
     assert r.exit_code == 0, r.stderr
     before = _dump(db_url)
+    r = invoke("--config", str(token_config), "status", "--db", db_url, "--json")
+    assert r.exit_code == 0, r.stderr
+    built = json.loads(r.stdout)["built_from"]
+    assert built["contracts"] == {"DCMXToken": [to_tron(TOKEN)]} and built["plugins"] == ["token"]
+    assert 0 < built["anchor"]["block"] <= 40  # final: the chain file finalizes up to 55
+    human = invoke("--config", str(token_config), "status", "--db", db_url).stdout
+    assert f"built from       block {built['anchor']['block']} {built['anchor']['hash']}" in human
+    assert "DCMXToken" in human and to_tron(TOKEN) in human
 
     moved = to_tron(bytes.fromhex("77" * 20))
     r = invoke(*base, "--source", f"file:{path}", "--contract", f"DCMXToken={moved}")
