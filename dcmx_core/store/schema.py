@@ -27,7 +27,7 @@ from .. import events_view, views
 from ..errors import ConfigError, StoreError
 from . import versions
 from .engine import SQLITE_BUILD_CACHE_KIB, SQLITE_CACHE_KIB
-from .journal import Journal
+from .journal import Journal, journal_name
 from .tables import backfill_table, framework, schema_table, views_table
 
 __all__ = ["OLDER_FORMS", "Schema", "table_hash"]
@@ -262,14 +262,21 @@ class Schema:
         recorded = set(conn.execute(sa.select(schema_table.c.table_name)).scalars())
         made = self.made_views(conn)
         for t in self.tables:
-            if t.name in present and t.name not in recorded:
-                raise _foreign(t.name, "table", self.owners[t.name], t.name in tables)
+            if t.name in recorded:  # and so is its undo journal
+                continue
+            declares = _declares(self.owners[t.name], "a table")
+            if t.name in present:
+                raise _foreign(t.name, t.name in tables, declares + " of that name")
+            journal = journal_name(t.name)
+            if journal in present:
+                raise _foreign(journal, journal in tables,
+                               f"the undo journal of table {t.name!r}, which {declares}")
         for name, owner in self.view_owners.items():
             # A table where a view is declared is dcmx's when recorded: an older dcmx's
             # blockchain_events or plugin table, replaced by the view (see _create_views).
             ours = name in recorded if name in tables else name in made
             if name in present and not ours:
-                raise _foreign(name, "view", owner, name in tables)
+                raise _foreign(name, name in tables, _declares(owner, "a view") + " of that name")
 
     def made_views(self, conn: Connection) -> set[str]:
         """The views dcmx made in this database (``dcmx_views``).
@@ -347,14 +354,17 @@ class Schema:
             conn.execute(schema_table.delete().where(schema_table.c.table_name == t.name))
 
 
-def _foreign(name: str, kind: str, owner: str, is_table: bool) -> StoreError:
+def _declares(owner: str, what: str) -> str:
+    return "dcmx declares its event view" if owner == "dcmx" else f"{owner!r} declares {what}"
+
+
+def _foreign(name: str, is_table: bool, why: str) -> StoreError:
+    """A table or view of someone else's where dcmx would make one (``why`` it would)."""
     found = "table" if is_table else "view"
-    declares = "dcmx's event view" if owner == "dcmx" else f"{owner!r} declares a {kind}"
     return StoreError(
-        f"the database already holds a {found} {name!r} that dcmx did not make "
-        f"({declares} of that name); dcmx never replaces, drops or writes into what it did not "
-        f"make: index into another database (or PostgreSQL schema), or rename that {found} "
-        "yourself"
+        f"the database already holds a {found} {name!r} that dcmx did not make ({why}); dcmx "
+        "never replaces, drops or writes into what it did not make: index into another "
+        f"database (or PostgreSQL schema), or rename that {found} yourself"
     )
 
 

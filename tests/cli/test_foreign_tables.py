@@ -79,6 +79,8 @@ CLASHES = [
     ("CREATE TABLE dcmx_token__transfer (id INTEGER PRIMARY KEY, memo TEXT)",
      "dcmx_token__transfer", "table"),  # DCMXToken's raw Transfer table
     ("CREATE VIEW blockchain_events AS SELECT 1 AS one", "blockchain_events", "view"),
+    ("CREATE TABLE _dcmx_undo_token_supply (id INTEGER PRIMARY KEY, memo TEXT)",
+     "_dcmx_undo_token_supply", "table"),  # the name of token_supply's undo journal
 ]
 
 
