@@ -206,6 +206,7 @@ class Schema:
         tracked tables this database has no recorded definition of: not made yet.)"""
         with engine.begin() as conn:
             framework.create_all(conn)
+            self.claim(conn)  # before anything commits: a refused database is left as it was
             recorded = dict(
                 conn.execute(sa.select(schema_table.c.table_name, schema_table.c.hash)).all()
             )
