@@ -127,10 +127,8 @@ class Indexer:
             frozenset(p.declaration.name for p in self.plugins.plugins),
         )
         self._render = renderer(profile)
-        # Whether the node was checked against the database's anchor block (see _check_anchor),
-        # and whether the database has one (else the first final step records it).
+        # Whether the node was checked against the database's anchor block (_check_anchor).
         self._anchor_checked = False
-        self._anchored = False
         self.reorg = Reorg(source, self.store, window)
         self.backfill = Backfill(self.store, start_block, enabled=self.tuning.backfill)
         self.readahead = ReadAhead(
@@ -217,10 +215,9 @@ class Indexer:
         that was final when indexed. Another hash there is another chain, not a fork."""
         with self.engine.connect() as conn:
             anchor = Store.anchor(conn)
-        if anchor is None:  # a new database: its first final step records one
+        if anchor is None:  # a new database: its first step with a final block records one
             self._anchor_checked = True
             return
-        self._anchored = True
         if anchor.number > head:
             return  # the node is behind it (syncing, lagging): checked at a later step
         seen = self.source.headers(anchor.number, anchor.number)
@@ -398,8 +395,6 @@ class Indexer:
             else:
                 self._write_blocks(conn, headers, events)
             Store.set_cursor(conn, end, headers[-1].hash)
-            if final and not self._anchored:
-                Store.set_anchor(conn, end, headers[-1].hash)
             self.store.bump_versions(conn, final=final, start=start)  # before the journal is pruned
             self.throughput.record(conn, events=count, blocks=end - start + 1, cursor=end,
                                    head=head, finalized=self._safe)
@@ -408,7 +403,6 @@ class Indexer:
                 self._read_ahead(end + 1, target, committing=True)
             self.backfill.after_writes(conn, move)
         self.backfill.committed(move, start, self._safe)
-        self._anchored = self._anchored or final
         seconds = time.perf_counter() - t0
         log.info(
             "indexed blocks %d..%d: %d events in %.3f s",

@@ -141,8 +141,11 @@ class Store:
         ledger.add_blocks(conn, headers)
 
     def finalize(self, conn: Connection, finalized: int) -> None:
-        """Forget the journal and block hashes of blocks that can no longer change."""
-        ledger.finalize(conn, self.schema.journal, finalized)
+        """Forget the journal and block hashes of blocks that can no longer change; the
+        newest final block indexed is the database's anchor (:mod:`.identity`)."""
+        anchor = ledger.finalize(conn, self.schema.journal, finalized)
+        if anchor is not None:
+            identity.set_anchor(conn, anchor.number, anchor.hash)
 
     def rollback_to(self, conn: Connection, ancestor: int, ancestor_hash: bytes) -> int:
         """Restore every tracked table to its state at the end of block ``ancestor`` and move
@@ -156,7 +159,6 @@ class Store:
     check_origin = staticmethod(identity.check)
     record_origin = staticmethod(identity.record)
     anchor = staticmethod(identity.anchor)
-    set_anchor = staticmethod(identity.set_anchor)
     recorded_contracts = staticmethod(identity.contracts)
     recorded_plugins = staticmethod(identity.plugins)
 

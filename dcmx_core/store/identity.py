@@ -8,15 +8,17 @@
   tokens' balances added up). A contract of a new name is recorded beside the others, as its
   tables are made beside theirs.
 - ``plugin``: the plugins whose tables the database holds.
-- ``anchor``: the number and hash of a block that was final when the database indexed it
-  (the last block of its first final step). Final blocks never change, so a node whose block
-  of that number has another hash follows another chain or network, not a fork: the indexer
-  refuses it before its first step rather than taking it for a deep reorganisation.
+- ``anchor``: the number and hash of the newest block the database indexed that is final
+  (the ledger's anchor, moved with every step that finalizes blocks). Final blocks never
+  change, so a node whose block of that number has another hash follows another chain or
+  network, not a fork: the indexer refuses it before its first step rather than taking it
+  for a deep reorganisation. Being recent, it is a block any synced node still serves (a
+  pruning one included).
 
 The record answers "is this the same chain and the same contracts" without assuming how a
 chain names itself (a chain id, a genesis block): any source that serves the blocks the
 database indexed can be checked. A database an older dcmx made, without the record, takes
-the facts of its next run (its contracts, the anchor of its next final step).
+the facts of its next run (its contracts, the anchor of its next step).
 """
 
 from __future__ import annotations
@@ -76,10 +78,10 @@ def anchor(conn: Connection) -> Anchor | None:
 
 
 def set_anchor(conn: Connection, number: int, block_hash: bytes) -> None:
-    conn.execute(identity_table.delete().where(identity_table.c.fact == _ANCHOR))
-    conn.execute(identity_table.insert().values(
-        fact=_ANCHOR, name=str(number), value=block_hash.hex()
-    ))
+    values = {"name": str(number), "value": block_hash.hex()}
+    c = identity_table.c
+    if not conn.execute(identity_table.update().where(c.fact == _ANCHOR), values).rowcount:
+        conn.execute(identity_table.insert(), {"fact": _ANCHOR, **values})
 
 
 def check(conn: Connection, origin: Origin, render: Callable[[bytes], str]) -> None:
