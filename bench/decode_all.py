@@ -29,7 +29,7 @@ from bench.chainmix import BUILD, CONTRACT_NAMES
 DISTINCT = 1_000
 
 
-def _value(t: str, rng: random.Random, pool: list[bytes]):  # noqa: ANN202
+def _value(t: str, rng: random.Random, pool: list[bytes]):
     if t.endswith("[]"):
         return [_value(t[:-2], rng, pool) for _ in range(rng.randint(0, 4))]
     if t == "address":
@@ -65,7 +65,7 @@ def event_logs(entry: dict, rng: random.Random, pool: list[bytes]) -> list[tuple
     return out
 
 
-def _best(fn, rounds: int) -> list[float]:  # noqa: ANN001
+def _best(fn, rounds: int) -> list[float]:
     return [fn() for _ in range(rounds)]
 
 
@@ -108,7 +108,7 @@ def main(argv: list[str] | None = None) -> int:
             entries = (entries * (args.baseline_logs // len(entries) + 1))[: args.baseline_logs]
             decode = module.decode_log  # what the indexer calls: dispatch included
 
-            def ours(logs=logs, decode=decode) -> float:  # noqa: ANN001
+            def ours(logs=logs, decode=decode) -> float:
                 gc.collect()
                 gc.disable()
                 try:
@@ -119,7 +119,7 @@ def main(argv: list[str] | None = None) -> int:
                 finally:
                     gc.enable()
 
-            def theirs(entries=entries, process=processor.process_log) -> float:  # noqa: ANN001
+            def theirs(entries=entries, process=processor.process_log) -> float:
                 gc.collect()
                 gc.disable()
                 try:

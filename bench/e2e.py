@@ -42,7 +42,7 @@ from dcmx_core.sources.memory import MemoryChain
 
 
 def dcmx_run(
-    path,  # noqa: ANN001
+    path,
     url: str,
     plugins: bool = True,
     to_block: int | None = None,
@@ -65,7 +65,7 @@ def dcmx_run(
     )
     events = 0
 
-    def count(report) -> None:  # noqa: ANN001
+    def count(report) -> None:
         nonlocal events
         events += report.events
 
@@ -82,7 +82,7 @@ def dcmx_run(
     return events, t.seconds
 
 
-def isolated(what: str, path, url: str, arg: int | bool) -> dict:  # noqa: ANN001
+def isolated(what: str, path, url: str, arg: int | bool) -> dict:
     """Run ``dcmx_run`` (``what`` "dcmx", ``arg`` plugins on or off) or ``hand_loop`` ("hand",
     ``arg`` events) in a fresh Python process; its result as a dict."""
     out = subprocess.run(
@@ -105,7 +105,7 @@ def _child(spec: str) -> None:
         print(json.dumps({"events": n, "seconds": s}))
 
 
-def first_events_block(path, events: int) -> int:  # noqa: ANN001
+def first_events_block(path, events: int) -> int:
     """The block at which the saved chain at ``path`` reaches ``events`` events."""
     end, n = 0, 0
     for header, logs in MemoryChain.iter_file(path):
@@ -115,7 +115,7 @@ def first_events_block(path, events: int) -> int:  # noqa: ANN001
     return end
 
 
-def _set_up(path, database, plugins: bool) -> Indexer:  # noqa: ANN001
+def _set_up(path, database, plugins: bool) -> Indexer:
     """An indexer of the saved chain at ``path`` into ``database``, its tables created."""
     from dcmx_plugins import platform_contracts
 
@@ -131,7 +131,7 @@ def _set_up(path, database, plugins: bool) -> Indexer:  # noqa: ANN001
     return ix
 
 
-def sqlite_replay(path, url: str, plugins: bool, to_block: int) -> tuple[int, float, float]:  # noqa: ANN001
+def sqlite_replay(path, url: str, plugins: bool, to_block: int) -> tuple[int, float, float]:
     """(events, dcmx seconds, SQLite's seconds) of indexing the saved chain up to ``to_block``.
 
     dcmx indexes into ``url`` while every statement the driver gets is recorded (its text,
@@ -150,15 +150,15 @@ def sqlite_replay(path, url: str, plugins: bool, to_block: int) -> tuple[int, fl
     statements: list[tuple] = []
 
     @sa.event.listens_for(recorder.engine, "before_cursor_execute")
-    def _record(conn, cursor, statement, parameters, context, executemany):  # noqa: ANN001, ANN202
+    def _record(conn, cursor, statement, parameters, context, executemany):
         statements.append((statement, parameters, executemany))
 
     @sa.event.listens_for(recorder.engine, "commit")
-    def _commit(conn):  # noqa: ANN001, ANN202
+    def _commit(conn):
         statements.append((None, "commit", False))
 
     @sa.event.listens_for(recorder.engine, "rollback")
-    def _rollback(conn):  # noqa: ANN001, ANN202
+    def _rollback(conn):
         statements.append((None, "rollback", False))
 
     recorder.run(to_block=to_block)
@@ -182,7 +182,7 @@ def sqlite_replay(path, url: str, plugins: bool, to_block: int) -> tuple[int, fl
     return events, seconds, t.seconds
 
 
-def postgres_replay(path, url: str, to_block: int) -> tuple[int, float, float, float | None]:  # noqa: ANN001
+def postgres_replay(path, url: str, to_block: int) -> tuple[int, float, float, float | None]:
     """(events, dcmx seconds, replay seconds, server CPU of the replay) up to ``to_block``.
 
     :func:`sqlite_replay` for PostgreSQL: dcmx (all plugins) indexes while a cursor class
@@ -199,7 +199,7 @@ def postgres_replay(path, url: str, to_block: int) -> tuple[int, float, float, f
     recording = False
 
     class _Copy:
-        def __init__(self, real, sql: str) -> None:  # noqa: ANN001
+        def __init__(self, real, sql: str) -> None:
             self.real, self.types, self.rows = real, None, []
             statements.append(("copy", sql, self))
 
@@ -212,23 +212,23 @@ def postgres_replay(path, url: str, to_block: int) -> tuple[int, float, float, f
             self.real.write_row(row)
 
     class RecordingCursor(psycopg.Cursor):
-        def execute(self, query, params=None, **kw):  # noqa: ANN001, ANN003, ANN201
+        def execute(self, query, params=None, **kw):
             if recording:
                 statements.append(("execute", query, params))
             return super().execute(query, params, **kw)
 
-        def executemany(self, query, params_seq, **kw):  # noqa: ANN001, ANN003, ANN201
+        def executemany(self, query, params_seq, **kw):
             if recording:
                 params_seq = list(params_seq)
                 statements.append(("executemany", query, params_seq))
             return super().executemany(query, params_seq, **kw)
 
         @contextmanager
-        def copy(self, statement, *args, **kw):  # noqa: ANN001, ANN002, ANN003, ANN201
+        def copy(self, statement, *args, **kw):
             with super().copy(statement, *args, **kw) as real:
                 yield _Copy(real, statement) if recording else real
 
-    def indexer(url: str, **connect_args) -> Indexer:  # noqa: ANN003
+    def indexer(url: str, **connect_args) -> Indexer:
         engine = sa.create_engine(
             url.replace("postgresql://", "postgresql+psycopg://", 1),
             pool_pre_ping=True,
@@ -298,7 +298,7 @@ class EventRow(_Base):
     args: orm.Mapped[str] = orm.mapped_column(sa.Text)
 
 
-def _jsonable(value):  # noqa: ANN001, ANN202
+def _jsonable(value):
     if isinstance(value, bytes):
         return "0x" + value.hex()
     if isinstance(value, int) and not isinstance(value, bool) and abs(value) >= 2**53:

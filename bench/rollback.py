@@ -50,7 +50,7 @@ class Sized:
         self.step: list[float] = []
         inner = self.indexer.store.rollback_to
 
-        def timed(*a, **k):  # noqa: ANN002, ANN003, ANN202
+        def timed(*a, **k):
             t = time.perf_counter()
             try:
                 return inner(*a, **k)

@@ -63,7 +63,7 @@ class Rpc:
         self.client = httpx.Client(base_url=url, timeout=60)
         self.ids = 0
 
-    def __call__(self, method: str, *params):  # noqa: ANN002, ANN204
+    def __call__(self, method: str, *params):
         self.ids += 1
         body = self.client.post("", json={"jsonrpc": "2.0", "id": self.ids, "method": method,
                                           "params": list(params)}).json()
@@ -134,7 +134,7 @@ def child(url: str, emitter: str, head: int, sender: str) -> None:
     inside = threading.local()  # the kinds of call this thread is timing now
 
     @contextlib.contextmanager
-    def timing(name):  # noqa: ANN001, ANN202
+    def timing(name):
         kinds = inside.__dict__.setdefault("kinds", set())
         if name in kinds:  # nested in a call already timed as the same kind
             yield
@@ -148,15 +148,15 @@ def child(url: str, emitter: str, head: int, sender: str) -> None:
             with lock:
                 busy[name] += time.perf_counter() - t
 
-    def timed(name, fn):  # noqa: ANN001, ANN202
-        def run(*a, **k):  # noqa: ANN002, ANN003, ANN202
+    def timed(name, fn):
+        def run(*a, **k):
             with timing(name):
                 return fn(*a, **k)
         return run
 
-    def timed_cm(name, cm):  # noqa: ANN001, ANN202
+    def timed_cm(name, cm):
         @contextlib.contextmanager
-        def run(*a, **k):  # noqa: ANN002, ANN003, ANN202
+        def run(*a, **k):
             with timing(name), cm(*a, **k) as value:
                 yield value
         return run

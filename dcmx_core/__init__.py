@@ -21,6 +21,7 @@ from .errors import (
     StoreError,
     TransactionError,
 )
+from .figures import Figure
 from .hookspecs import hookimpl, hookspec
 from .indexing import BatchReport, ForkReport, Indexer, Tuning
 from .plugins import PluginHost
@@ -39,6 +40,7 @@ __all__ = [
     "Declaration",
     "Decoded",
     "DeepForkError",
+    "Figure",
     "ForkReport",
     "Header",
     "InconsistentAnswer",

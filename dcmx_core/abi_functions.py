@@ -44,7 +44,7 @@ from typing import (
     overload,
 )
 
-from .abi_runtime import address_arg, as_tuple, encode_args, tuple_decoder
+from .abi_runtime import address_arg, argument_preparer, encode_args, split_types, tuple_decoder
 from .addresses import Profile, renderer
 
 if TYPE_CHECKING:
@@ -110,8 +110,8 @@ class _Built:
         from eth_hash.auto import keccak
 
         self.selector = keccak(fn.signature.encode())[:4]
-        self.types = tuple(_split(fn.signature[fn.signature_start + 1 : -1]))
-        self.prepare = tuple(_preparer(t) for t in self.types)
+        self.types = tuple(split_types(fn.signature[fn.signature_start + 1 : -1]))
+        self.prepare = tuple(argument_preparer(t) for t in self.types)
         self.decode = _output_decoder(fn)
 
 
@@ -300,46 +300,6 @@ def _inputs_start(signature: str) -> int:
             if depth == 0:
                 return i
     raise ValueError(f"not a function signature: {signature!r}")
-
-
-def _split(types: str) -> list[str]:
-    """Top-level comma-separated canonical types: ``"a,(b,c)[],d"`` -> three."""
-    out: list[str] = []
-    depth = start = 0
-    for i, c in enumerate(types):
-        if c == "(":
-            depth += 1
-        elif c == ")":
-            depth -= 1
-        elif c == "," and depth == 0:
-            out.append(types[start:i])
-            start = i + 1
-    if types:
-        out.append(types[start:])
-    return out
-
-
-def _preparer(t: str) -> Callable[[Any], Any] | None:
-    """How an argument of canonical type ``t`` becomes what eth-abi encodes (None: as it is):
-    addresses in any text form or as 20 bytes, structs as their dataclass or a sequence."""
-    if t == "address":
-        return address_arg
-    if t.endswith("]"):
-        item = _preparer(t[: t.rindex("[")])
-        if item is None:
-            return None
-        return lambda v: [item(x) for x in v]
-    if t.startswith("("):
-        members = tuple(_preparer(m) for m in _split(t[1:-1]))
-
-        def prepare(v: Any) -> tuple[Any, ...]:
-            values = as_tuple(v)
-            if len(values) != len(members):
-                raise TypeError(f"struct argument needs {len(members)} members, got {len(values)}")
-            return tuple(x if p is None else p(x) for p, x in zip(members, values, strict=True))
-
-        return prepare
-    return None
 
 
 def _abi_type(spec: Output) -> str:

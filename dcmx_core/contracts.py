@@ -23,7 +23,9 @@ from __future__ import annotations
 
 import importlib
 import importlib.metadata
+import os
 import re
+import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from types import ModuleType
@@ -196,14 +198,41 @@ def resolve(specs: Sequence[ContractSpec]) -> list[Contract]:
     return out
 
 
+def _import_here(name: str) -> ModuleType:
+    """``name`` imported, looked for in the current folder too, after everything installed, as
+    ``python -m`` would: bindings just made by ``dcmx-codegen -o DIR`` are found where they
+    were made, and an installed package of the same name still wins."""
+    try:
+        return importlib.import_module(name)
+    except ModuleNotFoundError as exc:
+        here = os.getcwd()
+        if exc.name != name.partition(".")[0] or here in sys.path or "" in sys.path:
+            raise
+        sys.path.append(here)
+        return importlib.import_module(name)
+
+
 def _import(name: str, spec: ContractSpec) -> ModuleType:
     try:
-        module = importlib.import_module(name)
+        module = _import_here(name)
     except ImportError as exc:
         raise ConfigError(
-            f"{spec.where or spec.name}: cannot import module {name!r} ({exc}); install the "
-            "package that holds it, or generate it with `dcmx-codegen ABI -o DIR`"
+            f"{spec.where or spec.name}: cannot import module {name!r} ({exc}); run from the "
+            "folder that holds it, install the package that holds it, or generate it with "
+            "`dcmx-codegen ABI -o DIR`"
         ) from None
+    package = getattr(module, "CONTRACTS", None)
+    if not hasattr(module, "EVENTS") and isinstance(package, dict):
+        # A generated package: the contract of that name, or the only one it holds.
+        if spec.name in package or len(package) == 1:
+            module = package.get(spec.name) or next(iter(package.values()))
+        else:
+            raise ConfigError(
+                f"{spec.where or spec.name}: package {name!r} holds several contracts "
+                f"({', '.join(sorted(package))}); name one: "
+                f"{spec.name}={name}.<module>@ADDRESS (modules: "
+                f"{', '.join(sorted(m.__name__.rpartition('.')[2] for m in package.values()))})"
+            )
     if not hasattr(module, "EVENTS") or not hasattr(module, "decode_log"):
         raise ConfigError(
             f"{spec.where or spec.name}: module {name!r} is not made by dcmx-codegen (it has no "

@@ -30,10 +30,13 @@ from typing import TYPE_CHECKING
 import pluggy
 
 if TYPE_CHECKING:
+    from collections.abc import Iterable
+
     from fastapi import APIRouter
     from sqlalchemy.engine import Connection
 
     from .batch import Batch, Declaration
+    from .figures import Figure
     from .service import Service
 
 PROJECT = "dcmx"
@@ -77,4 +80,15 @@ def dcmx_api_router(service: Service) -> APIRouter | None:
 
     Pages for people go in a router of their own, at any other path, with templates and
     static files added to the service's site: ``dcmx_core.service.pages.site_of(service)``.
+    """
+
+
+@hookspec
+def dcmx_metrics(conn: Connection) -> Iterable[Figure] | None:
+    """Business figures for Prometheus: :class:`dcmx_core.figures.Figure` values the plugin
+    reads from its tables on ``conn`` (read-only, one snapshot), at every scrape of
+    ``dcmx run --metrics-port`` and of ``dcmx serve``'s ``/metrics``.
+
+    Keep them to a few indexed reads: a scrape comes every few seconds. Exposed as gauges,
+    named as given (start them with the plugin's own prefix).
     """

@@ -84,14 +84,22 @@ class _Handler(logging.StreamHandler[IO[str]]):
         super().emit(record)
 
 
-def setup_logging(fmt: str = "human", level: str = "info", stream: IO[str] | None = None) -> None:
-    """Route the ``dcmx`` loggers to stderr (or ``stream``) in the chosen format."""
-    logger = logging.getLogger("dcmx")
-    for h in list(logger.handlers):
-        if isinstance(h, _Handler):
-            logger.removeHandler(h)
-    handler = _Handler(stream)
-    handler.setFormatter(JsonFormatter() if fmt == "json" else HumanFormatter())
-    logger.addHandler(handler)
-    logger.setLevel(level.upper())
-    logger.propagate = False
+def setup_logging(fmt: str = "human", level: str = "info", stream: IO[str] | None = None,
+                  events: bool = False) -> None:
+    """Route the ``dcmx`` loggers to stderr (or ``stream``) in the chosen format; with
+    ``events``, the business-event lines too (:mod:`dcmx_core.eventlog`, JSON always)."""
+    from .eventlog import LOGGER
+
+    for name, formatter, lvl in (
+        ("dcmx", JsonFormatter() if fmt == "json" else HumanFormatter(), level.upper()),
+        (LOGGER, JsonFormatter(), logging.INFO if events else logging.CRITICAL + 1),
+    ):
+        logger = logging.getLogger(name)
+        for h in list(logger.handlers):
+            if isinstance(h, _Handler):
+                logger.removeHandler(h)
+        handler = _Handler(stream)
+        handler.setFormatter(formatter)
+        logger.addHandler(handler)
+        logger.setLevel(lvl)
+        logger.propagate = False

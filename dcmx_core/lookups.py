@@ -55,7 +55,7 @@ class TxLookup:
         return self.events[0].block_number if self.events else None
 
 
-def _row(cls: type, r: sa.Row) -> EventRow:
+def _row(cls: type, r: sa.Row[Any]) -> EventRow:
     m = r._mapping
     k = len(CHAIN_COLUMNS)
     args = {name: m[name] for name in list(m.keys())[k:]}

@@ -19,7 +19,10 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, gene
 from prometheus_client.core import CounterMetricFamily
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
+from .dbstats import QUERY_BUCKETS, DatabaseCollector, time_queries
 from .errors import ConfigError
+from .figures import FiguresCollector
+from .transports import tally
 
 if TYPE_CHECKING:
     from .indexing.reports import BatchReport, ForkReport
@@ -103,6 +106,11 @@ class Metrics:
             lambda: float(max(0, self._safe() - (self._cursor if self._cursor is not None else -1)))
         )
         self.last_step_age.set_function(self.step_age)
+        self.query_seconds = Histogram(
+            "dcmx_db_query_seconds", "time of one database statement (row writes are timed "
+            "as batches)", buckets=QUERY_BUCKETS, registry=r,
+        )
+        self._reader: Any = None
 
     # -- wiring -------------------------------------------------------------------------------
 
@@ -110,6 +118,11 @@ class Metrics:
         """Watch ``indexer``: listen to its batches and forks, read its source's stats."""
         self.indexer = indexer
         self.registry.register(_SourceStats(indexer.source))
+        time_queries(indexer.engine, self.query_seconds)
+        self.registry.register(DatabaseCollector(indexer.engine))
+        self.registry.register(FiguresCollector(indexer.plugins, self._read))
+        for collector in tally.COLLECTORS:
+            self.registry.register(collector)
         indexer.subscribe(on_batch=self.on_batch, on_fork=self.on_fork)
         try:
             self._cursor = indexer.cursor()
@@ -127,6 +140,22 @@ class Metrics:
         self.rollback_depth.observe(report.depth)
         self.undone_writes.inc(report.undone_writes)
         self._cursor = report.common_ancestor
+
+    def _read(self, fn: Any) -> Any:
+        """``fn(conn)`` on a read-only connection of its own: a scrape never takes the
+        indexer's write lock (on SQLite a transaction of the indexer's engine would)."""
+        if self._reader is None:
+            from .service.db import ReadDB
+            from .store.engine import Pool
+
+            self._reader = ReadDB(str(self.indexer.engine.url.render_as_string(False)),
+                                  Pool(size=1, max_overflow=1, timeout=5.0, recycle=-1))
+        return self._reader.read(fn)
+
+    def close(self) -> None:
+        if self._reader is not None:
+            self._reader.dispose()
+            self._reader = None
 
     def set_cursor(self, cursor: int | None) -> None:
         self._cursor = cursor
@@ -174,7 +203,7 @@ class _Server(ThreadingHTTPServer):
 class _MetricsHandler(BaseHTTPRequestHandler):
     server: _Server
 
-    def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+    def do_GET(self) -> None:  # http.server's naming
         m = self.server.metrics
         path = self.path.split("?", 1)[0]
         if path == "/metrics":
@@ -197,7 +226,7 @@ class _MetricsHandler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(body)
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - base signature
+    def log_message(self, format: str, *args: Any) -> None:  # base signature
         pass  # scrapes every few seconds would drown the indexer's own logs
 
 

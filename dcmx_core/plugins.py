@@ -58,7 +58,7 @@ def entry_point_plugins(only: Iterable[str] | None = None) -> list[tuple[object,
         dist = ep.dist.name if ep.dist else "?"
         try:
             plugin = ep.load()
-        except Exception as exc:  # noqa: BLE001 - a broken third-party package, reported
+        except Exception as exc:  # a broken third-party package, reported
             error = PluginError(
                 f"plugin {ep.name!r} (entry point {ep.value!r} of package {dist!r}) failed to "
                 f"import: {type(exc).__name__}: {exc}; fix or uninstall that package"
@@ -84,6 +84,7 @@ class PluginHost:
         self.pm = pluggy.PluginManager(hookspecs.PROJECT)
         self.pm.add_hookspecs(hookspecs)
         self.only = None if only is None else list(only)
+        self._figures_failed: set[str] = set()  # plugins whose dcmx_metrics failed once
         candidates = [(p, "registered", False) for p in plugins]
         if entry_points:
             candidates += [(p, o, True) for p, o in entry_point_plugins(self.only)]
@@ -182,6 +183,31 @@ class PluginHost:
                 ) from exc
             if router is not None:
                 out.append((p.declaration.name, router))
+        return out
+
+    def figures(self, conn: Connection) -> list[Any]:
+        """Every loaded plugin's ``dcmx_metrics`` figures read on ``conn``; a plugin whose hook
+        raises is left out (and logged)."""
+        impls = {id(i.plugin): i for i in self.pm.hook.dcmx_metrics.get_hookimpls()}
+        out: list[Any] = []
+        for p in self.plugins:
+            impl = impls.get(id(p.plugin))
+            if impl is None:
+                continue
+            try:
+                with conn.begin_nested():  # a failed read must not spoil the next plugin's
+                    given: Any = impl.function(conn=conn)
+                    out.extend(given or ())
+            except Exception as exc:  # noqa: BLE001 - one plugin's figures, not the scrape
+                # Once at warning (say, its tables are not in this database), then at debug:
+                # a scrape every few seconds would bury everything else.
+                name = p.declaration.name
+                level = logging.DEBUG if name in self._figures_failed else logging.WARNING
+                self._figures_failed.add(name)
+                log.log(
+                    level, "plugin %r failed to give its metrics: %s: %s",
+                    name, type(exc).__name__, exc, extra={"plugin": name},
+                )
         return out
 
     # -- loading ------------------------------------------------------------------------------

@@ -35,6 +35,7 @@ from .addresses import PROFILES
 from .contracts import ContractSpec, parse_contract_flag, parse_contract_table
 from .errors import ConfigError
 from .redaction import has_secret, redact_url
+from .store.engine import POOLS, Pool
 
 __all__ = [
     "DEFAULT_CONFIG",
@@ -102,6 +103,15 @@ def _port(v: int | None) -> str | None:
     return None if v is None or 0 <= v <= 65535 else f"must be 0..65535, got {v}"
 
 
+def _recycle(v: int) -> str | None:
+    return None if v == -1 or v >= 1 else f"must be -1 (never) or >= 1 seconds, got {v}"
+
+
+def _pool_doc(what: str, field: str) -> str:
+    run, serve = getattr(POOLS["run"], field), getattr(POOLS["serve"], field)
+    return f"{what} (default: {run} for run, {serve} per serve worker)"
+
+
 def _database_url(url: str) -> str | None:
     scheme = url.split(":", 1)[0].split("+", 1)[0] if ":" in url else ""
     if scheme not in ("sqlite", "postgresql", "postgres"):
@@ -119,6 +129,21 @@ class Settings:
     database_url: str = setting(
         "sqlite:///dcmx.db", "SQLAlchemy URL (sqlite:///dcmx.db, postgresql://user@host/db) or "
         "a SQLite file path", flag="--db", check=_database_url,
+    )
+    pool_size: int | None = setting(
+        None, _pool_doc("database connections kept open", "size"), check=_at_least(1),
+    )
+    max_overflow: int | None = setting(
+        None, _pool_doc("connections opened beyond pool_size under load", "max_overflow"),
+        check=_at_least(0),
+    )
+    pool_timeout: float | None = setting(
+        None, _pool_doc("seconds to wait for a free connection", "timeout"),
+        check=_positive("seconds"),
+    )
+    pool_recycle: int | None = setting(
+        None, _pool_doc("seconds after which a connection is replaced, -1 never", "recycle"),
+        check=_recycle,
     )
     source: tuple[str, ...] = setting(
         (), "the node: tron+https://host (TRON HTTP API), http(s)://host (JSON-RPC), or "
@@ -206,6 +231,10 @@ class Settings:
     )
     log_format: str = setting("human", "human | json (one object a line)", choices=LOG_FORMATS)
     log_level: str = setting("info", "debug | info | warning | error", choices=LOG_LEVELS)
+    event_log: str = setting(
+        "off", "on: one JSON line per minted NFT, reward claim, sale and acceptance indexed "
+        "(logger dcmx.events), whatever the log format", choices=("off", "on"),
+    )
     keystore: str | None = setting(
         None, "signing key: an encrypted keystore file (password in DCMX_KEYSTORE_PASSWORD)",
         flag="",
@@ -238,6 +267,17 @@ class Settings:
         raise ConfigError(
             f"network {self.network!r} has no default source; set `source` in its "
             f"[networks.{self.network}] section, DCMX_SOURCE, or --source"
+        )
+
+    def pool(self, command: str) -> Pool:
+        """The connection pool of ``command`` (run or serve): the settings given, else the
+        command's own (:data:`dcmx_core.store.engine.POOLS`)."""
+        base = POOLS[command]
+        return Pool(
+            size=base.size if self.pool_size is None else self.pool_size,
+            max_overflow=base.max_overflow if self.max_overflow is None else self.max_overflow,
+            timeout=base.timeout if self.pool_timeout is None else self.pool_timeout,
+            recycle=base.recycle if self.pool_recycle is None else self.pool_recycle,
         )
 
     def replace(self, **changes: Any) -> Settings:

@@ -1067,29 +1067,8 @@ ANONYMOUS_DISPATCH: dict[int, type[Any]] = {
 }
 
 
-# decode_log's tables: the decoders of DISPATCH and ANONYMOUS_DISPATCH, bound once (binding a
-# classmethod on every call cost ~60 ns of the ~900 of decoding a one-string event)
-_DECODERS: dict[tuple[bytes, int], Any] = {k: e.decode for k, e in DISPATCH.items()}
-_ANONYMOUS_DECODERS: dict[int, Any] = {k: e.decode for k, e in ANONYMOUS_DISPATCH.items()}
-
-
-def decode_log(topics: Sequence[bytes], data: bytes) -> Any:
-    """The decoded event of a log of this contract, or None when no event matches.
-
-    Raises :class:`~dcmx_core.errors.DecodeError` when the log matches a (non-anonymous) event
-    by topic0 and topic count but its topics or data are malformed.
-    """
-    if topics:
-        decode = _DECODERS.get((topics[0], len(topics)))
-        if decode is not None:
-            return decode(topics, data)
-    decode = _ANONYMOUS_DECODERS.get(len(topics))
-    if decode is None:
-        return None
-    try:
-        return decode(topics, data)
-    except _rt.DecodeError:
-        return None  # a guess that did not fit: not this contract's anonymous event
+#: The decoded event of a log of this contract, or None (see dcmx_core.abi_runtime.log_decoder).
+decode_log = _rt.log_decoder(DISPATCH, ANONYMOUS_DISPATCH)
 
 
 class ComplianceRegistry(_fn.Contract, name=CONTRACT_NAME, profile=PROFILE):

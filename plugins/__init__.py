@@ -9,12 +9,20 @@ them: the typed reads (:mod:`.queries`), the simulator, the platform's deploymen
 devchain and the demo.
 """
 
-BUILTIN = ("token", "nft", "compliance", "vault", "royalty", "platform", "roles", "api", "pages")
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from dcmx_core import Contract
+
+BUILTIN = ("token", "nft", "compliance", "vault", "royalty", "platform", "eventlog", "roles", "api",
+           "pages")
 
 __all__ = ["BUILTIN", "platform_contracts"]
 
 
-def platform_contracts(addresses: dict[str, bytes]) -> list:
+def platform_contracts(addresses: dict[str, bytes]) -> list[Contract]:
     """The indexer's contract list for the DCMX platform: contract name -> deployed address."""
     from dcmx_core import Contract
     from dcmx_generated import CONTRACTS

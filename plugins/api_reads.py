@@ -8,7 +8,7 @@ tables' versions, so it is never staler than the database.
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 from fastapi import APIRouter, Path, Query
@@ -26,6 +26,9 @@ from .royalty import royalty_balances, royalty_sales, royalty_splits
 from .token import token_balances, transaction_index
 from .vault import reward_claims_index
 
+if TYPE_CHECKING:
+    from dcmx_core.service import Service
+
 __all__ = ["read_routes"]
 
 CLAIM_STATUSES = "^(submitted|approved|rejected|claimed)$"
@@ -40,7 +43,7 @@ def _fields(obj: Any) -> dict[str, Any]:
     return {f: getattr(obj, f) for f in obj.__dataclass_fields__}
 
 
-def read_routes(r: APIRouter, svc: Any) -> None:
+def read_routes(r: APIRouter, svc: Service) -> None:
     nft_reads = [nft_index]
 
     @r.get("/nfts/by-artist/{artist}", tags=["nfts"], summary="An artist's NFTs")

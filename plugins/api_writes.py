@@ -19,7 +19,7 @@ transaction with where to broadcast it.
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 from eth_hash.auto import keccak
@@ -39,6 +39,9 @@ from dcmx_generated.reward_vault import RewardVault
 from .compliance import acceptances, compliance_documents
 from .devchain import DEFAULT_ADMIN_ROLE, MINTER_ROLE
 from .roles import holds
+
+if TYPE_CHECKING:
+    from dcmx_core.service import Service
 
 __all__ = ["claim_proof", "write_routes"]
 
@@ -82,7 +85,7 @@ def claim_proof(wallet: bytes, claim: dict[str, Any]) -> bytes:
     return keccak(b"dcmx-claim:" + wallet + canonical.encode())
 
 
-def write_routes(r: APIRouter, legal: APIRouter, svc: Any) -> None:
+def write_routes(r: APIRouter, legal: APIRouter, svc: Service) -> None:
     writes = svc.writes
 
     def minter(conn: sa.Connection, wallet: str) -> bool:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import sqlalchemy as sa
 
 import dcmx_core
@@ -109,8 +111,8 @@ def dcmx_handle_batch(batch: dcmx_core.Batch, conn: sa.Connection) -> None:
     if not events:
         return
     trail, docs, accepted, kyc = [], [], [], {}
-    requests: dict[int, dict] = {}
-    processed: dict[int, dict] = {}
+    requests: dict[int, dict[str, Any]] = {}
+    processed: dict[int, dict[str, Any]] = {}
     for d in events:
         e, row = (
             d.event,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import sqlalchemy as sa
 
 import dcmx_core
@@ -64,8 +66,9 @@ def dcmx_handle_batch(batch: dcmx_core.Batch, conn: sa.Connection) -> None:
     events = batch.of(music_nft.Minted, music_nft.Transfer, royalty_distributor.SaleRecorded)
     if not events:
         return
-    new: dict[int, dict] = {}
-    changes: dict[int, dict] = {}  # token id -> changed columns, for tokens indexed before
+    new: dict[int, dict[str, Any]] = {}
+    # token id -> changed columns, for tokens indexed before
+    changes: dict[int, dict[str, Any]] = {}
     for d in events:
         e = d.event
         if isinstance(e, music_nft.Minted):

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import sqlalchemy as sa
 
 import dcmx_core
+from dcmx_core.figures import Figure
 from dcmx_core.sqltypes import ExactInt, address
 from dcmx_core.store.rows import fetch_columns, insert_rows, upsert_rows
 from dcmx_generated import compliance_registry as cr
@@ -133,7 +136,7 @@ _LAST_ACCEPTED, _KYC_STATUS, _DEL_REQUESTED, _DEL_STATUS = 11, 12, 13, 14
 _UNSET = object()
 
 
-def _new_profile(wallet: str, at: int, block: int) -> dict:
+def _new_profile(wallet: str, at: int, block: int) -> dict[str, Any]:
     return {
         "wallet": wallet,
         "first_seen_at": at,
@@ -155,12 +158,12 @@ def dcmx_handle_batch(batch: dcmx_core.Batch, conn: sa.Connection) -> None:
         return
     # wallet -> its profile as a list in user_profiles column order, counters from 0 for
     # this batch (merged with the stored profile below)
-    touched: dict[str, list] = {}
+    touched: dict[str, list[Any]] = {}
     days: dict[str, list[int]] = {}  # day -> METRICS
     active: dict[str, set[str]] = {}  # day -> wallets active that day
     zero = ZERO_ADDRESSES
     plan = _PLAN
-    day_of: dict[int, tuple] = {}  # timestamp -> (metrics, active set) of its day
+    day_of: dict[int, tuple[Any, ...]] = {}  # timestamp -> (metrics, active set) of its day
     for d in events:
         e = d.event
         ts = d.timestamp
@@ -262,3 +265,25 @@ def dcmx_handle_batch(batch: dcmx_core.Batch, conn: sa.Connection) -> None:
              old[-1] + new_per_day[dy])
         )
     upsert_rows(conn, analytics, _ANALYTICS_COLUMNS, out)
+
+
+@dcmx_core.hookimpl
+def dcmx_metrics(conn: sa.Connection) -> list[Figure]:
+    """The platform's figures for Prometheus, from the per-day analytics (one row a day):
+    totals since the first indexed block, and the wallets active on the newest indexed day
+    (UTC, by block time: an index catching up shows the chain's day, not today's)."""
+    rows = conn.execute(sa.select(analytics).order_by(analytics.c.day)).mappings().all()
+    total = {m: sum(r[m] for r in rows) for m in METRICS}
+    return [
+        Figure("dcmx_platform_nfts_minted", "NFTs minted", total["nfts_minted"]),
+        Figure("dcmx_platform_rewards_distributed", "DCMX paid out by reward claims (base "
+               "units)", total["rewards_distributed"]),
+        Figure("dcmx_platform_transfers", "DCMX token transfers", total["transfer_count"]),
+        Figure("dcmx_platform_transfer_volume", "DCMX moved by token transfers (base units)",
+               total["transfer_volume"]),
+        Figure("dcmx_platform_sales", "NFT sales recorded", total["sales_count"]),
+        Figure("dcmx_platform_sales_volume", "NFT sales volume (base units of the sale "
+               "currency)", total["sales_volume"]),
+        Figure("dcmx_platform_active_wallets", "wallets active on the newest indexed day "
+               "(UTC, block time)", rows[-1]["active_wallets"] if rows else 0),
+    ]

@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, fields
-from typing import TypeVar
+from typing import Any, TypeVar, cast
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
@@ -163,13 +163,13 @@ def _connected(db: Engine | Connection) -> Iterator[Connection]:
             yield conn
 
 
-def _rows(db: Engine | Connection, cls: Callable[..., T], stmt: sa.Select) -> list[T]:
-    names = [f.name for f in fields(cls)]
+def _rows(db: Engine | Connection, cls: Callable[..., T], stmt: sa.Select[Any]) -> list[T]:
+    names = [f.name for f in fields(cast(Any, cls))]
     with _connected(db) as conn:
         return [cls(**{n: row[n] for n in names}) for row in conn.execute(stmt).mappings()]
 
 
-def _nfts(where, limit: int, offset: int) -> sa.Select:  # noqa: ANN001 - a SQL expression
+def _nfts(where: sa.ColumnElement[bool], limit: int, offset: int) -> sa.Select[Any]:
     return (
         sa.select(nft_index).where(where).order_by(nft_index.c.token_id).limit(limit).offset(offset)
     )
@@ -204,7 +204,7 @@ def wallet_transactions(
     """DCMX transfers, mints and burns to or from ``wallet``, newest first."""
     t = transaction_index.c
 
-    def side(column: sa.Column) -> sa.Select:
+    def side(column: sa.Column[Any]) -> sa.Select[Any]:
         stmt = sa.select(transaction_index).where(column == wallet)
         if before_block is not None:
             stmt = stmt.where(t.block_number < before_block)
@@ -330,7 +330,7 @@ def profile(db: Engine | Connection, wallet: str) -> Profile | None:
         )
         owned = conn.execute(
             sa.select(sa.func.count()).select_from(nft_index).where(nft_index.c.owner == wallet)
-        ).scalar()
+        ).scalar_one()
     return Profile(
         wallet,
         p["first_seen_at"],

@@ -8,6 +8,8 @@ journal keeps it so across forks.
 
 from __future__ import annotations
 
+from typing import Any
+
 import sqlalchemy as sa
 
 import dcmx_core
@@ -44,7 +46,8 @@ def dcmx_handle_batch(batch: dcmx_core.Batch, conn: sa.Connection) -> None:
     events = batch.of(*GRANTED, *REVOKED)
     if not events:
         return
-    last: dict[tuple, dict | None] = {}  # key -> the row after the batch, None: revoked
+    # key -> the row after the batch, None: revoked
+    last: dict[tuple[Any, ...], dict[str, Any] | None] = {}
     for d in events:
         e = d.event
         key = (type(e).CONTRACT, e.role, e.account)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import sqlalchemy as sa
 
 import dcmx_core
@@ -104,8 +106,8 @@ def dcmx_handle_batch(batch: dcmx_core.Batch, conn: sa.Connection) -> None:
     events = batch.of(*EVENTS)
     if not events:
         return
-    splits: dict[int, list[dict]] = {}
-    sales: dict[int, dict] = {}
+    splits: dict[int, list[tuple[Any, ...]]] = {}
+    sales: dict[int, dict[str, Any]] = {}
     distributed: set[int] = set()
     credits, withdrawals = [], []
     moves: dict[str, list[int]] = {}  # recipient -> [credited, withdrawn]

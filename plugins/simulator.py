@@ -26,10 +26,10 @@ import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from eth_account import Account
-from eth_utils import keccak
+from eth_hash.auto import keccak
 from web3 import Web3
 from web3.logs import DISCARD
 
@@ -222,9 +222,9 @@ class Simulator:
             if not royalty.functions.hasRole(SPLIT_MANAGER_ROLE, artist).call({"from": self.admin}):
                 self._admin(royalty.functions.grantRole(SPLIT_MANAGER_ROLE, artist))
         for w in self.wallets:
-            if self.w3.eth.get_balance(w) < FUNDING // 2:
+            if self.w3.eth.get_balance(cast(Any, w)) < FUNDING // 2:
                 self._fund(w)
-            self.state.nonces[w] = self.w3.eth.get_transaction_count(w)
+            self.state.nonces[w] = self.w3.eth.get_transaction_count(cast(Any, w))
             self.state.balances[w] = (
                 self._contracts["DCMXToken"].functions.balanceOf(w).call({"from": self.admin})
             )
@@ -326,10 +326,10 @@ class Simulator:
         if open_tracks and rng.random() < 0.5:
             track = rng.choice(open_tracks)
         else:
-            artist = rng.choice(self.artists)
+            creator = rng.choice(self.artists)
             title = f"{rng.choice(ADJECTIVES)} {rng.choice(NOUNS)}"
             content = keccak(f"dcmx-sim:{self._namespace}:{len(st.tracks)}:{title}".encode())
-            track = _Track(content, title, artist, rng.choice(GENRES), rng.choice((1, 3, 5, 10)))
+            track = _Track(content, title, creator, rng.choice(GENRES), rng.choice((1, 3, 5, 10)))
             st.tracks.append(track)
         artist = self.wallets[track.artist]
         edition = track.minted + 1
@@ -389,7 +389,7 @@ class Simulator:
         seller = st.owners[token_id]
         buyer = rng.choice([w for w in self.wallets if w != seller])
         price = rng.randint(1, 200) * ETHER // 100
-        if self.w3.eth.get_balance(buyer) < price + ETHER:
+        if self.w3.eth.get_balance(cast(Any, buyer)) < price + ETHER:
             self._fund(buyer)
         # The buyer pays the seller, who records the sale with the proceeds for the split.
         self._pay(buyer, seller, price)
@@ -723,7 +723,8 @@ class Simulator:
         """Native coin from the admin (counted as kind "fund" when it happens in a run)."""
         receipt = self._check(
             self.w3.eth.send_transaction(
-                {"from": self.admin, "to": wallet, "value": FUNDING, **self._fees(21_000)}
+                cast(Any, {"from": self.admin, "to": wallet, "value": FUNDING,
+                           **self._fees(21_000)})
             ),
             "fund",
         )
@@ -850,7 +851,8 @@ class Simulator:
     def _call_error(self, sender: str, to: str, data: str, value: int) -> str | None:
         """The custom error ``Name(args)``'s name an eth_call reverts with; None if it passes."""
         try:
-            self.w3.eth.call({"from": sender, "to": to, "data": data, "value": value, "gas": GAS})
+            self.w3.eth.call(cast(Any, {"from": sender, "to": to, "data": data, "value": value,
+                                        "gas": GAS}))
         except Exception as exc:  # noqa: BLE001 - eth-tester and web3 raise different types
             raw = revert_data(exc)
             if not raw:
@@ -865,5 +867,5 @@ def _error_table(abis: Any) -> dict[bytes, str]:
         for entry in abi:
             if entry.get("type") == "error":
                 sig = f"{entry['name']}({','.join(i['type'] for i in entry['inputs'])})"
-                out[keccak(text=sig)[:4]] = entry["name"]
+                out[keccak(sig.encode())[:4]] = entry["name"]
     return out

@@ -34,6 +34,8 @@ COMMANDS = {
     "status": "dcmx_core.cli.status:status",
     "rollback": "dcmx_core.cli.maintenance:rollback",
     "rebuild": "dcmx_core.cli.maintenance:rebuild",
+    "backup": "dcmx_core.cli.backup:backup",
+    "restore": "dcmx_core.cli.restore:restore",
     "plugins": "dcmx_core.cli.listing:plugins",
     "serve": "dcmx_core.cli.serve:serve",
     "new": "dcmx_core.cli.new:new",
@@ -142,5 +144,6 @@ class Context:
         settings = load(self.config, {k: (None if v == () else v) for k, v in flags.items()})
         register_secret(settings.tron_api_key)
         register_secret(settings.private_key)
-        setup_logging(settings.log_format, "debug" if self.debug else settings.log_level)
+        setup_logging(settings.log_format, "debug" if self.debug else settings.log_level,
+                      events=settings.event_log == "on")
         return settings

@@ -46,7 +46,7 @@ batch.
     "database_url", "source", "source_kind", "solidity_url", "network", "profile", "contracts",
     "start_block", "window", "confirmations", "batch_blocks", "poll_interval",
     "source_concurrency", "source_max_rate", "plugins", "metrics_port", "metrics_host",
-    "ready_lag",
+    "ready_lag", "pool_size", "max_overflow", "pool_timeout", "pool_recycle", "event_log",
 )
 @click.option("--to-block", type=int, default=None, help="Stop after this block.")
 @click.option("--follow", is_flag=True, help="Keep indexing new blocks until stopped.")
@@ -57,6 +57,7 @@ def run(obj: Context, /, to_block: int | None, follow: bool, **flags: Any) -> No
     from ..metrics import Metrics, serve
     from ..progress import Progress
     from ..sources.factory import make_source
+    from ..store import create_engine
 
     settings = obj.settings(**flags)
     if follow and to_block is not None:
@@ -90,7 +91,7 @@ def run(obj: Context, /, to_block: int | None, follow: bool, **flags: Any) -> No
     try:
         indexer = Indexer(
             source,
-            settings.database_url,
+            create_engine(settings.database_url, settings.pool("run")),
             contracts,
             plugins,
             profile=settings.profile,
@@ -133,6 +134,7 @@ def run(obj: Context, /, to_block: int | None, follow: bool, **flags: Any) -> No
     finally:
         if metrics is not None:
             metrics.alive = False
+            metrics.close()
         if server is not None:
             server.close()
         source.close()

@@ -34,10 +34,10 @@ With --redis, the cache, rate limits and sign-in nonces are shared by the worker
 @setting_options(
     "database_url", "redis_url", "api_host", "api_port", "api_workers", "network", "profile",
     "source", "source_kind", "contracts", "plugins", "ready_lag", "rate_limit_ip",
-    "rate_limit_wallet", "token_ttl",
+    "rate_limit_wallet", "token_ttl", "pool_size", "max_overflow", "pool_timeout", "pool_recycle",
 )
 @click.pass_obj
-def serve(obj: Context, **flags: Any) -> None:
+def serve(obj: Context, /, **flags: Any) -> None:
     import uvicorn
 
     from ..redaction import register_secret

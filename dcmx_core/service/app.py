@@ -10,9 +10,9 @@ from __future__ import annotations
 import json
 import logging
 import os
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -27,6 +27,9 @@ from .context import Service, load_events
 from .core_routes import core_router, probes_router
 from .errors import ApiError, error_body
 from .guard import Guard
+
+if TYPE_CHECKING:
+    from .db import ReadDB
 
 __all__ = ["SETTINGS_ENV", "app_from_env", "create_app"]
 
@@ -46,7 +49,7 @@ DESCRIPTION = """Reads come from the indexed database, writes go to the contract
 """
 
 
-def _json(status: int, body: bytes, headers: dict[str, str] | None = None) -> Response:
+def _json(status: int, body: bytes, headers: Mapping[str, str] | None = None) -> Response:
     return Response(body, status_code=status, media_type="application/json", headers=headers)
 
 
@@ -55,7 +58,7 @@ def create_app(
     *,
     secret: bytes,
     plugins: PluginHost | None = None,
-    events: Sequence[type] | None = None,
+    events: Sequence[type[Any]] | None = None,
     writes: Any = None,
     head: Callable[[], tuple[int | None, int | None]] | None = None,
 ) -> FastAPI:
@@ -106,13 +109,14 @@ def create_app(
     return app
 
 
-def _tracked(db: Any) -> dict[str, str]:
+def _tracked(db: ReadDB) -> dict[str, str]:
     import sqlalchemy as sa
 
     from ..store.tables import schema_table
 
     def q(conn: Any) -> dict[str, str]:
-        return dict(conn.execute(sa.select(schema_table.c.table_name, schema_table.c.owner)).all())
+        rows = conn.execute(sa.select(schema_table.c.table_name, schema_table.c.owner)).all()
+        return {str(t): str(o) for t, o in rows}
 
     try:
         return db.read(q)

@@ -19,7 +19,7 @@ import logging
 import time
 from collections import OrderedDict
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, cast
 
 from ..redaction import redact_url
 
@@ -63,7 +63,7 @@ class Cache:
         client = self._client()
         if client is not None:
             try:
-                body = await client.get(PREFIX + key)
+                body = cast("bytes | None", await client.get(PREFIX + key))
                 if self.degraded is not None:
                     self.ok()
             except Exception as exc:  # noqa: BLE001 - any Redis failure: serve without it

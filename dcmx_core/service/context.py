@@ -54,18 +54,19 @@ class Service:
         *,
         secret: bytes,
         plugins: PluginHost,
-        events: Sequence[type] = (),
+        events: Sequence[type[Any]] = (),
         writes: Any = None,
         head: Callable[[], tuple[int | None, int | None]] | None = None,
     ) -> None:
         self.settings = settings
         self.profile: Profile = settings.profile  # type: ignore[assignment]
-        self.db = ReadDB(settings.database_url)
+        self.db = ReadDB(settings.database_url, settings.pool("serve"))
         self.cache = Cache(settings.redis_url)
         self.limiter = RateLimiter(settings.redis_url)
         self.once = Once(settings.redis_url)
         self.auth = Auth(secret, self.profile, settings.token_ttl, self.once)
         self.metrics = ApiMetrics()
+        self.metrics.watch(self.db, plugins)
         self.plugins = plugins
         self.events = list(events)
         self.writes = writes
@@ -164,7 +165,7 @@ class Service:
         signed_in = self.wallet.dependency
 
         async def with_role(request: Request) -> str:
-            wallet = signed_in(request)
+            wallet: str = signed_in(request)
             if not await self.read(lambda conn: holds(conn, wallet)):
                 raise ApiError(403, "missing_role", f"{wallet} does not hold {what}, which "
                                "this needs")
@@ -210,7 +211,7 @@ def _read_by(view: sa.Table) -> set[str]:
             if isinstance(t, sa.Table)}
 
 
-def load_events(settings: Settings, tracked: dict[str, str]) -> list[type]:
+def load_events(settings: Settings, tracked: dict[str, str]) -> list[type[Any]]:
     """The generated event classes whose raw tables the database holds: of the configured
     contracts, else of every installed contract (``dcmx.contracts``) that owns tables in it
     (``tracked``: table -> owner, from ``dcmx_schema``)."""

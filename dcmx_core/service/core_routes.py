@@ -219,14 +219,14 @@ def core_router(svc: Service) -> APIRouter:
     return r
 
 
-def _indexed(cls: type) -> list[str]:
+def _indexed(cls: type[Any]) -> list[str]:
     """The parameter columns an index leads with: the filters a page can use."""
-    t: sa.Table = cls.TABLE  # type: ignore[attr-defined]
+    t: sa.Table = cls.TABLE
     chain = set(CHAIN_COLUMNS)
     return sorted({list(i.columns)[0].name for i in t.indexes} - chain)
 
 
-def _param(svc: Service, column: sa.Column, value: str, field: str) -> Any:
+def _param(svc: Service, column: sa.Column[Any], value: str, field: str) -> Any:
     """A filter value from the query string as the column stores it; 400 naming the field."""
     t = column.type
     if isinstance(t, sa.LargeBinary):

@@ -28,7 +28,7 @@ from sqlalchemy.engine import Connection, Engine, make_url
 from ..errors import ConfigError
 from ..redaction import redact_url
 from ..store import versions as store_versions
-from ..store.engine import sqlite_file
+from ..store.engine import POOLS, Pool, sqlite_file
 from .errors import ApiError
 
 __all__ = ["ReadDB"]
@@ -54,12 +54,14 @@ def _unavailable(exc: BaseException) -> ApiError:
 class ReadDB:
     """Read-only access to an indexed database, with its table versions."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, pool: Pool | None = None) -> None:
         self.url = url
         parsed = make_url(url)
         self.sqlite = parsed.get_backend_name() == "sqlite"
         self.path = sqlite_file(parsed) if self.sqlite else None
-        self.engine = _sqlite_engine(parsed) if self.sqlite else _postgres_engine(parsed)
+        sized = (pool or POOLS["serve"]).options()
+        self.engine = (_sqlite_engine(parsed, sized) if self.sqlite
+                       else _postgres_engine(parsed, sized))
         self._probe: sqlite3.Connection | None = None
         self._probe_owner: int | None = None
         self._data_version: int | None = None
@@ -77,7 +79,7 @@ class ReadDB:
             with self.engine.connect() as conn:
                 deadline = time.monotonic() + READ_BUDGET_MS / 1000
                 if self.sqlite:
-                    raw = conn.connection.driver_connection
+                    raw: Any = conn.connection.driver_connection
                     raw.set_progress_handler(lambda: time.monotonic() > deadline, 2_000)
                 try:
                     with conn.begin():
@@ -87,6 +89,10 @@ class ReadDB:
                         raw.set_progress_handler(None, 0)
         except sa.exc.DBAPIError as exc:
             raise _unavailable(exc) from None
+        except sa.exc.TimeoutError:  # every pooled connection busy for pool_timeout
+            log.warning("no free database connection within the pool's timeout")
+            raise ApiError(503, "database_busy", "every database connection is busy; try "
+                           "again shortly", headers={"Retry-After": "1"}) from None
 
     def read_versioned(
         self, names: Iterable[str], fn: Callable[[Connection], T]
@@ -152,7 +158,7 @@ class ReadDB:
         self.engine.dispose()
 
 
-def _sqlite_engine(url: sa.URL) -> Engine:
+def _sqlite_engine(url: sa.URL, pool: dict[str, Any]) -> Engine:
     path = sqlite_file(url)
     if path is None:
         raise ConfigError("dcmx serve reads a SQLite file or PostgreSQL; an in-memory SQLite "
@@ -160,8 +166,7 @@ def _sqlite_engine(url: sa.URL) -> Engine:
     # mode=ro: this process can never write; the file must exist (the indexer makes it).
     engine = sa.create_engine(
         f"sqlite:///file:{path}?mode=ro&uri=true",
-        connect_args={"timeout": 5, "check_same_thread": False},
-        pool_size=8, max_overflow=8,
+        connect_args={"timeout": 5, "check_same_thread": False}, **pool,
     )
 
     @sa.event.listens_for(engine, "connect")
@@ -178,7 +183,7 @@ def _sqlite_engine(url: sa.URL) -> Engine:
     return engine
 
 
-def _postgres_engine(url: sa.URL) -> Engine:
+def _postgres_engine(url: sa.URL, pool: dict[str, Any]) -> Engine:
     if url.drivername in ("postgresql", "postgres"):
         url = url.set(drivername="postgresql+psycopg")
     options = url.query.get("options", "")
@@ -188,7 +193,7 @@ def _postgres_engine(url: sa.URL) -> Engine:
                "-c idle_in_transaction_session_timeout=10000")
     url = url.update_query_dict({"options": f"{options} {session}".strip()})
     return sa.create_engine(
-        url, pool_size=8, max_overflow=8, pool_recycle=300,
+        url, **pool,
         isolation_level="REPEATABLE READ",  # the versions and the rows: one snapshot
         connect_args={"connect_timeout": 3},
     )

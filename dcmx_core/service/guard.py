@@ -26,7 +26,7 @@ class Guard:
         self.app = app
         self.service = service
 
-    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
@@ -35,7 +35,7 @@ class Guard:
         status = [500]
         path: str = scope["path"]
 
-        async def sending(message: dict) -> None:
+        async def sending(message: dict[str, Any]) -> None:
             if message["type"] == "http.response.start":
                 status[0] = message["status"]
             await send(message)
@@ -95,8 +95,8 @@ def _bounded(receive: Any, status: list[int]) -> Any:
     """``receive`` that stops a streamed (chunked) body past MAX_BODY."""
     seen = [0]
 
-    async def receiving() -> dict:
-        message = await receive()
+    async def receiving() -> dict[str, Any]:
+        message: dict[str, Any] = await receive()
         if message["type"] == "http.request":
             seen[0] += len(message.get("body", b""))
             if seen[0] > MAX_BODY:

@@ -44,15 +44,15 @@ async def answer(svc: Service, sent: Sent, wait: str, timeout: float,
     if block is None:
         block = await run_in_threadpool(svc.writes.block_of, sent.txid, timeout)
     h = bytes.fromhex(sent.txid)
-    found = None
+    found: lookups.TxLookup | None = None
     while block is not None:
         found = await svc.read(lambda c: lookups.transaction(c, svc.events, h, block))
-        if found.events or time.monotonic() >= deadline:
+        if found is None or found.events or time.monotonic() >= deadline:
             break
         await asyncio.sleep(0.05)
-    indexed = bool(found and found.events)
-    body.update(block_number=block, indexed=indexed,
-                events=[event_json(e) for e in found.events] if indexed else [])
+    events = found.events if found is not None else ()
+    indexed = bool(events)
+    body.update(block_number=block, indexed=indexed, events=[event_json(e) for e in events])
     return Response(dumps(body), status_code=200 if indexed else 202,
                     media_type="application/json")
 

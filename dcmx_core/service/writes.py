@@ -166,7 +166,7 @@ class EvmWrites(_Writes):
 
     def broadcast(self, payload: dict[str, Any], wallet: bytes) -> Sent:
         from eth_account import Account
-        from eth_account.typed_transactions import TypedTransaction
+        from eth_account.typed_transactions import TypedTransaction  # type: ignore[attr-defined]
 
         raw_text = payload.get("raw")
         if not isinstance(raw_text, str) or len(raw_text) > 16_000:
@@ -201,7 +201,7 @@ class EvmWrites(_Writes):
         if receipt["status"] != 1:
             raise TransactionError(f"transaction {txid} reverted in block "
                                    f"{receipt['blockNumber']}", txid=txid, reason="REVERT")
-        return receipt["blockNumber"]
+        return int(receipt["blockNumber"])
 
 
 class TronWrites(_Writes):
@@ -293,7 +293,7 @@ class TronWrites(_Writes):
         except ReceiptTimeout:
             return None
         self.transport.check(receipt)
-        return receipt.block_number
+        return int(receipt.block_number)
 
 
 def writes_from_settings(settings: Any) -> _Writes | None:

@@ -305,7 +305,7 @@ class FileChain:
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
-        self._file = open(self.path, "rb")  # noqa: SIM115 - closed by close()
+        self._file = open(self.path, "rb")  # closed by close()
         meta, self._addresses = _read_preamble(self._file, path)
         self._address_ids = {a: i for i, a in enumerate(self._addresses)}
         self._finality_depth = meta["finality_depth"]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import sqlite3
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +18,7 @@ from sqlalchemy.engine import Connection, Engine, make_url
 
 from ..errors import ConfigError, StoreError
 
-__all__ = ["create_engine", "sqlite_file"]
+__all__ = ["POOLS", "Pool", "create_engine", "sqlite_file"]
 
 log = logging.getLogger("dcmx.indexer")
 
@@ -35,6 +36,30 @@ SQLITE_BUILD_CACHE_KIB = 2_048
 SQLITE_WAL_AUTOCHECKPOINT = 10_000
 
 
+@dataclass(frozen=True)
+class Pool:
+    """A connection pool's sizes and times (the settings ``pool_size``, ``max_overflow``,
+    ``pool_timeout`` and ``pool_recycle``; :meth:`dcmx_core.settings.Settings.pool`)."""
+
+    size: int
+    max_overflow: int
+    timeout: float  # seconds a caller waits for a free connection
+    recycle: int  # seconds after which a connection is replaced; -1: never
+
+    def options(self) -> dict[str, Any]:
+        return {"pool_size": self.size, "max_overflow": self.max_overflow,
+                "pool_timeout": self.timeout, "pool_recycle": self.recycle}
+
+
+#: Each command's pool unless the settings say otherwise. The indexer holds one connection at
+#: a time, beside a few short reads (status, metrics); a serve worker one per request in its
+#: thread pool, and answers 503 after a short wait rather than queue requests.
+POOLS = {
+    "run": Pool(size=4, max_overflow=4, timeout=30.0, recycle=-1),
+    "serve": Pool(size=8, max_overflow=8, timeout=5.0, recycle=300),
+}
+
+
 def sqlite_file(url: sa.URL) -> str | None:
     """The file of a SQLite URL; None for an in-memory database or another backend."""
     if url.get_backend_name() != "sqlite" or url.database in (None, "", ":memory:"):
@@ -48,8 +73,9 @@ def set_synchronous(dbapi: Any, journal_mode: str) -> None:  # a DB-API cursor o
     dbapi.execute(f"PRAGMA synchronous={'NORMAL' if journal_mode == 'wal' else 'FULL'}")
 
 
-def create_engine(url: str) -> Engine:
-    """An engine tuned for indexing: SQLite in WAL mode, PostgreSQL through psycopg 3."""
+def create_engine(url: str, pool: Pool | None = None) -> Engine:
+    """An engine tuned for indexing: SQLite in WAL mode, PostgreSQL through psycopg 3, with
+    ``pool``'s sizes (an in-memory SQLite database has one connection per thread instead)."""
     try:
         parsed = make_url(url)
     except Exception as exc:  # noqa: BLE001 - SQLAlchemy raises several types here
@@ -69,7 +95,8 @@ def create_engine(url: str) -> Engine:
         given = parsed.query.get("timeout", "30")
         timeout = float(given if isinstance(given, str) else given[-1])
         parsed = parsed.difference_update_query(["timeout"])
-        engine = sa.create_engine(parsed, connect_args={"timeout": timeout})
+        sized = (pool or POOLS["run"]).options() if sqlite_file(parsed) else {}
+        engine = sa.create_engine(parsed, connect_args={"timeout": timeout}, **sized)
 
         @sa.event.listens_for(engine, "connect")
         def _pragmas(dbapi_conn: Any, _record: Any) -> None:  # a DB-API connection
@@ -107,7 +134,7 @@ def create_engine(url: str) -> Engine:
     if backend == "postgresql":
         if parsed.drivername in ("postgresql", "postgres"):
             parsed = parsed.set(drivername="postgresql+psycopg")
-        return sa.create_engine(parsed, pool_pre_ping=True)
+        return sa.create_engine(parsed, pool_pre_ping=True, **(pool or POOLS["run"]).options())
     raise ConfigError(f"unsupported database {backend!r}: dcmx stores into SQLite or PostgreSQL")
 
 

@@ -134,7 +134,7 @@ class RowWriter:
             return identity
         namespace: dict[str, Any] = dict(funcs)
         # Built from column positions and fixed names only, never from user text.
-        exec(f"def convert(r):\n    return ({', '.join(parts)},)\n", namespace)  # noqa: S102
+        exec(f"def convert(r):\n    return ({', '.join(parts)},)\n", namespace)
         convert: Convert = namespace["convert"]
         return convert
 

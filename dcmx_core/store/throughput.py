@@ -23,7 +23,7 @@ from sqlalchemy.engine import Connection
 
 from .tables import throughput_table
 
-__all__ = ["RETAIN_SECONDS", "Throughput", "read"]
+__all__ = ["RETAIN_SECONDS", "Throughput", "read", "throughput_table"]
 
 RETAIN_SECONDS = 2 * 24 * 3600
 _t = throughput_table.c
@@ -47,11 +47,10 @@ class Throughput:
                   "finalized_block": finalized}
         name = conn.dialect.name
         if name in ("sqlite", "postgresql"):
-            if name == "sqlite":
-                from sqlalchemy.dialects.sqlite import insert
-            else:
-                from sqlalchemy.dialects.postgresql import insert
-            stmt = insert(throughput_table).values(values)
+            from sqlalchemy.dialects import postgresql, sqlite
+
+            dialect = sqlite if name == "sqlite" else postgresql
+            stmt = dialect.insert(throughput_table).values(values)
             new = stmt.excluded
             conn.execute(stmt.on_conflict_do_update(
                 index_elements=[_t.minute],

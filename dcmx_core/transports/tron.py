@@ -34,6 +34,7 @@ from ..keys import (
     getenv,
     load_signing_key,
 )
+from . import tally
 from .errors import (
     ReceiptTimeout,
     RevertError,
@@ -71,6 +72,14 @@ def _broadcast_answer(body: Any) -> dict[str, Any]:
     if "result" not in ret and "code" not in ret and "Error" not in ret:
         raise Malformed("broadcast answer has neither result, code nor Error")
     return ret
+
+
+def _calldata(tx: SignedTransaction) -> bytes:
+    """The calldata of a TriggerSmartContract transaction (empty for anything else)."""
+    try:
+        return bytes.fromhex(tx.raw_data["contract"][0]["parameter"]["value"]["data"])
+    except (KeyError, IndexError, TypeError, ValueError):
+        return b""
 
 
 def _hex(value: str | None) -> bytes:
@@ -346,6 +355,7 @@ class TronpyTransport:
                 "with wait_receipt(txid) before sending it again"
             ) from None
         if ret.get("result") is True:
+            tally.sent(str(ret.get("txid") or tx.txid), _calldata(tx))
             return str(ret.get("txid") or tx.txid)
         code = str(ret.get("code") or "UNKNOWN")
         if code == DUPLICATE:
@@ -354,7 +364,9 @@ class TronpyTransport:
                 tx.txid,
                 " (an earlier attempt got through)" if retries else "",
             )
+            tally.sent(tx.txid, _calldata(tx))
             return tx.txid
+        tally.failed("refused")
         message = quote(decode_message(ret.get("message")), (tx.signature,), 500)
         del ret  # it may quote the request; a traceback's locals must not show it
         note = ""
@@ -386,10 +398,13 @@ class TronpyTransport:
             except SourceError as exc:  # transient: keep polling until the deadline
                 info, last_error = {}, str(exc)
             if info.get("id"):
-                return TronReceipt.from_info(info)
+                receipt = TronReceipt.from_info(info)
+                tally.mined(txid, receipt.succeeded, receipt.energy_used, receipt.fee)
+                return receipt
             if time.monotonic() >= deadline:
                 break
             time.sleep(min(self._poll, max(0.0, deadline - time.monotonic())))
+        tally.failed("timeout", txid)
         raise ReceiptTimeout(
             f"transaction {txid} was broadcast but not found in a block within {timeout:g}s"
             + (f" (last node error: {last_error})" if last_error else "")

@@ -9,6 +9,7 @@ from typing import Any
 
 from ..addresses import to_evm
 from ..errors import ConfigError
+from . import tally
 
 __all__ = ["Web3Transport"]
 
@@ -38,8 +39,22 @@ class Web3Transport:
 
     def transact(self, to: bytes, data: bytes, value: int = 0) -> Any:
         tx = {"to": to_evm(to), "from": self.sender, "data": data, "value": value}
-        tx_hash = self._w3.eth.send_transaction(tx)
-        return self._w3.eth.wait_for_transaction_receipt(tx_hash, timeout=self._timeout)
+        try:
+            tx_hash = self._w3.eth.send_transaction(tx)
+        except Exception:
+            tally.failed("refused")  # the node would not take it (a revert in its estimate)
+            raise
+        txid = bytes(tx_hash).hex()
+        tally.sent(txid, data)
+        try:
+            receipt = self._w3.eth.wait_for_transaction_receipt(tx_hash, timeout=self._timeout)
+        except Exception:
+            tally.failed("timeout", txid)
+            raise
+        gas = int(receipt.get("gasUsed", 0))
+        tally.mined(txid, receipt.get("status") == 1, gas,
+                    gas * int(receipt.get("effectiveGasPrice", 0) or 0))
+        return receipt
 
     def __repr__(self) -> str:
         return f"Web3Transport(from_={self._from!r})"

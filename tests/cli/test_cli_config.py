@@ -178,3 +178,39 @@ def test_run_help_documents_precedence():
     assert "DCMX_DATABASE_URL" in result.output
     for command in ("demo", "run", "status", "rollback", "rebuild", "plugins", "simulate"):
         assert CliRunner().invoke(cli, [command, "--help"]).exit_code == 0
+
+
+def _spec(name: str, module: str):
+    from dcmx_core.contracts import parse_contract_flag
+
+    return parse_contract_flag(f"{name}={module}@0x{'11' * 20}", "evm", "--contract")
+
+
+def test_a_generated_package_names_its_contract(monkeypatch, tmp_path):
+    """MODULE may be the package dcmx-codegen wrote: the contract of that name, or its only
+    one; with several and no match, the error lists the modules to choose from."""
+    import dcmx_generated
+
+    (one,) = resolve([_spec("DCMXToken", "dcmx_generated")])
+    assert one.module is dcmx_generated.CONTRACTS["DCMXToken"]
+    with pytest.raises(ConfigError, match=r"holds several contracts .*modules: .*dcmx_token"):
+        resolve([_spec("Token", "dcmx_generated")])
+
+
+def test_bindings_made_in_the_current_folder_are_found(monkeypatch, tmp_path):
+    """`dcmx-codegen ABI -o mytoken` then `dcmx run --contract T=mytoken@...` from the same
+    folder, as the README shows: the folder is looked in after everything installed."""
+    import shutil
+    import sys
+
+    src = Path(__file__).resolve().parents[2] / "generated" / "dcmx_token.py"
+    pkg = tmp_path / "fresh_bindings_pkg"
+    pkg.mkdir()
+    shutil.copy(src, pkg / "tok.py")
+    (pkg / "__init__.py").write_text("from . import tok\nCONTRACTS = {'DCMXToken': tok}\n")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(sys, "path", [p for p in sys.path if p not in ("", str(tmp_path))])
+    (one,) = resolve([_spec("Mine", "fresh_bindings_pkg")])
+    assert one.module.__name__ == "fresh_bindings_pkg.tok"
+    with pytest.raises(ConfigError, match="cannot import module 'no_such_bindings'"):
+        resolve([_spec("Other", "no_such_bindings")])

@@ -28,8 +28,7 @@ def test_demo_end_to_end(tmp_path):
     seconds = time.monotonic() - started
     assert proc.returncode == 0, proc.stderr
     out = proc.stdout
-    print(out, f"\nwall time {seconds:.1f} s")
-    assert seconds < 90
+    print(out, f"\nwall time {seconds:.1f} s")  # a figure to read, not a test: bench/ times
 
     section = out.split("rows per table\n", 1)[1].split("\n\n", 1)[0]
     printed = {}

@@ -36,7 +36,7 @@ def _outcome(f):
     """What calling ``f`` gives: its value, or the type and text of what it raised."""
     try:
         return "value", f()
-    except Exception as e:  # the reference may raise anything: compare it, whatever it is
+    except Exception as e:  # noqa: BLE001 - the reference may raise anything: compare it
         return "raised", type(e), str(e)
 
 

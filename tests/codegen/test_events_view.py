@@ -90,7 +90,7 @@ def test_view_shows_every_event_with_exact_arguments(db_url):
         events_view.create(conn, classes)
         sent: list[str] = []
 
-        def record(conn, cursor, statement, *rest) -> None:  # noqa: ANN001, ANN002
+        def record(conn, cursor, statement, *rest) -> None:
             sent.append(statement)
 
         sa.event.listen(conn, "before_cursor_execute", record)

@@ -32,7 +32,7 @@ def _chain(blocks: int) -> MemoryChain:
     return chain
 
 
-def _indexer(chain, url, plugins=(token,), **tuning) -> Indexer:  # noqa: ANN001
+def _indexer(chain, url, plugins=(token,), **tuning) -> Indexer:
     return Indexer(
         chain, url, [Contract("DCMXToken", dcmx_token, (TOKEN,))], plugins=plugins, window=5,
         tuning=Tuning(**tuning),
@@ -88,7 +88,7 @@ def test_backfill_drops_indexes_and_triggers_and_builds_them_when_caught_up(db_u
     assert _state(indexer) == (_indexes(indexer.engine) | declared, triggers, False)
     # Same tables, same rows as an index that never dropped anything.
     clean = _indexer(chain, f"sqlite:///{tmp_path / 'clean.db'}", batch_blocks=1)
-    clean._worth_backfill = lambda *_: False  # noqa: SLF001 - the reference never backfills
+    clean._worth_backfill = lambda *_: False  # the reference never backfills
     clean.run()
     assert dump_tables(indexer.engine) == dump_tables(clean.engine)
 
@@ -110,7 +110,7 @@ def test_the_step_that_ends_a_backfill_is_journaled_and_a_fork_into_it_rolls_bac
     indexer.run()
     assert indexer.cursor() == chain.head()
     clean = _indexer(chain, f"sqlite:///{tmp_path / 'clean.db'}", batch_blocks=1)
-    clean._worth_backfill = lambda *_: False  # noqa: SLF001 - the reference never backfills
+    clean._worth_backfill = lambda *_: False  # the reference never backfills
     clean.run()
     assert dump_tables(indexer.engine) == dump_tables(clean.engine)
 
@@ -209,7 +209,7 @@ def test_the_blockchain_events_table_of_an_older_dcmx_becomes_the_view(db_url):
     assert events == 2 * 20 and "blockchain_events" not in recorded
 
 
-def _journal_mode(path) -> str:  # noqa: ANN001
+def _journal_mode(path) -> str:
     with sqlite3.connect(path) as conn:
         return conn.execute("PRAGMA journal_mode").fetchone()[0]
 
@@ -271,7 +271,7 @@ def test_a_reader_holding_a_transaction_delays_a_backfill_commit_and_loses_nothi
     thread: list[threading.Thread] = []
     committed: list[float] = []
 
-    def on_batch(report) -> None:  # noqa: ANN001
+    def on_batch(report) -> None:
         committed.append(time.monotonic())
         if not thread and report.finalized:
             thread.append(threading.Thread(target=read_for_a_while))
@@ -287,7 +287,7 @@ def test_a_reader_holding_a_transaction_delays_a_backfill_commit_and_loses_nothi
     assert dump_tables(indexer.engine) == dump_tables(clean.engine)
 
 
-def _wal_frames(path) -> tuple[int, int]:  # noqa: ANN001
+def _wal_frames(path) -> tuple[int, int]:
     """(frames in the WAL, frames of it copied into the database), read from the wal-index
     header in the -shm file (sqlite.org/walformat.html: mxFrame at byte 16, nBackfill at 96),
     without a checkpoint of our own."""

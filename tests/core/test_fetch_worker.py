@@ -36,12 +36,12 @@ def chain_file(tmp_path_factory) -> str:
     return str(path)
 
 
-def _run(source, url: str, *, plugins=(), prefetch=True) -> Indexer:  # noqa: ANN001
+def _run(source, url: str, *, plugins=(), prefetch=True) -> Indexer:
     indexer = Indexer(source, url, [Contract("DCMXToken", dcmx_token, (TOKEN,))],
                       plugins=plugins, window=5,
                       tuning=Tuning(batch_blocks=5, target_events=15, prefetch=prefetch))
 
-    def wait_for_the_workers(_report) -> None:  # noqa: ANN001
+    def wait_for_the_workers(_report) -> None:
         # Once started, wait for them to be ready (imports take ~0.3 s), so that the ranges
         # after it are theirs whatever this machine's speed.
         until = time.monotonic() + 60

@@ -18,7 +18,7 @@ WALLETS = [bytes([i]) * 20 for i in range(1, 6)]
 T = dcmx_token.Transfer.TABLE.c
 
 
-def _plugin(*, tables=(), views=(), name: str = "viewer") -> types.SimpleNamespace:  # noqa: ANN001
+def _plugin(*, tables=(), views=(), name: str = "viewer") -> types.SimpleNamespace:
     @dcmx_core.hookimpl
     def dcmx_declare() -> dcmx_core.Declaration:
         return dcmx_core.Declaration(

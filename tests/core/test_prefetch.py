@@ -24,7 +24,7 @@ class _Waiting(MemoryChain):
 
     in_process = False
 
-    def logs(self, *args, **kwargs):  # noqa: ANN002, ANN003, ANN201
+    def logs(self, *args, **kwargs):
         time.sleep(0.1)
         return super().logs(*args, **kwargs)
 
@@ -32,11 +32,11 @@ class _Waiting(MemoryChain):
 class _Computing(MemoryChain):
     """A chain whose logs() computes for 30 ms (like parsing a file or running an EVM)."""
 
-    def __init__(self, **kwargs) -> None:  # noqa: ANN003
+    def __init__(self, **kwargs) -> None:
         super().__init__(**kwargs)
         self.callers: list[str] = []  # the thread of every logs() call
 
-    def logs(self, *args, **kwargs):  # noqa: ANN002, ANN003, ANN201
+    def logs(self, *args, **kwargs):
         self.callers.append(threading.current_thread().name)
         until = time.thread_time() + 0.03
         while time.thread_time() < until:
@@ -51,11 +51,11 @@ class _Watch:
         self.overlapped: list[bool] = []
 
     @dcmx_core.hookimpl
-    def dcmx_declare(self):  # noqa: ANN201
+    def dcmx_declare(self):
         return dcmx_core.Declaration("watch")
 
     @dcmx_core.hookimpl
-    def dcmx_handle_batch(self, batch, conn):  # noqa: ANN001, ARG002
+    def dcmx_handle_batch(self, batch, conn):
         if batch.finalized:
             self.overlapped.append(
                 any(t.name == "dcmx-prefetch" and t.is_alive() for t in threading.enumerate())

@@ -168,7 +168,7 @@ def test_sqlite_writes_rows_in_groups_in_order(sqlite_url: str, columns: int, co
     sent: list[int] = []  # rows per INSERT statement run
 
     @sa.event.listens_for(engine, "before_cursor_execute")
-    def _seen(conn, cursor, statement, parameters, context, executemany):  # noqa: ANN001, ANN202
+    def _seen(conn, cursor, statement, parameters, context, executemany):
         if statement.startswith("INSERT"):
             sent.extend([statement.count("(?")] * (len(parameters) if executemany else 1))
 

@@ -130,7 +130,7 @@ class FaultProxy:
                 super().setup()
                 self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
-            def do_POST(self) -> None:  # noqa: N802 - the stdlib's naming
+            def do_POST(self) -> None:  # the stdlib's naming
                 length = int(self.headers.get("content-length", 0))
                 body = self.rfile.read(length)
                 proxy._serve(self, self.path, body)

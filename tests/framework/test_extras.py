@@ -27,7 +27,7 @@ def no_devchain(monkeypatch):
 
 def test_importing_the_devchain_names_the_extra(no_devchain):
     with pytest.raises(MissingExtraError, match=r"embedded devchain .* pip install 'dcmx\[dev"):
-        import dcmx_core.devchain  # noqa: F401
+        import dcmx_core.devchain
     with pytest.raises(ImportError):  # still an ImportError for code that checks for one
         import dcmx_core.sources.devchain  # noqa: F401
     assert issubclass(MissingExtraError, ConfigError)

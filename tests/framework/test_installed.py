@@ -22,14 +22,11 @@ import time
 import zipfile
 from pathlib import Path
 
-import httpx
 import pytest
-from eth_abi import encode
-from eth_hash.auto import keccak
+from anvil_erc20 import MINIMAL_ERC20, accounts, deploy_and_transfer
 
 ROOT = Path(__file__).resolve().parents[2]
 ERC20_ABI = ROOT / "tests" / "data" / "reference" / "abis" / "oz-5.7.0_ERC20.json"
-MINIMAL_ERC20 = ROOT / "contracts" / "build" / "test" / "MinimalERC20.json"
 # What the wheel is built from (package-dir in pyproject.toml), copied out of the checkout.
 SOURCES = ("pyproject.toml", "README.md", "dcmx_core", "codegen", "plugins", "generated",
            "contracts/build")
@@ -208,7 +205,7 @@ def test_a_newcomer_from_dcmx_new_to_an_indexed_table(
 
     # A real ERC-20 emitting the ABI's events on a real node.
     t0 = time.perf_counter()
-    token, head = _deploy_and_transfer(anvil)
+    token, head = deploy_and_transfer(anvil)
     TIMES["deploy and transfer on anvil"] = time.perf_counter() - t0
     listed = _ok(subprocess.run([str(bin_ / "dcmx"), "plugins"], cwd=project, env=env,
                                 capture_output=True, text=True))
@@ -226,7 +223,7 @@ def test_a_newcomer_from_dcmx_new_to_an_indexed_table(
     ], cwd=project, env=env)
     table = json.loads(_ok(read))
     TIMES["newcomer total: dcmx new .. table"] = time.perf_counter() - started
-    deployer, alice, bob = _accounts(anvil)[:3]
+    deployer, alice, bob = accounts(anvil)[:3]
     by_sender = {r["from_"].lower(): r for r in table}
     zero = "0x" + "00" * 20
     assert by_sender[zero]["events"] == 1 and by_sender[zero]["total_value"] == 10**24
@@ -247,55 +244,6 @@ def test_the_checkout_was_not_touched(checkout_state: str):
 
 def _report() -> None:
     print("\n".join(f"  {seconds:7.1f} s  {step}" for step, seconds in TIMES.items()))
-
-
-# --- anvil, through its JSON-RPC ---------------------------------------------------------
-
-
-def _rpc(url: str, method: str, *params: object) -> object:
-    reply = httpx.post(url, json={"jsonrpc": "2.0", "id": 1, "method": method,
-                                  "params": list(params)}, timeout=30).json()
-    assert "error" not in reply, reply
-    return reply["result"]
-
-
-def _accounts(url: str) -> list[str]:
-    return [a.lower() for a in _rpc(url, "eth_accounts")]  # type: ignore[union-attr]
-
-
-def _send(url: str, sender: str, data: str, to: str | None = None) -> dict[str, str]:
-    tx = {"from": sender, "data": data, "gas": hex(3_000_000)}
-    if to is not None:
-        tx["to"] = to
-    txid = _rpc(url, "eth_sendTransaction", tx)
-    deadline = time.monotonic() + 30
-    # anvil mines each transaction at once, but may answer before its receipt is stored
-    while (receipt := _rpc(url, "eth_getTransactionReceipt", txid)) is None:
-        assert time.monotonic() < deadline, f"transaction {txid} not mined in 30 s"
-        time.sleep(0.05)
-    assert isinstance(receipt, dict) and receipt["status"] == "0x1", receipt
-    return receipt
-
-
-def _call(name: str, types: list[str], *args: object) -> str:
-    selector = keccak(f"{name}({','.join(types)})".encode())[:4]
-    return "0x" + (selector + encode(types, list(args))).hex()
-
-
-def _deploy_and_transfer(url: str) -> tuple[str, int]:
-    """MinimalERC20 deployed by anvil's first account (a mint of 10**24 to it), then four
-    transfers and an approval; (its address, the last block)."""
-    deployer, alice, bob = _accounts(url)[:3]
-    artifact = json.loads(MINIMAL_ERC20.read_text())
-    receipt = _send(url, deployer, artifact["bytecode"] + encode(["uint256"], [10**24]).hex())
-    token = receipt["contractAddress"]
-    _send(url, deployer, _call("transfer", ["address", "uint256"], alice, 10**20), token)
-    _send(url, deployer, _call("transfer", ["address", "uint256"], bob, 2 * 10**18), token)
-    _send(url, alice, _call("transfer", ["address", "uint256"], bob, 5 * 10**17), token)
-    _send(url, deployer, _call("approve", ["address", "uint256"], bob, 7), token)
-    _send(url, deployer, _call("transfer", ["address", "uint256"], alice, 3), token)
-    head = int(_rpc(url, "eth_blockNumber"), 16)  # type: ignore[arg-type]
-    return token, head
 
 
 def test_the_test_contract_emits_exactly_the_abi_events():

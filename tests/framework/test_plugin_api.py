@@ -43,7 +43,7 @@ def test_a_hook_with_an_argument_the_spec_lacks_is_refused():
     plugin = _plugin("odd")
 
     @hookimpl
-    def dcmx_handle_batch(batch, conn, extra):  # noqa: ANN001, ANN202
+    def dcmx_handle_batch(batch, conn, extra):
         pass
 
     plugin.dcmx_handle_batch = dcmx_handle_batch

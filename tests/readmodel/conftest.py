@@ -52,7 +52,7 @@ class Platform:
     sim: Simulator
 
     @property
-    def c(self):  # noqa: ANN201 - name -> web3 contract
+    def c(self):  # name -> web3 contract
         return self.chain.contracts
 
     def wallets(self) -> list[str]:

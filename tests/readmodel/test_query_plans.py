@@ -111,11 +111,11 @@ def _synthetic(engine: sa.Engine) -> None:
         conn.exec_driver_sql("ANALYZE compliance_index")
 
 
-def _plans(engine: sa.Engine, run) -> list[str]:  # noqa: ANN001 - a query call
+def _plans(engine: sa.Engine, run) -> list[str]:  # a query call
     """EXPLAIN of every statement ``run`` executes."""
     seen: list[tuple[str, object]] = []
 
-    def capture(conn, cursor, statement, parameters, context, executemany):  # noqa: ANN001
+    def capture(conn, cursor, statement, parameters, context, executemany):
         seen.append((statement, parameters))
 
     sa.event.listen(engine, "before_cursor_execute", capture)

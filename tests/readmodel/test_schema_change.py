@@ -29,7 +29,7 @@ def _changed_copy(module: types.ModuleType, name: str, old: str, new: str) -> ty
     copy.__file__ = module.__file__
     sys.modules[copy.__name__] = copy  # dataclasses look their module up while executing
     try:
-        exec(compile(source.replace(old, new), copy.__file__, "exec"), copy.__dict__)  # noqa: S102
+        exec(compile(source.replace(old, new), copy.__file__, "exec"), copy.__dict__)
     finally:
         del sys.modules[copy.__name__]
     return copy
@@ -112,7 +112,7 @@ def _addresses(engine: sa.Engine, collation: str | None) -> list[tuple[str, str]
         ).all()
 
 
-def _as_made_before_collation_c(indexer) -> int:  # noqa: ANN001 - Indexer
+def _as_made_before_collation_c(indexer) -> int:  # Indexer
     """Turn a database this dcmx made into one an older dcmx made: address columns in the
     database's collation, definitions recorded without ``COLLATE "C"``."""
     from dcmx_core.store import schema_table
@@ -187,7 +187,7 @@ def test_collation_change_blocked_by_a_users_view_changes_nothing(simulated, pg_
     assert_matches_chain(again.engine, simulated)
 
 
-def _as_made_before_views(indexer) -> dict[str, list[str]]:  # noqa: ANN001 - Indexer
+def _as_made_before_views(indexer) -> dict[str, list[str]]:  # Indexer
     """Turn a database this dcmx made into one an older dcmx made: raw tables' indexes on the
     parameter alone (definitions recorded so), ``transaction_index`` a journaled table of its
     own holding a copy of every transfer. Returns {index: columns} of the raw indexes."""

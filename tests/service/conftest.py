@@ -37,7 +37,7 @@ def served(db: str, *args: str, env: dict[str, str] | None = None,
     port = free_port()
     environ = {**os.environ, "DCMX_API_SECRET": SECRET, **(env or {})}
     environ.pop("DCMX_CONFIG", None)
-    out = open(log, "w") if log else subprocess.DEVNULL  # noqa: SIM115
+    out = open(log, "w") if log else subprocess.DEVNULL
     proc = subprocess.Popen(
         [*DCMX, "--log-format", "json", "serve", "--db", db, "--port", str(port), *args],
         env=environ, stdout=out, stderr=out, cwd=ROOT,

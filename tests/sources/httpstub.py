@@ -60,7 +60,7 @@ class StubServer:
                 # add 40 ms to every answer.
                 self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
-            def do_POST(self) -> None:  # noqa: N802 - the stdlib's naming
+            def do_POST(self) -> None:  # the stdlib's naming
                 length = int(self.headers.get("content-length", 0))
                 seen = Seen(
                     self.path,

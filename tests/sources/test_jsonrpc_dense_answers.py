@@ -15,7 +15,7 @@ TRANSFER = "0x" + "ddf252ad1be2c89b69c2b068fc378daa952ba7f163c4a11628f55a4df523b
 PER_BLOCK = 10
 
 
-def _chain(per_block):  # noqa: ANN001, ANN202
+def _chain(per_block):
     """A node whose block n holds per_block(n) Transfer logs of TOKEN (no blooms: no headers)."""
 
     def handle(seen: Seen) -> Reply:
@@ -42,7 +42,7 @@ def _chain(per_block):  # noqa: ANN001, ANN202
     return handle
 
 
-def _spans(server) -> list[int]:  # noqa: ANN001
+def _spans(server) -> list[int]:
     spans = []
     for seen in server.seen:
         flt = seen.json()["params"][0]

@@ -132,7 +132,7 @@ def test_an_echoed_refusal_is_quoted_without_the_signature(node, key_env):
     tx = transport.build(TOKEN, b"\x00\x00\x00\x01")
     for kind, expected in (("refusal", BroadcastError), ("error", SourceError)):
         node.echo = kind
-        exc = _failure(lambda: transport.broadcast(tx))  # noqa: B023 - called at once
+        exc = _failure(lambda: transport.broadcast(tx))  # called at once
         assert isinstance(exc, expected)
         message = str(exc)
         assert tx.txid in message and "***" in message  # the echo is there, masked

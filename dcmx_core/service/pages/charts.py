@@ -26,7 +26,7 @@ def nice_top(value: float) -> float:
     """The axis maximum: ``value`` rounded up to 1, 2, 2.5 or 5 times a power of ten."""
     if value <= 0 or not math.isfinite(value):
         return 1.0
-    power = 10 ** math.floor(math.log10(value))
+    power = 10.0 ** math.floor(math.log10(value))
     for m in (1, 2, 2.5, 5, 10):
         if value <= m * power * (1 + 1e-9):
             return m * power

@@ -149,7 +149,7 @@ class Site:
 
     def nav(self, path: str, wallet: str | None) -> list[dict[str, Any]]:
         links = sorted(self.links, key=lambda link: (link.order, link.label))
-        out = []
+        out: list[dict[str, Any]] = []
         if wallet is not None and self.wallet_home is not None:
             out.append({"label": "My dashboard", "path": self.wallet_home.format(wallet=wallet)})
         out += [{"label": link.label, "path": link.path} for link in links]
