@@ -1,7 +1,8 @@
 """A file and a folder of the user's, dropped where dcmx would write, survive every command.
 
 For each place a command writes (the database of `run`, `status`, `rebuild` and `rollback`,
-the demo's database, the folder `dcmx new` makes, `dcmx-codegen`'s output folder) a user's
+the demo's database, the folder `dcmx new` makes, `dcmx-codegen`'s output folder, the file
+`dcmx backup` writes, the database `dcmx restore` writes into) a user's
 file, then a user's folder (with a hidden ``.git`` inside), is put there first. The command
 refuses with one line and a documented exit status, and the user's project is byte for byte
 what it was, with nothing added beside it.
@@ -32,6 +33,8 @@ COMMANDS = {
     "rollback": ["rollback", "--db", "sqlite:///{p}", "--to-block", "3"],
     "demo": ["demo", "--db", "{p}", "--rounds", "2"],
     "new": ["new", "{p}", "--abi", str(ERC20)],
+    "backup": ["backup", "--db", "sqlite:///{index}", "--to", "{p}"],
+    "restore": ["restore", "--from", "{backup}", "--db", "sqlite:///{p}"],
     "dcmx-codegen": [str(ERC20), "-o", "{p}"],
 }
 
@@ -47,20 +50,27 @@ def _tree(root: Path) -> dict[str, bytes | None]:
     return out
 
 
-@pytest.fixture
-def chain(tmp_path: Path) -> Path:
+@pytest.fixture(scope="module")
+def inputs(tmp_path_factory) -> dict[str, Path]:
+    """A chain file, an index of it and a backup of the index, outside the user's project."""
+    folder = tmp_path_factory.mktemp("inputs")
     chain = MemoryChain(finality_depth=3)
     for i in range(10):
         chain.append_block([transfer_log(TOKEN, bytes([1]) * 20, bytes([2]) * 20, i + 1)])
-    path = tmp_path / "inputs" / "chain.dcmxmem"
-    path.parent.mkdir()
-    chain.save(path)
-    return path
+    chain.save(folder / "chain.dcmxmem")
+    out = {"chain": folder / "chain.dcmxmem", "index": folder / "index.db",
+           "backup": folder / "index.bak"}
+    runner = CliRunner()
+    run = [a.format(p=out["index"], **out) for a in COMMANDS["run"]]
+    assert runner.invoke(cli, run).exit_code == 0
+    backup = ["backup", "--db", f"sqlite:///{out['index']}", "--to", str(out["backup"])]
+    assert runner.invoke(cli, backup).exit_code == 0
+    return out
 
 
 @pytest.mark.parametrize("owned", ["file", "folder"])
 @pytest.mark.parametrize("command", list(COMMANDS))
-def test_a_users_file_and_folder_survive(command, owned, chain, tmp_path, monkeypatch):
+def test_a_users_file_and_folder_survive(command, owned, inputs, tmp_path, monkeypatch):
     project = tmp_path / "project"
     project.mkdir()
     (project / "README.md").write_text("# my project\n")
@@ -76,7 +86,7 @@ def test_a_users_file_and_folder_survive(command, owned, chain, tmp_path, monkey
     for var in ("DCMX_SOURCE", "DCMX_NETWORK", "DCMX_CONFIG", "DCMX_DATABASE_URL"):
         monkeypatch.delenv(var, raising=False)
 
-    args = [a.format(p=place, chain=chain) for a in COMMANDS[command]]
+    args = [a.format(p=place, **inputs) for a in COMMANDS[command]]
     result = CliRunner().invoke(codegen if command == "dcmx-codegen" else cli, args)
 
     assert result.exit_code in (2, 6), (result.exit_code, result.output)
