@@ -4,11 +4,9 @@
 from __future__ import annotations
 
 import time
-from pathlib import Path
 
 import click
 
-from dcmx_core.cli.common import sqlite_path
 from dcmx_core.cli.group import Context
 from dcmx_core.progress import Progress
 from dcmx_core.redaction import redact_url
@@ -20,7 +18,8 @@ __all__ = ["demo", "simulate"]
 
 @click.command()
 @click.option("--db", default=DEMO_DB, show_default=True,
-              help="SQLite file (or database URL) to index into; recreated each run.")
+              help="SQLite file (or database URL) to index into; a file an earlier demo made is "
+                   "recreated, any other existing file refused.")
 @click.option("--rounds", default=36, show_default=True, type=click.IntRange(2, 10_000),
               help="Rounds of platform activity on the main branch.")
 @click.option("--seed", default=7, show_default=True, type=int)
@@ -39,11 +38,6 @@ def demo(obj: Context, db: str, rounds: int, seed: int, window: int, serve: bool
     settings = obj.settings(database_url=db)  # logging, and the path as a URL
     started = time.perf_counter()
     url = settings.database_url
-    path = sqlite_path(url)
-    if path is not None:
-        for suffix in ("", "-wal", "-shm", "-journal"):
-            Path(f"{path}{suffix}").unlink(missing_ok=True)
-        path.parent.mkdir(parents=True, exist_ok=True)
     result = run_demo(url, rounds=rounds, seed=seed, window=window)
     result["seconds"] = time.perf_counter() - started
     print_demo(result)

@@ -7,6 +7,8 @@ what was indexed.
 
 from __future__ import annotations
 
+import sqlite3
+from pathlib import Path
 from typing import Any
 
 import click
@@ -14,18 +16,83 @@ import sqlalchemy as sa
 
 from dcmx_core import ForkReport, Indexer
 from dcmx_core.cli.common import counts, sqlite_path, tracked
-from dcmx_core.errors import DcmxError
+from dcmx_core.errors import ConfigError, DcmxError
 from dcmx_core.progress import Progress
 from dcmx_core.redaction import redact_url
+from dcmx_core.store import create_engine
 
-__all__ = ["DEMO_DB", "demo_summary", "print_demo", "run_demo"]
+__all__ = ["DEMO_DB", "MARKER", "demo_summary", "is_demo_database", "prepare", "print_demo",
+           "run_demo"]
 
 DEMO_DB = "dcmx-demo.db"
+
+# How a demo database is recognised: this table, with this one row, written into the new file
+# before anything else. ``dcmx demo`` deletes an existing file only when it carries it: a file
+# the demo made itself, never a user's database (a dcmx index of theirs included) or any other
+# file.
+MARKER = "dcmx_demo"
+_MARK = "made by dcmx demo; dcmx demo deletes and recreates this file"
+_COMPANIONS = ("-wal", "-shm", "-journal")
+
+
+def is_demo_database(path: Path) -> bool:
+    """Whether the file at ``path`` is a SQLite database ``dcmx demo`` made (its marker)."""
+    if not path.is_file():
+        return False
+    try:
+        # Read-only: a file that is not a database is never written to, not even its header.
+        conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+    except sqlite3.Error:
+        return False
+    try:
+        row = conn.execute(f"SELECT note FROM {MARKER}").fetchone()
+    except sqlite3.Error:  # not a database, or one without the marker
+        return False
+    finally:
+        conn.close()
+    return row is not None and row[0] == _MARK
+
+
+def prepare(url: str) -> None:
+    """Make ``url`` a new demo database carrying the marker.
+
+    A SQLite file the demo made before is deleted and made again; any other existing file (or
+    a stray ``-wal``/``-shm``/``-journal`` of one) is refused, left as it is. Another database
+    (PostgreSQL) is used when it holds no dcmx index: the demo indexes a new chain each run and
+    deletes nothing there.
+    """
+    path = sqlite_path(url)
+    if path is not None:
+        others = [p for p in (path, *(Path(f"{path}{s}") for s in _COMPANIONS)) if p.exists()]
+        if others and not is_demo_database(path):
+            raise ConfigError(
+                f"{others[0]} exists and is not a database dcmx demo made (it deletes and "
+                "recreates only those): choose another --db path, or delete it yourself"
+            )
+        for p in others:
+            p.unlink()
+        path.parent.mkdir(parents=True, exist_ok=True)
+    engine = create_engine(url)
+    try:
+        with engine.begin() as conn:
+            if sa.inspect(conn).has_table("dcmx_cursor"):
+                raise ConfigError(
+                    f"{redact_url(url)} already holds a dcmx index; dcmx demo indexes a new "
+                    "chain each run: give it a new SQLite file or an empty PostgreSQL database "
+                    "or schema"
+                )
+            conn.exec_driver_sql(f"CREATE TABLE IF NOT EXISTS {MARKER} (note VARCHAR(100))")
+            conn.exec_driver_sql(f"DELETE FROM {MARKER}")
+            conn.execute(sa.text(f"INSERT INTO {MARKER} (note) VALUES (:n)"), {"n": _MARK})
+    finally:
+        engine.dispose()
 
 
 def run_demo(url: str, *, rounds: int = 36, seed: int = 7, window: int = 128,
              bar: Progress | None = None) -> dict[str, Any]:
-    """The demo without printing: returns what :func:`print_demo` shows."""
+    """The demo without printing: returns what :func:`print_demo` shows. ``url`` is made a new
+    demo database first (:func:`prepare`)."""
+    prepare(url)
     from dcmx_core.sources.devchain import DevchainSource
     from dcmx_core.store.ledger import last_fork
 

@@ -124,6 +124,8 @@ def restore(snapshot: Snapshot, url: str, replace: bool) -> Snapshot:
     target = Path(database)
     if not target.parent.is_dir():
         raise ConfigError(f"directory {target.parent} does not exist; create it first")
+    if not replace and target.exists() and target.stat().st_size > 0:
+        _set_aside(target, replace)  # refused before the lock adds its file beside the user's
     engine = create_engine(url)
     try:
         # Beside a running indexer the file is not touched: its lock says so.

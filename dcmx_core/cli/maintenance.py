@@ -102,21 +102,27 @@ def rebuild(obj: Context, /, **flags: Any) -> None:
 
 def _stored_contracts(engine: sa.Engine, profile: str) -> list[Any]:
     """The contracts whose raw tables this database holds, as installed packages provide them,
-    at the addresses stored with their events (rebuilding never asks the chain, so a
-    contract without events gets a placeholder address)."""
+    at the addresses it records (:mod:`~dcmx_core.store.identity`), else those stored with
+    their events (rebuilding never asks the chain, so a contract of an older database
+    without events gets a placeholder address)."""
     from ..addresses import parse
     from ..contracts import ContractSpec, installed
     from ..events_view import NAME
+    from ..store import Store, framework
 
     provided = installed()
     owners = sorted({owner for _, owner in tracked(engine) if owner in provided})
     view = sa.table(NAME, sa.column("contract"), sa.column("contract_address"))
+    framework.create_all(engine)  # dcmx_identity, in a database an older dcmx made
     with engine.connect() as conn:
+        recorded = Store.recorded_contracts(conn)
         rows = conn.execute(sa.select(view.c.contract, view.c.contract_address).distinct()).all()
     found: dict[str, list[bytes]] = {}
     for name, address in rows:
         found.setdefault(name, []).append(parse(address))
     return [
-        ContractSpec(name, None, tuple(found.get(name) or [b"\xff" * 19 + bytes([i])]))
+        ContractSpec(name, None, tuple(
+            sorted(recorded.get(name, ())) or found.get(name) or [b"\xff" * 19 + bytes([i])]
+        ))
         for i, name in enumerate(owners)
     ]

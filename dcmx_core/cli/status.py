@@ -18,7 +18,7 @@ __all__ = ["status"]
 
 
 @click.command()
-@setting_options("database_url", "source", "source_kind", "solidity_url", "network")
+@setting_options("database_url", "source", "source_kind", "solidity_url", "network", "profile")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 @click.pass_obj
 def status(obj: Context, /, as_json: bool, **flags: Any) -> None:
@@ -40,7 +40,8 @@ def status(obj: Context, /, as_json: bool, **flags: Any) -> None:
     owners: dict[str, dict[str, int]] = {}
     for table, owner in owned:
         owners.setdefault(owner, {})[table] = rows[table]
-    views = counts(engine, sorted(sa.inspect(engine).get_view_names()))
+    views = counts(engine, _views(engine))
+    built_from = _built_from(engine, settings.profile)
     head = finalized = None
     head_error = None
     source = None
@@ -64,6 +65,7 @@ def status(obj: Context, /, as_json: bool, **flags: Any) -> None:
         "source_error": head_error,
         "tables": owners,
         "views": views,
+        "built_from": built_from,
         "last_fork": None if fork is None else {
             k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in fork.items()
         },
@@ -91,6 +93,11 @@ def status(obj: Context, /, as_json: bool, **flags: Any) -> None:
         echo("views (rows)")
         for view, n in views.items():
             echo(f"    {view:<32} {n:>8}")
+    if built_from["anchor"] is not None:
+        anchor = built_from["anchor"]
+        echo(f"built from       block {anchor['block']} {anchor['hash']} (final when indexed)")
+    for name, addresses in built_from["contracts"].items():
+        echo(f"  {name:<30} {', '.join(addresses)}")
     if fork is None:
         echo("last fork        none")
     else:
@@ -101,3 +108,37 @@ def status(obj: Context, /, as_json: bool, **flags: Any) -> None:
         )
 
 
+
+
+def _views(engine: sa.Engine) -> list[str]:
+    """The views dcmx made (``dcmx_views``); all views in a database an older dcmx made."""
+    from ..store.tables import views_table
+
+    present = sorted(sa.inspect(engine).get_view_names())
+    if not sa.inspect(engine).has_table(views_table.name):
+        return present
+    with engine.connect() as conn:
+        made = set(conn.execute(sa.select(views_table.c.view_name)).scalars())
+    return [v for v in present if v in made] if made else present
+
+
+def _built_from(engine: sa.Engine, profile: Any) -> dict[str, Any]:
+    """What the database records it was built from (see dcmx_core.store.identity)."""
+    from ..addresses import renderer
+    from ..store import Store
+    from ..store.tables import identity_table
+
+    if not sa.inspect(engine).has_table(identity_table.name):  # an older dcmx's database
+        return {"contracts": {}, "plugins": [], "anchor": None}
+    render = renderer(profile)
+    with engine.connect() as conn:
+        contracts = Store.recorded_contracts(conn)
+        plugins = sorted(Store.recorded_plugins(conn))
+        anchor = Store.anchor(conn)
+    return {
+        "contracts": {n: [render(a) for a in sorted(v)] for n, v in sorted(contracts.items())},
+        "plugins": plugins,
+        "anchor": None if anchor is None else {
+            "block": anchor.number, "hash": "0x" + anchor.block_hash.hex()
+        },
+    }

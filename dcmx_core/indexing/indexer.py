@@ -25,7 +25,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from ..addresses import Profile
+from ..addresses import Profile, renderer
 from ..batch import Batch, Decoded
 from ..chain import CHAIN_COLUMNS, MAX_BLOCK, Header, Source, check_headers
 from ..contracts import Contract
@@ -33,7 +33,7 @@ from ..dbfaults import transient_fault
 from ..decode import Decoder
 from ..errors import ConfigError, InconsistentAnswer, SourceError, StoreError
 from ..plugins import PluginHost
-from ..store import Store, TableRows, create_engine
+from ..store import Origin, Store, TableRows, create_engine
 from ..store.throughput import Throughput
 from .backfill import Backfill
 from .fetch import fetch_logs
@@ -127,6 +127,13 @@ class Indexer:
         tables = [(cls.TABLE, c.name) for c in self.contracts for cls in c.module.EVENTS]
         self.store = Store(self.engine, tables + self.plugins.owned_tables(), events,
                            self.plugins.owned_views())
+        self.origin = Origin(
+            {c.name: frozenset(c.addresses) for c in self.contracts},
+            frozenset(p.declaration.name for p in self.plugins.plugins),
+        )
+        self._render = renderer(profile)
+        # Whether the node was checked against the database's anchor block (_check_anchor).
+        self._anchor_checked = False
         self.reorg = Reorg(source, self.store, window)
         self.backfill = Backfill(self.store, start_block, enabled=self.tuning.backfill)
         self.readahead = ReadAhead(
@@ -175,6 +182,7 @@ class Indexer:
 
     def _setup(self) -> None:
         changed, new = self.store.table_changes()
+        self._check_origin()
         changed = self.store.upgrade_older(changed)
         derived = {t.name for t in self.plugins.tables()}
         raw = [name for name in changed if name not in derived]
@@ -200,16 +208,57 @@ class Indexer:
         else:
             with self.store.transaction() as conn:
                 self.store.create(conn)
+        with self.store.transaction() as conn:
+            Store.record_origin(conn, self.origin)
         self.backfill.resume()
         self._ready = True
+
+    def _check_origin(self) -> None:
+        """Refuse contracts that contradict what the database was built from; say which
+        recorded plugins this run leaves out (their tables fall behind)."""
+        with self.engine.connect() as conn:
+            Store.check_origin(conn, self.origin, self._render)
+            missing = sorted(Store.recorded_plugins(conn) - self.origin.plugins)
+        if missing:
+            log.warning(
+                "plugin(s) %s built tables in this database and are not loaded: their tables "
+                "are not kept up to date by this run (`dcmx rebuild` with them makes them "
+                "whole again)", ", ".join(missing), extra={"plugins": missing},
+            )
+
+    def _check_anchor(self, head: int) -> None:
+        """Before the first step: the node must have the database's anchor block, a block
+        that was final when indexed. Another hash there is another chain, not a fork."""
+        with self.engine.connect() as conn:
+            anchor = Store.anchor(conn)
+        if anchor is None:  # a new database: its first step with a final block records one
+            self._anchor_checked = True
+            return
+        if anchor.number > head:
+            return  # the node is behind it (syncing, lagging): checked at a later step
+        seen = self.source.headers(anchor.number, anchor.number)
+        check_headers(seen, anchor.number, anchor.number)
+        if seen[0].hash != anchor.block_hash:
+            raise ConfigError(
+                f"the node follows another chain than the one this database was built from: "
+                f"its block {anchor.number} is 0x{seen[0].hash.hex()}, the database's (final "
+                f"when indexed) is 0x{anchor.block_hash.hex()}. Point --source at a node of "
+                "that chain, or index this one into a new database (--db)"
+            )
+        self._anchor_checked = True
 
     def rebuild(self, chunk: int = 5_000) -> int:
         """Drop every plugin table and replay the raw event tables through the plugins
         (:func:`.replay.rebuild`); returns the event count."""
         if not self.plugins.plugins:
             return 0
+        self.store.table_changes()  # dcmx's own tables, in a database an older dcmx made
+        self._check_origin()
         with self._exclusive():
-            return rebuild(self.store, self.plugins, chunk, beat=self.beat)
+            replayed = rebuild(self.store, self.plugins, chunk, beat=self.beat)
+            with self.store.transaction() as conn:
+                Store.record_origin(conn, Origin(plugins=self.origin.plugins))
+        return replayed
 
     @contextmanager
     def _exclusive(self) -> Iterator[None]:
@@ -373,6 +422,8 @@ class Indexer:
         self.beat()
         held = self.readahead.settle()  # before the source is asked anything (see ReadAhead)
         head = self.head = self._head()
+        if not self._anchor_checked:
+            self._check_anchor(head)
         self._safe = max(self._safe, min(head, max(self.source.finalized(), head - self.window)))
         target = head if to_block is None else min(head, to_block)
         with self.engine.connect() as conn:

@@ -9,6 +9,7 @@ each in its own module:
   backfill's dropped indexes and triggers;
 - :mod:`.journal`: the undo journal that database triggers fill, for exact rollbacks;
 - :mod:`.ledger`: the cursor, the hashes of blocks that may still change, the forks;
+- :mod:`.identity`: what the database was built from (contracts, plugins, an anchor block);
 - :mod:`.lock`: the single-writer lock.
 """
 
@@ -21,8 +22,9 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from ..chain import Header
-from . import ledger, versions
+from . import identity, ledger, versions
 from .engine import checkpoint, create_engine, set_journal_mode
+from .identity import Anchor, Origin
 from .ledger import Cursor
 from .lock import writer_lock
 from .rows import RowWriter, TableRows
@@ -30,7 +32,9 @@ from .schema import Schema
 from .tables import framework, schema_table
 
 __all__ = [
+    "Anchor",
     "Cursor",
+    "Origin",
     "RowWriter",
     "Store",
     "TableRows",
@@ -149,8 +153,11 @@ class Store:
         ledger.add_blocks(conn, headers)
 
     def finalize(self, conn: Connection, finalized: int) -> None:
-        """Forget the journal and block hashes of blocks that can no longer change."""
-        ledger.finalize(conn, self.schema.journal, finalized)
+        """Forget the journal and block hashes of blocks that can no longer change; the
+        newest final block indexed is the database's anchor (:mod:`.identity`)."""
+        anchor = ledger.finalize(conn, self.schema.journal, finalized)
+        if anchor is not None:
+            identity.set_anchor(conn, anchor.number, anchor.hash)
 
     def rollback_to(self, conn: Connection, ancestor: int, ancestor_hash: bytes) -> int:
         """Restore every tracked table to its state at the end of block ``ancestor`` and move
@@ -158,6 +165,14 @@ class Store:
         return ledger.rollback_to(conn, self.schema.journal, ancestor, ancestor_hash)
 
     record_fork = staticmethod(ledger.record_fork)
+
+    # -- what the database was built from ------------------------------------------------------
+
+    check_origin = staticmethod(identity.check)
+    record_origin = staticmethod(identity.record)
+    anchor = staticmethod(identity.anchor)
+    recorded_contracts = staticmethod(identity.contracts)
+    recorded_plugins = staticmethod(identity.plugins)
 
     # -- versions (for readers' caches) --------------------------------------------------------
 

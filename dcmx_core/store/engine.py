@@ -10,12 +10,13 @@ from __future__ import annotations
 import logging
 import sqlite3
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine, make_url
 
-from ..errors import ConfigError
+from ..errors import ConfigError, StoreError
 
 __all__ = ["POOLS", "Pool", "create_engine", "sqlite_file"]
 
@@ -84,6 +85,12 @@ def create_engine(url: str, pool: Pool | None = None) -> Engine:
         ) from None
     backend = parsed.get_backend_name()
     if backend == "sqlite":
+        file = sqlite_file(parsed)
+        if file is not None and Path(file).is_dir():
+            raise StoreError(
+                f"{file} is a folder, not a SQLite database; dcmx leaves it as it is: give --db "
+                "the path of a new file or of a dcmx database"
+            )
         # How long a writer waits for another one to finish (seconds; ``?timeout=`` in the URL).
         given = parsed.query.get("timeout", "30")
         timeout = float(given if isinstance(given, str) else given[-1])
@@ -97,7 +104,13 @@ def create_engine(url: str, pool: Pool | None = None) -> Engine:
             # issue BEGIN so that a batch really is one transaction.
             dbapi_conn.isolation_level = None
             cur = dbapi_conn.cursor()
-            mode = cur.execute("PRAGMA journal_mode").fetchone()[0]
+            try:
+                mode = cur.execute("PRAGMA journal_mode").fetchone()[0]
+            except sqlite3.DatabaseError as exc:  # read before anything is written
+                raise StoreError(
+                    f"{parsed.database} is not a SQLite database ({exc}); dcmx leaves it as it "
+                    "is: give --db the path of a new file or of a dcmx database"
+                ) from None
             if sqlite_file(parsed):
                 # WAL for a new file; an existing one keeps its mode, which the indexer sets
                 # (set_journal_mode: a rollback journal while a backfill runs).

@@ -71,14 +71,18 @@ def add_blocks(conn: Connection, headers: Iterable[Header]) -> None:
         conn.execute(blocks_table.insert(), rows)
 
 
-def finalize(conn: Connection, journal: Journal, finalized: int) -> None:
-    """Drop bookkeeping for blocks that can no longer change, keeping the newest as anchor."""
-    anchor = conn.execute(
-        sa.select(sa.func.max(blocks_table.c.number)).where(blocks_table.c.number <= finalized)
-    ).scalar()
-    if anchor is not None:
-        conn.execute(blocks_table.delete().where(blocks_table.c.number < anchor))
+def finalize(conn: Connection, journal: Journal, finalized: int) -> Header | None:
+    """Drop bookkeeping for blocks that can no longer change, keeping the newest as anchor;
+    returns that anchor (None while no indexed block is final)."""
+    b = blocks_table.c
+    row = conn.execute(
+        sa.select(b.number, b.hash, b.parent_hash, b.timestamp)
+        .where(b.number <= finalized).order_by(b.number.desc()).limit(1)
+    ).first()
+    if row is not None:
+        conn.execute(blocks_table.delete().where(b.number < row[0]))
     journal.prune(conn, finalized)
+    return None if row is None else Header(row[0], bytes(row[1]), bytes(row[2]), row[3])
 
 
 def rollback_to(conn: Connection, journal: Journal, ancestor: int, ancestor_hash: bytes) -> int:

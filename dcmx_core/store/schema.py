@@ -6,6 +6,11 @@ code still declares the same table (:meth:`Schema.table_changes`). Views (``bloc
 and the plugins' own) are made after the tables they read and again whenever their definition
 changes. A backfill (:meth:`Schema.enter_backfill`) drops secondary indexes and journal
 triggers while far behind, and :meth:`Schema.leave_backfill` builds them again.
+
+dcmx makes, replaces, drops and attaches triggers only to what it can prove it made: the tables
+recorded in ``dcmx_schema`` and the views recorded in ``dcmx_views``. A database may hold other
+programs' tables and views; one whose name a contract or plugin declares is refused
+(:meth:`Schema.claim`), never adopted, dropped or journaled.
 """
 
 from __future__ import annotations
@@ -22,8 +27,8 @@ from .. import events_view, views
 from ..errors import ConfigError, StoreError
 from . import versions
 from .engine import SQLITE_BUILD_CACHE_KIB, SQLITE_CACHE_KIB
-from .journal import Journal
-from .tables import backfill_table, framework, schema_table
+from .journal import Journal, journal_name
+from .tables import backfill_table, framework, schema_table, views_table
 
 __all__ = ["OLDER_FORMS", "Schema", "table_hash"]
 
@@ -52,6 +57,8 @@ class Schema:
             owners = {n: [o for m, o in declared if m == n] for n in dupes}
             raise ConfigError(f"two owners declare the same table or view: {owners}; rename one")
         self.owners = {t.name: owner for t, owner in owned}
+        self.view_owners = {v.name: owner for v, owner in self.views}
+        self.view_owners[events_view.NAME] = "dcmx"
         self.tables = [t for t, _ in owned]
         self.by_name = {t.name: t for t in self.tables}
         self.journal = Journal(self.tables)
@@ -199,6 +206,7 @@ class Schema:
         tracked tables this database has no recorded definition of: not made yet.)"""
         with engine.begin() as conn:
             framework.create_all(conn)
+            self.claim(conn)  # before anything commits: a refused database is left as it was
             recorded = dict(
                 conn.execute(sa.select(schema_table.c.table_name, schema_table.c.hash)).all()
             )
@@ -217,6 +225,7 @@ class Schema:
         made here and dropped by its first batch.
         """
         framework.create_all(conn)
+        self.claim(conn)
         recorded = set(conn.execute(sa.select(schema_table.c.table_name)).scalars())
         backfilling = self.backfilling(conn)
         new = not recorded and not backfilling
@@ -244,13 +253,63 @@ class Schema:
             self.journal.create_triggers(conn)
         self._create_views(conn)
 
+    def claim(self, conn: Connection) -> None:
+        """Refuse when the database holds a table or view of a name this schema declares that
+        dcmx did not make (not in ``dcmx_schema`` or ``dcmx_views``): it belongs to someone
+        else, and dcmx would otherwise drop it, replace it, or journal and write into it."""
+        inspector = sa.inspect(conn)
+        tables = set(inspector.get_table_names())
+        present = tables | set(inspector.get_view_names())
+        recorded = set(conn.execute(sa.select(schema_table.c.table_name)).scalars())
+        made = self.made_views(conn)
+        for t in self.tables:
+            if t.name in recorded:  # and so is its undo journal
+                continue
+            declares = _declares(self.owners[t.name], "a table")
+            if t.name in present:
+                raise _foreign(t.name, t.name in tables, declares + " of that name")
+            journal = journal_name(t.name)
+            if journal in present:
+                raise _foreign(journal, journal in tables,
+                               f"the undo journal of table {t.name!r}, which {declares}")
+        for name, owner in self.view_owners.items():
+            # A table where a view is declared is dcmx's when recorded: an older dcmx's
+            # blockchain_events or plugin table, replaced by the view (see _create_views).
+            ours = name in recorded if name in tables else name in made
+            if name in present and not ours:
+                raise _foreign(name, name in tables, _declares(owner, "a view") + " of that name")
+
+    def made_views(self, conn: Connection) -> set[str]:
+        """The views dcmx made in this database (``dcmx_views``).
+
+        A database an older dcmx made, before views were recorded, holds tables recorded in
+        ``dcmx_schema`` and no view in the record: the views of the names declared here are
+        that dcmx's (it made them, replacing anything of their names), and are recorded now.
+        """
+        made = set(conn.execute(sa.select(views_table.c.view_name)).scalars())
+        if made or conn.execute(sa.select(schema_table.c.table_name).limit(1)).first() is None:
+            return made
+        older = sorted(set(sa.inspect(conn).get_view_names()) & set(self.view_owners))
+        if older:
+            conn.execute(
+                views_table.insert(),
+                [{"view_name": n, "owner": self.view_owners[n]} for n in older],
+            )
+        return set(older)
+
     def _create_views(self, conn: Connection) -> None:
         """``blockchain_events`` and the plugins' views, after the tables they read."""
+        self.claim(conn)
         tables = set(sa.inspect(conn).get_table_names())
         # An older dcmx (or plugin version) kept a table where there is a view now, a copy of
-        # rows the raw tables hold: blockchain_events, transaction_index.
+        # rows the raw tables hold: blockchain_events, transaction_index (claim() made sure
+        # each is recorded as dcmx's).
         self.drop(conn, [sa.Table(n, sa.MetaData()) for n in self._view_names() if n in tables])
-        events_view.create(conn, self.events)
+        made = self.made_views(conn)
+        sql = events_view.view_sql(conn, self.events)
+        if sql is not None or events_view.NAME in made:  # none to drop that dcmx did not make
+            views.ensure(conn, events_view.NAME, sql)
+            self._record_view(conn, made, events_view.NAME, sql is not None)
         q = conn.dialect.identifier_preparer.quote_identifier
         for v, owner in self.views:
             try:
@@ -263,13 +322,20 @@ class Schema:
                     f"{exc.orig}; a view may read only the plugin's own tables and the raw "
                     "tables of the events it consumes"
                 ) from None
+            self._record_view(conn, made, v.name, True)
+
+    def _record_view(self, conn: Connection, made: set[str], name: str, exists: bool) -> None:
+        if exists and name not in made:
+            conn.execute(views_table.insert().values(view_name=name, owner=self.view_owners[name]))
+        elif not exists and name in made:
+            conn.execute(views_table.delete().where(views_table.c.view_name == name))
 
     def _view_names(self) -> list[str]:
         return [events_view.NAME, *(v.name for v, _ in self.views)]
 
     def _drop_views(self, conn: Connection) -> None:
         q = conn.dialect.identifier_preparer.quote_identifier
-        present = set(sa.inspect(conn).get_view_names())
+        present = set(sa.inspect(conn).get_view_names()) & self.made_views(conn)
         for name in self._view_names():
             if name in present:  # not a table of that name, made by an older dcmx
                 conn.exec_driver_sql(f"DROP VIEW {q(name)}")
@@ -280,12 +346,27 @@ class Schema:
         tables = list(tables)
         if not tables:
             return
+        self.claim(conn)
         self._drop_views(conn)
         q = conn.dialect.identifier_preparer.quote_identifier
         for t in tables:
             self.journal.drop(conn, t)
             conn.exec_driver_sql(f"DROP TABLE IF EXISTS {q(t.name)}")
             conn.execute(schema_table.delete().where(schema_table.c.table_name == t.name))
+
+
+def _declares(owner: str, what: str) -> str:
+    return "dcmx declares its event view" if owner == "dcmx" else f"{owner!r} declares {what}"
+
+
+def _foreign(name: str, is_table: bool, why: str) -> StoreError:
+    """A table or view of someone else's where dcmx would make one (``why`` it would)."""
+    found = "table" if is_table else "view"
+    return StoreError(
+        f"the database already holds a {found} {name!r} that dcmx did not make ({why}); dcmx "
+        "never replaces, drops or writes into what it did not make: index into another "
+        f"database (or PostgreSQL schema), or rename that {found} yourself"
+    )
 
 
 # How older dcmx versions defined the tables this one defines, for Schema.upgrade_older: each

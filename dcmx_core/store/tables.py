@@ -10,9 +10,11 @@ __all__ = [
     "cursor_table",
     "forks_table",
     "framework",
+    "identity_table",
     "schema_table",
     "throughput_table",
     "versions_table",
+    "views_table",
 ]
 
 framework = sa.MetaData()
@@ -42,6 +44,26 @@ schema_table = sa.Table(
     sa.Column("table_name", sa.String(128), primary_key=True),
     sa.Column("owner", sa.String(128), nullable=False),
     sa.Column("hash", sa.String(64), nullable=False),
+)
+
+# The views dcmx made (blockchain_events and the plugins' views), beside dcmx_schema, its record
+# of the tables it made: dcmx drops or replaces a view or table only when it is in one of them,
+# never one of the same name that something else made in the database.
+views_table = sa.Table(
+    "dcmx_views",
+    framework,
+    sa.Column("view_name", sa.String(128), primary_key=True),
+    sa.Column("owner", sa.String(128), nullable=False),
+)
+
+# What the database was built from (see identity.py): contracts with their addresses, plugins,
+# and an anchor block. Outside the undo journal.
+identity_table = sa.Table(
+    "dcmx_identity",
+    framework,
+    sa.Column("fact", sa.String(16), primary_key=True),
+    sa.Column("name", sa.String(128), primary_key=True),
+    sa.Column("value", sa.String(128), primary_key=True),
 )
 
 forks_table = sa.Table(

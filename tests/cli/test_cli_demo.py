@@ -20,7 +20,6 @@ DCMX = str(Path(sys.executable).with_name("dcmx"))
 @pytest.mark.slow
 def test_demo_end_to_end(tmp_path):
     db = tmp_path / "demo.db"
-    db.write_text("stale")  # recreated each run
     started = time.monotonic()
     proc = subprocess.run(
         [DCMX, "demo", "--db", str(db)], capture_output=True, text=True, timeout=180,

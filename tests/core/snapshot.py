@@ -12,9 +12,12 @@ from dcmx_core.sqltypes import decode_sortable
 # Bookkeeping that legitimately differs between an index that lived through forks and a fresh
 # one: journals, recent block hashes, the fork log, recorded table definitions, the backfill flag.
 # The table versions (dcmx_versions) count changes, and the indexer's per-minute record of its
-# steps (dcmx_throughput) counts work done, both of which differ by history too.
+# steps (dcmx_throughput) counts work done, both of which differ by history too; so does the
+# anchor block of what the database was built from (dcmx_identity: the newest final block
+# indexed, which depends on the steps taken). dcmx_views records the views made, as
+# dcmx_schema does the tables.
 _BOOKKEEPING = ("dcmx_blocks", "dcmx_schema", "dcmx_forks", "dcmx_backfill", "dcmx_versions",
-                "dcmx_throughput", "_dcmx")
+                "dcmx_throughput", "dcmx_identity", "dcmx_views", "_dcmx")
 
 
 def _norm(value):
