@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -15,12 +16,23 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from conftest import TOKEN, WALLETS, free_port
 
 from dcmx_core import Indexer
 from dcmx_core.metrics import Metrics, serve
 from dcmx_core.sources.memory import MemoryChain, transfer_log
 from dcmx_core.store import create_engine
+
+# The chain's token and wallets, defined here: a bare `conftest` import resolves to whichever
+# tests folder's conftest pytest loaded first.
+TOKEN = bytes.fromhex("11" * 20)
+WALLETS = [bytes([i]) * 20 for i in range(1, 6)]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
 
 DCMX = str(Path(sys.executable).with_name("dcmx"))
 
