@@ -7,7 +7,7 @@ from decimal import Decimal
 
 import sqlalchemy as sa
 
-from dcmx_core.sqltypes import decode_sortable
+from dcmx_core.sqltypes import decode_sqlite
 
 # Bookkeeping that legitimately differs between an index that lived through forks and a fresh
 # one: journals, recent block hashes, the fork log, recorded table definitions, the backfill flag.
@@ -22,8 +22,8 @@ def _norm(value):
         return bytes(value)
     if isinstance(value, Decimal):
         return int(value)
-    if isinstance(value, str) and len(value) == 79 and value[0] in "np" and value[1:].isdigit():
-        return decode_sortable(value)  # ExactInt's SQLite text form (reflection loses the type)
+    if isinstance(value, bytes) and value.lstrip(b"-").isdigit() and len(value) >= 78:
+        return decode_sqlite(value)  # ExactInt beyond 64 bits on SQLite (reflection loses it)
     if isinstance(value, dict | list):
         return json.dumps(value, sort_keys=True)
     return value
