@@ -1,4 +1,5 @@
-"""The platform's cross-contract read model: ``user_profiles`` and per-day ``analytics``."""
+"""The platform's cross-contract read model: ``user_profiles``, per-day ``analytics`` and each
+wallet's whole history (the ``wallet_history`` view, :mod:`.history`)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from dcmx_generated import music_nft as nft
 from dcmx_generated import reward_vault as rv
 from dcmx_generated import royalty_distributor as rd
 
+from . import history
 from ._sql import ZERO_ADDRESSES, day
 
 metadata = sa.MetaData()
@@ -89,7 +91,10 @@ METRICS = (
 @dcmx_core.hookimpl
 def dcmx_declare() -> dcmx_core.Declaration:
     return dcmx_core.Declaration(
-        name="platform", consumes=list(WALLETS), tables=[user_profiles, analytics, wallet_days]
+        name="platform",
+        consumes=list(dict.fromkeys([*WALLETS, *history.CONSUMES])),
+        tables=[user_profiles, analytics, wallet_days],
+        views=[history.wallet_history],
     )
 
 
