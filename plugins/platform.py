@@ -37,6 +37,11 @@ user_profiles = sa.Table(
     sa.Column("kyc_status", sa.Integer, nullable=False),
     sa.Column("deletion_requested", sa.Boolean, nullable=False),
     sa.Column("deletion_status", sa.String(16), nullable=True),
+    # Privacy preferences, as ComplianceRegistry holds them: the versions of each document
+    # type the wallet accepted, in order ({"1": ["2024-06", "2025-01"]}; its
+    # verifyAcceptance), and the deletion request still open (its pendingDeletionRequest).
+    sa.Column("accepted_documents", sa.JSON, nullable=True),
+    sa.Column("pending_deletion_request", sa.BigInteger, nullable=True),
 )
 
 analytics = sa.Table(
@@ -126,6 +131,7 @@ _PLAN = {
 _PROFILE_COLUMNS = (
     "wallet", "first_seen_at", "last_seen_at", "first_block", "last_block", *COUNTERS,
     "last_accepted_at", "kyc_status", "deletion_requested", "deletion_status",
+    "accepted_documents", "pending_deletion_request",
 )
 _ANALYTICS_COLUMNS = ("day", *METRICS, "active_wallets")
 _WALLET_DAYS_COLUMNS = ("day", "wallet")
@@ -134,7 +140,7 @@ _PROFILE_OLD = _PROFILE_COLUMNS[1:]
 _LAST_AT, _LAST_BLOCK, _EVENTS, _TRANSFERS, _MINTED, _PURCHASES, _CLAIMS, _ACCEPTS = (
     2, 4, 5, 6, 7, 8, 9, 10
 )
-_LAST_ACCEPTED, _KYC_STATUS, _DEL_REQUESTED, _DEL_STATUS = 11, 12, 13, 14
+_LAST_ACCEPTED, _KYC_STATUS, _DEL_REQUESTED, _DEL_STATUS, _ACCEPTED, _PENDING_DEL = range(11, 17)
 _UNSET = object()
 
 
@@ -150,7 +156,19 @@ def _new_profile(wallet: str, at: int, block: int) -> dict:
         "kyc_status": 0,
         "deletion_requested": False,
         "deletion_status": None,
+        "accepted_documents": None,
+        "pending_deletion_request": None,
     }
+
+
+def _accepted(
+    stored: dict[str, list[str]] | None, new: list[tuple[str, str]]
+) -> dict[str, list[str]]:
+    """The accepted versions per document type, with this batch's acceptances after them."""
+    docs = {k: list(v) for k, v in (stored or {}).items()}
+    for doc_type, version in new:
+        docs.setdefault(doc_type, []).append(version)
+    return docs
 
 
 @dcmx_core.hookimpl
@@ -193,7 +211,7 @@ def dcmx_handle_batch(batch: dcmx_core.Batch, conn: sa.Connection) -> None:
             if p is None:
                 p = touched[wallet] = [
                     wallet, ts, ts, block, block, 0, 0, 0, 0, 0, 0,
-                    _UNSET, _UNSET, _UNSET, _UNSET,
+                    _UNSET, _UNSET, _UNSET, _UNSET, _UNSET, _UNSET,
                 ]
             if wallet != counted:
                 counted = wallet
@@ -212,19 +230,24 @@ def dcmx_handle_batch(batch: dcmx_core.Batch, conn: sa.Connection) -> None:
             elif kind == _ACCEPT:
                 p[_ACCEPTS] += 1
                 p[_LAST_ACCEPTED] = e.timestamp_
+                if p[_ACCEPTED] is _UNSET:
+                    p[_ACCEPTED] = []
+                p[_ACCEPTED].append((str(e.doc_type), e.version))
             elif kind == _KYC:
                 p[_KYC_STATUS] = e.new_status
             elif kind == _DEL_REQ:
                 p[_DEL_REQUESTED], p[_DEL_STATUS] = True, "pending"
+                p[_PENDING_DEL] = e.request_id
             elif kind == _DEL_DONE:
                 p[_DEL_STATUS] = "approved" if e.approved else "rejected"
+                p[_PENDING_DEL] = None
 
     stored = fetch_columns(conn, user_profiles, "wallet", _PROFILE_OLD, touched)
     rows = []
     for wallet, p in touched.items():
         old = stored.get(wallet)
         if old is None:  # first_seen_* are this batch's; unset fields take their defaults
-            base = (p[1], p[2], p[3], p[4], 0, 0, 0, 0, 0, 0, None, 0, False, None)
+            base = (p[1], p[2], p[3], p[4], 0, 0, 0, 0, 0, 0, None, 0, False, None, None, None)
         else:
             base = old
         rows.append(
@@ -244,6 +267,8 @@ def dcmx_handle_batch(batch: dcmx_core.Batch, conn: sa.Connection) -> None:
                 base[11] if p[_KYC_STATUS] is _UNSET else p[_KYC_STATUS],
                 base[12] if p[_DEL_REQUESTED] is _UNSET else p[_DEL_REQUESTED],
                 base[13] if p[_DEL_STATUS] is _UNSET else p[_DEL_STATUS],
+                base[14] if p[_ACCEPTED] is _UNSET else _accepted(base[14], p[_ACCEPTED]),
+                base[15] if p[_PENDING_DEL] is _UNSET else p[_PENDING_DEL],
             )
         )
     upsert_rows(conn, user_profiles, _PROFILE_COLUMNS, rows)

@@ -168,6 +168,9 @@ class Profile:
     token_balance: int
     royalties_pending: int
     nfts_owned: int
+    # privacy preferences: versions accepted per document type, the open deletion request
+    accepted_documents: dict[str, list[str]]
+    pending_deletion_request: int | None
 
 
 @contextmanager
@@ -376,4 +379,6 @@ def profile(db: Engine | Connection, wallet: str) -> Profile | None:
         balance,
         pending,
         owned,
+        p["accepted_documents"] or {},
+        p["pending_deletion_request"],
     )

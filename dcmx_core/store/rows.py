@@ -339,7 +339,7 @@ class _DialectState:
                 convert.append((i, int if self.postgresql else decode_sqlite))
             elif isinstance(t, sa.Boolean) and not self.postgresql:
                 convert.append((i, bool))
-            elif isinstance(t, sa.JSON):
+            elif isinstance(t, sa.JSON) and not self.postgresql:  # psycopg parses json
                 convert.append((i, json.loads))
         if not convert:
             fn = identity

@@ -37,6 +37,8 @@ def dump_tables(engine: sa.Engine) -> dict[str, list[tuple]]:
         for name, table in sorted(meta.tables.items()):
             if name.startswith(_BOOKKEEPING):
                 continue
-            rows = conn.execute(sa.select(table)).all()
+            # generated columns (an amount's <column>_num on SQLite) are derived, not stored
+            stored = [c for c in table.columns if c.computed is None]
+            rows = conn.execute(sa.select(*stored)).all()
             out[name] = sorted((tuple(_norm(v) for v in r) for r in rows), key=repr)
     return out
