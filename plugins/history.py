@@ -45,7 +45,7 @@ from dcmx_generated import royalty_distributor as rd
 from ._sql import ZERO_ADDRESSES
 from .royalty import royalty_sales
 
-__all__ = ["CONSUMES", "KINDS", "page", "wallet_history"]
+__all__ = ["CONSUMES", "KINDS", "PAGE", "page", "wallet_history"]
 
 _ZERO = sorted(ZERO_ADDRESSES)
 COLUMNS = ("wallet", "block_number", "log_index", "tx_hash", "block_timestamp", "kind",
@@ -133,21 +133,31 @@ wallet_history = dcmx_core.view(
 )
 
 
-def page(wallet: str, limit: int, before: tuple[int, int] | None = None) -> sa.Select[tuple[
-        object, ...]]:
-    """The newest ``limit`` rows of ``wallet``'s history before chain position ``before``
-    ((block_number, log_index), exclusive; None: from the newest), newest first: one
-    statement, each part a scan of its index that stops at ``limit`` rows."""
+def _page() -> sa.Select[tuple[object, ...]]:
     parts = []
+    wallet, limit = sa.bindparam("wallet", type_=sa.String), sa.bindparam("limit", type_=sa.Integer)
+    before = sa.tuple_(sa.bindparam("block", type_=sa.BigInteger),
+                       sa.bindparam("log", type_=sa.Integer))
     for column, select, source in _PARTS:
-        stmt = select.where(column == wallet)
-        if before is not None:
-            stmt = stmt.where(
-                sa.tuple_(source.c.block_number, source.c.log_index) < sa.tuple_(*before)
-            )
+        newest = (select.where(column == wallet,
+                               sa.tuple_(source.c.block_number, source.c.log_index) < before)
+                  .order_by(source.c.block_number.desc(), source.c.log_index.desc()))
         # wrapped: SQLite takes no ORDER BY and LIMIT on a bare UNION operand
-        newest = stmt.order_by(source.c.block_number.desc(), source.c.log_index.desc())
         parts.append(sa.select(newest.limit(limit).subquery()))
     both = sa.union_all(*parts).subquery()
     return (sa.select(both)
             .order_by(both.c.block_number.desc(), both.c.log_index.desc()).limit(limit))
+
+
+# Built once: the statement is large, and building it took 15 ms a call where the database
+# answers a page of a wallet with 19,000 rows in 1.3 ms.
+PAGE = _page()
+
+
+def page(wallet: str, limit: int, before: tuple[int, int] | None = None
+         ) -> tuple[sa.Select[tuple[object, ...]], dict[str, object]]:
+    """The statement and parameters of the newest ``limit`` rows of ``wallet``'s history
+    before chain position ``before`` ((block_number, log_index), exclusive; None: from the
+    newest), newest first: each part a scan of its index that stops at ``limit`` rows."""
+    block, log = before if before is not None else (2**62, 0)
+    return PAGE, {"wallet": wallet, "limit": limit, "block": block, "log": log}

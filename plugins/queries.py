@@ -256,7 +256,11 @@ def wallet_history(
 ) -> list[HistoryEntry]:
     """Everything that happened to ``wallet`` (:mod:`.history` lists the kinds), newest first;
     ``before``: the (block_number, log_index) of the previous page's last row."""
-    return _rows(db, HistoryEntry, history.page(wallet, limit, before))
+    stmt, params = history.page(wallet, limit, before)
+    names = [f.name for f in fields(HistoryEntry)]
+    with _connected(db) as conn:
+        rows = conn.execute(stmt, params).mappings()
+        return [HistoryEntry(**{n: row[n] for n in names}) for row in rows]
 
 
 def claims_by_status(
