@@ -324,7 +324,8 @@ def trending_tracks(db: Engine | Connection, *, since: int, limit: int = 10) -> 
     )
     with _connected(db) as conn:
         top = conn.execute(stmt).all()
-        # Volumes are summed in Python: ExactInt is text on SQLite, where SUM would be wrong.
+        # Summed in Python: exact on any engine (SQLite's own SUM, without dcmx's exact one,
+        # reads amounts past 64 bits as REALs).
         volume: dict[bytes, int] = {}
         hashes = [bytes(r.content_hash) for r in top]
         if hashes:
