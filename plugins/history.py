@@ -26,7 +26,7 @@ wallet: the keyset of its pages.
 
 Each part is one ordered scan of a raw table's index on (wallet column, block_number,
 log_index), a ``LIMIT`` each (:func:`page`); a sale's seller, which the event does not index,
-comes through ``royalty_sales`` (indexed by seller). The ``wallet_history`` view is the same
+through ``sale_sellers``. The ``wallet_history`` view is the same
 union without limits, for plain SQL (``WHERE wallet = ? ORDER BY block_number DESC,
 log_index DESC``).
 """
@@ -36,16 +36,25 @@ from __future__ import annotations
 import sqlalchemy as sa
 
 import dcmx_core
-from dcmx_core.sqltypes import ExactInt
+from dcmx_core.sqltypes import ExactInt, address
 from dcmx_generated import dcmx_token as tok
 from dcmx_generated import music_nft as nft
 from dcmx_generated import reward_vault as rv
 from dcmx_generated import royalty_distributor as rd
 
 from ._sql import ZERO_ADDRESSES
-from .royalty import royalty_sales
 
-__all__ = ["CONSUMES", "KINDS", "PAGE", "page", "wallet_history"]
+__all__ = ["CONSUMES", "KINDS", "PAGE", "page", "sale_sellers", "wallet_history"]
+
+# The sales of each seller, which SaleRecorded does not index: its key is the sale's chain
+# position in its raw table, in seller order (the platform plugin writes it).
+sale_sellers = sa.Table(
+    "sale_sellers",
+    sa.MetaData(),
+    sa.Column("seller", address(), primary_key=True),
+    sa.Column("block_number", sa.BigInteger, primary_key=True, autoincrement=False),
+    sa.Column("log_index", sa.Integer, primary_key=True, autoincrement=False),
+)
 
 _ZERO = sorted(ZERO_ADDRESSES)
 COLUMNS = ("wallet", "block_number", "log_index", "tx_hash", "block_timestamp", "kind",
@@ -87,8 +96,9 @@ def _parts() -> list[Part]:
     a, n = tok.Transfer.TABLE, nft.Transfer.TABLE
     sale, claim, paid = rd.SaleRecorded.TABLE, rv.ClaimSubmitted.TABLE, rv.RewardsClaimed.TABLE
     credit, withdrawn = rd.RoyaltyCredited.TABLE, rd.RoyaltiesWithdrawn.TABLE
-    s = royalty_sales
-    sold = sale.join(s, s.c.sale_id == sale.c.sale_id)
+    s = sale_sellers
+    sold = sale.join(s, sa.and_(s.c.block_number == sale.c.block_number,
+                                s.c.log_index == sale.c.log_index))
     minted = a.c.from_.in_(_ZERO)
     return [
         (a.c.from_, _select(a.c.from_, a, _kind("token_sent"), a.c.to_, a.c.value, _none())
@@ -110,7 +120,7 @@ def _parts() -> list[Part]:
                                sale.c.amount, sale.c.nft_token_id), sale),
         (s.c.seller, _select(s.c.seller, sale, _kind("nft_sold"), sale.c.buyer, sale.c.amount,
                              sale.c.nft_token_id).select_from(sold)
-         .where(s.c.buyer != s.c.seller), sale),
+         .where(sale.c.buyer != sale.c.seller), s),
         (claim.c.user_, _select(claim.c.user_, claim, _kind("reward_claimed"),
                                 claim.c.contract_address, claim.c.amount, _none()), claim),
         (paid.c.user_, _select(paid.c.user_, paid, _kind("reward_paid"),

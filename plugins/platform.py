@@ -98,7 +98,7 @@ def dcmx_declare() -> dcmx_core.Declaration:
     return dcmx_core.Declaration(
         name="platform",
         consumes=list(dict.fromkeys([*WALLETS, *history.CONSUMES])),
-        tables=[user_profiles, analytics, wallet_days],
+        tables=[user_profiles, analytics, wallet_days, history.sale_sellers],
         views=[history.wallet_history],
     )
 
@@ -135,6 +135,7 @@ _PROFILE_COLUMNS = (
 )
 _ANALYTICS_COLUMNS = ("day", *METRICS, "active_wallets")
 _WALLET_DAYS_COLUMNS = ("day", "wallet")
+_SELLER_COLUMNS = ("seller", "block_number", "log_index")
 _PROFILE_OLD = _PROFILE_COLUMNS[1:]
 # Indexes into a profile list (the user_profiles columns in order).
 _LAST_AT, _LAST_BLOCK, _EVENTS, _TRANSFERS, _MINTED, _PURCHASES, _CLAIMS, _ACCEPTS = (
@@ -181,6 +182,9 @@ def dcmx_handle_batch(batch: dcmx_core.Batch, conn: sa.Connection) -> None:
     touched: dict[str, list] = {}
     days: dict[str, list[int]] = {}  # day -> METRICS
     active: dict[str, set[str]] = {}  # day -> wallets active that day
+    insert_rows(conn, history.sale_sellers, _SELLER_COLUMNS, [
+        (d.event.seller, d.log.block_number, d.log.log_index) for d in batch.of(rd.SaleRecorded)
+    ])
     zero = ZERO_ADDRESSES
     plan = _PLAN
     day_of: dict[int, tuple] = {}  # timestamp -> (metrics, active set) of its day
