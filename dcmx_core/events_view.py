@@ -11,9 +11,8 @@ the raw tables themselves now (``from_sql`` of the generated classes).
 
 JSON values, per column type:
 
-* ExactInt: a number on PostgreSQL (NUMERIC). On SQLite the stored text is turned back into
-  a number where SQL can do it exactly: every value >= 0 and negatives above -10**18; a more
-  negative value (only int72..int256 can hold one) stays the sortable text of the raw table.
+* ExactInt: a number, exact: NUMERIC on PostgreSQL; on SQLite the INTEGER, or the digits of
+  a value beyond 64 bits (see :mod:`.sqltypes`).
 * bytes: ``"0x..."`` hex; booleans: true/false; arrays and structs: as stored (JSON).
 
 On PostgreSQL the JSON is of type ``json`` (``jsonb`` refuses the ``\u0000`` that a string
@@ -92,13 +91,13 @@ def _value(column: sa.Column[Any], name: str, postgresql: bool) -> str:
         return f"'0x' || encode({name}, 'hex')" if postgresql else f"'0x' || lower(hex({name}))"
     if postgresql:
         return name
-    if isinstance(t, ExactInt):
+    if isinstance(t, ExactInt):  # an INTEGER, or the digits of a larger value as a BLOB
+        digits = f"CAST({name} AS TEXT)"
         return (
-            f"CASE substr({name}, 1, 1) "
-            f"WHEN 'p' THEN json(coalesce(nullif(ltrim(substr({name}, 2), '0'), ''), '0')) "
-            f"WHEN 'n' THEN CASE WHEN substr({name}, 2, 60) = '{'9' * 60}' "
-            f"THEN json(-(1000000000000000000 - CAST(substr({name}, 62) AS INTEGER))) "
-            f"ELSE {name} END END"
+            f"CASE WHEN typeof({name}) <> 'blob' THEN {name} "
+            f"WHEN substr({digits}, 1, 1) = '-' "
+            f"THEN json('-' || ltrim(substr({digits}, 2), '0')) "
+            f"ELSE json(ltrim({digits}, '0')) END"
         )
     if isinstance(t, sa.Boolean):
         return f"json(CASE WHEN {name} THEN 'true' ELSE 'false' END)"

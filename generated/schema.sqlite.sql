@@ -23,7 +23,7 @@ CREATE TABLE compliance_registry__acceptance_recorded (
 	doc_type INTEGER NOT NULL, 
 	version TEXT NOT NULL, 
 	doc_hash BLOB NOT NULL, 
-	timestamp_ VARCHAR(79) NOT NULL, 
+	timestamp_ EXACTINT NOT NULL, 
 	PRIMARY KEY (block_number, log_index)
 );
 
@@ -39,11 +39,11 @@ CREATE TABLE compliance_registry__deletion_processed (
 	tx_index INTEGER NOT NULL, 
 	log_index INTEGER NOT NULL, 
 	contract_address VARCHAR(64) NOT NULL, 
-	request_id VARCHAR(79) NOT NULL, 
+	request_id EXACTINT NOT NULL, 
 	user_ VARCHAR(64) NOT NULL, 
 	approved BOOLEAN NOT NULL, 
 	processor VARCHAR(64) NOT NULL, 
-	timestamp_ VARCHAR(79) NOT NULL, 
+	timestamp_ EXACTINT NOT NULL, 
 	PRIMARY KEY (block_number, log_index)
 );
 
@@ -61,10 +61,10 @@ CREATE TABLE compliance_registry__deletion_requested (
 	tx_index INTEGER NOT NULL, 
 	log_index INTEGER NOT NULL, 
 	contract_address VARCHAR(64) NOT NULL, 
-	request_id VARCHAR(79) NOT NULL, 
+	request_id EXACTINT NOT NULL, 
 	user_ VARCHAR(64) NOT NULL, 
 	reason TEXT NOT NULL, 
-	timestamp_ VARCHAR(79) NOT NULL, 
+	timestamp_ EXACTINT NOT NULL, 
 	PRIMARY KEY (block_number, log_index)
 );
 
@@ -84,7 +84,7 @@ CREATE TABLE compliance_registry__document_published (
 	version TEXT NOT NULL, 
 	doc_hash BLOB NOT NULL, 
 	publisher VARCHAR(64) NOT NULL, 
-	timestamp_ VARCHAR(79) NOT NULL, 
+	timestamp_ EXACTINT NOT NULL, 
 	PRIMARY KEY (block_number, log_index)
 );
 
@@ -104,7 +104,7 @@ CREATE TABLE compliance_registry__kyc_status_changed (
 	previous_status INTEGER NOT NULL, 
 	new_status INTEGER NOT NULL, 
 	officer VARCHAR(64) NOT NULL, 
-	timestamp_ VARCHAR(79) NOT NULL, 
+	timestamp_ EXACTINT NOT NULL, 
 	PRIMARY KEY (block_number, log_index)
 );
 
@@ -162,7 +162,7 @@ CREATE TABLE dcmx_token__approval (
 	contract_address VARCHAR(64) NOT NULL, 
 	owner VARCHAR(64) NOT NULL, 
 	spender VARCHAR(64) NOT NULL, 
-	value VARCHAR(79) NOT NULL, 
+	value EXACTINT NOT NULL, 
 	PRIMARY KEY (block_number, log_index)
 );
 
@@ -220,7 +220,7 @@ CREATE TABLE dcmx_token__transfer (
 	contract_address VARCHAR(64) NOT NULL, 
 	from_ VARCHAR(64) NOT NULL, 
 	to_ VARCHAR(64) NOT NULL, 
-	value VARCHAR(79) NOT NULL, 
+	value EXACTINT NOT NULL, 
 	PRIMARY KEY (block_number, log_index)
 );
 
@@ -238,7 +238,7 @@ CREATE TABLE music_nft__approval (
 	contract_address VARCHAR(64) NOT NULL, 
 	owner VARCHAR(64) NOT NULL, 
 	approved VARCHAR(64) NOT NULL, 
-	token_id VARCHAR(79) NOT NULL, 
+	token_id EXACTINT NOT NULL, 
 	PRIMARY KEY (block_number, log_index)
 );
 
@@ -287,7 +287,7 @@ CREATE TABLE music_nft__minted (
 	log_index INTEGER NOT NULL, 
 	contract_address VARCHAR(64) NOT NULL, 
 	to_ VARCHAR(64) NOT NULL, 
-	token_id VARCHAR(79) NOT NULL, 
+	token_id EXACTINT NOT NULL, 
 	content_hash BLOB NOT NULL, 
 	title TEXT NOT NULL, 
 	artist TEXT NOT NULL, 
@@ -295,7 +295,7 @@ CREATE TABLE music_nft__minted (
 	edition BIGINT NOT NULL, 
 	max_editions BIGINT NOT NULL, 
 	royalty_receiver VARCHAR(64) NOT NULL, 
-	royalty_bps VARCHAR(79) NOT NULL, 
+	royalty_bps EXACTINT NOT NULL, 
 	PRIMARY KEY (block_number, log_index)
 );
 
@@ -355,7 +355,7 @@ CREATE TABLE music_nft__transfer (
 	contract_address VARCHAR(64) NOT NULL, 
 	from_ VARCHAR(64) NOT NULL, 
 	to_ VARCHAR(64) NOT NULL, 
-	token_id VARCHAR(79) NOT NULL, 
+	token_id EXACTINT NOT NULL, 
 	PRIMARY KEY (block_number, log_index)
 );
 
@@ -373,11 +373,11 @@ CREATE TABLE reward_vault__claim_submitted (
 	tx_index INTEGER NOT NULL, 
 	log_index INTEGER NOT NULL, 
 	contract_address VARCHAR(64) NOT NULL, 
-	claim_id VARCHAR(79) NOT NULL, 
+	claim_id EXACTINT NOT NULL, 
 	user_ VARCHAR(64) NOT NULL, 
 	reward_type INTEGER NOT NULL, 
 	proof_hash BLOB NOT NULL, 
-	amount VARCHAR(79) NOT NULL, 
+	amount EXACTINT NOT NULL, 
 	PRIMARY KEY (block_number, log_index)
 );
 
@@ -395,7 +395,7 @@ CREATE TABLE reward_vault__claim_verified (
 	tx_index INTEGER NOT NULL, 
 	log_index INTEGER NOT NULL, 
 	contract_address VARCHAR(64) NOT NULL, 
-	claim_id VARCHAR(79) NOT NULL, 
+	claim_id EXACTINT NOT NULL, 
 	approved BOOLEAN NOT NULL, 
 	verifier VARCHAR(64) NOT NULL, 
 	PRIMARY KEY (block_number, log_index)
@@ -412,8 +412,8 @@ CREATE TABLE reward_vault__pool_configured (
 	log_index INTEGER NOT NULL, 
 	contract_address VARCHAR(64) NOT NULL, 
 	reward_type INTEGER NOT NULL, 
-	budget VARCHAR(79) NOT NULL, 
-	max_per_claim VARCHAR(79) NOT NULL, 
+	budget EXACTINT NOT NULL, 
+	max_per_claim EXACTINT NOT NULL, 
 	PRIMARY KEY (block_number, log_index)
 );
 
@@ -427,9 +427,9 @@ CREATE TABLE reward_vault__rewards_claimed (
 	tx_index INTEGER NOT NULL, 
 	log_index INTEGER NOT NULL, 
 	contract_address VARCHAR(64) NOT NULL, 
-	claim_id VARCHAR(79) NOT NULL, 
+	claim_id EXACTINT NOT NULL, 
 	user_ VARCHAR(64) NOT NULL, 
-	amount VARCHAR(79) NOT NULL, 
+	amount EXACTINT NOT NULL, 
 	PRIMARY KEY (block_number, log_index)
 );
 
@@ -525,10 +525,10 @@ CREATE TABLE royalty_distributor__royalties_distributed (
 	tx_index INTEGER NOT NULL, 
 	log_index INTEGER NOT NULL, 
 	contract_address VARCHAR(64) NOT NULL, 
-	sale_id VARCHAR(79) NOT NULL, 
-	nft_token_id VARCHAR(79) NOT NULL, 
-	amount VARCHAR(79) NOT NULL, 
-	recipients VARCHAR(79) NOT NULL, 
+	sale_id EXACTINT NOT NULL, 
+	nft_token_id EXACTINT NOT NULL, 
+	amount EXACTINT NOT NULL, 
+	recipients EXACTINT NOT NULL, 
 	PRIMARY KEY (block_number, log_index)
 );
 
@@ -545,7 +545,7 @@ CREATE TABLE royalty_distributor__royalties_withdrawn (
 	log_index INTEGER NOT NULL, 
 	contract_address VARCHAR(64) NOT NULL, 
 	recipient VARCHAR(64) NOT NULL, 
-	amount VARCHAR(79) NOT NULL, 
+	amount EXACTINT NOT NULL, 
 	PRIMARY KEY (block_number, log_index)
 );
 
@@ -559,9 +559,9 @@ CREATE TABLE royalty_distributor__royalty_credited (
 	tx_index INTEGER NOT NULL, 
 	log_index INTEGER NOT NULL, 
 	contract_address VARCHAR(64) NOT NULL, 
-	sale_id VARCHAR(79) NOT NULL, 
+	sale_id EXACTINT NOT NULL, 
 	recipient VARCHAR(64) NOT NULL, 
-	amount VARCHAR(79) NOT NULL, 
+	amount EXACTINT NOT NULL, 
 	PRIMARY KEY (block_number, log_index)
 );
 
@@ -577,8 +577,8 @@ CREATE TABLE royalty_distributor__royalty_splits_set (
 	tx_index INTEGER NOT NULL, 
 	log_index INTEGER NOT NULL, 
 	contract_address VARCHAR(64) NOT NULL, 
-	nft_token_id VARCHAR(79) NOT NULL, 
-	version VARCHAR(79) NOT NULL, 
+	nft_token_id EXACTINT NOT NULL, 
+	version EXACTINT NOT NULL, 
 	recipients JSON NOT NULL, 
 	bps JSON NOT NULL, 
 	setter VARCHAR(64) NOT NULL, 
@@ -597,12 +597,12 @@ CREATE TABLE royalty_distributor__sale_recorded (
 	tx_index INTEGER NOT NULL, 
 	log_index INTEGER NOT NULL, 
 	contract_address VARCHAR(64) NOT NULL, 
-	sale_id VARCHAR(79) NOT NULL, 
-	nft_token_id VARCHAR(79) NOT NULL, 
+	sale_id EXACTINT NOT NULL, 
+	nft_token_id EXACTINT NOT NULL, 
 	buyer VARCHAR(64) NOT NULL, 
 	seller VARCHAR(64) NOT NULL, 
-	amount VARCHAR(79) NOT NULL, 
-	split_version VARCHAR(79) NOT NULL, 
+	amount EXACTINT NOT NULL, 
+	split_version EXACTINT NOT NULL, 
 	PRIMARY KEY (block_number, log_index)
 );
 

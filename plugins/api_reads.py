@@ -19,6 +19,7 @@ from dcmx_generated import music_nft
 from . import queries
 from .compliance import acceptances, compliance_documents, compliance_index, kyc_status
 from .devchain import COMPLIANCE_OFFICER_ROLE, DEFAULT_ADMIN_ROLE
+from .history import wallet_history
 from .nft import nft_index
 from .platform import analytics, user_profiles
 from .roles import holds
@@ -41,6 +42,18 @@ def _nft_json(n: queries.Nft) -> dict[str, Any]:
 
 def _fields(obj: Any) -> dict[str, Any]:
     return {f: getattr(obj, f) for f in obj.__dataclass_fields__}
+
+
+def _before(block: int | None, log: int | None) -> tuple[int, int] | None:
+    """A page's keyset cursor: before (block, log) exclusive; a block alone: before it."""
+    return None if block is None else (block, -1 if log is None else log)
+
+
+def _next(rows: list[Any], limit: int) -> dict[str, int | None]:
+    """The next page's cursor: the last row's chain position, or None after the last page."""
+    last = rows[-1] if len(rows) == limit else None
+    return {"before_block": last.block_number if last else None,
+            "before_log": last.log_index if last else None}
 
 
 def read_routes(r: APIRouter, svc: Service) -> None:
@@ -118,17 +131,36 @@ def read_routes(r: APIRouter, svc: Service) -> None:
         return await svc.cached(f"balance|{w}", [token_balances], q, by_url=True)
 
     @r.get("/wallets/{wallet}/transactions", tags=["wallets"],
-           summary="DCMX transfers, mints and burns, newest first (page with before_block)")
+           summary="DCMX transfers, mints and burns, newest first (page with before_block "
+                   "and before_log, the last row's)")
     async def transactions(wallet: str, limit: int = Query(50, ge=1, le=200),
-                           before_block: int | None = Query(None, ge=0, le=2**62)) -> Response:
+                           before_block: int | None = Query(None, ge=0, le=2**62),
+                           before_log: int | None = Query(None, ge=0, le=2**31)) -> Response:
         w = svc.address(wallet, "wallet")
+        before = _before(before_block, before_log)
 
         def q(conn: sa.Connection) -> Any:
-            rows = queries.wallet_transactions(conn, w, limit=limit, before_block=before_block)
-            return {"items": [_fields(x) for x in rows],
-                    "before_block": rows[-1].block_number if len(rows) == limit else None}
+            rows = queries.wallet_transactions(conn, w, limit=limit, before=before)
+            return {"items": [_fields(x) for x in rows], **_next(rows, limit)}
 
-        return await svc.cached(f"txs|{w}|{limit}|{before_block}", [transaction_index], q,
+        return await svc.cached(f"txs|{w}|{limit}|{before}", [transaction_index], q,
+                                by_url=True)
+
+    @r.get("/wallets/{wallet}/history", tags=["wallets"],
+           summary="Everything that happened to the wallet (token and NFT transfers and mints, "
+                   "sales, reward claims and payouts, royalties), newest first (page with "
+                   "before_block and before_log, the last row's)")
+    async def history(wallet: str, limit: int = Query(50, ge=1, le=200),
+                      before_block: int | None = Query(None, ge=0, le=2**62),
+                      before_log: int | None = Query(None, ge=0, le=2**31)) -> Response:
+        w = svc.address(wallet, "wallet")
+        before = _before(before_block, before_log)
+
+        def q(conn: sa.Connection) -> Any:
+            rows = queries.wallet_history(conn, w, limit=limit, before=before)
+            return {"items": [_fields(x) for x in rows], **_next(rows, limit)}
+
+        return await svc.cached(f"history|{w}|{limit}|{before}", [wallet_history], q,
                                 by_url=True)
 
     @r.get("/wallets/{wallet}/rewards", tags=["wallets"],

@@ -184,7 +184,7 @@ def demo_summary(engine: sa.Engine) -> dict[str, Any]:
             sa.select(n.artist, sa.func.count()).group_by(n.artist)
         ):
             artists[artist] = {"nfts": nfts, "sales": 0, "volume": 0}
-        # Sums in Python: ExactInt is text on SQLite.
+        # Sums in Python: exact on any engine (see queries.trending_tracks).
         for artist, amount in conn.execute(
             sa.select(n.artist, s.amount).join(royalty_sales, s.nft_token_id == n.token_id)
         ):

@@ -1,4 +1,5 @@
-"""The platform's cross-contract read model: ``user_profiles`` and per-day ``analytics``."""
+"""The platform's cross-contract read model: ``user_profiles``, per-day ``analytics`` and each
+wallet's whole history (the ``wallet_history`` view, :mod:`.history`)."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from dcmx_generated import music_nft as nft
 from dcmx_generated import reward_vault as rv
 from dcmx_generated import royalty_distributor as rd
 
+from . import history
 from ._sql import ZERO_ADDRESSES, day
 
 metadata = sa.MetaData()
@@ -38,6 +40,11 @@ user_profiles = sa.Table(
     sa.Column("kyc_status", sa.Integer, nullable=False),
     sa.Column("deletion_requested", sa.Boolean, nullable=False),
     sa.Column("deletion_status", sa.String(16), nullable=True),
+    # Privacy preferences, as ComplianceRegistry holds them: the versions of each document
+    # type the wallet accepted, in order ({"1": ["2024-06", "2025-01"]}; its
+    # verifyAcceptance), and the deletion request still open (its pendingDeletionRequest).
+    sa.Column("accepted_documents", sa.JSON, nullable=True),
+    sa.Column("pending_deletion_request", sa.BigInteger, nullable=True),
 )
 
 analytics = sa.Table(
@@ -92,7 +99,10 @@ METRICS = (
 @dcmx_core.hookimpl
 def dcmx_declare() -> dcmx_core.Declaration:
     return dcmx_core.Declaration(
-        name="platform", consumes=list(WALLETS), tables=[user_profiles, analytics, wallet_days]
+        name="platform",
+        consumes=list(dict.fromkeys([*WALLETS, *history.CONSUMES])),
+        tables=[user_profiles, analytics, wallet_days, history.sale_sellers],
+        views=[history.wallet_history],
     )
 
 
@@ -124,15 +134,17 @@ _PLAN = {
 _PROFILE_COLUMNS = (
     "wallet", "first_seen_at", "last_seen_at", "first_block", "last_block", *COUNTERS,
     "last_accepted_at", "kyc_status", "deletion_requested", "deletion_status",
+    "accepted_documents", "pending_deletion_request",
 )
 _ANALYTICS_COLUMNS = ("day", *METRICS, "active_wallets")
 _WALLET_DAYS_COLUMNS = ("day", "wallet")
+_SELLER_COLUMNS = ("seller", "block_number", "log_index")
 _PROFILE_OLD = _PROFILE_COLUMNS[1:]
 # Indexes into a profile list (the user_profiles columns in order).
 _LAST_AT, _LAST_BLOCK, _EVENTS, _TRANSFERS, _MINTED, _PURCHASES, _CLAIMS, _ACCEPTS = (
     2, 4, 5, 6, 7, 8, 9, 10
 )
-_LAST_ACCEPTED, _KYC_STATUS, _DEL_REQUESTED, _DEL_STATUS = 11, 12, 13, 14
+_LAST_ACCEPTED, _KYC_STATUS, _DEL_REQUESTED, _DEL_STATUS, _ACCEPTED, _PENDING_DEL = range(11, 17)
 _UNSET = object()
 
 
@@ -148,7 +160,19 @@ def _new_profile(wallet: str, at: int, block: int) -> dict[str, Any]:
         "kyc_status": 0,
         "deletion_requested": False,
         "deletion_status": None,
+        "accepted_documents": None,
+        "pending_deletion_request": None,
     }
+
+
+def _accepted(
+    stored: dict[str, list[str]] | None, new: list[tuple[str, str]]
+) -> dict[str, list[str]]:
+    """The accepted versions per document type, with this batch's acceptances after them."""
+    docs = {k: list(v) for k, v in (stored or {}).items()}
+    for doc_type, version in new:
+        docs.setdefault(doc_type, []).append(version)
+    return docs
 
 
 @dcmx_core.hookimpl
@@ -161,6 +185,9 @@ def dcmx_handle_batch(batch: dcmx_core.Batch, conn: sa.Connection) -> None:
     touched: dict[str, list[Any]] = {}
     days: dict[str, list[int]] = {}  # day -> METRICS
     active: dict[str, set[str]] = {}  # day -> wallets active that day
+    insert_rows(conn, history.sale_sellers, _SELLER_COLUMNS, [
+        (d.event.seller, d.log.block_number, d.log.log_index) for d in batch.of(rd.SaleRecorded)
+    ])
     zero = ZERO_ADDRESSES
     plan = _PLAN
     day_of: dict[int, tuple[Any, ...]] = {}  # timestamp -> (metrics, active set) of its day
@@ -191,7 +218,7 @@ def dcmx_handle_batch(batch: dcmx_core.Batch, conn: sa.Connection) -> None:
             if p is None:
                 p = touched[wallet] = [
                     wallet, ts, ts, block, block, 0, 0, 0, 0, 0, 0,
-                    _UNSET, _UNSET, _UNSET, _UNSET,
+                    _UNSET, _UNSET, _UNSET, _UNSET, _UNSET, _UNSET,
                 ]
             if wallet != counted:
                 counted = wallet
@@ -210,19 +237,24 @@ def dcmx_handle_batch(batch: dcmx_core.Batch, conn: sa.Connection) -> None:
             elif kind == _ACCEPT:
                 p[_ACCEPTS] += 1
                 p[_LAST_ACCEPTED] = e.timestamp_
+                if p[_ACCEPTED] is _UNSET:
+                    p[_ACCEPTED] = []
+                p[_ACCEPTED].append((str(e.doc_type), e.version))
             elif kind == _KYC:
                 p[_KYC_STATUS] = e.new_status
             elif kind == _DEL_REQ:
                 p[_DEL_REQUESTED], p[_DEL_STATUS] = True, "pending"
+                p[_PENDING_DEL] = e.request_id
             elif kind == _DEL_DONE:
                 p[_DEL_STATUS] = "approved" if e.approved else "rejected"
+                p[_PENDING_DEL] = None
 
     stored = fetch_columns(conn, user_profiles, "wallet", _PROFILE_OLD, touched)
     rows = []
     for wallet, p in touched.items():
         old = stored.get(wallet)
         if old is None:  # first_seen_* are this batch's; unset fields take their defaults
-            base = (p[1], p[2], p[3], p[4], 0, 0, 0, 0, 0, 0, None, 0, False, None)
+            base = (p[1], p[2], p[3], p[4], 0, 0, 0, 0, 0, 0, None, 0, False, None, None, None)
         else:
             base = old
         rows.append(
@@ -242,6 +274,8 @@ def dcmx_handle_batch(batch: dcmx_core.Batch, conn: sa.Connection) -> None:
                 base[11] if p[_KYC_STATUS] is _UNSET else p[_KYC_STATUS],
                 base[12] if p[_DEL_REQUESTED] is _UNSET else p[_DEL_REQUESTED],
                 base[13] if p[_DEL_STATUS] is _UNSET else p[_DEL_STATUS],
+                base[14] if p[_ACCEPTED] is _UNSET else _accepted(base[14], p[_ACCEPTED]),
+                base[15] if p[_PENDING_DEL] is _UNSET else p[_PENDING_DEL],
             )
         )
     upsert_rows(conn, user_profiles, _PROFILE_COLUMNS, rows)

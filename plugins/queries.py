@@ -21,6 +21,7 @@ from typing import Any, TypeVar, cast
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
+from . import history
 from .compliance import compliance_index
 from .nft import nft_index
 from .platform import analytics, user_profiles
@@ -32,6 +33,7 @@ __all__ = [
     "AuditEntry",
     "Claim",
     "DayMetrics",
+    "HistoryEntry",
     "Nft",
     "Profile",
     "TokenTransfer",
@@ -46,6 +48,7 @@ __all__ = [
     "platform_metrics",
     "profile",
     "trending_tracks",
+    "wallet_history",
     "wallet_rewards",
     "wallet_transactions",
 ]
@@ -80,6 +83,19 @@ class TokenTransfer:
     from_address: str
     to_address: str
     amount: int
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryEntry:
+    block_number: int
+    log_index: int
+    tx_hash: bytes
+    block_timestamp: int
+    kind: str  # one of history.KINDS
+    counterparty: str
+    amount: int | None
+    token_id: int | None
+    contract: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,6 +168,9 @@ class Profile:
     token_balance: int
     royalties_pending: int
     nfts_owned: int
+    # privacy preferences: versions accepted per document type, the open deletion request
+    accepted_documents: dict[str, list[str]]
+    pending_deletion_request: int | None
 
 
 @contextmanager
@@ -199,15 +218,21 @@ def nft(db: Engine | Connection, token_id: int) -> Nft | None:
 
 
 def wallet_transactions(
-    db: Engine | Connection, wallet: str, *, limit: int = 100, before_block: int | None = None
+    db: Engine | Connection,
+    wallet: str,
+    *,
+    limit: int = 100,
+    before: tuple[int, int] | None = None,
 ) -> list[TokenTransfer]:
-    """DCMX transfers, mints and burns to or from ``wallet``, newest first."""
+    """DCMX transfers, mints and burns to or from ``wallet``, newest first; ``before``: the
+    (block_number, log_index) of the last row of the page before (exclusive), so a block
+    split between pages is neither skipped nor repeated."""
     t = transaction_index.c
 
     def side(column: sa.Column[Any]) -> sa.Select[Any]:
         stmt = sa.select(transaction_index).where(column == wallet)
-        if before_block is not None:
-            stmt = stmt.where(t.block_number < before_block)
+        if before is not None:
+            stmt = stmt.where(sa.tuple_(t.block_number, t.log_index) < sa.tuple_(*before))
         return stmt.order_by(t.block_number.desc(), t.log_index.desc()).limit(limit)
 
     # Two index scans merged (one per address column) instead of an OR that defeats indexes.
@@ -220,6 +245,22 @@ def wallet_transactions(
         sa.select(both).order_by(both.c.block_number.desc(), both.c.log_index.desc()).limit(limit)
     )
     return _rows(db, TokenTransfer, stmt)
+
+
+def wallet_history(
+    db: Engine | Connection,
+    wallet: str,
+    *,
+    limit: int = 100,
+    before: tuple[int, int] | None = None,
+) -> list[HistoryEntry]:
+    """Everything that happened to ``wallet`` (:mod:`.history` lists the kinds), newest first;
+    ``before``: the (block_number, log_index) of the previous page's last row."""
+    stmt, params = history.page(wallet, limit, before)
+    names = [f.name for f in fields(HistoryEntry)]
+    with _connected(db) as conn:
+        rows = conn.execute(stmt, params).mappings()
+        return [HistoryEntry(**{n: row[n] for n in names}) for row in rows]
 
 
 def claims_by_status(
@@ -284,7 +325,8 @@ def trending_tracks(db: Engine | Connection, *, since: int, limit: int = 10) -> 
         top = [(bytes(h), count) for h, count in conn.execute(top_stmt)]
         hashes = [h for h, _ in top]
         names: dict[bytes, tuple[str, str]] = {}
-        # Volumes are summed in Python: ExactInt is text on SQLite, where SUM would be wrong.
+        # Summed in Python: exact on any engine (SQLite's own SUM, without dcmx's exact one,
+        # reads amounts past 64 bits as REALs).
         volume: dict[bytes, int] = {}
         if hashes:
             for h, title, artist in conn.execute(
@@ -344,4 +386,6 @@ def profile(db: Engine | Connection, wallet: str) -> Profile | None:
         balance,
         pending,
         owned,
+        p["accepted_documents"] or {},
+        p["pending_deletion_request"],
     )

@@ -43,7 +43,7 @@ token_balances = sa.Table(
     "token_balances",
     metadata,
     sa.Column("wallet", address(), primary_key=True),
-    sa.Column("balance", ExactInt, nullable=False),
+    sa.Column("balance", ExactInt, nullable=False, index=True),  # top holders
     sa.Column("updated_block", sa.BigInteger, nullable=False),
 )
 

@@ -45,8 +45,12 @@ def rollback_database(engine: sa.Engine, to_block: int) -> tuple[int, int]:
 
     framework.create_all(engine)  # dcmx_versions, in a database an older dcmx made
     meta = sa.MetaData()
-    tables = [
-        (sa.Table(name, meta, autoload_with=engine), owner) for name, owner in tracked(engine)
+    inspector = sa.inspect(engine)
+    tables = [  # generated columns (an amount's <column>_num) are no part of the journal
+        (sa.Table(name, meta, autoload_with=engine, include_columns=[
+            c["name"] for c in inspector.get_columns(name) if "computed" not in c
+        ]), owner)
+        for name, owner in tracked(engine)
     ]
     store = Store(engine, tables)
     with store.lock(), store.transaction() as conn:

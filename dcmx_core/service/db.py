@@ -27,6 +27,7 @@ from sqlalchemy.engine import Connection, Engine, make_url
 
 from ..errors import ConfigError
 from ..redaction import redact_url
+from ..sqltypes import install_exact_aggregates
 from ..store import versions as store_versions
 from ..store.engine import POOLS, Pool, sqlite_file
 from .errors import ApiError
@@ -173,6 +174,7 @@ def _sqlite_engine(url: sa.URL, pool: dict[str, Any]) -> Engine:
     def _pragmas(dbapi_conn: Any, _record: Any) -> None:
         dbapi_conn.isolation_level = None  # SQLAlchemy's BEGIN below, not the module's
         dbapi_conn.execute("PRAGMA query_only=1")
+        install_exact_aggregates(dbapi_conn)
         dbapi_conn.execute("PRAGMA cache_size=-8192")
 
     @sa.event.listens_for(engine, "begin")

@@ -17,6 +17,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine, make_url
 
 from ..errors import ConfigError, StoreError
+from ..sqltypes import install_exact_aggregates
 
 __all__ = ["POOLS", "Pool", "create_engine", "sqlite_file"]
 
@@ -103,6 +104,7 @@ def create_engine(url: str, pool: Pool | None = None) -> Engine:
             # The sqlite3 module's own transaction handling would begin late; let SQLAlchemy
             # issue BEGIN so that a batch really is one transaction.
             dbapi_conn.isolation_level = None
+            install_exact_aggregates(dbapi_conn)
             cur = dbapi_conn.cursor()
             try:
                 mode = cur.execute("PRAGMA journal_mode").fetchone()[0]

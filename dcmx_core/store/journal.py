@@ -130,6 +130,10 @@ class Journal:
             *cols,
         )
 
+    def shadow(self, table: sa.Table) -> sa.Table:
+        """The journal table of a tracked table."""
+        return self._shadows[table.name]
+
     # -- schema -----------------------------------------------------------------------------
 
     def create(self, conn: Connection) -> None:

@@ -32,7 +32,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Dialect
 
-from ..sqltypes import ExactInt, decode_sortable, encode_sortable
+from ..sqltypes import ExactInt, decode_sqlite, encode_sqlite
 
 __all__ = [
     "RowWriter",
@@ -92,7 +92,7 @@ class RowWriter:
         """A function taking input tuples to the driver's form of ``columns`` (in that order).
 
         Output column ``k`` comes from input position ``positions[k]`` (default: ``k``); a
-        position of None writes NULL. Per column: ExactInt to the sortable text on SQLite
+        position of None writes NULL. Per column: ExactInt to its SQLite form (an int or digits)
         (PostgreSQL's NUMERIC takes the int), JSON to compact text, any other type with a bind
         processor (Booleans and bytes aside: both drivers take them) through it; None stays None.
         On PostgreSQL, a NUL in a ``Text`` value (an ABI ``string`` is one) becomes U+FFFD:
@@ -114,7 +114,7 @@ class RowWriter:
                 continue
             fn: Callable[[Any], Any] | None
             if isinstance(col.type, ExactInt):
-                fn = None if self.postgresql else encode_sortable
+                fn = None if self.postgresql else encode_sqlite
             elif isinstance(col.type, sa.JSON):
                 fn = _json_dumps
             elif isinstance(col.type, sa.Boolean | sa.LargeBinary):
@@ -336,10 +336,10 @@ class _DialectState:
         for i, name in enumerate(names):
             t = table.c[name].type
             if isinstance(t, ExactInt):
-                convert.append((i, int if self.postgresql else decode_sortable))
+                convert.append((i, int if self.postgresql else decode_sqlite))
             elif isinstance(t, sa.Boolean) and not self.postgresql:
                 convert.append((i, bool))
-            elif isinstance(t, sa.JSON):
+            elif isinstance(t, sa.JSON) and not self.postgresql:  # psycopg parses json
                 convert.append((i, json.loads))
         if not convert:
             fn = identity

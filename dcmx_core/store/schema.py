@@ -19,12 +19,14 @@ import hashlib
 import logging
 import re
 from collections.abc import Callable, Iterable, Sequence
+from itertools import combinations
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from .. import events_view, views
 from ..errors import ConfigError, StoreError
+from ..sqltypes import SQLITE_TYPE, ExactInt, decode_sortable, encode_sqlite, numeric_columns
 from . import versions
 from .engine import SQLITE_BUILD_CACHE_KIB, SQLITE_CACHE_KIB
 from .journal import Journal, journal_name
@@ -131,13 +133,16 @@ class Schema:
           :func:`~dcmx_core.sqltypes.address`) are given it; PostgreSQL rebuilds their indexes.
         - ``index``: a raw event table's index on a parameter alone is made again on the
           parameter and the chain position (or left to the end of a backfill under way).
+        - ``exact`` (SQLite): ExactInt columns held the sortable text ``"p000…"``, which SQL
+          reads as 0; the table and its journal are made again with the numbers in the form
+          :mod:`~dcmx_core.sqltypes` describes (one ``INSERT … SELECT`` each).
 
         Nothing is reindexed. ``changed``: the tables :meth:`table_changes` found changed;
         returns those that still differ.
         """
         if not changed:
             return changed
-        forms = [*((f,) for f in OLDER_FORMS), tuple(OLDER_FORMS)]
+        forms = [f for n in range(1, len(OLDER_FORMS) + 1) for f in combinations(OLDER_FORMS, n)]
         with engine.begin() as conn:
             recorded = dict(
                 conn.execute(sa.select(schema_table.c.table_name, schema_table.c.hash)).all()
@@ -160,7 +165,9 @@ class Schema:
             for t, form in older.items():
                 if "collation" in form and conn.dialect.name == "postgresql":
                     self._collate(conn, t)
-                if "index" in form:
+                if "exact" in form and conn.dialect.name == "sqlite":
+                    self._exact_values(conn, t, backfilling, deferred)
+                elif "index" in form:
                     for index in t.indexes:
                         current = str(sa.schema.CreateIndex(index).compile(dialect=conn.dialect))
                         if OLDER_FORMS["index"](current) == current:
@@ -181,6 +188,40 @@ class Schema:
         )
         done = {t.name for t in older}
         return [name for name in changed if name not in done]
+
+    def _exact_values(
+        self, conn: Connection, t: sa.Table, backfilling: bool, deferred: set[sa.Index]
+    ) -> None:
+        """Make ``t`` and its journal again with ExactInt values in their current SQLite form
+        (the older form ``exact`` of upgrade_older). SQLite cannot change a column's type in
+        place; renaming a table rewrites the triggers naming it, so they go first (made
+        again by ``create``)."""
+        q = conn.dialect.identifier_preparer.quote_identifier
+        raw = conn.connection.driver_connection
+        assert raw is not None
+        raw.create_function("dcmx_older_exact", 1, _older_exact, deterministic=True)
+        self.journal.drop_triggers(conn, [t])
+        for table in (t, self.journal.shadow(t)):
+            old = f"{table.name}__dcmx_older"
+            conn.exec_driver_sql(f"ALTER TABLE {q(table.name)} RENAME TO {q(old)}")
+            for (index,) in conn.exec_driver_sql(
+                "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = ? "
+                "AND sql IS NOT NULL", (old,)
+            ).all():  # a renamed table's indexes keep their names
+                conn.exec_driver_sql(f"DROP INDEX {q(index)}")
+            conn.execute(sa.schema.CreateTable(table))
+            names = ", ".join(q(c.name) for c in table.columns)
+            values = ", ".join(
+                f"dcmx_older_exact({q(c.name)})" if isinstance(c.type, ExactInt) else q(c.name)
+                for c in table.columns
+            )
+            conn.exec_driver_sql(
+                f"INSERT INTO {q(table.name)} ({names}) SELECT {values} FROM {q(old)}"
+            )
+            conn.exec_driver_sql(f"DROP TABLE {q(old)}")
+            for index in table.indexes:
+                if not (table is t and backfilling and index in deferred):
+                    conn.execute(sa.schema.CreateIndex(index))
 
     @staticmethod
     def _collate(conn: Connection, t: sa.Table) -> None:
@@ -243,6 +284,8 @@ class Schema:
                         table_name=t.name, owner=self.owners[t.name], hash=table_hash(t, conn)
                     )
                 )
+        if conn.dialect.name == "sqlite":
+            self._numeric_columns(conn)
         self.journal.create(conn)
         # Tables made or made again (a rebuild drops them first) hold other rows now.
         versions.ensure(conn, self.by_name)
@@ -296,6 +339,23 @@ class Schema:
                 [{"view_name": n, "owner": self.view_owners[n]} for n in older],
             )
         return set(older)
+    def _numeric_columns(self, conn: Connection) -> None:
+        """The ``<column>_num`` REAL columns beside ExactInt columns on SQLite, where missing
+        (:func:`~dcmx_core.sqltypes.numeric_columns`): generated, so no write, trigger or
+        journal ever names them."""
+        q = conn.dialect.identifier_preparer.quote_identifier
+        for t in self.tables:
+            wanted = numeric_columns(t)
+            if not wanted:
+                continue
+            present = {
+                row[1] for row in conn.exec_driver_sql(f"PRAGMA table_xinfo({q(t.name)})")
+            }
+            for name, definition in wanted:
+                if name not in present:
+                    conn.exec_driver_sql(
+                        f"ALTER TABLE {q(t.name)} ADD COLUMN {q(name)} {definition}"
+                    )
 
     def _create_views(self, conn: Connection) -> None:
         """``blockchain_events`` and the plugins' views, after the tables they read."""
@@ -376,7 +436,16 @@ OLDER_FORMS: dict[str, Callable[[str], str]] = {
     "collation": lambda ddl: ddl.replace(' COLLATE "C"', ""),
     # a raw event table's index on its parameter alone (before the chain position was added)
     "index": lambda ddl: re.sub(r", block_number, log_index\)$", ")", ddl, flags=re.M),
+    # SQLite: ExactInt as the sortable text "p000…" (before INTEGERs and digit BLOBs)
+    "exact": lambda ddl: ddl.replace(f" {SQLITE_TYPE}", " VARCHAR(79)"),
 }
+
+
+def _older_exact(value: object) -> object:
+    """An ExactInt value of the older SQLite form (see OLDER_FORMS) in the current one."""
+    if isinstance(value, str) and value[:1] in ("p", "n"):
+        return encode_sqlite(decode_sortable(value))
+    return value
 
 
 def table_hash(table: sa.Table, engine: Engine | Connection, older: Iterable[str] = ()) -> str:

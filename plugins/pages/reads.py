@@ -240,25 +240,14 @@ WALLET_TABLES = (token_balances, reward_claims_index, royalty_balances, nft_inde
 
 
 def wallet_transactions(conn: Connection, wallet: str, *, limit: int,
-                        before_block: int | None) -> dict[str, Any]:
+                        before: tuple[int, int] | None) -> dict[str, Any]:
     """A page of the wallet's DCMX transfers, newest first (:func:`.queries.
-    wallet_transactions`), cut at a block boundary: the next page starts before a block,
-    so a page that ended inside a block would make the next one skip the rest of it."""
-    rows = queries.wallet_transactions(conn, wallet, limit=limit + 1, before_block=before_block)
-    more = len(rows) > limit
+    wallet_transactions`); ``before``: the (block, log index) the next page starts before,
+    None on the last page."""
+    rows = queries.wallet_transactions(conn, wallet, limit=limit + 1, before=before)
     page = rows[:limit]
-    following = None
-    if more:
-        boundary = rows[limit].block_number  # the first row of the next page
-        whole = [r for r in page if r.block_number != boundary]
-        if whole:  # end this page before that block, the next one starts with it whole
-            page, following = whole, boundary + 1
-        else:  # one block holds more than a page: show it whole rather than skip any
-            page = queries.wallet_transactions(conn, wallet, limit=10_000,
-                                               before_block=boundary + 1)
-            page = [r for r in page if r.block_number == boundary]
-            following = boundary
-    return {"items": page, "before_block": following}
+    following = (page[-1].block_number, page[-1].log_index) if len(rows) > limit else None
+    return {"items": page, "before": following}
 
 
 TRANSACTION_TABLES = (transaction_index,)

@@ -133,23 +133,23 @@ def page_routes(svc: Any) -> APIRouter:
     @html_errors(site)
     async def wallet(request: Request, address: str) -> Response:
         w = svc.address(address, "wallet")
-        before = request.query_params.get("before")
-        before_block = int_param(before, 0, 0, 2**62) if before else None
+        before = _position(request.query_params.get("before"))
         per = int_param(request.query_params.get("per"), TX_PAGE, 2, 100)
         summary = await cached_data(svc, f"wallet|{w}", reads.WALLET_TABLES,
                                     lambda c: reads.wallet_summary(c, w))
         txs = await cached_data(
-            svc, f"wallet-txs|{w}|{before_block}|{per}", reads.TRANSACTION_TABLES,
-            lambda c: reads.wallet_transactions(c, w, limit=per, before_block=before_block))
+            svc, f"wallet-txs|{w}|{before}|{per}", reads.TRANSACTION_TABLES,
+            lambda c: reads.wallet_transactions(c, w, limit=per, before=before))
         viewer = site.wallet_of(request)
         record = None
         if viewer is not None and (viewer == w or await _officer(svc, viewer)):
             record = await cached_data(svc, f"wallet-compliance|{w}", reads.COMPLIANCE_TABLES,
                                        lambda c: reads.compliance(c, w))
         keep = "" if per == TX_PAGE else f"per={per}"
-        older = (f"/wallet/{w}?before={txs['before_block']}" + (f"&{keep}" if keep else "")
-                 if txs["before_block"] is not None else None)
-        newest = f"/wallet/{w}" + (f"?{keep}" if keep else "") if before_block else None
+        following = txs["before"]
+        older = (f"/wallet/{w}?before={following[0]}-{following[1]}"
+                 + (f"&{keep}" if keep else "") if following is not None else None)
+        newest = f"/wallet/{w}" + (f"?{keep}" if keep else "") if before else None
         return site.page(request, "wallet.html", w=summary, txs=txs, record=record,
                          own=viewer == w, newest=newest,
                          older=older, doc_types=reads.DOC_TYPES, kyc=reads.KYC,
@@ -193,3 +193,16 @@ def _span(seconds: int) -> str:
 def _window_text(window: str) -> str:
     return {"24h": "last 24 hours", "7d": "last 7 days", "30d": "last 30 days",
             "all": "all time"}[window]
+
+
+def _position(text: str | None) -> tuple[int, int] | None:
+    """A page's ``before=BLOCK-LOG`` cursor (a chain position, exclusive); junk or none is
+    the newest page (``BLOCK`` alone: before that block)."""
+    if not text:
+        return None
+    block, _, log = text.partition("-")
+    try:
+        position = (int(block), int(log) if log else -1)
+    except ValueError:
+        return None
+    return position if 0 <= position[0] < 2**62 and -1 <= position[1] < 2**31 else None

@@ -11,7 +11,6 @@ from util import module_for
 
 from dcmx_core import events_view
 from dcmx_core.abi_runtime import json_safe
-from dcmx_core.sqltypes import ExactInt, encode_sortable
 from dcmx_core.store import RowWriter
 
 ABI = [
@@ -66,8 +65,6 @@ def _expected(cls, event, sqlite: bool) -> dict:
             value = value.replace("\x00", "\ufffd")  # PostgreSQL text cannot hold a NUL
         if isinstance(value, bytes):
             value = "0x" + value.hex()
-        elif isinstance(column.type, ExactInt) and sqlite and value < -(10**18):
-            value = encode_sortable(value)  # beyond what SQL can turn back into a number
         out[column.name] = json_safe(value)
     return out
 

@@ -7,7 +7,7 @@ from decimal import Decimal
 
 import sqlalchemy as sa
 
-from dcmx_core.sqltypes import decode_sortable
+from dcmx_core.sqltypes import decode_sqlite
 
 # Bookkeeping that legitimately differs between an index that lived through forks and a fresh
 # one: journals, recent block hashes, the fork log, recorded table definitions, the backfill flag.
@@ -25,8 +25,8 @@ def _norm(value):
         return bytes(value)
     if isinstance(value, Decimal):
         return int(value)
-    if isinstance(value, str) and len(value) == 79 and value[0] in "np" and value[1:].isdigit():
-        return decode_sortable(value)  # ExactInt's SQLite text form (reflection loses the type)
+    if isinstance(value, bytes) and value.lstrip(b"-").isdigit() and len(value) >= 78:
+        return decode_sqlite(value)  # ExactInt beyond 64 bits on SQLite (reflection loses it)
     if isinstance(value, dict | list):
         return json.dumps(value, sort_keys=True)
     return value
@@ -40,6 +40,8 @@ def dump_tables(engine: sa.Engine) -> dict[str, list[tuple]]:
         for name, table in sorted(meta.tables.items()):
             if name.startswith(_BOOKKEEPING):
                 continue
-            rows = conn.execute(sa.select(table)).all()
+            # generated columns (an amount's <column>_num on SQLite) are derived, not stored
+            stored = [c for c in table.columns if c.computed is None]
+            rows = conn.execute(sa.select(*stored)).all()
             out[name] = sorted((tuple(_norm(v) for v in r) for r in rows), key=repr)
     return out

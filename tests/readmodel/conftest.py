@@ -186,6 +186,7 @@ def assert_matches_chain(engine: sa.Engine, p: Platform) -> None:
 
     # compliance: acceptances, audit trails, deletion requests, KYC
     accepted = _rows(engine, compliance.acceptances)
+    published = _rows(engine, compliance.compliance_documents)
     for row in accepted:
         wallet = by_tron[row["wallet"]]
         assert reg.functions.verifyAcceptance(wallet, row["doc_type"], row["version"]).call(tx)
@@ -203,6 +204,19 @@ def assert_matches_chain(engine: sa.Engine, p: Platform) -> None:
             {"status": 0}
         ]
         assert row["status"] == kyc, w
+        # privacy preferences in user_profiles, as the registry's own views hold them
+        profile = queries.profile(engine, tron(w))
+        docs = profile.accepted_documents if profile else {}
+        in_trail: dict[str, list[str]] = {}
+        for t in trail:
+            if t[0] == 0:
+                in_trail.setdefault(str(t[1]), []).append(t[2])
+        assert docs == in_trail, w
+        for doc in published:
+            assert reg.functions.verifyAcceptance(w, doc["doc_type"], doc["version"]).call(
+                tx) == (doc["version"] in docs.get(str(doc["doc_type"]), [])), (w, doc)
+        pending = reg.functions.pendingDeletionRequest(w).call(tx)
+        assert ((profile.pending_deletion_request if profile else None) or 0) == pending, w
     requests = {r["request_id"]: r for r in _rows(engine, compliance.deletion_requests)}
     assert sorted(requests) == list(range(1, reg.functions.deletionRequestCount().call(tx) + 1))
     for request_id, row in requests.items():

@@ -70,13 +70,13 @@ def test_page_reads_agree_across_databases_and_with_the_contracts(engines, simul
         pages, before = [], None
         while True:
             page = both(engines, lambda c, w=w, b=before: reads.wallet_transactions(
-                c, w, limit=2, before_block=b))
+                c, w, limit=2, before=b))
             pages += page["items"]
-            before = page["before_block"]
+            before = page["before"]
             if before is None:
                 break
         everything = both(engines, lambda c, w=w: reads.wallet_transactions(
-            c, w, limit=10_000, before_block=None))
+            c, w, limit=10_000, before=None))
         assert pages == everything["items"]
         both(engines, lambda c, w=w: reads.compliance(c, w))
 

@@ -87,12 +87,14 @@ def test_wallet_transactions(indexed, simulated):
             # the history adds up to the balance on chain
             net = sum(g.amount if g.to_address == wallet else -g.amount for g in got)
             assert net == p.c["DCMXToken"].functions.balanceOf(w).call(tx)
-            if len(got) > 2:  # paging by block
-                older = queries.wallet_transactions(
-                    conn, wallet, limit=2, before_block=got[1].block_number
-                )
-                assert older == [g for g in got if g.block_number < got[1].block_number][:2]
-                assert len(queries.wallet_transactions(conn, wallet, limit=2)) == 2
+            pages, before = [], None  # keyset pages: each starts after the last row's position
+            while True:
+                page = queries.wallet_transactions(conn, wallet, limit=2, before=before)
+                pages += page
+                if len(page) < 2:
+                    break
+                before = (page[-1].block_number, page[-1].log_index)
+            assert pages == got
 
 
 def test_claims_by_status_and_wallet_rewards(indexed, simulated):
@@ -200,3 +202,52 @@ def test_platform_metrics_and_profile(indexed, simulated):
         assert prof.acceptances == sum(1 for e in trail if e[0] == 0)
         assert prof.deletion_requested == any(e[0] == 1 for e in trail)
     assert queries.profile(indexed, "T" + "1" * 33) is None
+
+
+def test_wallet_history_adds_up_to_the_contracts_views(indexed, simulated):
+    p, tx = simulated, {"from": simulated.chain.admin}
+    dist, vault = p.c["RoyaltyDistributor"], p.c["RewardVault"]
+    sales = [dist.functions.getSale(i).call(tx) for i in range(1, dist.functions.saleCount()
+                                                                 .call(tx) + 1)]
+    seen_kinds = set()
+    with indexed.connect() as conn:
+        for w in p.wallets():
+            wallet = tron(w)
+            got = queries.wallet_history(conn, wallet, limit=100_000)
+            positions = [(g.block_number, g.log_index) for g in got]
+            assert positions == sorted(set(positions), reverse=True)  # newest first, unique
+            by: dict[str, list] = {}
+            for g in got:
+                by.setdefault(g.kind, []).append(g)
+            seen_kinds |= set(by)
+
+            def total(*kinds, by=by):
+                return sum(g.amount for k in kinds for g in by.get(k, []))
+
+            def count(*kinds, by=by):
+                return sum(len(by.get(k, [])) for k in kinds)
+
+            assert total("token_received", "token_minted") - total("token_sent") == (
+                p.c["DCMXToken"].functions.balanceOf(w).call(tx))
+            assert count("nft_received", "nft_minted") - count("nft_sent") == (
+                p.c["MusicNFT"].functions.balanceOf(w).call(tx))
+            assert total("royalty_credited") - total("royalty_withdrawn") == (
+                dist.functions.pendingRoyalties(w).call(tx))
+            assert total("reward_paid") == vault.functions.totalClaimed(w).call(tx)
+            bought = [s for s in sales if s[1] == w]
+            sold = [s for s in sales if s[2] == w and s[1] != w]
+            assert sorted((g.token_id, g.amount) for g in by.get("nft_bought", [])) == sorted(
+                (s[0], s[3]) for s in bought)
+            assert sorted((g.token_id, g.amount, g.counterparty) for g in by.get("nft_sold", [])
+                          ) == sorted((s[0], s[3], tron(s[1])) for s in sold)
+            pages, before = [], None  # keyset pages split blocks and lose nothing
+            while True:
+                page = queries.wallet_history(conn, wallet, limit=3, before=before)
+                pages += page
+                if len(page) < 3:
+                    break
+                before = (page[-1].block_number, page[-1].log_index)
+            assert pages == got
+    assert seen_kinds >= {"token_sent", "token_received", "token_minted", "nft_minted",
+                          "nft_bought", "nft_sold", "reward_claimed", "reward_paid",
+                          "royalty_credited"}

@@ -164,3 +164,11 @@ def test_searches_use_indexes(simulated, pg_url):
     (plan,) = _plans(engine, lambda: queries.wallet_transactions(engine, whale, limit=20))
     for side in ("from_", "to_"):
         assert f"Index Scan Backward using ix_dcmx_token__transfer__{side} " in plan, plan
+    # The whole history too: each part of its statement stops at the page off its index, the
+    # big transfer table's parts included, on the first page and on a later one.
+    for before in (None, (1_003_000, 0)):
+        (plan,) = _plans(engine, lambda b=before: queries.wallet_history(
+            engine, whale, limit=20, before=b))
+        assert "Seq Scan on dcmx_token__transfer" not in plan, plan
+        for side in ("from_", "to_"):
+            assert f"Index Scan Backward using ix_dcmx_token__transfer__{side} " in plan, plan

@@ -4,6 +4,8 @@ indexing."""
 from __future__ import annotations
 
 import logging
+import math
+import sqlite3
 import sys
 import types
 from pathlib import Path
@@ -14,6 +16,7 @@ from core.snapshot import dump_tables
 
 import dcmx_plugins
 from dcmx_core import Contract, StoreError
+from dcmx_core.cli.maintenance import rollback_database
 from dcmx_generated import dcmx_token
 from dcmx_plugins import compliance, nft, platform_contracts, royalty, token, vault
 
@@ -54,7 +57,8 @@ def test_changed_plugin_table_is_rebuilt(simulated, db_url, caplog):
         assert second.run() == simulated.chain.head
     changed = [r for r in caplog.records if "plugin tables changed" in r.getMessage()]
     assert changed and changed[0].tables == ["token_balances"]
-    columns = [c["name"] for c in sa.inspect(second.engine).get_columns("token_balances")]
+    columns = [c["name"] for c in sa.inspect(second.engine).get_columns("token_balances")
+               if "computed" not in c]  # not SQLite's generated balance_num
     assert columns[-1] == "label"
     after = dump_tables(second.engine)
     assert [row[:-1] for row in after.pop("token_balances")] == before.pop("token_balances")
@@ -122,6 +126,7 @@ def _as_made_before_collation_c(indexer) -> int:  # Indexer
     with indexer.engine.begin() as conn:
         conn.exec_driver_sql("DROP VIEW blockchain_events")
         conn.exec_driver_sql("DROP VIEW transaction_index")
+        conn.exec_driver_sql("DROP VIEW wallet_history")  # newer than that dcmx
         for table, column in columns:
             conn.exec_driver_sql(
                 f'ALTER TABLE "{table}" ALTER COLUMN "{column}" TYPE VARCHAR(64) COLLATE "default"'
@@ -256,3 +261,105 @@ def test_older_database_gets_composite_raw_indexes_and_the_view_without_reindexi
     assert second.run() == head
     assert_matches_chain(second.engine, simulated)
     second.engine.dispose()
+
+
+def _older_text(value):
+    """ExactInt as an older dcmx stored it on SQLite: "p" or "n" and 78 digits."""
+    if value is None:
+        return None
+    n = int(value)
+    return f"p{n:078d}" if n >= 0 else f"n{10**78 + n:078d}"
+
+
+def _as_made_before_exact_numbers(indexer) -> list[str]:
+    """Turn a SQLite database this dcmx made into one an older dcmx made: ExactInt columns
+    declared VARCHAR(79) holding the sortable text, in the tables and their journals, no
+    ``_num`` columns, definitions recorded so. Returns the tables changed."""
+    from dcmx_core.sqltypes import ExactInt
+    from dcmx_core.store import schema_table
+    from dcmx_core.store.schema import table_hash
+
+    schema = indexer.store.schema
+    changed = [t for t in schema.tables if any(isinstance(c.type, ExactInt) for c in t.c)]
+    with indexer.engine.begin() as conn:
+        conn.connection.driver_connection.create_function("older_text", 1, _older_text)
+        conn.exec_driver_sql("DROP VIEW blockchain_events")
+        conn.exec_driver_sql("DROP VIEW transaction_index")
+        conn.exec_driver_sql("DROP VIEW wallet_history")
+        schema.journal.drop_triggers(conn, changed)
+        for t in changed:
+            for table in (t, schema.journal.shadow(t)):
+                conn.exec_driver_sql(f'ALTER TABLE "{table.name}" RENAME TO old_copy')
+                for (index,) in conn.exec_driver_sql(
+                    "SELECT name FROM sqlite_master WHERE type = 'index' "
+                    "AND tbl_name = 'old_copy' AND sql IS NOT NULL"
+                ).all():
+                    conn.exec_driver_sql(f'DROP INDEX "{index}"')
+                ddl = str(sa.schema.CreateTable(table).compile(dialect=conn.dialect))
+                conn.exec_driver_sql(ddl.replace(" EXACTINT", " VARCHAR(79)"))
+                names = ", ".join(f'"{c.name}"' for c in table.columns)
+                values = ", ".join(
+                    f'older_text("{c.name}")' if isinstance(c.type, ExactInt) else f'"{c.name}"'
+                    for c in table.columns
+                )
+                conn.exec_driver_sql(
+                    f'INSERT INTO "{table.name}" ({names}) SELECT {values} FROM old_copy'
+                )
+                conn.exec_driver_sql("DROP TABLE old_copy")
+                for index in table.indexes:
+                    conn.execute(sa.schema.CreateIndex(index))
+            conn.execute(
+                schema_table.update()
+                .where(schema_table.c.table_name == t.name)
+                .values(hash=table_hash(t, conn, ["exact"]))
+            )
+        schema.journal.create_triggers(conn)
+    return [t.name for t in changed]
+
+
+def test_older_sqlite_database_gets_numbers_for_amounts_in_place(simulated, sqlite_url):
+    head = simulated.chain.head
+    first = make_indexer(simulated, sqlite_url, confirmations=10)
+    first.run()  # the last 10 blocks' writes are in the journals
+    current = dump_tables(first.engine)
+    changed = _as_made_before_exact_numbers(first)
+    assert {"token_balances", "royalty_balances", "dcmx_token__transfer"} <= set(changed)
+    with first.engine.connect() as conn:
+        assert conn.exec_driver_sql("SELECT sum(balance) FROM token_balances").scalar() == 0
+        journaled = conn.exec_driver_sql(
+            "SELECT count(*) FROM _dcmx_undo_token_balances WHERE balance LIKE 'p%'"
+        ).scalar()
+    assert journaled > 0
+    first.engine.dispose()
+
+    second = make_indexer(simulated, sqlite_url, confirmations=10)
+    assert set(second.store.table_changes()[0]) == set(changed)
+    second.setup()  # brought up to date in place, nothing reindexed
+    assert dump_tables(second.engine) == current
+    assert second.store.table_changes() == ([], [])
+    with second.engine.connect() as conn:
+        exact = conn.execute(sa.select(sa.func.sum(token.token_balances.c.balance))).scalar()
+        supply = conn.execute(sa.select(token.token_supply.c.total_supply)).scalar()
+    assert exact == supply > 0
+    plain = sqlite3.connect(sqlite_url.removeprefix("sqlite:///"))
+    try:
+        total, real = plain.execute(
+            "SELECT total(balance), sum(balance_num) FROM token_balances"
+        ).fetchone()
+        assert math.isclose(total, supply, rel_tol=1e-12)
+        assert math.isclose(real, supply, rel_tol=1e-12)
+        kinds = plain.execute(
+            "SELECT DISTINCT typeof(balance) FROM _dcmx_undo_token_balances "
+            "WHERE balance IS NOT NULL"
+        ).fetchall()
+        assert set(kinds) <= {("integer",), ("blob",)}
+    finally:
+        plain.close()
+    # the journals undo what they recorded before the upgrade, exactly
+    assert rollback_database(second.engine, head - 10)[1] > 0
+    second.engine.dispose()
+    third = make_indexer(simulated, sqlite_url, confirmations=10)
+    assert third.run() == head
+    assert dump_tables(third.engine) == current
+    assert_matches_chain(third.engine, simulated)
+    third.engine.dispose()

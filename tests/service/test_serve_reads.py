@@ -94,6 +94,20 @@ def test_wallet_reads_and_metrics(api):
     assert int(balance["balance"]) == int(profile["token_balance"])
     txs = api.get(f"/api/v1/wallets/{owner}/transactions", params={"limit": 2}).json()
     assert len(txs["items"]) <= 2
+    for route in ("transactions", "history"):  # keyset pages add up to one long page
+        whole = api.get(f"/api/v1/wallets/{owner}/{route}", params={"limit": 200}).json()
+        assert whole["before_block"] is None
+        pages, cursor = [], {}
+        while True:
+            page = api.get(f"/api/v1/wallets/{owner}/{route}",
+                           params={"limit": 2, **cursor}).json()
+            pages += page["items"]
+            if page["before_block"] is None:
+                break
+            cursor = {"before_block": page["before_block"], "before_log": page["before_log"]}
+        assert pages == whole["items"], route
+    kinds = {x["kind"] for x in whole["items"]}  # the history's: the owner got NFT 1 somehow
+    assert kinds & {"nft_minted", "nft_received", "nft_bought"}, kinds
     rewards = api.get(f"/api/v1/wallets/{owner}/rewards").json()
     assert set(rewards) >= {"claimed", "pending", "claims"}
     days = api.get("/api/v1/platform/metrics", params={"days": 3}).json()
