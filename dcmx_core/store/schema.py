@@ -14,11 +14,13 @@ import hashlib
 import logging
 import re
 from collections.abc import Callable, Iterable, Sequence
+from itertools import combinations
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from .. import events_view, views
+from ..abi_runtime import tx_index_name
 from ..errors import ConfigError, StoreError
 from . import versions
 from .engine import SQLITE_BUILD_CACHE_KIB, SQLITE_CACHE_KIB
@@ -124,13 +126,17 @@ class Schema:
           :func:`~dcmx_core.sqltypes.address`) are given it; PostgreSQL rebuilds their indexes.
         - ``index``: a raw event table's index on a parameter alone is made again on the
           parameter and the chain position (or left to the end of a backfill under way).
+        - ``tx_index``: a raw event table without the index on ``tx_hash`` gets it (or at the
+          end of a backfill under way); building it reads the table once.
 
         Nothing is reindexed. ``changed``: the tables :meth:`table_changes` found changed;
         returns those that still differ.
         """
         if not changed:
             return changed
-        forms = [*((f,) for f in OLDER_FORMS), tuple(OLDER_FORMS)]
+        forms = [
+            combo for n in range(1, len(OLDER_FORMS) + 1) for combo in combinations(OLDER_FORMS, n)
+        ]
         with engine.begin() as conn:
             recorded = dict(
                 conn.execute(sa.select(schema_table.c.table_name, schema_table.c.hash)).all()
@@ -138,8 +144,15 @@ class Schema:
             older = {}
             for name in changed:
                 table = self.by_name[name]
+                raw = tx_index_name(name) in {index.name for index in table.indexes}
                 match = next(
-                    (f for f in forms if recorded[name] == table_hash(table, conn, f)), None
+                    (
+                        f
+                        for f in forms
+                        if (raw or "tx_index" not in f)
+                        and recorded[name] == table_hash(table, conn, f)
+                    ),
+                    None,
                 )
                 if match is not None:
                     older[table] = match
@@ -161,6 +174,12 @@ class Schema:
                         conn.execute(sa.schema.DropIndex(index, if_exists=True))
                         if not (backfilling and index in deferred):
                             conn.execute(sa.schema.CreateIndex(index))
+                if "tx_index" in form:
+                    for index in t.indexes:
+                        if index.name == tx_index_name(t.name) and not (
+                            backfilling and index in deferred
+                        ):
+                            conn.execute(sa.schema.CreateIndex(index, if_not_exists=True))
                 conn.execute(
                     schema_table.update()
                     .where(schema_table.c.table_name == t.name)
@@ -295,6 +314,8 @@ OLDER_FORMS: dict[str, Callable[[str], str]] = {
     "collation": lambda ddl: ddl.replace(' COLLATE "C"', ""),
     # a raw event table's index on its parameter alone (before the chain position was added)
     "index": lambda ddl: re.sub(r", block_number, log_index\)$", ")", ddl, flags=re.M),
+    # a raw event table without its index on tx_hash (before lookups by transaction used one)
+    "tx_index": lambda ddl: re.sub(r"\nCREATE INDEX [^\n]* \(tx_hash\)$", "", ddl, flags=re.M),
 }
 
 
