@@ -27,9 +27,11 @@ interpreter. Figures: bench/RESULTS.md.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import random
+import resource
 import socket
 import subprocess
 import sys
@@ -105,6 +107,25 @@ def _batch_calldata(selector: str, to: list[str], values: list[int]) -> str:
     a = _word(n) + "".join(_word(int(x, 16)) for x in to)
     v = _word(n) + "".join(_word(x) for x in values)
     return "0x" + selector + head + a + v
+
+
+def chain(node: Node, events: int) -> tuple[str, int]:
+    """:func:`build_chain` on ``node``, or its saved state loaded (bench/.cache: the same
+    chain, built once; anvil keeps blocks and logs in its state)."""
+    from bench.chainmix import CACHE
+
+    CACHE.mkdir(exist_ok=True)
+    (CACHE / ".gitignore").write_text("*\n")
+    key = hashlib.sha256(ARTIFACT.read_bytes() + Path(__file__).read_bytes()).hexdigest()[:12]
+    path = CACHE / f"anvil-batch-{events}-{key}.json"
+    if path.exists():
+        saved = json.loads(path.read_text())
+        node.rpc("anvil_loadState", saved["state"])
+        return saved["token"], saved["head"]
+    token, head = build_chain(node, events)
+    state = node.rpc("anvil_dumpState")
+    path.write_text(json.dumps({"token": token, "head": head, "state": state}))
+    return token, head
 
 
 def build_chain(node: Node, events: int) -> tuple[str, int]:
@@ -185,7 +206,8 @@ def _tree_rss_kb(root: int) -> int:
 def watch(cmd: list[str], env: dict[str, str], progress, done) -> dict:  # noqa: ANN001
     """Spawn ``cmd``; sample its tree's RSS and ``progress()`` (rows committed so far, or
     None) every 10 ms until it exits. Seconds from spawn to the first rows, to ``done(n)``,
-    to exit; peak RSS in MB."""
+    to exit; peak RSS in MB; CPU seconds of the tree (its processes once reaped)."""
+    cpu = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     first = last = None
@@ -206,8 +228,10 @@ def watch(cmd: list[str], env: dict[str, str], progress, done) -> dict:  # noqa:
     err = proc.stderr.read().decode() if proc.stderr else ""
     if proc.returncode:
         raise RuntimeError(f"{cmd[:3]} failed ({proc.returncode}):\n{err[-3000:]}")
+    used = resource.getrusage(resource.RUSAGE_CHILDREN)
     return {"first": first, "last": last if last is not None else end, "exit": end,
-            "rss_mb": peak / 1024}
+            "rss_mb": peak / 1024,
+            "cpu": used.ru_utime + used.ru_stime - cpu.ru_utime - cpu.ru_stime}
 
 
 def cursor_probe(url: str):  # noqa: ANN201
@@ -329,44 +353,54 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--events", type=int, default=100_000)
     parser.add_argument("--db", choices=["sqlite", "postgresql", "both"], default="both")
     parser.add_argument("--no-web3", action="store_true", help="skip the web3.py loop")
-    parser.add_argument("--dcmx", default=str(BIN / "dcmx"),
-                        help="the dcmx command to spawn (another checkout's, for 'before')")
+    parser.add_argument(
+        "--before", type=Path, default=None,
+        help="a source tree of another dcmx (e.g. `git archive` of main) whose dcmx_core is "
+        "measured too, first on the path, in the same run",
+    )
     args = parser.parse_args(argv)
     kinds = ["sqlite", "postgresql"] if args.db == "both" else [args.db]
     missed = []
     with tempfile.TemporaryDirectory(prefix="dcmx-user-") as tmp:
         work = Path(tmp)
         env = prepare(work)
+        variants = [("after", env, [str(BIN / "dcmx")])]
+        if args.before is not None:
+            before = dict(env, PYTHONPATH=f"{args.before.resolve()}{os.pathsep}{env['PYTHONPATH']}")
+            variants.insert(0, ("before", before, [sys.executable, "-m", "dcmx_core.cli"]))
         node = Node()
         try:
             t = time.perf_counter()
-            token, head = build_chain(node, args.events)
+            token, head = chain(node, args.events)
             print(f"chain: {args.events:,} Transfer events, {head} blocks, {HOLDERS:,} holders, "
-                  f"built in {time.perf_counter() - t:.0f} s", flush=True)
+                  f"ready in {time.perf_counter() - t:.0f} s", flush=True)
             bare = python_startup()
-            print(f"python -c pass: {bare * 1000:.0f} ms", flush=True)
+            print(f"python -c pass: {bare * 1000:.0f} ms (spawn to exit, median of 5)", flush=True)
             for kind in kinds:
-                with database(kind) as url:
-                    cmd = [args.dcmx, "run", "--source", node.url, "--db", url,
-                           "--profile", "evm", "--plugins", "holder_balances",
-                           "--contract", f"BatchToken=batch_token.batch_token@{token}@1",
-                           "--confirmations", "0", "--to-block", str(head)]
-                    r = watch(cmd, env, cursor_probe(url), lambda n: n >= head)
+                for name, run_env, dcmx in variants:
+                    with database(kind) as url:
+                        cmd = [*dcmx, "run", "--source", node.url, "--db", url,
+                               "--profile", "evm", "--plugins", "holder_balances",
+                               "--contract", f"BatchToken=batch_token.batch_token@{token}@1",
+                               "--confirmations", "0", "--to-block", str(head)]
+                        r = watch(cmd, run_env, cursor_probe(url), lambda n: n >= head)
                     rate = args.events / r["last"]
-                    print(f"{kind:10} dcmx run:   first row {r['first']:.2f} s, last row "
+                    print(f"{kind:10} dcmx {name:6} first row {r['first']:.2f} s, last row "
                           f"{r['last']:.2f} s, exit {r['exit']:.2f} s, {rate:,.0f} events/s, "
-                          f"peak RSS {r['rss_mb']:.0f} MB (targets {TARGET_RATE[kind]:,}, "
-                          f"{TARGET_RSS_MB} MB)", flush=True)
-                    if rate < TARGET_RATE[kind] or r["rss_mb"] > TARGET_RSS_MB:
+                          f"peak RSS {r['rss_mb']:.0f} MB, CPU {r['cpu']:.1f} s (targets "
+                          f"{TARGET_RATE[kind]:,}/s, {TARGET_RSS_MB} MB)", flush=True)
+                    if name == "after" and (
+                        rate < TARGET_RATE[kind] or r["rss_mb"] > TARGET_RSS_MB
+                    ):
                         missed.append(kind)
                 if args.no_web3:
                     continue
                 with database(kind) as url:
                     cmd = [sys.executable, "-c", WEB3_LOOP, node.url, url, token, str(head)]
                     r = watch(cmd, env, rows_probe(url, "transfers"), lambda n: n >= head)
-                    print(f"{kind:10} web3 loop:  first row {r['first']:.2f} s, last row "
-                          f"{r['last']:.2f} s, {args.events / r['last']:,.0f} events/s, "
-                          f"peak RSS {r['rss_mb']:.0f} MB", flush=True)
+                print(f"{kind:10} web3 loop   first row {r['first']:.2f} s, last row "
+                      f"{r['last']:.2f} s, {args.events / r['last']:,.0f} events/s, "
+                      f"peak RSS {r['rss_mb']:.0f} MB, CPU {r['cpu']:.1f} s", flush=True)
         finally:
             node.close()
     print(f"targets missed: {', '.join(missed)}" if missed else "all targets met")

@@ -17,7 +17,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import click
-import sqlalchemy as sa
 
 from ..errors import ConfigError, DcmxError, StoreError
 from ..extras import missing_extra
@@ -83,9 +82,6 @@ class DcmxGroup(click.Group):
         except DcmxError as exc:
             report(debug, f"error: {exc}")
             ctx.exit(exc.exit_code)
-        except sa.exc.OperationalError as exc:
-            report(debug, f"error: the database refused or is unreachable: {exc.orig}")
-            ctx.exit(StoreError.exit_code)
         except BrokenPipeError:
             # `dcmx plugins | head`: the reader left; nothing more to say.
             devnull = os.open(os.devnull, os.O_WRONLY)
@@ -95,6 +91,12 @@ class DcmxGroup(click.Group):
             report(debug, "interrupted")
             ctx.exit(130)
         except Exception as exc:  # noqa: BLE001 - still one line unless --debug
+            # SQLAlchemy is imported by the commands that use a database, not here: `dcmx
+            # --help` has no use for it. Its errors can only come from a command that did.
+            sa_exc = sys.modules.get("sqlalchemy.exc")
+            if sa_exc is not None and isinstance(exc, sa_exc.OperationalError):
+                report(debug, f"error: the database refused or is unreachable: {exc.orig}")
+                ctx.exit(StoreError.exit_code)
             hint = missing_extra(exc)  # e.g. `dcmx simulate` without the devchain extra
             if hint is not None:
                 report(debug, f"error: {hint}")
