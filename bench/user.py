@@ -27,7 +27,9 @@ interpreter. Figures: bench/RESULTS.md.
 from __future__ import annotations
 
 import argparse
+import gzip
 import hashlib
+import inspect
 import json
 import os
 import random
@@ -60,17 +62,18 @@ TARGET_RSS_MB = 150
 class Node:
     """A fresh anvil, mining only when told."""
 
-    def __init__(self) -> None:
+    def __init__(self, state: Path | None = None) -> None:
         with socket.socket() as s:
             s.bind(("127.0.0.1", 0))
             self.port = s.getsockname()[1]
         self.url = f"http://127.0.0.1:{self.port}"
         self.proc = subprocess.Popen(
             [str(ANVIL), "--port", str(self.port), "--host", "127.0.0.1", "--silent",
-             "--no-mining", "--gas-limit", "100000000"],
+             "--no-mining", "--gas-limit", "100000000",
+             *(["--load-state", str(state)] if state else [])],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )
-        deadline = time.monotonic() + 20
+        deadline = time.monotonic() + 300  # loading a saved state of 1M events takes long
         while True:
             try:
                 self.rpc("eth_chainId")
@@ -109,23 +112,27 @@ def _batch_calldata(selector: str, to: list[str], values: list[int]) -> str:
     return "0x" + selector + head + a + v
 
 
-def chain(node: Node, events: int) -> tuple[str, int]:
-    """:func:`build_chain` on ``node``, or its saved state loaded (bench/.cache: the same
-    chain, built once; anvil keeps blocks and logs in its state)."""
+def chain(events: int, work: Path) -> tuple[Node, str, int]:
+    """A node holding the chain of :func:`build_chain`: built, or loaded from the state saved
+    the first time (bench/.cache: anvil's state keeps blocks and logs)."""
     from bench.chainmix import CACHE
 
     CACHE.mkdir(exist_ok=True)
     (CACHE / ".gitignore").write_text("*\n")
-    key = hashlib.sha256(ARTIFACT.read_bytes() + Path(__file__).read_bytes()).hexdigest()[:12]
-    path = CACHE / f"anvil-batch-{events}-{key}.json"
-    if path.exists():
-        saved = json.loads(path.read_text())
-        node.rpc("anvil_loadState", saved["state"])
-        return saved["token"], saved["head"]
+    recipe = inspect.getsource(build_chain) + repr((HOLDERS, SENDERS, PER_TX, SEED))
+    key = hashlib.sha256(ARTIFACT.read_bytes() + recipe.encode()).hexdigest()[:12]
+    path = CACHE / f"anvil-batch-{events}-{key}"
+    if path.with_suffix(".json").exists():
+        saved = json.loads(path.with_suffix(".json").read_text())
+        state = work / "state.json"
+        state.write_bytes(gzip.decompress(path.with_suffix(".gz").read_bytes()))
+        return Node(state), saved["token"], saved["head"]
+    node = Node()
     token, head = build_chain(node, events)
-    state = node.rpc("anvil_dumpState")
-    path.write_text(json.dumps({"token": token, "head": head, "state": state}))
-    return token, head
+    dumped = str(node.rpc("anvil_dumpState"))  # hex of the gzipped JSON --load-state reads
+    path.with_suffix(".gz").write_bytes(bytes.fromhex(dumped.removeprefix("0x")))
+    path.with_suffix(".json").write_text(json.dumps({"token": token, "head": head}))
+    return node, token, head
 
 
 def build_chain(node: Node, events: int) -> tuple[str, int]:
@@ -368,10 +375,9 @@ def main(argv: list[str] | None = None) -> int:
         if args.before is not None:
             before = dict(env, PYTHONPATH=f"{args.before.resolve()}{os.pathsep}{env['PYTHONPATH']}")
             variants.insert(0, ("before", before, [sys.executable, "-m", "dcmx_core.cli"]))
-        node = Node()
+        t = time.perf_counter()
+        node, token, head = chain(args.events, work)
         try:
-            t = time.perf_counter()
-            token, head = chain(node, args.events)
             print(f"chain: {args.events:,} Transfer events, {head} blocks, {HOLDERS:,} holders, "
                   f"ready in {time.perf_counter() - t:.0f} s", flush=True)
             bare = python_startup()

@@ -150,7 +150,7 @@ class Settings:
         check=_at_least(0),
     )
     batch_blocks: int = setting(
-        500, "first range size below the finalized height", check=_at_least(1)
+        50, "first range size below the finalized height", check=_at_least(1)
     )
     poll_interval: float = setting(
         3.0, "seconds between head polls when following", check=_positive("seconds")
