@@ -83,12 +83,12 @@ class Node:
                     raise RuntimeError("anvil did not start") from None
                 time.sleep(0.05)
 
-    def rpc(self, method: str, *params: object) -> object:
+    def rpc(self, method: str, *params: object, timeout: float = 60) -> object:
         body = json.dumps({"jsonrpc": "2.0", "id": 1, "method": method, "params": params})
         req = urllib.request.Request(
             self.url, body.encode(), {"Content-Type": "application/json"}
         )
-        with urllib.request.urlopen(req, timeout=60) as r:
+        with urllib.request.urlopen(req, timeout=timeout) as r:
             answer = json.loads(r.read())
         if "error" in answer:
             raise RuntimeError(f"{method}: {answer['error']}")
@@ -129,7 +129,8 @@ def chain(events: int, work: Path) -> tuple[Node, str, int]:
         return Node(state), saved["token"], saved["head"]
     node = Node()
     token, head = build_chain(node, events)
-    dumped = str(node.rpc("anvil_dumpState"))  # hex of the gzipped JSON --load-state reads
+    # hex of the gzipped JSON that --load-state reads (minutes for 1M events)
+    dumped = str(node.rpc("anvil_dumpState", timeout=1800))
     path.with_suffix(".gz").write_bytes(bytes.fromhex(dumped.removeprefix("0x")))
     path.with_suffix(".json").write_text(json.dumps({"token": token, "head": head}))
     return node, token, head
