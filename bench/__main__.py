@@ -1,10 +1,9 @@
 """``python -m bench [names...]``: run the benchmark suite (all of it without names).
 
 Names: decode, decode_all, e2e, memory, wire, rollback, codegen, ablation, api, user,
-tx_index. Every figure is
-printed beside its baseline measured in the same run, with the ratio and the target; the exit
-status is 1 when a target was missed. Options after ``--`` go to a single named benchmark,
-e.g. ``python -m bench e2e -- --events 100000 --db sqlite``.
+tx_index. Every figure is printed beside its baseline measured in the same run, with the ratio
+and the target; the exit status is 1 when a target was missed. Options after ``--`` go to a
+single named benchmark, e.g. ``python -m bench e2e -- --events 100000 --db sqlite``.
 """
 
 from __future__ import annotations

@@ -375,7 +375,9 @@ def main(argv: list[str] | None = None) -> int:
         variants = [("after", env, [str(BIN / "dcmx")])]
         if args.before is not None:
             before = dict(env, PYTHONPATH=f"{args.before.resolve()}{os.pathsep}{env['PYTHONPATH']}")
-            variants.insert(0, ("before", before, [sys.executable, "-m", "dcmx_core.cli"]))
+            # -P: the working directory (a checkout of this dcmx) does not go first on the path
+            dcmx_before = [sys.executable, "-P", "-m", "dcmx_core.cli"]
+            variants.insert(0, ("before", before, dcmx_before))
         t = time.perf_counter()
         node, token, head = chain(args.events, work)
         try:
