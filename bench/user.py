@@ -128,9 +128,13 @@ def chain(events: int, work: Path) -> tuple[Node, str, int]:
         state.write_bytes(gzip.decompress(path.with_suffix(".gz").read_bytes()))
         return Node(state), saved["token"], saved["head"]
     node = Node()
-    token, head = build_chain(node, events)
-    # hex of the gzipped JSON that --load-state reads (minutes for 1M events)
-    dumped = str(node.rpc("anvil_dumpState", timeout=1800))
+    try:
+        token, head = build_chain(node, events)
+        # hex of the gzipped JSON that --load-state reads (minutes for 1M events)
+        dumped = str(node.rpc("anvil_dumpState", timeout=1800))
+    except BaseException:
+        node.close()
+        raise
     path.with_suffix(".gz").write_bytes(bytes.fromhex(dumped.removeprefix("0x")))
     path.with_suffix(".json").write_text(json.dumps({"token": token, "head": head}))
     return node, token, head
