@@ -1,9 +1,9 @@
 """``python -m bench [names...]``: run the benchmark suite (all of it without names).
 
-Names: decode, decode_all, e2e, memory, wire, rollback, codegen, ablation, api, backfill_api.
-Every figure is printed beside its baseline measured in the same run, with the ratio and the
-target; the exit status is 1 when a target was missed. Options after ``--`` go to a single
-named benchmark, e.g. ``python -m bench e2e -- --events 100000 --db sqlite``.
+Names: decode, decode_all, e2e, memory, wire, rollback, codegen, ablation, api, backfill_api,
+user, tx_index. Every figure is printed beside its baseline measured in the same run, with the
+ratio and the target; the exit status is 1 when a target was missed. Options after ``--`` go
+to a single named benchmark, e.g. ``python -m bench e2e -- --events 100000 --db sqlite``.
 """
 
 from __future__ import annotations
@@ -27,6 +27,8 @@ SUITE = {
     "ablation": "bench.ablation",
     "api": "bench.api",  # dcmx serve under load (needs wrk)
     "backfill_api": "bench.backfill_api",  # a SQLite backfill under API load (needs wrk)
+    "user": "bench.user",  # dcmx run spawned against anvil, as a user meets it
+    "tx_index": "bench.tx_index",  # what the index on tx_hash costs indexing
 }
 
 

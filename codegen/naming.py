@@ -41,13 +41,13 @@ generated code only through ``repr()`` (signatures, ``args()`` keys). The rules:
 
 from __future__ import annotations
 
-import hashlib
 import keyword
 import re
 import unicodedata
 from collections.abc import Iterable
 
 from dcmx_core.chain import CHAIN_COLUMNS
+from dcmx_core.identifiers import MAX_IDENTIFIER, shorten  # rule 5
 
 __all__ = [
     "MAX_IDENTIFIER",
@@ -65,8 +65,6 @@ __all__ = [
     "overload_names",
     "check_identifier",
 ]
-
-MAX_IDENTIFIER = 63
 
 # PostgreSQL reserved keywords (incl. "can be function or type" and the column-name-restricted
 # ones) and SQLite keywords, lower case. Over-inclusive on purpose: a suffix costs nothing,
@@ -142,14 +140,6 @@ def snake(name: str) -> str:
 def pascal(name: str) -> str:
     parts = [p for p in fold(name).split("_") if p]
     return "".join(p[0].upper() + p[1:] for p in parts)
-
-
-def shorten(name: str, original: str | None = None) -> str:
-    """Rule 5."""
-    if len(name) <= MAX_IDENTIFIER:
-        return name
-    digest = hashlib.sha256((original or name).encode()).hexdigest()[:8]
-    return f"{name[:54].rstrip('_')}_{digest}"
 
 
 def _finish(name: str, original: str, reserved: Iterable[str] = ()) -> str:

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
-// Compiles contracts/src/*.sol (and the test helpers in contracts/test/*.sol) with the pinned
-// solc-js into deterministic JSON artifacts.
+// Compiles contracts/src/*.sol (and the helpers of tests and benchmarks in contracts/test/*.sol
+// and contracts/bench/*.sol) with the pinned solc-js into deterministic JSON artifacts.
 //
 //   node compile.mjs          write build/<Name>.json (and build/test/<Name>.json)
 //   node compile.mjs --check  compile into a temp dir; exit 1 naming every stale artifact
@@ -24,6 +24,7 @@ const BUILD = path.join(ROOT, "build");
 const GROUPS = [
   { src: "src", out: "." },
   { src: "test", out: "test" },
+  { src: "bench", out: "bench" },
 ];
 
 const SETTINGS = {

@@ -25,6 +25,7 @@ from .addresses import parse as _parse_address
 from .addresses import renderer
 from .chain import CHAIN_COLUMNS
 from .errors import DcmxError, DecodeError, EncodeError
+from .identifiers import shorten
 
 __all__ = [
     "BOOL",
@@ -41,6 +42,7 @@ __all__ = [
     "new",
     "renderer",
     "split_types",
+    "tx_index_name",
     "unpack",
     "DecodeError",
     "fail",
@@ -108,9 +110,18 @@ CHAIN_COLUMN_FACTORIES: dict[str, Callable[[str], sa.Column[Any]]] = {
 
 def event_table(metadata: sa.MetaData, name: str, *params: Any) -> sa.Table:
     """The raw table of an event: the chain columns, then ``params`` (its parameter columns
-    and their indexes)."""
+    and their indexes), and an index on ``tx_hash`` (:func:`tx_index_name`)."""
     chain = [CHAIN_COLUMN_FACTORIES[c](c) for c in CHAIN_COLUMNS]
-    return sa.Table(name, metadata, *chain, *params)
+    by_tx = sa.Index(tx_index_name(name), "tx_hash")
+    return sa.Table(name, metadata, *chain, *params, by_tx)
+
+
+def tx_index_name(table: str) -> str:
+    """The index on a raw table's ``tx_hash``, serving "the events of transaction X"
+    (:func:`dcmx_core.lookups.transaction`, the API's ``/tx/{txid}``): without it each raw
+    table is scanned. A parameter is never named ``tx_hash`` (codegen renames it
+    ``tx_hash_``), so no parameter index has this name."""
+    return shorten(f"ix_{table}__tx_hash")
 
 
 def log_decoder(

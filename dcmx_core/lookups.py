@@ -4,9 +4,9 @@ one event type's rows.
 Both take the generated event classes whose raw tables to read and a connection; they bind
 every value (nothing from a caller is ever written into SQL text) and return plain rows.
 
-``transaction`` looks in every raw table: they have no index on ``tx_hash`` yet, so it scans
-them (fine for the tables of a platform's contracts; an index will make it a probe per table
-without changing this function's contract).
+``transaction`` looks in every raw table: each has an index on ``tx_hash``
+(:func:`~dcmx_core.abi_runtime.tx_index_name`), so it is one index probe per table whatever
+the tables' size (during a backfill the secondary indexes are dropped, and it scans).
 """
 
 from __future__ import annotations

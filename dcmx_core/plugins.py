@@ -52,10 +52,14 @@ def entry_point_plugins(only: Iterable[str] | None = None) -> list[tuple[object,
     warning naming its package: one broken package must not stop indexing other contracts.
     """
     wanted = None if only is None else set(only)
+    points = sorted(importlib.metadata.entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name)
+    if wanted is not None and wanted <= {ep.name for ep in points}:
+        # Every plugin asked for is an entry point's name (as it is when a package names its
+        # entry point after its plugin): the others are not imported at all. Importing the
+        # built-in ones means every platform binding, 0.2 s of a run that uses none of them.
+        points = [ep for ep in points if ep.name in wanted]
     found = []
-    for ep in sorted(
-        importlib.metadata.entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name
-    ):
+    for ep in points:
         dist = ep.dist.name if ep.dist else "?"
         try:
             plugin = ep.load()

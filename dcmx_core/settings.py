@@ -190,7 +190,7 @@ class Settings:
         check=_block,
     )
     batch_blocks: int = setting(
-        500, "first range size below the finalized height", check=_at_least(1)
+        50, "first range size below the finalized height", check=_at_least(1)
     )
     poll_interval: float = setting(
         3.0, "seconds between head polls when following (0.1..86400)", check=_poll

@@ -29,6 +29,8 @@ CREATE TABLE compliance_registry__acceptance_recorded (
 
 CREATE INDEX ix_compliance_registry__acceptance_recorded__doc_type ON compliance_registry__acceptance_recorded (doc_type, block_number, log_index);
 
+CREATE INDEX ix_compliance_registry__acceptance_recorded__tx_hash ON compliance_registry__acceptance_recorded (tx_hash);
+
 CREATE INDEX ix_compliance_registry__acceptance_recorded__user_ ON compliance_registry__acceptance_recorded (user_, block_number, log_index);
 
 CREATE TABLE compliance_registry__deletion_processed (
@@ -51,6 +53,8 @@ CREATE INDEX ix_compliance_registry__deletion_processed__processor ON compliance
 
 CREATE INDEX ix_compliance_registry__deletion_processed__request_id ON compliance_registry__deletion_processed (request_id, block_number, log_index);
 
+CREATE INDEX ix_compliance_registry__deletion_processed__tx_hash ON compliance_registry__deletion_processed (tx_hash);
+
 CREATE INDEX ix_compliance_registry__deletion_processed__user_ ON compliance_registry__deletion_processed (user_, block_number, log_index);
 
 CREATE TABLE compliance_registry__deletion_requested (
@@ -69,6 +73,8 @@ CREATE TABLE compliance_registry__deletion_requested (
 );
 
 CREATE INDEX ix_compliance_registry__deletion_requested__request_id ON compliance_registry__deletion_requested (request_id, block_number, log_index);
+
+CREATE INDEX ix_compliance_registry__deletion_requested__tx_hash ON compliance_registry__deletion_requested (tx_hash);
 
 CREATE INDEX ix_compliance_registry__deletion_requested__user_ ON compliance_registry__deletion_requested (user_, block_number, log_index);
 
@@ -92,6 +98,8 @@ CREATE INDEX ix_compliance_registry__document_published__doc_type ON compliance_
 
 CREATE INDEX ix_compliance_registry__document_published__publisher ON compliance_registry__document_published (publisher, block_number, log_index);
 
+CREATE INDEX ix_compliance_registry__document_published__tx_hash ON compliance_registry__document_published (tx_hash);
+
 CREATE TABLE compliance_registry__kyc_status_changed (
 	block_number BIGINT NOT NULL, 
 	block_hash BYTEA NOT NULL, 
@@ -109,6 +117,8 @@ CREATE TABLE compliance_registry__kyc_status_changed (
 );
 
 CREATE INDEX ix_compliance_registry__kyc_status_changed__officer ON compliance_registry__kyc_status_changed (officer, block_number, log_index);
+
+CREATE INDEX ix_compliance_registry__kyc_status_changed__tx_hash ON compliance_registry__kyc_status_changed (tx_hash);
 
 CREATE INDEX ix_compliance_registry__kyc_status_changed__wallet ON compliance_registry__kyc_status_changed (wallet, block_number, log_index);
 
@@ -132,6 +142,8 @@ CREATE INDEX ix_compliance_registry__role_granted__role ON compliance_registry__
 
 CREATE INDEX ix_compliance_registry__role_granted__sender ON compliance_registry__role_granted (sender, block_number, log_index);
 
+CREATE INDEX ix_compliance_registry__role_granted__tx_hash ON compliance_registry__role_granted (tx_hash);
+
 CREATE TABLE compliance_registry__role_revoked (
 	block_number BIGINT NOT NULL, 
 	block_hash BYTEA NOT NULL, 
@@ -152,6 +164,8 @@ CREATE INDEX ix_compliance_registry__role_revoked__role ON compliance_registry__
 
 CREATE INDEX ix_compliance_registry__role_revoked__sender ON compliance_registry__role_revoked (sender, block_number, log_index);
 
+CREATE INDEX ix_compliance_registry__role_revoked__tx_hash ON compliance_registry__role_revoked (tx_hash);
+
 CREATE TABLE dcmx_token__approval (
 	block_number BIGINT NOT NULL, 
 	block_hash BYTEA NOT NULL, 
@@ -169,6 +183,8 @@ CREATE TABLE dcmx_token__approval (
 CREATE INDEX ix_dcmx_token__approval__owner ON dcmx_token__approval (owner, block_number, log_index);
 
 CREATE INDEX ix_dcmx_token__approval__spender ON dcmx_token__approval (spender, block_number, log_index);
+
+CREATE INDEX ix_dcmx_token__approval__tx_hash ON dcmx_token__approval (tx_hash);
 
 CREATE TABLE dcmx_token__role_granted (
 	block_number BIGINT NOT NULL, 
@@ -190,6 +206,8 @@ CREATE INDEX ix_dcmx_token__role_granted__role ON dcmx_token__role_granted (role
 
 CREATE INDEX ix_dcmx_token__role_granted__sender ON dcmx_token__role_granted (sender, block_number, log_index);
 
+CREATE INDEX ix_dcmx_token__role_granted__tx_hash ON dcmx_token__role_granted (tx_hash);
+
 CREATE TABLE dcmx_token__role_revoked (
 	block_number BIGINT NOT NULL, 
 	block_hash BYTEA NOT NULL, 
@@ -210,6 +228,8 @@ CREATE INDEX ix_dcmx_token__role_revoked__role ON dcmx_token__role_revoked (role
 
 CREATE INDEX ix_dcmx_token__role_revoked__sender ON dcmx_token__role_revoked (sender, block_number, log_index);
 
+CREATE INDEX ix_dcmx_token__role_revoked__tx_hash ON dcmx_token__role_revoked (tx_hash);
+
 CREATE TABLE dcmx_token__transfer (
 	block_number BIGINT NOT NULL, 
 	block_hash BYTEA NOT NULL, 
@@ -227,6 +247,8 @@ CREATE TABLE dcmx_token__transfer (
 CREATE INDEX ix_dcmx_token__transfer__from_ ON dcmx_token__transfer (from_, block_number, log_index);
 
 CREATE INDEX ix_dcmx_token__transfer__to_ ON dcmx_token__transfer (to_, block_number, log_index);
+
+CREATE INDEX ix_dcmx_token__transfer__tx_hash ON dcmx_token__transfer (tx_hash);
 
 CREATE TABLE music_nft__approval (
 	block_number BIGINT NOT NULL, 
@@ -248,6 +270,8 @@ CREATE INDEX ix_music_nft__approval__owner ON music_nft__approval (owner, block_
 
 CREATE INDEX ix_music_nft__approval__token_id ON music_nft__approval (token_id, block_number, log_index);
 
+CREATE INDEX ix_music_nft__approval__tx_hash ON music_nft__approval (tx_hash);
+
 CREATE TABLE music_nft__approval_for_all (
 	block_number BIGINT NOT NULL, 
 	block_hash BYTEA NOT NULL, 
@@ -266,6 +290,8 @@ CREATE INDEX ix_music_nft__approval_for_all__operator ON music_nft__approval_for
 
 CREATE INDEX ix_music_nft__approval_for_all__owner ON music_nft__approval_for_all (owner, block_number, log_index);
 
+CREATE INDEX ix_music_nft__approval_for_all__tx_hash ON music_nft__approval_for_all (tx_hash);
+
 CREATE TABLE music_nft__base_uri_updated (
 	block_number BIGINT NOT NULL, 
 	block_hash BYTEA NOT NULL, 
@@ -277,6 +303,8 @@ CREATE TABLE music_nft__base_uri_updated (
 	base_uri TEXT NOT NULL, 
 	PRIMARY KEY (block_number, log_index)
 );
+
+CREATE INDEX ix_music_nft__base_uri_updated__tx_hash ON music_nft__base_uri_updated (tx_hash);
 
 CREATE TABLE music_nft__minted (
 	block_number BIGINT NOT NULL, 
@@ -305,6 +333,8 @@ CREATE INDEX ix_music_nft__minted__to_ ON music_nft__minted (to_, block_number, 
 
 CREATE INDEX ix_music_nft__minted__token_id ON music_nft__minted (token_id, block_number, log_index);
 
+CREATE INDEX ix_music_nft__minted__tx_hash ON music_nft__minted (tx_hash);
+
 CREATE TABLE music_nft__role_granted (
 	block_number BIGINT NOT NULL, 
 	block_hash BYTEA NOT NULL, 
@@ -324,6 +354,8 @@ CREATE INDEX ix_music_nft__role_granted__account ON music_nft__role_granted (acc
 CREATE INDEX ix_music_nft__role_granted__role ON music_nft__role_granted (role, block_number, log_index);
 
 CREATE INDEX ix_music_nft__role_granted__sender ON music_nft__role_granted (sender, block_number, log_index);
+
+CREATE INDEX ix_music_nft__role_granted__tx_hash ON music_nft__role_granted (tx_hash);
 
 CREATE TABLE music_nft__role_revoked (
 	block_number BIGINT NOT NULL, 
@@ -345,6 +377,8 @@ CREATE INDEX ix_music_nft__role_revoked__role ON music_nft__role_revoked (role, 
 
 CREATE INDEX ix_music_nft__role_revoked__sender ON music_nft__role_revoked (sender, block_number, log_index);
 
+CREATE INDEX ix_music_nft__role_revoked__tx_hash ON music_nft__role_revoked (tx_hash);
+
 CREATE TABLE music_nft__transfer (
 	block_number BIGINT NOT NULL, 
 	block_hash BYTEA NOT NULL, 
@@ -364,6 +398,8 @@ CREATE INDEX ix_music_nft__transfer__from_ ON music_nft__transfer (from_, block_
 CREATE INDEX ix_music_nft__transfer__to_ ON music_nft__transfer (to_, block_number, log_index);
 
 CREATE INDEX ix_music_nft__transfer__token_id ON music_nft__transfer (token_id, block_number, log_index);
+
+CREATE INDEX ix_music_nft__transfer__tx_hash ON music_nft__transfer (tx_hash);
 
 CREATE TABLE reward_vault__claim_submitted (
 	block_number BIGINT NOT NULL, 
@@ -385,6 +421,8 @@ CREATE INDEX ix_reward_vault__claim_submitted__claim_id ON reward_vault__claim_s
 
 CREATE INDEX ix_reward_vault__claim_submitted__reward_type ON reward_vault__claim_submitted (reward_type, block_number, log_index);
 
+CREATE INDEX ix_reward_vault__claim_submitted__tx_hash ON reward_vault__claim_submitted (tx_hash);
+
 CREATE INDEX ix_reward_vault__claim_submitted__user_ ON reward_vault__claim_submitted (user_, block_number, log_index);
 
 CREATE TABLE reward_vault__claim_verified (
@@ -403,6 +441,8 @@ CREATE TABLE reward_vault__claim_verified (
 
 CREATE INDEX ix_reward_vault__claim_verified__claim_id ON reward_vault__claim_verified (claim_id, block_number, log_index);
 
+CREATE INDEX ix_reward_vault__claim_verified__tx_hash ON reward_vault__claim_verified (tx_hash);
+
 CREATE TABLE reward_vault__pool_configured (
 	block_number BIGINT NOT NULL, 
 	block_hash BYTEA NOT NULL, 
@@ -419,6 +459,8 @@ CREATE TABLE reward_vault__pool_configured (
 
 CREATE INDEX ix_reward_vault__pool_configured__reward_type ON reward_vault__pool_configured (reward_type, block_number, log_index);
 
+CREATE INDEX ix_reward_vault__pool_configured__tx_hash ON reward_vault__pool_configured (tx_hash);
+
 CREATE TABLE reward_vault__rewards_claimed (
 	block_number BIGINT NOT NULL, 
 	block_hash BYTEA NOT NULL, 
@@ -434,6 +476,8 @@ CREATE TABLE reward_vault__rewards_claimed (
 );
 
 CREATE INDEX ix_reward_vault__rewards_claimed__claim_id ON reward_vault__rewards_claimed (claim_id, block_number, log_index);
+
+CREATE INDEX ix_reward_vault__rewards_claimed__tx_hash ON reward_vault__rewards_claimed (tx_hash);
 
 CREATE INDEX ix_reward_vault__rewards_claimed__user_ ON reward_vault__rewards_claimed (user_, block_number, log_index);
 
@@ -457,6 +501,8 @@ CREATE INDEX ix_reward_vault__role_granted__role ON reward_vault__role_granted (
 
 CREATE INDEX ix_reward_vault__role_granted__sender ON reward_vault__role_granted (sender, block_number, log_index);
 
+CREATE INDEX ix_reward_vault__role_granted__tx_hash ON reward_vault__role_granted (tx_hash);
+
 CREATE TABLE reward_vault__role_revoked (
 	block_number BIGINT NOT NULL, 
 	block_hash BYTEA NOT NULL, 
@@ -476,6 +522,8 @@ CREATE INDEX ix_reward_vault__role_revoked__account ON reward_vault__role_revoke
 CREATE INDEX ix_reward_vault__role_revoked__role ON reward_vault__role_revoked (role, block_number, log_index);
 
 CREATE INDEX ix_reward_vault__role_revoked__sender ON reward_vault__role_revoked (sender, block_number, log_index);
+
+CREATE INDEX ix_reward_vault__role_revoked__tx_hash ON reward_vault__role_revoked (tx_hash);
 
 CREATE TABLE royalty_distributor__role_granted (
 	block_number BIGINT NOT NULL, 
@@ -497,6 +545,8 @@ CREATE INDEX ix_royalty_distributor__role_granted__role ON royalty_distributor__
 
 CREATE INDEX ix_royalty_distributor__role_granted__sender ON royalty_distributor__role_granted (sender, block_number, log_index);
 
+CREATE INDEX ix_royalty_distributor__role_granted__tx_hash ON royalty_distributor__role_granted (tx_hash);
+
 CREATE TABLE royalty_distributor__role_revoked (
 	block_number BIGINT NOT NULL, 
 	block_hash BYTEA NOT NULL, 
@@ -517,6 +567,8 @@ CREATE INDEX ix_royalty_distributor__role_revoked__role ON royalty_distributor__
 
 CREATE INDEX ix_royalty_distributor__role_revoked__sender ON royalty_distributor__role_revoked (sender, block_number, log_index);
 
+CREATE INDEX ix_royalty_distributor__role_revoked__tx_hash ON royalty_distributor__role_revoked (tx_hash);
+
 CREATE TABLE royalty_distributor__royalties_distributed (
 	block_number BIGINT NOT NULL, 
 	block_hash BYTEA NOT NULL, 
@@ -536,6 +588,8 @@ CREATE INDEX ix_royalty_distributor__royalties_distributed__nft_token_id ON roya
 
 CREATE INDEX ix_royalty_distributor__royalties_distributed__sale_id ON royalty_distributor__royalties_distributed (sale_id, block_number, log_index);
 
+CREATE INDEX ix_royalty_distributor__royalties_distributed__tx_hash ON royalty_distributor__royalties_distributed (tx_hash);
+
 CREATE TABLE royalty_distributor__royalties_withdrawn (
 	block_number BIGINT NOT NULL, 
 	block_hash BYTEA NOT NULL, 
@@ -550,6 +604,8 @@ CREATE TABLE royalty_distributor__royalties_withdrawn (
 );
 
 CREATE INDEX ix_royalty_distributor__royalties_withdrawn__recipient ON royalty_distributor__royalties_withdrawn (recipient, block_number, log_index);
+
+CREATE INDEX ix_royalty_distributor__royalties_withdrawn__tx_hash ON royalty_distributor__royalties_withdrawn (tx_hash);
 
 CREATE TABLE royalty_distributor__royalty_credited (
 	block_number BIGINT NOT NULL, 
@@ -568,6 +624,8 @@ CREATE TABLE royalty_distributor__royalty_credited (
 CREATE INDEX ix_royalty_distributor__royalty_credited__recipient ON royalty_distributor__royalty_credited (recipient, block_number, log_index);
 
 CREATE INDEX ix_royalty_distributor__royalty_credited__sale_id ON royalty_distributor__royalty_credited (sale_id, block_number, log_index);
+
+CREATE INDEX ix_royalty_distributor__royalty_credited__tx_hash ON royalty_distributor__royalty_credited (tx_hash);
 
 CREATE TABLE royalty_distributor__royalty_splits_set (
 	block_number BIGINT NOT NULL, 
@@ -588,6 +646,8 @@ CREATE TABLE royalty_distributor__royalty_splits_set (
 CREATE INDEX ix_royalty_distributor__royalty_splits_set__nft_token_id ON royalty_distributor__royalty_splits_set (nft_token_id, block_number, log_index);
 
 CREATE INDEX ix_royalty_distributor__royalty_splits_set__setter ON royalty_distributor__royalty_splits_set (setter, block_number, log_index);
+
+CREATE INDEX ix_royalty_distributor__royalty_splits_set__tx_hash ON royalty_distributor__royalty_splits_set (tx_hash);
 
 CREATE TABLE royalty_distributor__sale_recorded (
 	block_number BIGINT NOT NULL, 
@@ -611,3 +671,5 @@ CREATE INDEX ix_royalty_distributor__sale_recorded__buyer ON royalty_distributor
 CREATE INDEX ix_royalty_distributor__sale_recorded__nft_token_id ON royalty_distributor__sale_recorded (nft_token_id, block_number, log_index);
 
 CREATE INDEX ix_royalty_distributor__sale_recorded__sale_id ON royalty_distributor__sale_recorded (sale_id, block_number, log_index);
+
+CREATE INDEX ix_royalty_distributor__sale_recorded__tx_hash ON royalty_distributor__sale_recorded (tx_hash);

@@ -17,9 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import click
-import sqlalchemy as sa
 
-from ..dbfaults import database_fault
 from ..errors import ConfigError, DcmxError, StoreError
 from ..extras import missing_extra
 from ..redaction import mask_keys, redact
@@ -93,16 +91,6 @@ class DcmxGroup(click.Group):
             # wrong place; the others may quote hashes, which have a key's form.
             report(debug, f"error: {mask_keys(str(exc)) if exc.exit_code == 2 else exc}")
             ctx.exit(exc.exit_code)
-        except sa.exc.DBAPIError as exc:
-            if not (isinstance(exc, sa.exc.OperationalError) or database_fault(exc)):
-                internal(debug, exc)
-                ctx.exit(1)
-            report(
-                debug,
-                f"error: the database refused, is unreachable or is not one dcmx can use: "
-                f"{exc.orig}; check --db (a SQLite file must be one dcmx made, or new)",
-            )
-            ctx.exit(StoreError.exit_code)
         except BrokenPipeError:
             # `dcmx plugins | head`: the reader left; nothing more to say.
             devnull = os.open(os.devnull, os.O_WRONLY)
@@ -112,6 +100,20 @@ class DcmxGroup(click.Group):
             report(debug, f"interrupted: {exc}" if str(exc) else "interrupted")
             ctx.exit(130)
         except Exception as exc:  # noqa: BLE001 - still one line unless --debug
+            # SQLAlchemy is imported by the commands that use a database, not here: `dcmx
+            # --help` has no use for it. Its errors can only come from a command that did.
+            sa_exc = sys.modules.get("sqlalchemy.exc")
+            if sa_exc is not None and isinstance(exc, sa_exc.DBAPIError):
+                from ..dbfaults import database_fault
+
+                if isinstance(exc, sa_exc.OperationalError) or database_fault(exc):
+                    report(
+                        debug,
+                        "error: the database refused, is unreachable or is not one dcmx can "
+                        f"use: {exc.orig}; check --db (a SQLite file must be one dcmx made, or "
+                        "new)",
+                    )
+                    ctx.exit(StoreError.exit_code)
             hint = missing_extra(exc)  # e.g. `dcmx simulate` without the devchain extra
             if hint is not None:
                 report(debug, f"error: {hint}")

@@ -70,7 +70,6 @@ def check_to_block(to_block: int | None, start: int | None) -> None:
 def run(obj: Context, /, to_block: int | None, follow: bool, **flags: Any) -> None:
     from .. import Indexer, PluginHost, Tuning
     from ..contracts import resolve
-    from ..metrics import Metrics, serve
     from ..progress import Progress
     from ..sources.factory import make_source
     from ..store import create_engine
@@ -130,6 +129,8 @@ def run(obj: Context, /, to_block: int | None, follow: bool, **flags: Any) -> No
     server = None
     metrics = None
     if settings.metrics_port is not None:
+        from ..metrics import Metrics, serve  # prometheus_client: 0.1 s of start-up otherwise
+
         metrics = Metrics(poll_interval=settings.poll_interval, ready_lag=settings.ready_lag)
         metrics.attach(indexer)
         server = serve(metrics, settings.metrics_port, settings.metrics_host)

@@ -41,7 +41,7 @@ from .readahead import ReadAhead
 from .reorg import Reorg
 from .replay import rebuild
 from .reports import BatchReport, ForkReport
-from .tuning import Tuning
+from .tuning import Tuning, batch_bytes
 
 __all__ = ["Indexer"]
 
@@ -459,7 +459,8 @@ class Indexer:
             count = len(events)
         self.beat()
         if final:
-            self._adapt(count, end - start + 1)
+            # (a worker's batch: its events stayed in the worker, its rows count alone)
+            self._adapt(count, batch_bytes(events), end - start + 1)
             self._read_ahead(end + 1, target, committing=False)
         move = self.backfill.move(
             final=final, start=start, end=end, ahead_to=min(self._safe, target)
@@ -509,13 +510,17 @@ class Indexer:
             )
         return head
 
-    def _adapt(self, events: int, blocks: int) -> None:
-        """Grow ranges while events are sparse, shrink them when a batch gets too big."""
-        target = self.tuning.target_events
-        if events < target // 2:
-            self.batch_blocks = min(self.tuning.max_batch_blocks, self.batch_blocks * 2)
-        elif events > target * 2:
-            self.batch_blocks = max(1, blocks // 2)
+    def _adapt(self, events: int, nbytes: int, blocks: int) -> None:
+        """Grow ranges while events are sparse, shrink them when a batch gets too big, by its
+        events or its bytes (``nbytes``, :func:`~.tuning.batch_bytes`)."""
+        t = self.tuning
+        load = max(events / t.target_events, nbytes / t.target_bytes)  # 1: on target
+        if load < 0.5:
+            self.batch_blocks = min(t.max_batch_blocks, self.batch_blocks * 2)
+        elif load > 2:
+            # straight to the size that holds about the target (not halving step by step: a
+            # dense chain's first batch would be followed by several more too large)
+            self.batch_blocks = max(1, min(blocks // 2, int(blocks / load)))
 
     def _read_ahead(self, start: int, target: int, *, committing: bool) -> None:
         self.readahead.schedule(

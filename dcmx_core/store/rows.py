@@ -22,6 +22,7 @@ triggers record these writes like any other, so they are rolled back after a for
 
 from __future__ import annotations
 
+import importlib
 import json
 import weakref
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -29,7 +30,6 @@ from itertools import chain
 from typing import Any, TypeVar
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Dialect
 
 from ..sqltypes import ExactInt, decode_sqlite, encode_sqlite
@@ -250,7 +250,10 @@ def upsert(conn: Connection, table: sa.Table, rows: Sequence[dict[str, Any]]) ->
     """Insert rows, replacing the non-key columns of rows whose primary key already exists."""
     if not rows:
         return
-    insert = (postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert)(table)
+    # The dialect's package, imported here: importing PostgreSQL's pulls in every driver's
+    # dialect module (asyncpg, psycopg, pg8000...), start-up time a SQLite run never needs.
+    name = "postgresql" if conn.dialect.name == "postgresql" else "sqlite"
+    insert = importlib.import_module(f"sqlalchemy.dialects.{name}").insert(table)
     keys = [c.name for c in table.primary_key.columns]
     updates = {c.name: insert.excluded[c.name] for c in table.columns if c.name not in keys}
     stmt = (

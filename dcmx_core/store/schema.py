@@ -25,6 +25,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from .. import events_view, views
+from ..abi_runtime import tx_index_name
 from ..errors import ConfigError, StoreError
 from ..sqltypes import SQLITE_TYPE, ExactInt, decode_sortable, encode_sqlite, numeric_columns
 from . import versions
@@ -136,13 +137,17 @@ class Schema:
         - ``exact`` (SQLite): ExactInt columns held the sortable text ``"p000…"``, which SQL
           reads as 0; the table and its journal are made again with the numbers in the form
           :mod:`~dcmx_core.sqltypes` describes (one ``INSERT … SELECT`` each).
+        - ``tx_index``: a raw event table without the index on ``tx_hash`` gets it (or at the
+          end of a backfill under way); building it reads the table once.
 
         Nothing is reindexed. ``changed``: the tables :meth:`table_changes` found changed;
         returns those that still differ.
         """
         if not changed:
             return changed
-        forms = [f for n in range(1, len(OLDER_FORMS) + 1) for f in combinations(OLDER_FORMS, n)]
+        forms = [
+            combo for n in range(1, len(OLDER_FORMS) + 1) for combo in combinations(OLDER_FORMS, n)
+        ]
         with engine.begin() as conn:
             recorded = dict(
                 conn.execute(sa.select(schema_table.c.table_name, schema_table.c.hash)).all()
@@ -150,8 +155,15 @@ class Schema:
             older = {}
             for name in changed:
                 table = self.by_name[name]
+                raw = tx_index_name(name) in {index.name for index in table.indexes}
                 match = next(
-                    (f for f in forms if recorded[name] == table_hash(table, conn, f)), None
+                    (
+                        f
+                        for f in forms
+                        if (raw or "tx_index" not in f)
+                        and recorded[name] == table_hash(table, conn, f)
+                    ),
+                    None,
                 )
                 if match is not None:
                     older[table] = match
@@ -175,6 +187,12 @@ class Schema:
                         conn.execute(sa.schema.DropIndex(index, if_exists=True))
                         if not (backfilling and index in deferred):
                             conn.execute(sa.schema.CreateIndex(index))
+                if "tx_index" in form:
+                    for index in t.indexes:
+                        if index.name == tx_index_name(t.name) and not (
+                            backfilling and index in deferred
+                        ):
+                            conn.execute(sa.schema.CreateIndex(index, if_not_exists=True))
                 conn.execute(
                     schema_table.update()
                     .where(schema_table.c.table_name == t.name)
@@ -438,6 +456,8 @@ OLDER_FORMS: dict[str, Callable[[str], str]] = {
     "index": lambda ddl: re.sub(r", block_number, log_index\)$", ")", ddl, flags=re.M),
     # SQLite: ExactInt as the sortable text "p000…" (before INTEGERs and digit BLOBs)
     "exact": lambda ddl: ddl.replace(f" {SQLITE_TYPE}", " VARCHAR(79)"),
+    # a raw event table without its index on tx_hash (before lookups by transaction used one)
+    "tx_index": lambda ddl: re.sub(r"\nCREATE INDEX [^\n]* \(tx_hash\)$", "", ddl, flags=re.M),
 }
 
 
