@@ -239,6 +239,13 @@ class Indexer:
         seen = self.source.headers(anchor.number, anchor.number)
         check_headers(seen, anchor.number, anchor.number)
         if seen[0].hash != anchor.block_hash:
+            older = self._oldest_indexed_block()
+            if older is not None and older[0] < anchor.number and self._on_chain(*older):
+                # The node still has an older block as indexed: the same chain, forked below.
+                raise self.reorg.too_deep(
+                    f"the node's block {anchor.number}, final when indexed, is another one now, "
+                    f"while block {older[0]} is still the indexed one"
+                )
             raise ConfigError(
                 f"the node follows another chain than the one this database was built from: "
                 f"its block {anchor.number} is 0x{seen[0].hash.hex()}, the database's (final "
@@ -246,6 +253,30 @@ class Indexer:
                 "that chain, or index this one into a new database (--db)"
             )
         self._anchor_checked = True
+
+    def _oldest_indexed_block(self) -> tuple[int, bytes] | None:
+        """The number and hash of the oldest block an indexed event is in (each raw table's
+        first row by its primary key), or None when no event is indexed."""
+        found: list[tuple[int, bytes]] = []
+        with self.engine.connect() as conn:
+            for cls in {cls for c in self.contracts for cls in c.module.EVENTS}:
+                t = cls.TABLE
+                row = conn.execute(
+                    sa.select(t.c.block_number, t.c.block_hash)
+                    .order_by(t.c.block_number, t.c.log_index).limit(1)
+                ).first()
+                if row is not None:
+                    found.append((row[0], bytes(row[1])))
+        return min(found) if found else None
+
+    def _on_chain(self, number: int, block_hash: bytes) -> bool:
+        """Whether the node has this block; a node that cannot serve it (pruned) says no."""
+        try:
+            seen = self.source.headers(number, number)
+            check_headers(seen, number, number)
+        except (SourceError, InconsistentAnswer):
+            return False
+        return seen[0].hash == block_hash
 
     def rebuild(self, chunk: int = 5_000) -> int:
         """Drop every plugin table and replay the raw event tables through the plugins
@@ -268,6 +299,8 @@ class Indexer:
         if self._holder == me:
             yield
             return
+        with self.engine.connect():  # a --db that is no database: refused before a lock file
+            pass
         with self.store.lock():
             self._holder = me
             try:

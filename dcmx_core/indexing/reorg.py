@@ -42,6 +42,16 @@ class Reorg:
         check_headers(seen, probe, probe)
         return seen[0].hash != stored[probe]  # a lagging node (head behind ours) is no fork
 
+    def too_deep(self, what: str) -> DeepForkError:
+        """The error of a fork below the window, saying ``what`` showed it, and what to do."""
+        return DeepForkError(
+            f"the chain reorganised deeper than the {self.window}-block window: {what}. "
+            "The database is unchanged, and no rollback reaches below its window. If the "
+            "node is right, reindex into a new database (`dcmx run --db NEW_DATABASE`), "
+            f"with a --window above {self.window} to survive such forks; if it is wrong, "
+            "use another node"
+        )
+
     def roll_back(self, cursor: Cursor, head: int) -> ForkReport:
         """Find the common ancestor and restore every table to it; what was done."""
         with self.store.engine.connect() as conn:
@@ -59,14 +69,8 @@ class Reorg:
             None,
         )
         if ancestor is None:
-            raise DeepForkError(
-                f"the chain reorganised deeper than the {self.window}-block window: none of the "
-                f"indexed blocks {low}..{max(stored)} is on the node's chain any more. "
-                "The database is unchanged, and no rollback reaches below its window. If the "
-                "node is right, reindex into a new database (`dcmx run --db NEW_DATABASE`), "
-                f"with a --window above {self.window} to survive such forks; if it is wrong, "
-                "use another node"
-            )
+            raise self.too_deep(f"none of the indexed blocks {low}..{max(stored)} is on the "
+                                "node's chain any more")
         depth = cursor.block_number - ancestor
         with self.store.transaction() as conn:
             undone = self.store.rollback_to(conn, ancestor, stored[ancestor])

@@ -68,7 +68,7 @@ def test_a_file_that_is_no_usable_database_is_a_database_error(
                            ["--config", str(token_config), *command, "--db", f"sqlite:///{path}"])
     assert r.exit_code == 6, r.output
     assert "internal error" not in r.stderr
-    assert "check --db" in r.stderr
+    assert "--db" in r.stderr and "not a SQLite database" in r.stderr
     assert _digest(path) == before  # the user's file is untouched
 
 
