@@ -1,5 +1,6 @@
-"""What the write transports saw, for Prometheus: outcomes, energy and fee per call, and the
-time from broadcast to the transaction's block.
+"""What the write transports saw, for Prometheus: outcomes, energy and fee per call, the
+time from broadcast to the transaction's block, and on TRON to its solidification (when the
+sender waits for it: :meth:`~dcmx_core.transports.TronpyTransport.wait_solidified`).
 
 One set per process (transactions are sent from the service's threads and from scripts alike);
 ``dcmx run`` and ``dcmx serve`` add :data:`COLLECTORS` to the registries they expose. Under
@@ -16,7 +17,7 @@ from collections import OrderedDict
 
 from prometheus_client import Counter, Histogram
 
-__all__ = ["COLLECTORS", "OUTCOMES", "failed", "mined", "sent"]
+__all__ = ["COLLECTORS", "OUTCOMES", "failed", "mined", "sent", "solidified"]
 
 #: success: in a block and succeeded; reverted: in a block and failed (energy spent);
 #: refused: the node did not take it; timeout: no receipt within the wait.
@@ -38,13 +39,21 @@ _to_block = Histogram(
     "block", registry=None, buckets=(0.1, 0.5, 1, 2, 3, 5, 10, 20, 30, 60, 120),
 )
 
-COLLECTORS = (_outcomes, _energy, _fee, _to_block)
+_to_final = Histogram(
+    "dcmx_tx_solidified_seconds", "seconds from broadcast to the solidification of the "
+    "transaction's block (TRON; measured when the sender waits for it)", registry=None,
+    buckets=(1, 5, 10, 20, 30, 45, 60, 90, 120, 300),
+)
+
+COLLECTORS = (_outcomes, _energy, _fee, _to_block, _to_final)
 
 
 # Transactions broadcast and not yet seen in a block: txid -> (when, selector). Bounded: a
 # transaction never looked up again is forgotten after this many newer ones.
 _PENDING: OrderedDict[str, tuple[float, str]] = OrderedDict()
 _PENDING_MAX = 10_000
+# Broadcast times kept after the receipt, until the block is solidified (same bound).
+_UNFINAL: OrderedDict[str, float] = OrderedDict()
 _lock = threading.Lock()
 
 
@@ -59,6 +68,9 @@ def sent(txid: str, data: bytes) -> None:
         _PENDING[txid] = (time.monotonic(), selector(data))
         while len(_PENDING) > _PENDING_MAX:
             _PENDING.popitem(last=False)
+        _UNFINAL[txid] = _PENDING[txid][0]
+        while len(_UNFINAL) > _PENDING_MAX:
+            _UNFINAL.popitem(last=False)
 
 
 def mined(txid: str, succeeded: bool, energy: int, fee: int) -> None:
@@ -82,3 +94,11 @@ def failed(outcome: str, txid: str | None = None) -> None:
             if _PENDING.pop(txid, None) is None:
                 return
     _outcomes.labels(outcome).inc()
+
+
+def solidified(txid: str) -> None:
+    """The block holding ``txid`` is solidified: timed once, if this process broadcast it."""
+    with _lock:
+        at = _UNFINAL.pop(txid, None)
+    if at is not None:
+        _to_final.observe(time.monotonic() - at)

@@ -384,6 +384,27 @@ class TronpyTransport:
             note=note,
         )
 
+    def wait_solidified(self, txid: str, timeout: float | None = None) -> TronReceipt:
+        """Poll ``/walletsolidity/gettransactioninfobyid`` until ``txid``'s block is
+        solidified (final: no fork can drop it), timing broadcast to solidification.
+        Raises :class:`ReceiptTimeout` when it is not within ``timeout``."""
+        timeout = self._timeout if timeout is None else timeout
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                info = self._post("/walletsolidity/gettransactioninfobyid", {"value": txid})
+            except SourceError:  # transient: keep polling until the deadline
+                info = {}
+            if info.get("id"):
+                tally.solidified(txid)
+                return TronReceipt.from_info(info)
+            if time.monotonic() >= deadline:
+                raise ReceiptTimeout(
+                    f"transaction {txid} was not solidified within {timeout:g}s; its block may "
+                    "still be confirmed later (TRON solidifies a block about 19 blocks on)"
+                )
+            time.sleep(min(self._poll, max(0.0, deadline - time.monotonic())))
+
     def wait_receipt(self, txid: str, timeout: float | None = None) -> TronReceipt:
         """Poll ``/wallet/gettransactioninfobyid`` until ``txid`` is in a block.
 

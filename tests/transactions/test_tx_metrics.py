@@ -87,3 +87,24 @@ def test_devchain_receipts_are_counted_once(token_abi):
     assert (energy, paid) == (gas, fees)
     mint = "0x" + dcmx_token.DCMXToken.mint.encode(alice, 1)[:4].hex()
     assert moved[f"dcmx_tx_energy_used_count{{selector={mint}}}"] == 1
+
+
+def test_tron_broadcast_to_solidified(node, key_env, token_abi):
+    """Waiting for solidification (the solidity node knows the transaction a few polls after
+    the full node) times broadcast to solidified, once per transaction this process sent."""
+    from dcmx_generated.dcmx_token import DCMXToken
+
+    transport = TronpyTransport.from_env(node.url, fee_limit=30_000_000, errors=[token_abi],
+                                         timeout=2, poll_interval=0.02)
+    token = DCMXToken(TOKEN, transport)
+    before = figures()
+    receipt = token.transfer(to_tron(ALICE), 5)
+    final = transport.wait_solidified(receipt.txid)
+    assert final.txid == receipt.txid and final.block_number == receipt.block_number
+    assert node.polls["solid:" + receipt.txid] == node.solidify_after + 1
+    transport.wait_solidified(receipt.txid)  # asked again: not timed twice
+    moved = delta(before, figures())
+    assert moved["dcmx_tx_solidified_seconds_count"] == 1
+    assert moved["dcmx_tx_solidified_seconds_sum"] >= moved["dcmx_tx_confirm_seconds_sum"] > 0
+    with pytest.raises(TransactionError, match="not solidified within"):
+        transport.wait_solidified("ab" * 32, timeout=0.1)

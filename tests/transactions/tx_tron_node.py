@@ -126,6 +126,7 @@ class FakeTronNode:
         self.next_outcome: str | None = None
         self.constant_revert: bytes | None = None  # revert data for the next constant call
         self.confirm_after = 1  # polls answered {} before the receipt appears
+        self.solidify_after = 3  # polls of the solidity endpoint answered {} before it knows
         self.pending: dict[str, dict[str, Any]] = {}
         self.polls: dict[str, int] = {}
         self.broadcasts: list[dict[str, Any]] = []
@@ -190,6 +191,8 @@ class FakeTronNode:
                 return 200, answer
             if path == "/wallet/gettransactioninfobyid":
                 return 200, self.info(body["value"])
+            if path == "/walletsolidity/gettransactioninfobyid":
+                return 200, self.solid_info(body["value"])
             return 404, {"Error": f"no such endpoint {path}"}
 
     def constant(self, body: dict[str, Any]) -> dict[str, Any]:
@@ -343,6 +346,15 @@ class FakeTronNode:
         else:
             info.pop("log", None)
         return info
+
+    def solid_info(self, txid: str) -> dict[str, Any]:
+        """The solidity node's answer: a transaction known a few polls after its block
+        (``solidify_after`` polls of the solidity endpoint), as java-tron's lags the head."""
+        key = "solid:" + txid
+        self.polls[key] = self.polls.get(key, 0) + 1
+        if txid in self.pending and self.polls[key] > self.solidify_after:
+            return self.pending[txid]
+        return {}
 
     def info(self, txid: str) -> dict[str, Any]:
         self.polls[txid] = self.polls.get(txid, 0) + 1
