@@ -56,9 +56,20 @@ track_sales_hourly = sa.Table(
     sa.Column("volume", ExactInt, nullable=False),
 )
 HOUR = 3600
+# All sales per track: the answer for a window holding every sale, its top tracks read in
+# index order.
+track_sales = sa.Table(
+    "track_sales",
+    metadata,
+    sa.Column("content_hash", sa.LargeBinary(32), primary_key=True),
+    sa.Column("sales", sa.Integer, nullable=False),
+    sa.Column("volume", ExactInt, nullable=False),
+)
+sa.Index("ix_track_sales_top", track_sales.c.sales.desc(), track_sales.c.content_hash)
 
 # The columns this plugin writes, in table order.
 _HOURLY = ("hour", "content_hash", "sales", "volume")
+_TOTALS = ("content_hash", "sales", "volume")
 _COLUMNS = (
     "token_id", "contract_address", "owner", "artist", "title", "genre", "content_hash",
     "edition", "max_editions", "royalty_receiver", "royalty_bps", "minted_to", "minted_at",
@@ -71,7 +82,7 @@ def dcmx_declare() -> dcmx_core.Declaration:
     return dcmx_core.Declaration(
         name="nft",
         consumes=[music_nft.Minted, music_nft.Transfer, royalty_distributor.SaleRecorded],
-        tables=[nft_index, track_sales_hourly],
+        tables=[nft_index, track_sales_hourly, track_sales],
     )
 
 
@@ -148,8 +159,9 @@ def _count_sales(
     new: dict[int, dict[str, Any]],
     current: dict[Any, dict[str, Any]],
 ) -> None:
-    """Add the batch's sales to ``track_sales_hourly``. A sale of a token minted before the
-    indexed range has no content hash here and is left out, as a join with nft_index would."""
+    """Add the batch's sales to ``track_sales_hourly`` and ``track_sales``. A sale of a token
+    minted before the indexed range has no content hash here and is left out, as a join with
+    nft_index would leave it out."""
     hours: dict[int, dict[bytes, list[int]]] = {}  # hour -> content hash -> [sales, volume]
     for token, hour, amount in sales:
         row = new.get(token) or current.get(token)
@@ -159,6 +171,7 @@ def _count_sales(
         per[0] += 1
         per[1] += amount
     out = []
+    totals: dict[bytes, list[int]] = {}
     for hour, tracks in hours.items():
         stored = {
             bytes(h): values
@@ -170,4 +183,18 @@ def _count_sales(
         for h, (n, volume) in tracks.items():
             old_n, old_volume = stored.get(h, (0, 0))
             out.append((hour, h, old_n + n, old_volume + volume))
+            total = totals.setdefault(h, [0, 0])
+            total[0] += n
+            total[1] += volume
     upsert_rows(conn, track_sales_hourly, _HOURLY, out)
+    stored = {
+        bytes(h): values
+        for h, values in fetch_columns(
+            conn, track_sales, "content_hash", ("sales", "volume"), totals
+        ).items()
+    }
+    rows = []
+    for h, (n, volume) in totals.items():
+        old_n, old_volume = stored.get(h, (0, 0))
+        rows.append((h, old_n + n, old_volume + volume))
+    upsert_rows(conn, track_sales, _TOTALS, rows)

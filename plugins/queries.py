@@ -22,7 +22,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from .compliance import compliance_index
-from .nft import HOUR, nft_index, track_sales_hourly
+from .nft import HOUR, nft_index, track_sales, track_sales_hourly
 from .platform import analytics, user_profiles
 from .royalty import royalty_balances, royalty_sales
 from .token import token_balances, transaction_index
@@ -269,7 +269,8 @@ def trending_tracks(db: Engine | Connection, *, since: int, limit: int = 10) -> 
     """Tracks (all editions of one content hash) by sales since the unix time ``since``."""
     s, n, t = royalty_sales.c, nft_index.c, track_sales_hourly.c
     # Whole hours from the per-hour counts, the part of an hour before the first whole one
-    # from the sales themselves: the cost follows the tracks sold per hour, not the sales.
+    # from the sales themselves: the cost follows the tracks sold per hour, not the sales; a
+    # window holding every sale reads the first ``limit`` rows of the all-time counts.
     hour = -(-since // HOUR) * HOUR
     partial = (
         sa.select(n.content_hash, s.amount)
@@ -292,26 +293,38 @@ def trending_tracks(db: Engine | Connection, *, since: int, limit: int = 10) -> 
         .limit(limit)
     )
     with _connected(db) as conn:
-        top = [(bytes(h), int(count)) for h, count in conn.execute(top_stmt)]
-        hashes = [h for h, _ in top]
-        names: dict[bytes, tuple[str, str]] = {}
+        first = conn.execute(sa.select(sa.func.min(s.sold_at))).scalar()
         # Volumes are summed in Python: ExactInt is text on SQLite, where SUM would be wrong.
         volume: dict[bytes, int] = {}
-        if hashes:
+        if first is None or since <= first:  # every sale counts: the totals, in index order
+            a = track_sales.c
+            rows = conn.execute(
+                sa.select(a.content_hash, a.sales, a.volume)
+                .order_by(sa.desc(a.sales), a.content_hash)
+                .limit(limit)
+            ).all()
+            top = [(bytes(h), count) for h, count, _ in rows]
+            volume = {bytes(h): v for h, _, v in rows}
+        else:
+            top = [(bytes(h), int(count)) for h, count in conn.execute(top_stmt)]
+            hashes = [h for h, _ in top]
+            if hashes:
+                for h, amount in [
+                    *conn.execute(
+                        sa.select(t.content_hash, t.volume)
+                        .where(t.content_hash.in_(hashes), t.hour >= hour)
+                    ),
+                    *conn.execute(partial.where(n.content_hash.in_(hashes))),
+                ]:
+                    volume[bytes(h)] = volume.get(bytes(h), 0) + amount
+        names: dict[bytes, tuple[str, str]] = {}
+        if top:
             for h, title, artist in conn.execute(
                 sa.select(n.content_hash, sa.func.min(n.title), sa.func.min(n.artist))
-                .where(n.content_hash.in_(hashes))
+                .where(n.content_hash.in_([h for h, _ in top]))
                 .group_by(n.content_hash)
             ):
                 names[bytes(h)] = (title, artist)
-            for h, amount in [
-                *conn.execute(
-                    sa.select(t.content_hash, t.volume)
-                    .where(t.content_hash.in_(hashes), t.hour >= hour)
-                ),
-                *conn.execute(partial.where(n.content_hash.in_(hashes))),
-            ]:
-                volume[bytes(h)] = volume.get(bytes(h), 0) + amount
     return [TrendingTrack(h, *names[h], count, volume.get(h, 0)) for h, count in top]
 
 

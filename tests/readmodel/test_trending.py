@@ -1,12 +1,13 @@
-"""Trending from the per-hour sales counts equals a query over every sale, after forks and a
-rebuild, for windows that start on an hour, inside one, before every sale and after all."""
+"""Trending from the per-hour and all-time sales counts equals a query over every sale, after
+forks and a rebuild, for windows that start on an hour, inside one, before every sale and after
+all of them."""
 
 from __future__ import annotations
 
 import sqlalchemy as sa
 
 from dcmx_plugins import queries
-from dcmx_plugins.nft import HOUR, nft_index, track_sales_hourly
+from dcmx_plugins.nft import HOUR, nft_index, track_sales, track_sales_hourly
 from dcmx_plugins.royalty import royalty_sales
 
 from .conftest import make_indexer, make_platform
@@ -67,7 +68,8 @@ def assert_trending_exact(engine: sa.Engine) -> int:
 
 
 def assert_counts_are_sales(engine: sa.Engine) -> None:
-    """track_sales_hourly equals a GROUP BY over the sales joined to their tracks."""
+    """track_sales_hourly and track_sales equal a GROUP BY over the sales joined to their
+    tracks (by hour and track, by track)."""
     s, n = royalty_sales.c, nft_index.c
     want: dict[tuple[int, bytes], list[int]] = {}
     with engine.connect() as conn:
@@ -84,6 +86,14 @@ def assert_counts_are_sales(engine: sa.Engine) -> None:
             for hour, h, sales, volume in conn.execute(sa.select(track_sales_hourly))
         }
     assert got == want
+    totals: dict[bytes, list[int]] = {}
+    for (_hour, h), (sales, volume) in want.items():
+        total = totals.setdefault(h, [0, 0])
+        total[0] += sales
+        total[1] += volume
+    with engine.connect() as conn:
+        stored = {bytes(h): [n, v] for h, n, v in conn.execute(sa.select(track_sales))}
+    assert stored == totals
 
 
 def test_trending_equals_every_sale_after_forks_and_rebuild(db_url):
