@@ -23,7 +23,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from . import history
 from .compliance import compliance_index
-from .nft import nft_index
+from .nft import HOUR, nft_index, track_sales, track_sales_hourly
 from .platform import analytics, user_profiles
 from .royalty import royalty_balances, royalty_sales
 from .token import token_balances, transaction_index
@@ -308,40 +308,65 @@ def audit_trail(db: Engine | Connection, wallet: str) -> list[AuditEntry]:
 
 def trending_tracks(db: Engine | Connection, *, since: int, limit: int = 10) -> list[TrendingTrack]:
     """Tracks (all editions of one content hash) by sales since the unix time ``since``."""
-    s, n = royalty_sales.c, nft_index.c
-    # Counting touches every sale since ``since``: only the two columns it needs, grouped by
-    # the hash alone; titles and volumes are then read for the top ``limit`` tracks only.
-    sales = sa.func.count().label("sales")
-    top_stmt = (
-        sa.select(n.content_hash, sales)
+    s, n, t = royalty_sales.c, nft_index.c, track_sales_hourly.c
+    # Whole hours from the per-hour counts, the part of an hour before the first whole one
+    # from the sales themselves: the cost follows the tracks sold per hour, not the sales; a
+    # window holding every sale reads the first ``limit`` rows of the all-time counts.
+    hour = -(-since // HOUR) * HOUR
+    partial = (
+        sa.select(n.content_hash, s.amount)
         .select_from(royalty_sales)
         .join(nft_index, n.token_id == s.nft_token_id)
-        .where(s.sold_at >= since)
-        .group_by(n.content_hash)
-        .order_by(sa.desc(sales), n.content_hash)
+        .where(s.sold_at >= since, s.sold_at < hour)
+    )
+    counted = sa.union_all(
+        sa.select(t.content_hash, t.sales).where(t.hour >= hour),
+        sa.select(n.content_hash, sa.literal(1, sa.Integer).label("sales"))
+        .select_from(royalty_sales)
+        .join(nft_index, n.token_id == s.nft_token_id)
+        .where(s.sold_at >= since, s.sold_at < hour),
+    ).subquery()
+    sales = sa.func.sum(counted.c.sales).label("sales")
+    top_stmt = (
+        sa.select(counted.c.content_hash, sales)
+        .group_by(counted.c.content_hash)
+        .order_by(sa.desc(sales), counted.c.content_hash)
         .limit(limit)
     )
     with _connected(db) as conn:
-        top = [(bytes(h), count) for h, count in conn.execute(top_stmt)]
-        hashes = [h for h, _ in top]
-        names: dict[bytes, tuple[str, str]] = {}
+        first = conn.execute(sa.select(sa.func.min(s.sold_at))).scalar()
         # Summed in Python: exact on any engine (SQLite's own SUM, without dcmx's exact one,
         # reads amounts past 64 bits as REALs).
         volume: dict[bytes, int] = {}
-        if hashes:
+        if first is None or since <= first:  # every sale counts: the totals, in index order
+            a = track_sales.c
+            rows = conn.execute(
+                sa.select(a.content_hash, a.sales, a.volume)
+                .order_by(sa.desc(a.sales), a.content_hash)
+                .limit(limit)
+            ).all()
+            top = [(bytes(h), count) for h, count, _ in rows]
+            volume = {bytes(h): v for h, _, v in rows}
+        else:
+            top = [(bytes(h), int(count)) for h, count in conn.execute(top_stmt)]
+            hashes = [h for h, _ in top]
+            if hashes:
+                for h, amount in [
+                    *conn.execute(
+                        sa.select(t.content_hash, t.volume)
+                        .where(t.content_hash.in_(hashes), t.hour >= hour)
+                    ),
+                    *conn.execute(partial.where(n.content_hash.in_(hashes))),
+                ]:
+                    volume[bytes(h)] = volume.get(bytes(h), 0) + amount
+        names: dict[bytes, tuple[str, str]] = {}
+        if top:
             for h, title, artist in conn.execute(
                 sa.select(n.content_hash, sa.func.min(n.title), sa.func.min(n.artist))
-                .where(n.content_hash.in_(hashes))
+                .where(n.content_hash.in_([h for h, _ in top]))
                 .group_by(n.content_hash)
             ):
                 names[bytes(h)] = (title, artist)
-            for h, amount in conn.execute(
-                sa.select(n.content_hash, s.amount)
-                .select_from(nft_index)
-                .join(royalty_sales, s.nft_token_id == n.token_id)
-                .where(n.content_hash.in_(hashes), s.sold_at >= since)
-            ):
-                volume[bytes(h)] = volume.get(bytes(h), 0) + amount
     return [TrendingTrack(h, *names[h], count, volume.get(h, 0)) for h, count in top]
 
 
