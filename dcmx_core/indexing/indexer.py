@@ -37,6 +37,7 @@ from ..store import Origin, Store, TableRows, create_engine
 from ..store.throughput import Throughput
 from .backfill import Backfill
 from .fetch import fetch_logs
+from .identity import Identity
 from .readahead import ReadAhead
 from .reorg import Reorg
 from .replay import rebuild
@@ -131,10 +132,9 @@ class Indexer:
             {c.name: frozenset(c.addresses) for c in self.contracts},
             frozenset(p.declaration.name for p in self.plugins.plugins),
         )
-        self._render = renderer(profile)
-        # Whether the node was checked against the database's anchor block (_check_anchor).
-        self._anchor_checked = False
         self.reorg = Reorg(source, self.store, window)
+        self.identity = Identity(self.engine, source, self.contracts, self.origin,
+                                 renderer(profile), self.reorg)
         self.backfill = Backfill(self.store, start_block, enabled=self.tuning.backfill)
         self.readahead = ReadAhead(
             source, self.decoder, self.tuning, plugins=bool(self.plugins.plugins),
@@ -182,7 +182,7 @@ class Indexer:
 
     def _setup(self) -> None:
         changed, new = self.store.table_changes()
-        self._check_origin()
+        self.identity.check_origin()
         changed = self.store.upgrade_older(changed)
         derived = {t.name for t in self.plugins.tables()}
         raw = [name for name in changed if name not in derived]
@@ -213,78 +213,13 @@ class Indexer:
         self.backfill.resume()
         self._ready = True
 
-    def _check_origin(self) -> None:
-        """Refuse contracts that contradict what the database was built from; say which
-        recorded plugins this run leaves out (their tables fall behind)."""
-        with self.engine.connect() as conn:
-            Store.check_origin(conn, self.origin, self._render)
-            missing = sorted(Store.recorded_plugins(conn) - self.origin.plugins)
-        if missing:
-            log.warning(
-                "plugin(s) %s built tables in this database and are not loaded: their tables "
-                "are not kept up to date by this run (`dcmx rebuild` with them makes them "
-                "whole again)", ", ".join(missing), extra={"plugins": missing},
-            )
-
-    def _check_anchor(self, head: int) -> None:
-        """Before the first step: the node must have the database's anchor block, a block
-        that was final when indexed. Another hash there is another chain, not a fork."""
-        with self.engine.connect() as conn:
-            anchor = Store.anchor(conn)
-        if anchor is None:  # a new database: its first step with a final block records one
-            self._anchor_checked = True
-            return
-        if anchor.number > head:
-            return  # the node is behind it (syncing, lagging): checked at a later step
-        seen = self.source.headers(anchor.number, anchor.number)
-        check_headers(seen, anchor.number, anchor.number)
-        if seen[0].hash != anchor.block_hash:
-            older = self._oldest_indexed_block()
-            if older is not None and older[0] < anchor.number and self._on_chain(*older):
-                # The node still has an older block as indexed: the same chain, forked below.
-                raise self.reorg.too_deep(
-                    f"the node's block {anchor.number}, final when indexed, is another one now, "
-                    f"while block {older[0]} is still the indexed one"
-                )
-            raise ConfigError(
-                f"the node follows another chain than the one this database was built from: "
-                f"its block {anchor.number} is 0x{seen[0].hash.hex()}, the database's (final "
-                f"when indexed) is 0x{anchor.block_hash.hex()}. Point --source at a node of "
-                "that chain, or index this one into a new database (--db)"
-            )
-        self._anchor_checked = True
-
-    def _oldest_indexed_block(self) -> tuple[int, bytes] | None:
-        """The number and hash of the oldest block an indexed event is in (each raw table's
-        first row by its primary key), or None when no event is indexed."""
-        found: list[tuple[int, bytes]] = []
-        with self.engine.connect() as conn:
-            for cls in {cls for c in self.contracts for cls in c.module.EVENTS}:
-                t = cls.TABLE
-                row = conn.execute(
-                    sa.select(t.c.block_number, t.c.block_hash)
-                    .order_by(t.c.block_number, t.c.log_index).limit(1)
-                ).first()
-                if row is not None:
-                    found.append((row[0], bytes(row[1])))
-        return min(found) if found else None
-
-    def _on_chain(self, number: int, block_hash: bytes) -> bool:
-        """Whether the node has this block; a node that cannot serve it (pruned) says no."""
-        try:
-            seen = self.source.headers(number, number)
-            check_headers(seen, number, number)
-        except (SourceError, InconsistentAnswer):
-            return False
-        return seen[0].hash == block_hash
-
     def rebuild(self, chunk: int = 5_000) -> int:
         """Drop every plugin table and replay the raw event tables through the plugins
         (:func:`.replay.rebuild`); returns the event count."""
         if not self.plugins.plugins:
             return 0
         self.store.table_changes()  # dcmx's own tables, in a database an older dcmx made
-        self._check_origin()
+        self.identity.check_origin()
         with self._exclusive():
             replayed = rebuild(self.store, self.plugins, chunk, beat=self.beat)
             with self.store.transaction() as conn:
@@ -455,8 +390,7 @@ class Indexer:
         self.beat()
         held = self.readahead.settle()  # before the source is asked anything (see ReadAhead)
         head = self.head = self._head()
-        if not self._anchor_checked:
-            self._check_anchor(head)
+        self.identity.check_anchor(head)
         self._safe = max(self._safe, min(head, max(self.source.finalized(), head - self.window)))
         target = head if to_block is None else min(head, to_block)
         with self.engine.connect() as conn:
