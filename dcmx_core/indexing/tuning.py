@@ -42,8 +42,10 @@ class Tuning:
     target_events: int = 40_000
     #: ... and the same for the bytes of the batch's logs (data, topics and the per-log
     #: columns, :func:`batch_bytes`): a batch of events with large payloads is held, decoded
-    #: and written in fewer of them. What a batch costs in memory scales with both.
-    target_bytes: int = 8 << 20
+    #: and written in fewer of them. What a batch costs in memory scales with both. 16 MiB:
+    #: the platform's mix (~250 bytes a log) stays bound by the events, as it was tuned; 8 MiB
+    #: held its batches to about half and cost e2e 15% (bench/RESULTS.md, 2026-12-08).
+    target_bytes: int = 16 << 20
     #: Tries of a step whose cause may pass (an inconsistent answer, a lost database
     #: connection, a failed node when the source can switch) before giving up.
     retries: int = 5
